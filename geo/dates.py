@@ -1,0 +1,145 @@
+"""Dates as reporting writes them: a start, an optional end, and a precision.
+
+Accepted forms (each value may also carry a time of day, which is kept):
+
+- ISO 8601: ``2025-07-28``, ``2025-07-28T14:05Z``, ``2025-07`` (month), ``2025`` (year);
+- day-month-year in words: ``28 July 2025``, ``28 Jul 2025``, ``July 28, 2025``;
+- month and year: ``Sep 2025``, ``September 2025``;
+- ranges of days: ``09–10 Sep 2025``, ``20/21 Sep 2025``, ``2025-09-09/2025-09-10``;
+- numeric day/month/year only when unambiguous (``28/07/2025``; ``03/04/2025`` is
+  rejected because it could be either).
+
+Anything else is rejected with a reason; a date is never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+from dateutil import parser as dateparser
+
+DAY, MONTH, YEAR = "day", "month", "year"
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_YEAR_ONLY = re.compile(r"^\d{4}$")
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_MONTH_YEAR = re.compile(rf"^({_MONTHS})\s+(\d{{4}})$", re.IGNORECASE)
+_DAY_RANGE = re.compile(rf"^(\d{{1,2}})\s*[-–—/]\s*(\d{{1,2}})\s+({_MONTHS})\s+(\d{{4}})$",
+                        re.IGNORECASE)
+_NUMERIC = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+_ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")
+
+
+class DateParseError(ValueError):
+    """A date text that cannot be read without guessing."""
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """A reported date: start, optional end (inclusive), precision."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp | None
+    precision: str
+
+
+def _utc(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _month_start(month: int, year: int) -> pd.Timestamp:
+    return pd.Timestamp(year=year, month=month, day=1, tz="UTC")
+
+
+def _month_number(word: str) -> int:
+    return dateparser.parse(f"1 {word.rstrip('.')} 2000").month
+
+
+def _parse_structured(text: str) -> ParsedDate | None:
+    """The forms a regular expression recognises outright, or None."""
+    if _YEAR_ONLY.match(text):
+        return ParsedDate(pd.Timestamp(year=int(text), month=1, day=1, tz="UTC"), None, YEAR)
+    if m := _ISO_MONTH.match(text):
+        return ParsedDate(_month_start(int(m[2]), int(m[1])), None, MONTH)
+    if m := _MONTH_YEAR.match(text):
+        return ParsedDate(_month_start(_month_number(m[1]), int(m[2])), None, MONTH)
+    if m := _DAY_RANGE.match(text):
+        month, year = _month_number(m[3]), int(m[4])
+        start = pd.Timestamp(year=year, month=month, day=int(m[1]), tz="UTC")
+        end = pd.Timestamp(year=year, month=month, day=int(m[2]), tz="UTC")
+        return _checked_range(start, end, text)
+    if m := _ISO_RANGE.match(text):
+        start, end = (_utc(pd.Timestamp(x)) for x in (m[1], m[2]))
+        return _checked_range(start, end, text)
+    if m := _NUMERIC.match(text):
+        first, second, year = int(m[1]), int(m[2]), int(m[3])
+        if first <= 12 and second <= 12 and first != second:
+            msg = f"{text!r} is ambiguous (day/month or month/day?); write it as YYYY-MM-DD"
+            raise DateParseError(msg)
+        day, month = (first, second) if second <= 12 else (second, first)
+        return ParsedDate(pd.Timestamp(year=year, month=month, day=day, tz="UTC"), None, DAY)
+    return None
+
+
+def _checked_range(start: pd.Timestamp, end: pd.Timestamp, text: str) -> ParsedDate:
+    if end < start:
+        msg = f"{text!r} ends before it starts"
+        raise DateParseError(msg)
+    return ParsedDate(start, end, DAY)
+
+
+def parse_date(text: object) -> ParsedDate:
+    """Parse one reported date.
+
+    Raises
+    ------
+    DateParseError
+        The text is empty, not a date, or ambiguous.
+    """
+    value = "" if text is None or (isinstance(text, float) and pd.isna(text)) else str(text)
+    value = value.strip()
+    if not value:
+        msg = "date is missing"
+        raise DateParseError(msg)
+    try:
+        found = _parse_structured(value)
+        if found is not None:
+            return found
+        if re.match(r"^\d{4}-\d{2}-\d{2}", value):
+            return ParsedDate(_utc(pd.Timestamp(value)), None, DAY)
+        if not re.search(_MONTHS, value, re.IGNORECASE):
+            msg = f"{value!r} is not a date this tool reads (use YYYY-MM-DD)"
+            raise DateParseError(msg)
+        return ParsedDate(_utc(pd.Timestamp(dateparser.parse(value, dayfirst=True))), None, DAY)
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, DateParseError):
+            raise
+        msg = f"{value!r} is not a valid date ({exc})"
+        raise DateParseError(msg) from exc
+
+
+def parse_date_column(values: pd.Series) -> pd.DataFrame:
+    """Parse a column of reported dates; each distinct text is parsed once.
+
+    Returns
+    -------
+    DataFrame
+        ``date``, ``date_end`` (UTC timestamps, NaT where absent), ``date_precision``
+        and ``error`` (empty where the date was read), indexed like ``values``.
+    """
+    results: dict[str, tuple] = {}
+    for text in pd.unique(values.astype("string").fillna("")):
+        try:
+            got = parse_date(text)
+            results[text] = (got.start, got.end if got.end is not None else pd.NaT,
+                             got.precision, "")
+        except DateParseError as exc:
+            results[text] = (pd.NaT, pd.NaT, "", str(exc))
+    keys = values.astype("string").fillna("")
+    table = pd.DataFrame.from_dict(results, orient="index",
+                                   columns=["date", "date_end", "date_precision", "error"])
+    out = table.reindex(keys.to_numpy())
+    out.index = values.index
+    return out

@@ -1,0 +1,207 @@
+"""Derived columns of an incident: whose airspace, how far from Belarus and Kaliningrad.
+
+:func:`enrich_points` works on coordinate arrays and is what everything else calls;
+:func:`enrich_frame` adds the columns to a table that has ``lat`` and ``lon``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.boundaries import Boundaries, load_boundaries
+from geo.errors import GeocodeError
+from geo.gazetteer import Gazetteer, load_gazetteer
+from geo.readers import Table
+from geo.schema import RejectList, coordinate_columns, validate_points
+from geo.settings import BELARUS_ISO3
+
+#: The enriched columns, in output order (names fixed by DESIGN.md).
+ENRICHED_COLUMNS = [
+    "country_iso3",
+    "country_name",
+    "over_water",
+    "in_coverage",
+    "in_kaliningrad",
+    "dist_belarus_km",
+    "dist_kaliningrad_km",
+    "nearest_border",
+    "dist_border_km",
+    "nearest_place",
+    "nearest_place_km",
+    "location_label",
+    "geocode_source",
+]
+
+
+def _nearest_borders(
+    bnd: Boundaries, state: np.ndarray, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest land border of each point's own state, grouped by state (not per point)."""
+    name = np.full(len(lon), "", dtype=object)
+    dist_km = np.full(len(lon), np.nan)
+    for j in np.unique(state[state >= 0]):
+        found = bnd.border_distance(bnd.airspace.iso3.iloc[j])
+        if found is None:  # an island state: no land border
+            continue
+        index, owner, names = found
+        rows = np.flatnonzero(state == j)
+        dist_m, seg = index.query(lon[rows], lat[rows])
+        name[rows] = np.asarray(names, dtype=object)[owner[seg]]
+        dist_km[rows] = dist_m / 1000.0
+    return name, dist_km
+
+
+def _distance_km(index, inside: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Geodesic distance to a territory: 0 inside it, else to its boundary."""
+    out = np.where(inside, 0.0, np.nan)
+    rows = np.flatnonzero(~inside & np.isfinite(lon) & np.isfinite(lat))
+    if len(rows):
+        out[rows] = index.query(lon[rows], lat[rows])[0] / 1000.0
+    return out
+
+
+def enrich_points(
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    boundaries: Boundaries | None = None,
+    gazetteer: Gazetteer | None = None,
+) -> pd.DataFrame:
+    """Return the enriched columns (all but ``geocode_source``) for WGS84 points.
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Degrees. NaN gives empty values.
+    boundaries, gazetteer : optional
+        Reference data; the committed defaults when omitted.
+
+    Returns
+    -------
+    DataFrame
+        One row per point, columns :data:`ENRICHED_COLUMNS` without ``geocode_source``.
+    """
+    bnd = boundaries or load_boundaries()
+    gaz = gazetteer or load_gazetteer()
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    covered = bnd.in_coverage(lon, lat)
+    state = np.full(len(lon), -1, dtype=np.int64)
+    state[covered] = bnd.airspace_index.locate(lon[covered], lat[covered])
+    has_state = state >= 0
+    iso3 = np.where(has_state, bnd.airspace.iso3.to_numpy(dtype=object)[state], "")
+    names = np.where(has_state, bnd.airspace.name.to_numpy(dtype=object)[state], "")
+    on_land = bnd.land_index.contains(lon, lat)
+    over_water = pd.array(np.where(covered, ~on_land, False), dtype="boolean")
+    over_water[~covered] = pd.NA
+    in_kal = bnd.kaliningrad_index.contains(lon, lat)
+    border_name, border_km = _nearest_borders(bnd, state, lon, lat)
+    places = pd.DataFrame({"nearest_place": "", "nearest_place_km": np.nan,
+                           "location_label": ""}, index=range(len(lon)))
+    rows = np.flatnonzero(covered)
+    if len(rows):
+        places.iloc[rows] = gaz.nearest(lon[rows], lat[rows]).to_numpy()
+    return pd.DataFrame({
+        "country_iso3": iso3,
+        "country_name": names,
+        "over_water": over_water,
+        "in_coverage": covered,
+        "in_kaliningrad": in_kal,
+        "dist_belarus_km": _distance_km(bnd.belarus_distance, iso3 == BELARUS_ISO3, lon, lat),
+        "dist_kaliningrad_km": _distance_km(bnd.kaliningrad_distance, in_kal, lon, lat),
+        "nearest_border": border_name,
+        "dist_border_km": border_km,
+        "nearest_place": places["nearest_place"].to_numpy(dtype=object),
+        "nearest_place_km": places["nearest_place_km"].to_numpy(dtype=float),
+        "location_label": places["location_label"].to_numpy(dtype=object),
+    })
+
+
+def enrich_frame(frame: pd.DataFrame, *, geocode_source: str | pd.Series = "coordinates",
+                 **kwargs) -> pd.DataFrame:
+    """Return ``frame`` with the enriched columns added (existing ones replaced).
+
+    ``frame`` must hold numeric ``lat`` and ``lon`` columns.
+    """
+    facts = enrich_points(frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float),
+                          **kwargs)
+    facts.index = frame.index
+    facts["geocode_source"] = geocode_source
+    out = frame.drop(columns=[c for c in ENRICHED_COLUMNS if c in frame.columns])
+    return pd.concat([out, facts], axis=1)
+
+
+def _geocode_places(frame: pd.DataFrame, checked: pd.DataFrame, gaz: Gazetteer,
+                    rejects: RejectList) -> pd.Series:
+    """Fill coordinates of rows that give only a ``place``; return each row's source."""
+    source = pd.Series("coordinates", index=frame.index, dtype=object)
+    if "place" not in frame.columns:
+        return source
+    names = frame["place"].astype("string").str.strip().fillna("")
+    todo = checked["lat"].isna() & checked["lon"].isna() & (names != "")
+    countries = (frame["country_iso3"].astype("string").fillna("")
+                 if "country_iso3" in frame.columns else pd.Series("", index=frame.index))
+    resolved: dict[tuple[str, str], tuple[float, float] | str] = {}
+    for label in frame.index[todo]:
+        key = (names[label], countries[label])
+        if key not in resolved:
+            try:
+                place = gaz.geocode(key[0], country=key[1] or None).place
+                resolved[key] = (place.lat, place.lon)
+            except GeocodeError as exc:
+                resolved[key] = str(exc)
+        got = resolved[key]
+        if isinstance(got, str):
+            rejects.add(label, "place", got)
+        else:
+            checked.loc[label, ["lat", "lon"]] = got
+            source[label] = "gazetteer"
+    return source
+
+
+def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
+                 boundaries: Boundaries | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate, geocode and enrich an input table.
+
+    Returns
+    -------
+    enriched : DataFrame
+        The valid rows: every input column, ``lat``/``lon`` (filled in for rows located
+        by place name), then :data:`ENRICHED_COLUMNS`.
+    rejects : DataFrame
+        One row per invalid input row: ``row``, ``field``, ``reason`` and its values.
+        Every input row is in exactly one of the two.
+    """
+    gaz = gazetteer or load_gazetteer()
+    frame = table.frame
+    rejects = RejectList()
+    if table.points is not None:  # geodata: the geometry is the location
+        work = frame.assign(lat=table.points["lat"], lon=table.points["lon"])
+        for label, kind in (table.non_points or {}).items():
+            rejects.add(label, "geometry", f"geometry is a {kind}; enrich needs a Point")
+        lat_col, lon_col = "lat", "lon"
+    else:
+        work = frame
+        lat_col, lon_col = coordinate_columns(list(frame.columns))
+    checked = validate_points(work, lat_col, lon_col, rejects)
+    source = _geocode_places(frame, checked, gaz, rejects)
+    located = checked["lat"].notna() & checked["lon"].notna()
+    partial = ~located & (checked["lat"].notna() | checked["lon"].notna())
+    rejects.add_many(frame.index[partial], f"{lat_col},{lon_col}",
+                     "only one of latitude and longitude is given")
+    place_given = (frame["place"].astype("string").str.strip().fillna("").ne("")
+                   if "place" in frame.columns else pd.Series(False, index=frame.index))
+    nothing = ~located & ~partial & ~place_given
+    rejects.add_many(frame.index[nothing], "lat,lon",
+                     "no coordinates (lat/lon) and no place name")
+    bad = rejects.index
+    valid = frame.drop(index=bad)
+    lat_out, lon_out = lat_col or "lat", lon_col or "lon"
+    valid = valid.assign(**{lat_out: checked.loc[valid.index, "lat"],
+                            lon_out: checked.loc[valid.index, "lon"]})
+    enriched = enrich_frame(valid.rename(columns={lat_out: "lat", lon_out: "lon"}),
+                            geocode_source=source.loc[valid.index], gazetteer=gaz,
+                            boundaries=boundaries)
+    enriched = enriched.rename(columns={"lat": lat_out, "lon": lon_out})
+    return enriched, rejects.table(frame, table.row_numbers)

@@ -1,0 +1,158 @@
+"""Reading and writing incident tables: CSV, GeoJSON, GeoPackage.
+
+A table is read with every column kept as given (CSV cells as text), plus the row number
+a person would use to find a record: 1 for the first record (the line after a CSV
+header, the first GeoJSON feature).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from geo.errors import InputError
+
+CSV_SUFFIXES = {".csv", ".txt"}
+GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
+OUTPUT_SUFFIXES = {".csv", ".geojson", ".gpkg"}
+
+
+@dataclass
+class Table:
+    """An input table: its columns as read and, for geodata, each row's point."""
+
+    frame: pd.DataFrame
+    row_numbers: pd.Series
+    #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage); None for CSV.
+    points: pd.DataFrame | None = None
+    #: Rows whose geometry is not a point: row label -> geometry type.
+    non_points: dict | None = None
+
+
+def parse_column_map(text: str | None) -> dict[str, str]:
+    """Parse ``"date=event_time,lat=y"`` into ``{"event_time": "date", "y": "lat"}``."""
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        target, sep, source = item.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            msg = f"--map item {item!r} is not of the form column=source_column"
+            raise InputError(msg)
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    missing = sorted(set(mapping) - set(frame.columns))
+    if missing:
+        msg = (f"--map names column(s) {missing} that the input does not have; "
+               f"it has {list(frame.columns)}")
+        raise InputError(msg)
+    return frame.drop(columns=[c for c in mapping.values() if c in frame.columns
+                               and c not in mapping]).rename(columns=mapping)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            skipinitialspace=False)
+    except UnicodeDecodeError:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+    except (pd.errors.ParserError, csv.Error) as exc:
+        msg = f"{path}: not a readable CSV file ({exc})"
+        raise InputError(msg) from exc
+    except pd.errors.EmptyDataError as exc:
+        msg = f"{path}: the file is empty"
+        raise InputError(msg) from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    try:
+        gdf = gpd.read_file(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
+        raise InputError(msg) from exc
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
+        raise InputError(msg)
+    geoms = gdf.geometry.values
+    is_point = shapely.get_type_id(geoms) == 0
+    points = pd.DataFrame({"lon": shapely.get_x(geoms), "lat": shapely.get_y(geoms)},
+                          index=gdf.index).where(pd.Series(is_point, index=gdf.index), axis=0)
+    non_points = {i: g.geom_type for i, g, p in zip(gdf.index, geoms, is_point, strict=True)
+                  if g is not None and not p}
+    return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), points, non_points
+
+
+def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
+    """Read an incident table from CSV, GeoJSON or GeoPackage.
+
+    Parameters
+    ----------
+    path : path
+        The input; its format comes from its extension.
+    column_map : dict, optional
+        ``{source_column: canonical_column}`` renames applied first.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        msg = f"{path}: no such file"
+        raise InputError(msg)
+    if suffix in CSV_SUFFIXES:
+        frame, points, non_points = _read_csv(path), None, None
+    elif suffix in GEO_SUFFIXES:
+        frame, points, non_points = _read_geo(path)
+    else:
+        msg = f"{path}: unknown input format {suffix!r}; expected one of " \
+              f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"
+        raise InputError(msg)
+    if column_map:
+        frame = _apply_map(frame, column_map)
+    rows = pd.Series(range(1, len(frame) + 1), index=frame.index)
+    return Table(frame=frame, row_numbers=rows, points=points, non_points=non_points)
+
+
+def check_output_path(path: str | Path) -> Path:
+    """Return the path if its extension names an output format this tool writes."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        msg = f"{path}: unknown output format {path.suffix!r}; expected one of " \
+              f"{sorted(OUTPUT_SUFFIXES)}"
+        raise InputError(msg)
+    return path
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table with ``lat``/``lon`` columns; the format comes from the extension.
+
+    The file appears whole or not at all (written beside the target, then renamed).
+    """
+    path = check_output_path(path)
+    suffix = path.suffix.lower()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False, lineterminator="\n")
+        else:
+            tmp.unlink()
+            lon = pd.to_numeric(frame["lon"], errors="coerce")
+            lat = pd.to_numeric(frame["lat"], errors="coerce")
+            geom = gpd.points_from_xy(lon, lat, crs=4326)
+            gdf = gpd.GeoDataFrame(frame, geometry=geom)
+            driver = "GeoJSON" if suffix == ".geojson" else "GPKG"
+            gdf.to_file(tmp, driver=driver, layer="incidents" if driver == "GPKG" else None)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

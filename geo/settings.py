@@ -1,0 +1,57 @@
+"""Project-wide settings: file locations, coverage, tolerances.
+
+Every constant used by more than one module lives here, with its unit in its name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyproj import Geod
+
+#: Repository root (the folder holding ``geo/``, ``data/`` and ``seeds/``).
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+#: Committed reference data, rebuilt by ``data/build.py``.
+DATA_DIR = ROOT_DIR / "data"
+
+#: Sovereign airspace (land + 12-nm territorial sea) with the derived layers
+#: ``belarus``, ``kaliningrad`` and ``borders``.
+AIRSPACE_PATH = DATA_DIR / "airspace.gpkg"
+
+#: Land territory, simplified for display and for the over-water test.
+LAND_PATH = DATA_DIR / "land.gpkg"
+
+#: Populated places (GeoNames cities500, filtered to the coverage area).
+PLACES_PATH = DATA_DIR / "places.csv.gz"
+
+#: Curated military sites and airports, each with its source.
+SITES_PATH = DATA_DIR / "sites.csv"
+
+#: Human-editable seed records.
+SEEDS_DIR = ROOT_DIR / "seeds"
+
+#: The area the reference data covers, (min lon, min lat, max lon, max lat) in degrees.
+#: Outside it nothing is attributed: no country, no distances.
+COVERAGE_BBOX = (-32.0, 34.0, 45.0, 72.0)
+
+#: The WGS84 ellipsoid every distance is measured on.
+GEOD = Geod(ellps="WGS84")
+
+#: ISO 3166 codes of the states whose borders the derived layers single out.
+BELARUS_ISO3 = "BLR"
+RUSSIA_ISO3 = "RUS"
+
+#: Only places at least this populous are used for ``nearest_place`` labels, so that a
+#: label names a town a reader can find on a map rather than a hamlet.
+LABEL_MIN_POPULATION = 2000
+
+#: Below this distance a location label names the place alone ("Jonava").
+LABEL_AT_PLACE_KM = 1.0
+
+#: Environment variable naming the incident store (see DESIGN.md).
+STORE_ENV_VAR = "FLANKWATCH_STORE"
+
+#: Default incident store, git-ignored, created from ``seeds/`` on first use.
+DEFAULT_STORE_PATH = Path(os.environ.get("FLANKWATCH_VAR_DIR", ROOT_DIR / "var")) / "store.gpkg"
