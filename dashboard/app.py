@@ -13,7 +13,7 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.enrich import enrich_points  # noqa: E402  (repository root added above)
+from geo.enrich import enrich_points
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
 st.title("Flankwatch")

@@ -27,14 +27,19 @@ from geo.settings import GEOD
 
 #: Segments are split into pieces no longer than this (metres) before indexing.
 MAX_PIECE_M = 500.0
+#: A candidate that could beat the best distance found by less than this (metres) is
+#: not measured: results are exact to this tolerance.
+GAIN_WORTH_M = 1e-3
 #: Nearest index entries looked at first; points needing more are asked again.
-FIRST_K = 8
+FIRST_K = 4
 #: Iterations of the nearest-point refinement, and its convergence threshold (metres).
 MAX_REFINE_ITER = 12
 REFINE_TOL_M = 1e-3
 
 _A = GEOD.a
 _E2 = GEOD.es
+#: Largest radius of curvature of the WGS84 ellipsoid (at the poles), metres.
+RHO_MAX_M = _A / np.sqrt(1.0 - _E2)
 
 
 def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -200,7 +205,7 @@ class NearestSegments:
         best_i = np.empty(len(lon), dtype=np.int64)
         todo = np.arange(len(lon))
         while len(todo):
-            entry_d, entry = self._tree.query(p3[todo], k=k)
+            entry_d, entry = self._tree.query(p3[todo], k=k, workers=-1)
             entry_d, entry = entry_d.reshape(len(todo), k), entry.reshape(len(todo), k)
             si = entry % len(self.seg)
             chord, t = self._chord(p3[todo], si)
@@ -210,10 +215,17 @@ class NearestSegments:
                 lon[todo], lat[todo], self.seg[si[rows, pick]], t[rows, pick]
             )
             best_d[todo], best_i[todo] = g0, si[rows, pick]
-            reach = np.sqrt(g0**2 + (self._half_max_m * (1 + 1e-3)) ** 2) + 1.0
-            # a closer segment must have an endpoint within `reach` and a chord
-            # distance below the best geodesic one found so far
-            maybe = (entry_d <= reach[:, None]) & (chord - self._bulge_m < g0[:, None])
+            # A closer segment has an end point within `reach_m` (geodesic) of the point,
+            # hence within chord_of_arc(reach_m) in space, and a chord distance whose
+            # shortest possible geodesic is below the best found so far.
+            reach_m = np.sqrt(g0**2 + (self._half_max_m * (1 + 1e-3)) ** 2) + 1.0
+            reach = _chord_of_arc(reach_m)
+            lower = _arc_of_chord(np.maximum(chord - self._bulge_m, 0.0))
+            maybe = (entry_d <= reach[:, None]) & (lower < g0[:, None] - GAIN_WORTH_M)
+            # the neighbour sharing the nearest vertex ties with it: nothing to gain
+            feet = self._a3[si] + t[..., None] * self._ab3[si]
+            shared = np.linalg.norm(feet - feet[rows, pick][:, None, :], axis=-1) < GAIN_WORTH_M
+            maybe &= ~shared
             maybe[rows, pick] = False
             r, c = np.nonzero(maybe)
             if len(r):
@@ -231,6 +243,20 @@ class NearestSegments:
             todo = todo[full]
             k = min(k * 8, n_entries)
         return best_d, best_i
+
+
+def _chord_of_arc(arc_m: np.ndarray) -> np.ndarray:
+    """Longest chord (m) a geodesic of this length can have.
+
+    A geodesic's curvature in space is its normal curvature, at least 1 / RHO_MAX_M, and
+    a curve curving at least as much as a circle has a chord no longer than the circle's.
+    """
+    return 2 * RHO_MAX_M * np.sin(np.minimum(arc_m / (2 * RHO_MAX_M), np.pi / 2))
+
+
+def _arc_of_chord(chord_m: np.ndarray) -> np.ndarray:
+    """Shortest geodesic (m) between points this far apart in space."""
+    return 2 * RHO_MAX_M * np.arcsin(np.minimum(chord_m / (2 * RHO_MAX_M), 1.0))
 
 
 def _ecef(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

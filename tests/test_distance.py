@@ -32,7 +32,8 @@ def test_point_targets_measure_point_to_point():
 def test_nan_points_give_nan():
     index = NearestSegments(np.array([[0.0, 0.0, 1.0, 0.0]]))
     dist, i = index.query([np.nan, 0.5], [0.0, 0.0])
-    assert np.isnan(dist[0]) and i[0] == -1
+    assert np.isnan(dist[0])
+    assert i[0] == -1
     assert dist[1] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -40,7 +41,8 @@ def test_segments_of_polygon_cover_its_rings():
     square = shapely.box(0, 0, 1, 1).difference(shapely.box(0.4, 0.4, 0.6, 0.6))
     seg, owner = segments_of([square, shapely.Point(5, 5)])
     assert len(seg) == 4 + 4 + 1
-    assert (owner[:8] == 0).all() and owner[8] == 1
+    assert (owner[:8] == 0).all()
+    assert owner[8] == 1
 
 
 def test_matches_brute_force_on_a_ragged_polygon_with_long_edges():
@@ -53,5 +55,6 @@ def test_matches_brute_force_on_a_ragged_polygon_with_long_edges():
     lon = rng.uniform(14, 36, 60)
     lat = rng.uniform(48, 63, 60)
     dist, _ = index.query(lon, lat)
-    expected = [brute_force_distance_m(x, y, poly, spacing_deg=0.002) for x, y in zip(lon, lat)]
+    expected = [brute_force_distance_m(x, y, poly, spacing_deg=0.002)
+                for x, y in zip(lon, lat, strict=True)]
     assert np.max(np.abs(dist - expected)) < 1.0
