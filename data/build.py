@@ -76,16 +76,14 @@ SOVEREIGN_OF = {"ALA": "FIN", "SJM": "NOR"}
 #: Kosovo used by the European Commission and the IMF.
 NON_ISO_NAMES = {"XKX": "Kosovo"}
 
-#: Slivers narrower than this (degrees, about 50-110 m) between neighbours are gaps in
+#: Slivers narrower than this (degrees, at most about 45 m) between neighbours are gaps in
 #: the source, not international airspace: they go to the neighbour with the longest
 #: shared border. Overlaps go to the smaller state, which keeps enclaves (Vatican, San
 #: Marino) and gives Crimea to Ukraine, the internationally recognised sovereign.
-GAP_WIDTH_DEG = 0.001
+GAP_WIDTH_DEG = 0.0004
 
-#: Pre-simplification of land (Douglas-Peucker, degrees, about 30 m) before cleaning,
-#: then coverage simplification for display (Visvalingam-Whyatt tolerance, degrees).
-LAND_PRESIMPLIFY_DEG = 0.0003
-LAND_DISPLAY_TOLERANCE_DEG = 0.004
+#: Coverage simplification of land for display (Visvalingam-Whyatt tolerance, degrees).
+LAND_DISPLAY_TOLERANCE_DEG = 0.005
 
 #: A land border is the shared edge of two airspace polygons where it runs over land
 #: (the land polygons grown by this margin, degrees, so a border reaches the coast).
@@ -138,32 +136,34 @@ def country_name(iso3: str) -> str:
     return getattr(country, "common_name", None) or country.name
 
 
-def read_countries(path: Path, *, presimplify_deg: float = 0.0) -> gpd.GeoDataFrame:
+def read_countries(path: Path, *, fill_holes: bool = False) -> gpd.GeoDataFrame:
     """Read a geo-maps GeoJSON: repair, clip to the coverage box, one row per state."""
     os.environ["OGR_GEOJSON_MAX_OBJ_SIZE"] = "0"  # some countries exceed GDAL's default
     raw = gpd.read_file(path, bbox=COVERAGE_BBOX)
     log.info("%s: %d features, %d invalid", path.name, len(raw), (~raw.is_valid).sum())
-    geoms = [_repair_clip(g, presimplify_deg) for g in raw.geometry.values]
+    geoms = [_repair_clip(g, fill_holes=fill_holes) for g in raw.geometry.to_numpy()]
     frame = gpd.GeoDataFrame({"iso3": raw["A3"].replace(SOVEREIGN_OF)}, geometry=geoms, crs=4326)
     frame = frame[~frame.geometry.is_empty]
     # union only the states the source splits (Finland + Åland, Norway + Svalbard):
     # re-unioning Russia's 1,800 parts alone takes minutes
     parts = frame.groupby("iso3").geometry.agg(
-        lambda g: g.iloc[0] if len(g) == 1 else shapely.union_all(g.values))
+        lambda g: g.iloc[0] if len(g) == 1 else shapely.union_all(g.to_numpy()))
     return gpd.GeoDataFrame({"iso3": parts.index}, geometry=list(parts.values),
                             crs=4326).sort_values("iso3", ignore_index=True)
 
 
-def _repair_clip(geom: shapely.Geometry, presimplify_deg: float) -> shapely.Geometry:
+def _repair_clip(geom: shapely.Geometry, *, fill_holes: bool) -> shapely.Geometry:
     """Clip a source geometry to the coverage box part by part, then repair it.
 
     Working per part keeps the repair of a continent-sized invalid polygon (Russia has
-    1.4 million vertices in the land file) to the few parts inside the box.
+    1.4 million vertices in the land file) to the few parts inside the box. With
+    ``fill_holes`` only the outer rings are kept: the land file cuts lakes out, but
+    inland waters are state territory.
     """
     parts = shapely.clip_by_rect(shapely.get_parts(geom), *COVERAGE_BBOX)
-    parts = parts[~shapely.is_empty(parts)]
-    if presimplify_deg:
-        parts = shapely.simplify(parts, presimplify_deg, preserve_topology=True)
+    parts = shapely.get_parts(parts[~shapely.is_empty(parts)])
+    if fill_holes:
+        parts = shapely.polygons(shapely.get_exterior_ring(parts))
     repaired = shapely.make_valid(parts, method="structure")
     polys = [p for p in shapely.get_parts(repaired) if p.geom_type == "Polygon"]
     return shapely.union_all(polys) if polys else shapely.Polygon()
@@ -172,29 +172,57 @@ def _repair_clip(geom: shapely.Geometry, presimplify_deg: float) -> shapely.Geom
 def clean_coverage(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Make the states a valid coverage: no overlaps, no slivers, identical shared edges."""
     cleaned = shapely.coverage_clean(
-        frame.geometry.values, gap_width=GAP_WIDTH_DEG, merge_strategy="min_area"
+        frame.geometry.to_numpy(), gap_width=GAP_WIDTH_DEG, merge_strategy="min_area"
     )
     out = frame.set_geometry(gpd.GeoSeries(cleaned, crs=4326))
-    if not shapely.coverage_is_valid(out.geometry.values):
+    if not shapely.coverage_is_valid(out.geometry.to_numpy()):
         msg = "coverage_clean did not produce a valid coverage"
         raise RuntimeError(msg)
     return out
 
 
-def max_shift_m(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> float:
-    """Largest distance (metres, in EPSG:3035) from a source vertex to the new outlines.
+def _vertices_to_outlines_m(vertices: gpd.GeoSeries, outlines: gpd.GeoSeries) -> np.ndarray:
+    """Distance (metres, in EPSG:3035) from each vertex of one set to the other's lines.
 
-    Cleaning snaps and simplification drops vertices; this is how far any source vertex
-    now lies from the outline that replaced it.
+    Vertices lying inside another polygon of their own set (in an overlap of the source,
+    where one state's outline must give way) are left out.
     """
-    src = shapely.get_coordinates(before.to_crs(3035).boundary.values)
-    lines = shapely.get_parts(after.to_crs(3035).boundary.values)
+    owner_geoms = vertices.to_numpy()
+    xy, owner = shapely.get_coordinates(shapely.boundary(owner_geoms), return_index=True)
+    pts = shapely.points(xy)
+    hit_pt, hit_poly = shapely.STRtree(shapely.envelope(owner_geoms)).query(pts)
+    other = hit_poly != owner[hit_pt]
+    hit_pt, hit_poly = hit_pt[other], hit_poly[other]
+    shapely.prepare(owner_geoms)
+    overlapped = np.zeros(len(pts), dtype=bool)
+    for j in np.unique(hit_poly):
+        rows = hit_pt[hit_poly == j]
+        inside = shapely.contains_xy(owner_geoms[j], xy[rows, 0], xy[rows, 1])
+        overlapped[rows[inside]] = True
+    planar = gpd.GeoSeries(pts[~overlapped], crs=4326).to_crs(3035).to_numpy()
+    lines = shapely.get_parts(outlines.to_crs(3035).boundary.to_numpy())
     coords, part = shapely.get_coordinates(lines, return_index=True)
     same = part[1:] == part[:-1]
-    segs = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
-    tree = shapely.STRtree(segs)
-    _, dist = tree.query_nearest(shapely.points(src), return_distance=True, all_matches=False)
-    return float(dist.max())
+    tree = shapely.STRtree(shapely.linestrings(
+        np.stack([coords[:-1][same], coords[1:][same]], axis=1)))
+    _, dist = tree.query_nearest(planar, return_distance=True, all_matches=False)
+    return dist
+
+
+def shift_stats_m(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> dict[str, float]:
+    """Distances (metres) between the source outlines and the new ones: median, 99th
+    percentile and maximum.
+
+    Both ways: how far a new vertex lies from any source outline (snapping), and how far
+    a source vertex lies from any new outline (dropped vertices). Outlines of all
+    states are pooled and source vertices inside a neighbour's source polygon are left
+    out, so area handed from one neighbour to the other in an overlap does not count.
+    """
+    dist = np.concatenate([_vertices_to_outlines_m(after.geometry, before.geometry),
+                           _vertices_to_outlines_m(before.geometry, after.geometry)])
+    return {"median": round(float(np.median(dist)), 1),
+            "p99": round(float(np.percentile(dist, 99)), 1),
+            "max": round(float(dist.max()), 1)}
 
 
 def kaliningrad_of(airspace: gpd.GeoDataFrame) -> shapely.Geometry:
@@ -210,19 +238,18 @@ def kaliningrad_of(airspace: gpd.GeoDataFrame) -> shapely.Geometry:
 
 def land_borders(airspace: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the land border line of every pair of neighbouring states."""
-    geoms = airspace.geometry.values
+    geoms = airspace.geometry.to_numpy()
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="touches")
     keep = left < right
-    land_by_iso = dict(zip(land.iso3, land.geometry.values, strict=True))
+    grown = dict(zip(land.iso3, shapely.buffer(land.geometry.to_numpy(),
+                                               BORDER_LAND_MARGIN_DEG), strict=True))
     rows = []
     for i, j in zip(left[keep], right[keep], strict=True):
         a, b = airspace.iso3.iloc[i], airspace.iso3.iloc[j]
         shared = shapely.line_merge(shapely.intersection(geoms[i].boundary, geoms[j].boundary))
-        onland = shapely.union_all(
-            [land_by_iso.get(a, shapely.Polygon()), land_by_iso.get(b, shapely.Polygon())]
-        ).buffer(BORDER_LAND_MARGIN_DEG)
-        line = shapely.line_merge(shapely.intersection(shared, onland))
+        pieces = [shapely.intersection(shared, grown[c]) for c in (a, b) if c in grown]
+        line = shapely.line_merge(shapely.union_all(pieces))
         parts = [p for p in shapely.get_parts(line) if p.geom_type == "LineString"]
         if not parts:
             continue
@@ -239,10 +266,11 @@ def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
     path, info = fetch_npm_geojson("maritime", workdir)
     raw = read_countries(path)
     airspace = clean_coverage(raw)
-    shift = max_shift_m(raw, airspace)
+    shift = shift_stats_m(raw, airspace)
     airspace.insert(1, "name", [country_name(c) for c in airspace.iso3])
     if land_clean is None:
-        land_clean = clean_coverage(read_countries(fetch_npm_geojson("land", workdir)[0]))
+        land_clean = clean_coverage(
+            read_countries(fetch_npm_geojson("land", workdir)[0], fill_holes=True))
     borders = land_borders(airspace, land_clean)
     belarus = airspace.loc[airspace.iso3 == "BLR", ["iso3", "name", "geometry"]]
     kal = gpd.GeoDataFrame({"name": ["Kaliningrad exclave"]},
@@ -250,11 +278,11 @@ def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
     AIRSPACE_PATH.unlink(missing_ok=True)
     for layer, frame in [("airspace", airspace), ("belarus", belarus),
                          ("kaliningrad", kal), ("borders", borders)]:
-        frame.to_file(AIRSPACE_PATH, layer=layer, driver="GPKG")
+        frame.to_file(AIRSPACE_PATH, layer=layer, driver="GPKG", SPATIAL_INDEX="NO")
     stats = {
         "states": len(airspace),
-        "vertices": int(shapely.get_num_coordinates(airspace.geometry.values).sum()),
-        "max_boundary_shift_from_source_m": round(shift, 1),
+        "vertices": int(shapely.get_num_coordinates(airspace.geometry.to_numpy()).sum()),
+        "boundary_shift_from_source_m": shift,
         "borders": len(borders),
     }
     log.info("airspace: %s", stats)
@@ -264,20 +292,18 @@ def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
 def build_land(workdir: Path) -> tuple[dict, gpd.GeoDataFrame]:
     """Write ``land.gpkg`` simplified for display; return provenance and the full land."""
     path, info = fetch_npm_geojson("land", workdir)
-    raw = read_countries(path, presimplify_deg=LAND_PRESIMPLIFY_DEG)
-    clean = clean_coverage(raw)
+    clean = clean_coverage(read_countries(path, fill_holes=True))
     simple = clean.set_geometry(
-        gpd.GeoSeries(shapely.coverage_simplify(clean.geometry.values,
+        gpd.GeoSeries(shapely.coverage_simplify(clean.geometry.to_numpy(),
                                                 LAND_DISPLAY_TOLERANCE_DEG), crs=4326)
     )
-    shift = max_shift_m(clean, simple)
+    shift = shift_stats_m(clean, simple)
     LAND_PATH.unlink(missing_ok=True)
-    simple.to_file(LAND_PATH, layer="land", driver="GPKG")
+    simple.to_file(LAND_PATH, layer="land", driver="GPKG", SPATIAL_INDEX="NO")
     stats = {
         "states": len(simple),
-        "vertices": int(shapely.get_num_coordinates(simple.geometry.values).sum()),
-        "max_boundary_shift_from_source_m": round(shift, 1),
-        "presimplify_deg": LAND_PRESIMPLIFY_DEG,
+        "vertices": int(shapely.get_num_coordinates(simple.geometry.to_numpy()).sum()),
+        "boundary_shift_from_source_m": shift,
         "display_tolerance_deg": LAND_DISPLAY_TOLERANCE_DEG,
     }
     log.info("land: %s", stats)

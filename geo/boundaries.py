@@ -46,6 +46,8 @@ class PolygonIndex:
         if len(ok) == 0:
             return found
         pts, polys = self._tree.query(shapely.points(lon[ok], lat[ok]))
+        if len(polys) == 0:
+            return found
         order = np.argsort(polys, kind="stable")
         pts, polys = pts[order], polys[order]
         bounds = np.flatnonzero(np.r_[True, polys[1:] != polys[:-1], True])

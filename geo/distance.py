@@ -1,20 +1,21 @@
 """Vectorized geodesic distances from points to lines, polygon boundaries and points.
 
 Every distance is measured on the WGS84 ellipsoid with :data:`geo.settings.GEOD`
-(Karney's algorithm through pyproj). A planar index only *selects* candidates:
+(Karney's algorithm through pyproj). An index only *selects* what to measure:
 
-1. The target is cut into segments and projected into a Lambert azimuthal equal-area
-   plane centred on it; an STRtree finds each point's planar-nearest segment.
-2. The geodesic distance ``g0`` to that segment is measured exactly (below).
-3. In that projection no scale factor exceeds ``1 / cos(c / 2)`` inside a cap of
-   angular radius ``c`` around the centre, so the truly nearest segment lies within
-   ``kmax * g0`` in the plane. Every segment in that band is measured exactly and the
-   smallest distance wins.
+1. Targets are cut into segments of at most ``MAX_PIECE_M``, each the straight line
+   between its vertices in longitude/latitude (as in GeoJSON and shapely).
+2. A k-d tree over the segments' end points in Earth-centred coordinates gives each
+   point a few nearby segments; the one with the shortest 3-D distance is measured on
+   the ellipsoid, giving an upper bound ``g0``.
+3. Any closer segment must have an end point within ``sqrt(g0² + (L/2)²)`` of the point
+   (L the longest piece) and a 3-D distance whose shortest possible geodesic is below
+   ``g0``; every such segment is measured too, asking the tree for more entries where
+   needed. The result is the exact minimum, not an approximation.
 
-A segment is the straight line between its two vertices in longitude/latitude, as in
-GeoJSON and shapely. The nearest point on it is found by iterating
-``t <- t + d cos(az_QP - az_seg) / |dQ/dt|`` (a projection of the point onto the
-segment's local direction), measuring each step with ``Geod.inv``.
+On a segment the nearest point is found by iterating
+``t <- t + d cos(az_QP - az_seg) / |dQ/dt|`` (the point projected onto the segment's
+local direction), starting from the 3-D foot of the perpendicular.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def segments_of(geoms: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
         Index into ``geoms`` of the geometry each segment came from.
     """
     geoms = np.asarray(geoms, dtype=object)
-    polygonal = shapely.get_type_id(geoms) >= 3  # polygons and multipolygons
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])  # (multi)polygons
     lines = np.where(polygonal, shapely.boundary(geoms), geoms)
     parts, part_owner = shapely.get_parts(lines, return_index=True)
     coords, vert_part = shapely.get_coordinates(parts, return_index=True)

@@ -187,21 +187,27 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     checked = validate_points(work, lat_col, lon_col, rejects)
     source = _geocode_places(frame, checked, gaz, rejects)
     located = checked["lat"].notna() & checked["lon"].notna()
-    partial = ~located & (checked["lat"].notna() | checked["lon"].notna())
+    already = frame.index.isin(rejects.index)
+    partial = ~located & (checked["lat"].notna() | checked["lon"].notna()) & ~already
     rejects.add_many(frame.index[partial], f"{lat_col},{lon_col}",
                      "only one of latitude and longitude is given")
     place_given = (frame["place"].astype("string").str.strip().fillna("").ne("")
                    if "place" in frame.columns else pd.Series(False, index=frame.index))
-    nothing = ~located & ~partial & ~place_given
+    nothing = ~located & ~partial & ~place_given & ~already
     rejects.add_many(frame.index[nothing], "lat,lon",
                      "no coordinates (lat/lon) and no place name")
     bad = rejects.index
     valid = frame.drop(index=bad)
-    lat_out, lon_out = lat_col or "lat", lon_col or "lon"
-    valid = valid.assign(**{lat_out: checked.loc[valid.index, "lat"],
-                            lon_out: checked.loc[valid.index, "lon"]})
-    enriched = enrich_frame(valid.rename(columns={lat_out: "lat", lon_out: "lon"}),
+    coords = checked.loc[valid.index, ["lat", "lon"]]
+    geocoded = source.loc[valid.index] == "gazetteer"
+    for column, key in ((lat_col or "lat", "lat"), (lon_col or "lon", "lon")):
+        if column in valid.columns:  # keep the input's own text; fill geocoded rows
+            valid[column] = valid[column].where(~geocoded, coords[key].astype(str))
+        else:
+            valid[column] = coords[key]
+    enriched = enrich_frame(valid.assign(lat=coords["lat"], lon=coords["lon"]),
                             geocode_source=source.loc[valid.index], gazetteer=gaz,
                             boundaries=boundaries)
-    enriched = enriched.rename(columns={"lat": lat_out, "lon": lon_out})
+    stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
+    enriched = pd.concat([valid.drop(columns=stale), enriched[ENRICHED_COLUMNS]], axis=1)
     return enriched, rejects.table(frame, table.row_numbers)

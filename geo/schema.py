@@ -81,7 +81,7 @@ class RejectList:
             return pd.DataFrame(columns=[*REJECT_COLUMNS, *frame.columns])
         items = pd.DataFrame(self._items, columns=["label", "field", "reason"])
         merged = items.groupby("label", sort=False).agg(
-            field=("field", lambda s: ",".join(dict.fromkeys(s))),
+            field=("field", lambda s: ",".join(dict.fromkeys(",".join(s).split(",")))),
             reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
         )
         out = frame.loc[merged.index].copy()

@@ -70,36 +70,36 @@ def _point_at(coords: np.ndarray, cum_m: np.ndarray, along_m: float) -> tuple[fl
     return float(lon), float(lat)
 
 
-def _along_m(coords: np.ndarray, cum_m: np.ndarray, point: shapely.Point) -> float:
-    """Geodesic distance flown when the track reaches ``point`` (which lies on it)."""
-    segs = shapely.linestrings(np.stack([coords[:-1], coords[1:]], axis=1))
-    i = int(np.argmin(shapely.distance(segs, point)))
-    _, _, part = GEOD.inv(coords[i, 0], coords[i, 1], point.x, point.y)
-    return float(cum_m[i] + part)
+def _intervals(bnd: Boundaries, coords: np.ndarray, cum_m: np.ndarray) -> list[list]:
+    """Stretches of the track inside each state, in order: [start_m, end_m, iso3, entry
+    point (lon, lat)].
 
-
-def _intervals(bnd: Boundaries, track: shapely.LineString, coords, cum_m) -> list[list]:
-    """Stretches of the track inside each state: [start_m, end_m, iso3], in order."""
-    hits = bnd.airspace_index.candidates(track)
+    Each segment is cut by the airspace polygons on its own, so a track that crosses
+    or retraces itself is still read in flight order.
+    """
     found = []
-    for j in hits:
-        inside = shapely.intersection(track, bnd.airspace.geometry.iloc[j])
-        for piece in shapely.get_parts(shapely.line_merge(inside)):
-            if piece.geom_type != "LineString" or piece.length == 0:
-                continue
-            ends = shapely.get_coordinates(piece)[[0, -1]]
-            a, b = (_along_m(coords, cum_m, shapely.Point(p)) for p in ends)
-            found.append([min(a, b), max(a, b), bnd.airspace.iso3.iloc[j]])
-    found.sort()
-    total = cum_m[-1]
-    out, pos = [], 0.0
-    for start, end, iso3 in found:
+    for i in range(len(coords) - 1):
+        seg = shapely.LineString(coords[i:i + 2])
+        for j in bnd.airspace_index.candidates(seg):
+            inside = shapely.intersection(seg, bnd.airspace.geometry.iloc[j])
+            for piece in shapely.get_parts(shapely.line_merge(inside)):
+                if piece.geom_type != "LineString" or piece.length == 0:
+                    continue
+                ends = shapely.get_coordinates(piece)[[0, -1]]
+                _, _, d = GEOD.inv(np.repeat(coords[i, 0], 2), np.repeat(coords[i, 1], 2),
+                                   ends[:, 0], ends[:, 1])
+                first, last = (ends[0], ends[1]) if d[0] <= d[1] else (ends[1], ends[0])
+                found.append([cum_m[i] + d.min(), cum_m[i] + d.max(),
+                              bnd.airspace.iso3.iloc[j], tuple(first), tuple(last)])
+    found.sort(key=lambda item: (item[0], item[1]))
+    out, pos, where = [], 0.0, tuple(coords[0])
+    for start, end, iso3, first, last in found:
         if start > pos + 1.0:
-            out.append([pos, start, INTERNATIONAL])
-        out.append([max(start, pos), end, iso3])
-        pos = max(pos, end)
-    if pos < total - 1.0:
-        out.append([pos, total, INTERNATIONAL])
+            out.append([pos, start, INTERNATIONAL, where])
+        out.append([max(start, pos), end, iso3, first])
+        pos, where = max(pos, end), last
+    if pos < cum_m[-1] - 1.0:
+        out.append([pos, cum_m[-1], INTERNATIONAL, where])
     return _merge_same(out)
 
 
@@ -131,6 +131,8 @@ def _depth_reference(bnd: Boundaries, iso3: str, came_from: str):
 
 def _max_depth_km(index: NearestSegments, coords, cum_m, start_m: float, end_m: float) -> float:
     samples = np.linspace(start_m, end_m, max(2, int((end_m - start_m) / DEPTH_SAMPLE_M) + 2))
+    turns = cum_m[(cum_m > start_m) & (cum_m < end_m)]  # the track's own vertices count too
+    samples = np.union1d(samples, turns)
     pts = np.array([_point_at(coords, cum_m, s) for s in samples])
     return float(np.nanmax(index.query(pts[:, 0], pts[:, 1])[0])) / 1000.0
 
@@ -162,7 +164,7 @@ def analyse_track(track: shapely.LineString, times=None, *,
         raise ValueError(msg)
     stamps = None
     if times is not None:
-        stamps = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True))
+        stamps = pd.DatetimeIndex(pd.to_datetime(list(times), utc=True)).as_unit("ns")
         if len(stamps) != len(coords):
             msg = f"`times` has {len(stamps)} values for {len(coords)} vertices"
             raise ValueError(msg)
@@ -170,19 +172,22 @@ def analyse_track(track: shapely.LineString, times=None, *,
             msg = "`times` must not go backwards"
             raise ValueError(msg)
     cum_m = _cumulative_m(coords)
-    intervals = _intervals(bnd, track, coords, cum_m)
+    intervals = _intervals(bnd, coords, cum_m)
     crossings, legs = [], []
-    for k, (start, end, iso3) in enumerate(intervals):
+    for k, (start, end, iso3, entry) in enumerate(intervals):
         came_from = intervals[k - 1][2] if k else ""
         if k:
-            lon, lat = _point_at(coords, cum_m, start)
+            lon, lat = entry
             crossings.append([lon, lat, came_from, iso3, f"{came_from}→{iso3}",
                               _time_at(stamps, cum_m, start), start / 1000.0])
         index, reference = _depth_reference(bnd, iso3, came_from if k else "")
         depth = np.nan if index is None else _max_depth_km(index, coords, cum_m, start, end)
-        t0, t1 = _time_at(stamps, cum_m, start), _time_at(stamps, cum_m, end)
         legs.append([iso3, came_from, start / 1000.0, end / 1000.0, (end - start) / 1000.0,
-                     t0, t1, t1 - t0, depth, reference])
-    return TrackReport(pd.DataFrame(crossings, columns=CROSSING_COLUMNS),
-                       pd.DataFrame(legs, columns=LEG_COLUMNS))
+                     _time_at(stamps, cum_m, start), _time_at(stamps, cum_m, end), None,
+                     depth, reference])
+    legs_frame = pd.DataFrame(legs, columns=LEG_COLUMNS)
+    for column in ("start_time", "end_time"):
+        legs_frame[column] = pd.to_datetime(legs_frame[column], utc=True)
+    legs_frame["duration"] = legs_frame["end_time"] - legs_frame["start_time"]
+    return TrackReport(pd.DataFrame(crossings, columns=CROSSING_COLUMNS), legs_frame)
 

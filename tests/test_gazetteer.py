@@ -3,7 +3,7 @@ import pytest
 
 from geo.errors import GeocodeError
 from geo.gazetteer import compass_point, normalize_name
-from geo.settings import GEOD
+from geo.settings import GEOD, LABEL_MIN_POPULATION
 
 
 def test_names_match_without_diacritics_or_case():
@@ -52,10 +52,22 @@ def test_compass_points():
         "N", "NE", "SE", "S", "WNW", "N"]
 
 
-def test_label_reads_distance_direction_and_town(gazetteer):
-    vilnius = gazetteer.geocode("Vilnius").place
-    lon, lat, _ = GEOD.fwd(vilnius.lon, vilnius.lat, 180.0, 6000.0)
+def test_label_names_the_geodesically_nearest_town(gazetteer):
+    jonava = gazetteer.geocode("Jonava").place
+    lon, lat, _ = GEOD.fwd(jonava.lon, jonava.lat, 135.0, 12000.0)
     got = gazetteer.nearest([lon], [lat]).iloc[0]
-    assert got.nearest_place == "Vilnius"
-    assert got.nearest_place_km == pytest.approx(6.0, abs=0.01)
-    assert got.location_label == "6 km S of Vilnius"
+    towns = gazetteer.table[(gazetteer.table.population >= LABEL_MIN_POPULATION)
+                            & (gazetteer.table.kind == "populated place")]
+    az, _, dist = GEOD.inv(towns.lon.to_numpy(), towns.lat.to_numpy(),
+                           np.full(len(towns), lon), np.full(len(towns), lat))
+    best = int(np.argmin(dist))
+    assert got.nearest_place == towns.name.iloc[best]
+    assert got.nearest_place_km == pytest.approx(dist[best] / 1000, abs=1e-6)
+    expected = f"{round(dist[best] / 1000)} km {compass_point(az[best:best + 1])[0]} of "
+    assert got.location_label == expected + towns.name.iloc[best]
+
+
+def test_label_at_a_town_is_its_name(gazetteer):
+    jonava = gazetteer.geocode("Jonava").place
+    got = gazetteer.nearest([jonava.lon], [jonava.lat]).iloc[0]
+    assert got.location_label == "Jonava"

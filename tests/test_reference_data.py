@@ -36,7 +36,7 @@ def test_files_stay_within_their_size_budgets():
 
 
 def test_airspace_stays_within_50_m_of_the_source(provenance):
-    assert provenance["airspace"]["stats"]["max_boundary_shift_from_source_m"] <= 50
+    assert provenance["airspace"]["stats"]["boundary_shift_from_source_m"]["max"] <= 50
 
 
 def test_airspace_is_a_valid_coverage_so_neighbours_share_one_border(boundaries):

@@ -9,46 +9,65 @@ from geo.enrich import enrich_points
 from geo.settings import GEOD
 from geo.tracks import INTERNATIONAL, analyse_track
 
-# Vilnius-Minsk road area: Belarus to Lithuania, heading north-west.
+# South-east of Vilnius: from Belarus into Lithuania, heading north-west.
 IN_BELARUS = (26.30, 54.35)
 IN_LITHUANIA = (25.60, 54.70)
 
 
-def test_crossing_from_belarus_into_lithuania():
+@pytest.fixture(scope="module")
+def ltu_blr(boundaries):
+    b = boundaries.borders
+    return b.loc[b.name.isin(["LTU-BLR", "BLR-LTU"])].geometry.iloc[0]
+
+
+def test_every_border_crossing_is_found_in_order(ltu_blr):
     track = shapely.LineString([IN_BELARUS, IN_LITHUANIA])
-    times = ["2025-07-10T10:00:00Z", "2025-07-10T11:00:00Z"]
-    report = analyse_track(track, times)
+    report = analyse_track(track, ["2025-07-10T10:00:00Z", "2025-07-10T11:00:00Z"])
+    expected = len(shapely.get_parts(shapely.intersection(track, ltu_blr)))
+    assert expected >= 1
+    assert len(report.crossings) == expected
+    assert report.crossings.direction.iloc[0] == "BLR→LTU"
+    assert report.crossings.direction.iloc[-1] == "BLR→LTU"
+    assert report.crossings.along_km.is_monotonic_increasing
+    at = enrich_points(report.crossings.lon.to_numpy(), report.crossings.lat.to_numpy())
+    assert at.dist_belarus_km.max() < 0.01  # every crossing lies on the border
 
-    assert list(report.crossings.direction) == ["BLR→LTU"]
-    crossing = report.crossings.iloc[0]
-    at = enrich_points([crossing.lon], [crossing.lat]).iloc[0]
-    assert at.dist_belarus_km == pytest.approx(0, abs=0.01)  # it is on the border
 
+def test_length_and_time_inside_each_state_follow_constant_speed():
+    track = shapely.LineString([IN_BELARUS, IN_LITHUANIA])
+    report = analyse_track(track, ["2025-07-10T10:00:00Z", "2025-07-10T11:00:00Z"])
+    per_state = report.per_state()
     _, _, total_m = GEOD.inv(*IN_BELARUS, *IN_LITHUANIA)
-    legs = report.legs.set_index("iso3")
-    assert legs.length_km.sum() == pytest.approx(total_m / 1000, rel=1e-4)
-    # constant speed: time inside each state is its share of the distance
-    share = legs.loc["LTU", "length_km"] / legs.length_km.sum()
-    assert legs.loc["LTU", "duration"] / pd.Timedelta(hours=1) == pytest.approx(share, abs=1e-3)
-    assert crossing.time == pd.Timestamp("2025-07-10T10:00:00Z") + (1 - share) * pd.Timedelta("1h")
+    assert per_state.length_km.sum() == pytest.approx(total_m / 1000, rel=1e-4)
+    share = per_state.loc["LTU", "length_km"] / per_state.length_km.sum()
+    hours = per_state.loc["LTU", "duration"] / pd.Timedelta(hours=1)
+    assert hours == pytest.approx(share, abs=1e-3)
+    first = report.crossings.iloc[0]
+    expected = pd.Timestamp("2025-07-10T10:00:00Z") + pd.Timedelta(
+        hours=first.along_km * 1000 / total_m)
+    assert abs(first.time - expected) < pd.Timedelta(microseconds=1)
 
 
 def test_penetration_depth_is_the_deepest_point_from_the_entry_border():
     end = enrich_points([IN_LITHUANIA[0]], [IN_LITHUANIA[1]]).iloc[0]
     report = analyse_track(shapely.LineString([IN_BELARUS, IN_LITHUANIA]))
-    ltu = report.legs.set_index("iso3").loc["LTU"]
-    assert ltu.depth_reference == "LTU-BLR"
+    last_leg = report.legs.iloc[-1]
+    assert last_leg.iso3 == "LTU"
+    assert last_leg.depth_reference == "LTU-BLR"
     # flying straight away from the border the deepest point is the end
-    assert ltu.max_depth_km == pytest.approx(end.dist_belarus_km, abs=0.05)
+    assert last_leg.max_depth_km == pytest.approx(end.dist_belarus_km, abs=0.05)
 
 
-def test_there_and_back_counts_two_crossings_and_keeps_the_deepest_point():
-    mid = (25.95, 54.55)
-    deep = enrich_points([mid[0]], [mid[1]]).iloc[0]
-    report = analyse_track(shapely.LineString([IN_BELARUS, IN_LITHUANIA, mid, IN_BELARUS]))
-    assert list(report.crossings.direction) == ["BLR→LTU", "LTU→BLR"]
-    per_state = report.per_state()
-    assert per_state.loc["LTU", "max_depth_km"] >= deep.dist_belarus_km
+def test_a_track_that_returns_along_itself_is_read_in_flight_order():
+    there_and_back = shapely.LineString([IN_BELARUS, IN_LITHUANIA, IN_BELARUS])
+    one_way = analyse_track(shapely.LineString([IN_BELARUS, IN_LITHUANIA]))
+    report = analyse_track(there_and_back)
+    n = len(one_way.crossings)
+    assert len(report.crossings) == 2 * n
+    assert report.crossings.direction.iloc[n] == "LTU→BLR"
+    assert report.crossings.along_km.is_monotonic_increasing
+    assert report.per_state().loc["LTU", "max_depth_km"] == pytest.approx(
+        one_way.per_state().loc["LTU", "max_depth_km"], abs=1e-6)
     assert np.isnat(report.crossings.time.to_numpy(dtype="datetime64[ns]")).all()
 
 
