@@ -16,8 +16,8 @@ Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 
 Outputs:
 
-- ``airspace.gpkg``: layers ``airspace`` (one row per state), ``belarus``,
-  ``kaliningrad`` and ``borders`` (land border line of each neighbouring pair).
+- ``airspace.gpkg``: layers ``airspace`` (one row per state; Belarus is its ``BLR``
+  row), ``kaliningrad`` and ``borders`` (land border line of each neighbouring pair).
 - ``land.gpkg``: layer ``land``, simplified for display with a coverage-preserving
   method so that neighbours keep one shared border.
 - ``places.csv.gz``: populated places of the coverage area.
@@ -272,12 +272,10 @@ def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
         land_clean = clean_coverage(
             read_countries(fetch_npm_geojson("land", workdir)[0], fill_holes=True))
     borders = land_borders(airspace, land_clean)
-    belarus = airspace.loc[airspace.iso3 == "BLR", ["iso3", "name", "geometry"]]
     kal = gpd.GeoDataFrame({"name": ["Kaliningrad exclave"]},
                            geometry=[kaliningrad_of(airspace)], crs=4326)
     AIRSPACE_PATH.unlink(missing_ok=True)
-    for layer, frame in [("airspace", airspace), ("belarus", belarus),
-                         ("kaliningrad", kal), ("borders", borders)]:
+    for layer, frame in [("airspace", airspace), ("kaliningrad", kal), ("borders", borders)]:
         frame.to_file(AIRSPACE_PATH, layer=layer, driver="GPKG", SPATIAL_INDEX="NO")
     stats = {
         "states": len(airspace),

@@ -16,8 +16,8 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 #: Committed reference data, rebuilt by ``data/build.py``.
 DATA_DIR = ROOT_DIR / "data"
 
-#: Sovereign airspace (land + 12-nm territorial sea) with the derived layers
-#: ``belarus``, ``kaliningrad`` and ``borders``.
+#: Sovereign airspace (land + 12-nm territorial sea), one row per state, with the
+#: derived layers ``kaliningrad`` and ``borders``.
 AIRSPACE_PATH = DATA_DIR / "airspace.gpkg"
 
 #: Land territory, simplified for display and for the over-water test.
