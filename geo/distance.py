@@ -110,12 +110,15 @@ def geodesic_to_segments(
     t = np.full(len(lon), 0.5) if t0 is None else np.clip(t0, 0.0, 1.0).astype(float)
     active = (dlon != 0) | (dlat != 0)
     t[~active] = 0.0
+    dist = np.full(len(lon), np.nan)
+    stale = np.ones(len(lon), dtype=bool)  # dist not yet measured at the current t
     for _ in range(MAX_REFINE_ITER):
         if not active.any():
             break
         idx = np.flatnonzero(active)
         qlon, qlat = alon[idx] + t[idx] * dlon[idx], alat[idx] + t[idx] * dlat[idx]
         az_qp, _, d = GEOD.inv(qlon, qlat, lon[idx], lat[idx])
+        dist[idx] = d
         phi = np.radians(qlat)
         w = 1.0 - _E2 * np.sin(phi) ** 2
         east = np.radians(dlon[idx]) * _A / np.sqrt(w) * np.cos(phi)  # m per unit t
@@ -126,8 +129,13 @@ def geodesic_to_segments(
         new_t = np.clip(t[idx] + step_m / speed, 0.0, 1.0)
         moved_m = np.abs(new_t - t[idx]) * speed
         t[idx] = new_t
+        # a step under REFINE_TOL_M changes the distance by far less: keep it
         active[idx] = moved_m > REFINE_TOL_M
-    _, _, dist = GEOD.inv(alon + t * dlon, alat + t * dlat, lon, lat)
+        stale[idx] = active[idx]
+    redo = np.flatnonzero(stale)
+    if len(redo):
+        _, _, dist[redo] = GEOD.inv(alon[redo] + t[redo] * dlon[redo],
+                                    alat[redo] + t[redo] * dlat[redo], lon[redo], lat[redo])
     return dist, t
 
 
