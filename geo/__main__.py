@@ -35,7 +35,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
         return 2
     table = read_table(args.input, column_map=parse_column_map(args.map))
     enriched, rejects = enrich_table(table)
-    total = len(table.frame)
+    total = len(table.frame) + len(table.malformed)
     if len(rejects) and not args.rejects:
         print(f"{len(rejects)} of {total} rows are invalid; nothing written "
               f"(use --rejects FILE to keep the valid rows):", file=sys.stderr)

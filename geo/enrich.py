@@ -210,4 +210,10 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
                             boundaries=boundaries)
     stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
     enriched = pd.concat([valid.drop(columns=stale), enriched[ENRICHED_COLUMNS]], axis=1)
-    return enriched, rejects.table(frame, table.row_numbers)
+    report = rejects.table(frame, table.row_numbers)
+    if table.malformed:
+        broken = pd.DataFrame(table.malformed, columns=["row", "reason", "raw"])
+        broken.insert(1, "field", "record")
+        report = pd.concat([report, broken], ignore_index=True).sort_values("row",
+                                                                            kind="stable")
+    return enriched, report

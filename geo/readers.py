@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -35,6 +36,9 @@ class Table:
     points: pd.DataFrame | None = None
     #: Rows whose geometry is not a point: row label -> geometry type.
     non_points: dict | None = None
+    #: CSV records that could not be split into the header's fields:
+    #: (row number, reason, raw text).
+    malformed: list = field(default_factory=list)
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -59,20 +63,44 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
                                and c not in mapping]).rename(columns=mapping)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skipinitialspace=False)
-    except UnicodeDecodeError:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
-    except (pd.errors.ParserError, csv.Error) as exc:
-        msg = f"{path}: not a readable CSV file ({exc})"
-        raise InputError(msg) from exc
-    except pd.errors.EmptyDataError as exc:
-        msg = f"{path}: the file is empty"
-        raise InputError(msg) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
+    """Every cell as text; UTF-8 (with or without a byte-order mark), else Windows-1252."""
+    last_error: Exception | None = None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+        except UnicodeDecodeError as exc:
+            last_error = exc
+            continue
+        except (pd.errors.ParserError, csv.Error):
+            return _read_csv_by_record(path, encoding)
+        except pd.errors.EmptyDataError as exc:
+            msg = f"{path}: the file is empty"
+            raise InputError(msg) from exc
+        frame.columns = [str(c).strip() for c in frame.columns]
+        return frame, []
+    msg = f"{path}: not a text CSV file in UTF-8 or Windows-1252 ({last_error})"
+    raise InputError(msg)
+
+
+def _read_csv_by_record(path: Path, encoding: str) -> tuple[pd.DataFrame, list]:
+    """Read a CSV whose records do not all have the header's number of fields.
+
+    The well-formed records keep their positions (index = record number - 1); each
+    malformed one is returned as (record number, reason, raw fields).
+    """
+    good_rows, good_index, malformed = [], [], []
+    with open(path, newline="", encoding=encoding) as fh:
+        reader = csv.reader(fh)
+        header = [str(c).strip() for c in next(reader, [])]
+        for number, fields in enumerate(reader, start=1):
+            if len(fields) == len(header):
+                good_rows.append(fields)
+                good_index.append(number - 1)
+            elif any(f.strip() for f in fields):
+                reason = f"{len(fields)} fields where the header has {len(header)}"
+                malformed.append((number, reason, ",".join(fields)))
+    return pd.DataFrame(good_rows, columns=header, index=good_index), malformed
 
 
 def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -109,17 +137,18 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         msg = f"{path}: no such file"
         raise InputError(msg)
     if suffix in CSV_SUFFIXES:
-        frame, points, non_points = _read_csv(path), None, None
+        (frame, malformed), points, non_points = _read_csv(path), None, None
     elif suffix in GEO_SUFFIXES:
-        frame, points, non_points = _read_geo(path)
+        (frame, points, non_points), malformed = _read_geo(path), []
     else:
         msg = f"{path}: unknown input format {suffix!r}; expected one of " \
               f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"
         raise InputError(msg)
     if column_map:
         frame = _apply_map(frame, column_map)
-    rows = pd.Series(range(1, len(frame) + 1), index=frame.index)
-    return Table(frame=frame, row_numbers=rows, points=points, non_points=non_points)
+    rows = pd.Series(np.asarray(frame.index) + 1, index=frame.index)
+    return Table(frame=frame, row_numbers=rows, points=points, non_points=non_points,
+                 malformed=malformed)
 
 
 def check_output_path(path: str | Path) -> Path:

@@ -76,6 +76,28 @@ def test_with_rejects_every_row_lands_in_exactly_one_file(tmp_path):
     assert float(placed.lat) == pytest.approx(55.08, abs=0.01)
 
 
+def test_records_with_the_wrong_number_of_fields_are_rejected_not_fatal(tmp_path):
+    src = write(tmp_path, "ragged.csv", "id,date,lat,lon\n"
+                "a,2025-07-10,54.69,25.28\n"
+                "b,2025-07-10,54.69,25.28,extra\n"
+                "c,2025-07-11,54.70,25.29\n")
+    out, rej = tmp_path / "out.csv", tmp_path / "rej.csv"
+    assert main(["enrich", str(src), "-o", str(out), "--rejects", str(rej)]) == 0
+    good = pd.read_csv(out, dtype=str, keep_default_na=False)
+    bad = pd.read_csv(rej, dtype=str, keep_default_na=False)
+    assert good.id.tolist() == ["a", "c"]
+    assert bad.row.tolist() == ["2"]
+    assert "5 fields where the header has 4" in bad.reason.iloc[0]
+    assert bad.raw.iloc[0] == "b,2025-07-10,54.69,25.28,extra"
+
+
+def test_a_binary_file_is_refused_with_a_message(tmp_path, capsys):
+    src = tmp_path / "noise.csv"
+    src.write_bytes(bytes(range(256)) * 8)
+    assert main(["enrich", str(src), "-o", str(tmp_path / "out.csv")]) == 2
+    assert "not a text CSV file" in capsys.readouterr().err
+
+
 def test_coordinate_aliases_and_column_mapping(tmp_path):
     src = write(tmp_path, "xy.csv", "ref,when,y,x\nA,2025-09-10,50.85,23.0\n")
     out = tmp_path / "out.csv"
