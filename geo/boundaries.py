@@ -6,7 +6,6 @@ once per process.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -32,31 +31,25 @@ class PolygonIndex:
     def __init__(self, geoms: np.ndarray) -> None:
         self.geoms = np.asarray(geoms, dtype=object)
         shapely.prepare(self.geoms)
+        self.bounds = shapely.bounds(self.geoms)
         self._tree = shapely.STRtree(shapely.envelope(self.geoms))
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Return, per point, the index of the polygon covering it, or -1.
 
-        A point on a shared edge goes to the first polygon in row order.
+        Each polygon tests only the points inside its bounding box (a numpy mask, no
+        geometry objects made per point). A point on a shared edge goes to the first
+        polygon in row order.
         """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
         found = np.full(lon.shape, -1, dtype=np.int64)
-        ok = np.flatnonzero(np.isfinite(lon) & np.isfinite(lat))
-        if len(ok) == 0:
-            return found
-        pts, polys = self._tree.query(shapely.points(lon[ok], lat[ok]))
-        if len(polys) == 0:
-            return found
-        order = np.argsort(polys, kind="stable")
-        pts, polys = pts[order], polys[order]
-        bounds = np.flatnonzero(np.r_[True, polys[1:] != polys[:-1], True])
-        for start, stop in itertools.pairwise(bounds):
-            j = polys[start]
-            cand = ok[pts[start:stop]]
-            hit = shapely.intersects_xy(self.geoms[j], lon[cand], lat[cand])
-            hit_rows = cand[hit]
-            found[hit_rows[found[hit_rows] < 0]] = j
+        for j, (x0, y0, x1, y1) in enumerate(self.bounds):
+            cand = np.flatnonzero((lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+                                  & (found < 0))
+            if len(cand):
+                hit = shapely.intersects_xy(self.geoms[j], lon[cand], lat[cand])
+                found[cand[hit]] = j
         return found
 
     def candidates(self, geom: shapely.Geometry) -> np.ndarray:
