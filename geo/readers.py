@@ -70,12 +70,14 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
     last_error: Exception | None = None
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            sep = _delimiter(path, encoding)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
+                                sep=sep)
         except UnicodeDecodeError as exc:
             last_error = exc
             continue
         except (pd.errors.ParserError, csv.Error):
-            return _read_csv_by_record(path, encoding)
+            return _read_csv_by_record(path, encoding, sep)
         except pd.errors.EmptyDataError as exc:
             msg = f"{path}: the file is empty"
             raise InputError(msg) from exc
@@ -85,7 +87,17 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
     raise InputError(msg)
 
 
-def _read_csv_by_record(path: Path, encoding: str) -> tuple[pd.DataFrame, list]:
+def _delimiter(path: Path, encoding: str) -> str:
+    """The header's field separator: comma, or semicolon/tab/pipe where the header uses
+    one of those instead (spreadsheet exports with decimal commas use semicolons)."""
+    with open(path, encoding=encoding, newline="") as fh:
+        header = fh.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
+
+
+def _read_csv_by_record(path: Path, encoding: str, sep: str) -> tuple[pd.DataFrame, list]:
     """Read a CSV whose records do not all have the header's number of fields.
 
     The well-formed records keep their positions (index = record number - 1); each
@@ -93,7 +105,7 @@ def _read_csv_by_record(path: Path, encoding: str) -> tuple[pd.DataFrame, list]:
     """
     good_rows, good_index, malformed = [], [], []
     with open(path, newline="", encoding=encoding) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(fh, delimiter=sep)
         header = [str(c).strip() for c in next(reader, [])]
         for number, fields in enumerate(reader, start=1):
             if len(fields) == len(header):
@@ -101,7 +113,7 @@ def _read_csv_by_record(path: Path, encoding: str) -> tuple[pd.DataFrame, list]:
                 good_index.append(number - 1)
             elif any(f.strip() for f in fields):
                 reason = f"{len(fields)} fields where the header has {len(header)}"
-                malformed.append((number, reason, ",".join(fields)))
+                malformed.append((number, reason, sep.join(fields)))
     return pd.DataFrame(good_rows, columns=header, index=good_index), malformed
 
 

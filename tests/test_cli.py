@@ -91,6 +91,15 @@ def test_records_with_the_wrong_number_of_fields_are_rejected_not_fatal(tmp_path
     assert bad.raw.iloc[0] == "b,2025-07-10,54.69,25.28,extra"
 
 
+def test_semicolon_separated_export_with_decimal_commas(tmp_path):
+    src = write(tmp_path, "excel.csv", "id;date;lat;lon\nx1;2025-07-28;54,955;24,130\n")
+    out = tmp_path / "out.csv"
+    assert main(["enrich", str(src), "-o", str(out)]) == 0
+    got = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert got.loc[0, "country_iso3"] == "LTU"
+    assert got.loc[0, "lat"] == "54,955"  # the input's own text is kept
+
+
 def test_a_binary_file_is_refused_with_a_message(tmp_path, capsys):
     src = tmp_path / "noise.csv"
     src.write_bytes(bytes(range(256)) * 8)
