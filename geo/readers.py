@@ -22,6 +22,7 @@ import pyogrio
 import shapely
 
 from geo.errors import InputError
+from geo.schema import coordinate_columns
 
 CSV_SUFFIXES = {".csv", ".txt"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
@@ -201,8 +202,14 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
             _write_csv(frame, tmp)
         else:
             tmp.unlink()
-            lon = pd.to_numeric(frame["lon"], errors="coerce")
-            lat = pd.to_numeric(frame["lat"], errors="coerce")
+            lat_col, lon_col = coordinate_columns(list(frame.columns))
+            if lat_col is None or lon_col is None:
+                msg = f"{path}: the table has no latitude/longitude columns to map"
+                raise InputError(msg)
+            lon = pd.to_numeric(frame[lon_col].astype(str).str.replace(",", "."),
+                                errors="coerce")
+            lat = pd.to_numeric(frame[lat_col].astype(str).str.replace(",", "."),
+                                errors="coerce")
             geom = gpd.points_from_xy(lon, lat, crs=4326)
             gdf = gpd.GeoDataFrame(frame, geometry=geom)
             driver = "GeoJSON" if suffix == ".geojson" else "GPKG"

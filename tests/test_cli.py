@@ -116,6 +116,15 @@ def test_coordinate_aliases_and_column_mapping(tmp_path):
     assert {"id", "date", "y", "x"} <= set(got.columns)
 
 
+def test_csv_with_coordinate_aliases_to_geojson(tmp_path):
+    src = write(tmp_path, "in.csv", GOOD_CSV)
+    out = tmp_path / "out.geojson"
+    assert main(["enrich", str(src), "-o", str(out)]) == 0
+    got = gpd.read_file(out)
+    assert got.country_iso3.tolist() == ["LTU", "LTU", "EST"]
+    assert got.geometry.iloc[2].y == pytest.approx(59.82)
+
+
 def test_geojson_in_geopackage_out(tmp_path):
     features = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"id": "k1", "date": "2025-09-10"},
