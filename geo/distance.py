@@ -43,17 +43,6 @@ _E2 = GEOD.es
 RHO_MAX_M = _A / np.sqrt(1.0 - _E2)
 
 
-def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    lam, phi = np.radians(lon), np.radians(lat)
-    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
-
-
-def _angular_distance(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> np.ndarray:
-    """Great-circle angle (radians, on the sphere) from (lon0, lat0) to each point."""
-    centre = _unit_vectors(np.array([lon0]), np.array([lat0]))[0]
-    return np.arccos(np.clip(_unit_vectors(lon, lat) @ centre, -1.0, 1.0))
-
-
 def segments_of(geoms: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
     """Cut lines, polygon boundaries and points into segments.
 
