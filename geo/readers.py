@@ -62,8 +62,12 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
         msg = (f"--map names column(s) {missing} that the input does not have; "
                f"it has {list(frame.columns)}")
         raise InputError(msg)
-    return frame.drop(columns=[c for c in mapping.values() if c in frame.columns
-                               and c not in mapping]).rename(columns=mapping)
+    clash = sorted(t for t in mapping.values() if t in frame.columns and t not in mapping)
+    if clash:
+        msg = (f"--map would overwrite column(s) {clash} that the input already has; "
+               "rename or drop them first")
+        raise InputError(msg)
+    return frame.rename(columns=mapping)
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
