@@ -160,3 +160,11 @@ def test_where_and_geocode_from_a_real_process():
                              capture_output=True, text=True)
     assert unknown.returncode == 1
     assert "Jonava" in unknown.stderr
+
+
+def test_a_mapping_never_drops_an_input_column(tmp_path, capsys):
+    src = write(tmp_path, "clash.csv", "date,when,y,x\nold,2025-07-10,54.9,24.1\n")
+    out = tmp_path / "out.csv"
+    assert main(["enrich", str(src), "-o", str(out), "--map", "date=when"]) == 2
+    assert "would overwrite column(s) ['date']" in capsys.readouterr().err
+    assert not out.exists()
