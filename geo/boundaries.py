@@ -16,7 +16,7 @@ import shapely
 
 from geo.distance import NearestSegments
 from geo.errors import ReferenceDataError
-from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, COVERAGE_BBOX, LAND_PATH
+from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH
 
 
 class PolygonIndex:
@@ -107,13 +107,6 @@ class Boundaries:
         and the border names read from the state's side: ``"LTU-BLR"`` for Lithuania.
         """
         return _border_index(self, iso3)
-
-    def in_coverage(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Return whether each point lies inside the reference data's coverage box."""
-        lon0, lat0, lon1, lat1 = COVERAGE_BBOX
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
-        return (lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1)
 
 
 @lru_cache(maxsize=256)

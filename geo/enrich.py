@@ -14,7 +14,7 @@ from geo.errors import GeocodeError
 from geo.gazetteer import Gazetteer, load_gazetteer
 from geo.readers import Table
 from geo.schema import RejectList, coordinate_columns, validate_points
-from geo.settings import BELARUS_ISO3
+from geo.settings import BELARUS_ISO3, in_coverage_box
 
 #: The enriched columns, in output order (names fixed by DESIGN.md).
 ENRICHED_COLUMNS = [
@@ -86,7 +86,7 @@ def enrich_points(
     gaz = gazetteer or load_gazetteer()
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    covered = bnd.in_coverage(lon, lat)
+    covered = in_coverage_box(lon, lat)
     state = np.full(len(lon), -1, dtype=np.int64)
     state[covered] = bnd.airspace_index.locate(lon[covered], lat[covered])
     has_state = state >= 0

@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from geo.dates import parse_date_column
-from geo.settings import COVERAGE_BBOX
+from geo.settings import in_coverage_box
 
 #: Accepted spellings of the coordinate columns, in order of preference.
 LAT_ALIASES = ("lat", "latitude", "y")
@@ -30,14 +30,10 @@ def coordinate_columns(columns: list[str]) -> tuple[str | None, str | None]:
     return lat, lon
 
 
-def _in_coverage(lat: pd.Series, lon: pd.Series) -> pd.Series:
-    lon0, lat0, lon1, lat1 = COVERAGE_BBOX
-    return lat.between(lat0, lat1) & lon.between(lon0, lon1)
-
-
 def _not_swapped(frame: pd.DataFrame) -> pd.Series:
     """False where a point is outside coverage but would be inside with lat/lon swapped."""
-    return ~(~_in_coverage(frame["lat"], frame["lon"]) & _in_coverage(frame["lon"], frame["lat"]))
+    inside = in_coverage_box(frame["lon"], frame["lat"])
+    return inside | ~in_coverage_box(frame["lat"], frame["lon"])
 
 
 #: Checks of located points: numeric WGS84 coordinates (NaN = not given), unique ids.
@@ -106,8 +102,8 @@ def validate_points(frame: pd.DataFrame, lat_col: str | None, lon_col: str | Non
                     rejects: RejectList) -> pd.DataFrame:
     """Check coordinates, ids and dates of incident-like rows.
 
-    Returns a frame with numeric ``lat``/``lon`` (NaN where not given) and, if the input
-    has a ``date`` column, the parsed ``_date`` start; every problem goes to ``rejects``.
+    Returns a frame with numeric ``lat``/``lon`` (NaN where not given); every problem,
+    including an unreadable ``date`` where the input has that column, goes to ``rejects``.
     """
     checked = pd.DataFrame(index=frame.index)
     checked["lat"] = (_numeric(frame[lat_col], lat_col, rejects) if lat_col
@@ -120,27 +116,24 @@ def validate_points(frame: pd.DataFrame, lat_col: str | None, lon_col: str | Non
     try:
         POINT_SCHEMA.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        _collect_schema_failures(exc.failure_cases, checked, rejects,
-                                 {"lat": lat_col, "lon": lon_col})
+        _collect_schema_failures(exc.failure_cases, rejects, {"lat": lat_col, "lon": lon_col})
     if "date" in frame.columns:
         dates = parse_date_column(frame["date"])
         bad = dates["error"] != ""
         rejects.add_many(frame.index[bad], "date", dates.loc[bad, "error"])
-        checked["_date"] = dates["date"]
     return checked
 
 
-def _collect_schema_failures(cases: pd.DataFrame, checked: pd.DataFrame, rejects: RejectList,
+def _collect_schema_failures(cases: pd.DataFrame, rejects: RejectList,
                              names: dict[str, str | None]) -> None:
     for case in cases.itertuples(index=False):
-        rows = [case.index] if pd.notna(case.index) else []
-        column = case.column if case.schema_context == "Column" else None
-        if column is None:  # a frame-wide check such as the lat/lon swap
+        if pd.isna(case.index):
+            continue
+        if case.schema_context == "Column":
+            field = names.get(case.column) or case.column
+        else:  # a frame-wide check such as the lat/lon swap
             field = f"{names['lat'] or 'lat'},{names['lon'] or 'lon'}"
-        else:
-            field = names.get(column) or column
         reason = str(case.check)
-        if column == "id" and "unique" in reason:
+        if case.column == "id" and "unique" in reason:
             reason = f"duplicate id {case.failure_case!r}"
-        for row in rows:
-            rejects.add(checked.index[checked.index.get_loc(row)], field, reason)
+        rejects.add(case.index, field, reason)

@@ -36,6 +36,14 @@ SEEDS_DIR = ROOT_DIR / "seeds"
 #: Outside it nothing is attributed: no country, no distances.
 COVERAGE_BBOX = (-32.0, 34.0, 45.0, 72.0)
 
+
+
+def in_coverage_box(lon, lat):
+    """Return whether each point lies inside :data:`COVERAGE_BBOX` (array or Series)."""
+    lon0, lat0, lon1, lat1 = COVERAGE_BBOX
+    return (lon >= lon0) & (lon <= lon1) & (lat >= lat0) & (lat <= lat1)
+
+
 #: The WGS84 ellipsoid every distance is measured on.
 GEOD = Geod(ellps="WGS84")
 
