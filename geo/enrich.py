@@ -1,7 +1,7 @@
 """Derived columns of an incident: whose airspace, how far from Belarus and Kaliningrad.
 
 :func:`enrich_points` works on coordinate arrays and is what everything else calls;
-:func:`enrich_frame` adds the columns to a table that has ``lat`` and ``lon``.
+:func:`enrich_table` validates, geocodes and enriches a table read by ``geo.readers``.
 """
 
 from __future__ import annotations
@@ -97,11 +97,10 @@ def enrich_points(
     over_water[~covered] = pd.NA
     in_kal = bnd.kaliningrad_index.contains(lon, lat)
     border_name, border_km = _nearest_borders(bnd, state, lon, lat)
-    places = pd.DataFrame({"nearest_place": "", "nearest_place_km": np.nan,
-                           "location_label": ""}, index=range(len(lon)))
     rows = np.flatnonzero(covered)
-    if len(rows):
-        places.iloc[rows] = gaz.nearest(lon[rows], lat[rows]).to_numpy()
+    places = gaz.nearest(lon[rows], lat[rows]).set_axis(rows).reindex(range(len(lon)))
+    places[["nearest_place", "location_label"]] = places[
+        ["nearest_place", "location_label"]].fillna("")
     return pd.DataFrame({
         "country_iso3": iso3,
         "country_name": names,
@@ -118,26 +117,15 @@ def enrich_points(
     })
 
 
-def enrich_frame(frame: pd.DataFrame, *, geocode_source: str | pd.Series = "coordinates",
-                 **kwargs) -> pd.DataFrame:
-    """Return ``frame`` with the enriched columns added (existing ones replaced).
-
-    ``frame`` must hold numeric ``lat`` and ``lon`` columns.
-    """
-    facts = enrich_points(frame["lon"].to_numpy(dtype=float), frame["lat"].to_numpy(dtype=float),
-                          **kwargs)
-    facts.index = frame.index
-    facts["geocode_source"] = geocode_source
-    out = frame.drop(columns=[c for c in ENRICHED_COLUMNS if c in frame.columns])
-    return pd.concat([out, facts], axis=1)
-
-
 def _geocode_places(frame: pd.DataFrame, checked: pd.DataFrame, gaz: Gazetteer,
-                    rejects: RejectList) -> pd.Series:
-    """Fill coordinates of rows that give only a ``place``; return each row's source."""
+                    rejects: RejectList) -> tuple[pd.Series, pd.Series]:
+    """Fill coordinates of rows that give only a ``place``.
+
+    Returns each row's ``geocode_source`` and whether the row names a place at all.
+    """
     source = pd.Series("coordinates", index=frame.index, dtype=object)
     if "place" not in frame.columns:
-        return source
+        return source, pd.Series(False, index=frame.index)
     names = frame["place"].astype("string").str.strip().fillna("")
     todo = checked["lat"].isna() & checked["lon"].isna() & (names != "")
     countries = (frame["country_iso3"].astype("string").fillna("")
@@ -157,7 +145,7 @@ def _geocode_places(frame: pd.DataFrame, checked: pd.DataFrame, gaz: Gazetteer,
         else:
             checked.loc[label, ["lat", "lon"]] = got
             source[label] = "gazetteer"
-    return source
+    return source, names != ""
 
 
 def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
@@ -185,14 +173,12 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
         work = frame
         lat_col, lon_col = coordinate_columns(list(frame.columns))
     checked = validate_points(work, lat_col, lon_col, rejects)
-    source = _geocode_places(frame, checked, gaz, rejects)
+    source, place_given = _geocode_places(frame, checked, gaz, rejects)
     located = checked["lat"].notna() & checked["lon"].notna()
     already = frame.index.isin(rejects.index)
     partial = ~located & (checked["lat"].notna() | checked["lon"].notna()) & ~already
     rejects.add_many(frame.index[partial], f"{lat_col},{lon_col}",
                      "only one of latitude and longitude is given")
-    place_given = (frame["place"].astype("string").str.strip().fillna("").ne("")
-                   if "place" in frame.columns else pd.Series(False, index=frame.index))
     nothing = ~located & ~partial & ~place_given & ~already
     rejects.add_many(frame.index[nothing], "lat,lon",
                      "no coordinates (lat/lon) and no place name")
@@ -205,11 +191,11 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
             valid[column] = valid[column].where(~geocoded, coords[key].astype(str))
         else:
             valid[column] = coords[key]
-    enriched = enrich_frame(valid.assign(lat=coords["lat"], lon=coords["lon"]),
-                            geocode_source=source.loc[valid.index], gazetteer=gaz,
-                            boundaries=boundaries)
+    facts = enrich_points(coords["lon"].to_numpy(), coords["lat"].to_numpy(), gazetteer=gaz,
+                          boundaries=boundaries).set_axis(valid.index)
+    facts["geocode_source"] = source.loc[valid.index]
     stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
-    enriched = pd.concat([valid.drop(columns=stale), enriched[ENRICHED_COLUMNS]], axis=1)
+    enriched = pd.concat([valid.drop(columns=stale), facts], axis=1)
     report = rejects.table(frame, table.row_numbers)
     if table.malformed:
         broken = pd.DataFrame(table.malformed, columns=["row", "reason", "raw"])
