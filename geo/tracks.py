@@ -8,6 +8,7 @@ segment, so a time at any point follows from the geodesic distance flown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -61,13 +62,11 @@ def _cumulative_m(coords: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(step)])
 
 
-def _point_at(coords: np.ndarray, cum_m: np.ndarray, along_m: float) -> tuple[float, float]:
-    """Position at a geodesic distance along the track (linear within a segment)."""
-    i = int(np.clip(np.searchsorted(cum_m, along_m, side="right") - 1, 0, len(coords) - 2))
-    span = cum_m[i + 1] - cum_m[i]
-    f = 0.0 if span == 0 else (along_m - cum_m[i]) / span
-    lon, lat = coords[i] + f * (coords[i + 1] - coords[i])
-    return float(lon), float(lat)
+def _points_at(coords: np.ndarray, cum_m: np.ndarray, along_m: np.ndarray) -> np.ndarray:
+    """Positions (lon, lat rows) at geodesic distances along the track, moving linearly
+    in longitude/latitude within each segment."""
+    return np.column_stack([np.interp(along_m, cum_m, coords[:, 0]),
+                            np.interp(along_m, cum_m, coords[:, 1])])
 
 
 def _intervals(bnd: Boundaries, coords: np.ndarray, cum_m: np.ndarray) -> list[list]:
@@ -113,8 +112,13 @@ def _merge_same(intervals: list[list]) -> list[list]:
     return merged
 
 
+@lru_cache(maxsize=64)
 def _depth_reference(bnd: Boundaries, iso3: str, came_from: str):
-    """The line depth is measured from: the shared land border, else the airspace edge."""
+    """The line depth is measured from: the shared land border, else the airspace edge.
+
+    Cached per process: a state's airspace edge is tens of thousands of segments, and
+    every leg into that state from the same neighbour measures from the same line.
+    """
     if iso3 == INTERNATIONAL:
         return None, ""
     found = bnd.border_distance(iso3)
@@ -133,7 +137,7 @@ def _max_depth_km(index: NearestSegments, coords, cum_m, start_m: float, end_m: 
     samples = np.linspace(start_m, end_m, max(2, int((end_m - start_m) / DEPTH_SAMPLE_M) + 2))
     turns = cum_m[(cum_m > start_m) & (cum_m < end_m)]  # the track's own vertices count too
     samples = np.union1d(samples, turns)
-    pts = np.array([_point_at(coords, cum_m, s) for s in samples])
+    pts = _points_at(coords, cum_m, samples)
     return float(np.nanmax(index.query(pts[:, 0], pts[:, 1])[0])) / 1000.0
 
 
