@@ -31,10 +31,13 @@ OUTPUT_SUFFIXES = {".csv", ".geojson", ".gpkg"}
 
 @dataclass
 class Table:
-    """An input table: its columns as read and, for geodata, each row's point."""
+    """An input table: its columns as read and, for geodata, each row's point.
+
+    The frame's index is the record's position (0 = the first record), kept through
+    malformed records that are left out of the frame.
+    """
 
     frame: pd.DataFrame
-    row_numbers: pd.Series
     #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage); None for CSV.
     points: pd.DataFrame | None = None
     #: Rows whose geometry is not a point: row label -> geometry type.
@@ -42,6 +45,11 @@ class Table:
     #: CSV records that could not be split into the header's fields:
     #: (row number, reason, raw text).
     malformed: list = field(default_factory=list)
+
+    @property
+    def row_numbers(self) -> pd.Series:
+        """The row number a person would use for each record: 1 = the first."""
+        return pd.Series(np.asarray(self.frame.index) + 1, index=self.frame.index)
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -156,18 +164,18 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         msg = f"{path}: no such file"
         raise InputError(msg)
     if suffix in CSV_SUFFIXES:
-        (frame, malformed), points, non_points = _read_csv(path), None, None
+        frame, malformed = _read_csv(path)
+        table = Table(frame, malformed=malformed)
     elif suffix in GEO_SUFFIXES:
-        (frame, points, non_points), malformed = _read_geo(path), []
+        frame, points, non_points = _read_geo(path)
+        table = Table(frame, points=points, non_points=non_points)
     else:
         msg = f"{path}: unknown input format {suffix!r}; expected one of " \
               f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"
         raise InputError(msg)
     if column_map:
-        frame = _apply_map(frame, column_map)
-    rows = pd.Series(np.asarray(frame.index) + 1, index=frame.index)
-    return Table(frame=frame, row_numbers=rows, points=points, non_points=non_points,
-                 malformed=malformed)
+        table.frame = _apply_map(table.frame, column_map)
+    return table
 
 
 def check_output_path(path: str | Path) -> Path:
