@@ -315,13 +315,10 @@ def _latin_alternates(names: list[str], own: str) -> str:
         alt = alt.strip()
         if not alt or alt == own or "|" in alt:
             continue
-        if all(ch.isascii() or ("LATIN" in _uname(ch)) or not ch.isalpha() for ch in alt):
+        if all(ch.isascii() or not ch.isalpha() or "LATIN" in unicodedata.name(ch, "")
+               for ch in alt):
             keep.append(alt)
     return "|".join(sorted(set(keep)))
-
-
-def _uname(ch: str) -> str:
-    return unicodedata.name(ch, "")
 
 
 def build_places() -> dict:
