@@ -1,6 +1,7 @@
 """Known facts about the region, checked through the enrichment."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -64,7 +65,7 @@ def test_outside_coverage_nothing_is_guessed():
     assert not got.in_coverage
     assert got.country_iso3 == ""
     assert got.nearest_place == ""
-    assert got.over_water is None or got.over_water is np.nan or str(got.over_water) == "<NA>"
+    assert pd.isna(got.over_water)  # unknown, not a guess either way
 
 
 def test_suwalki_gap_is_about_65_km(boundaries):
