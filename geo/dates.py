@@ -7,7 +7,10 @@ Accepted forms (each value may also carry a time of day, which is kept):
 - month and year: ``Sep 2025``, ``September 2025``;
 - ranges of days: ``09–10 Sep 2025``, ``20/21 Sep 2025``, ``2025-09-09/2025-09-10``;
 - numeric day/month/year only when unambiguous (``28/07/2025``; ``03/04/2025`` is
-  rejected because it could be either).
+  rejected because it could be either);
+- a day with a time qualifier: ``03 Oct 2025, before 01:45`` (start of that day to
+  01:45), ``after 22:10`` (22:10 to the end of the day), ``around 14:00`` (that time),
+  ``between 01:00 and 02:30``. Times without a zone are read as UTC.
 
 Anything else is rejected with a reason; a date is never guessed.
 """
@@ -29,6 +32,12 @@ _MONTH_YEAR = re.compile(rf"^({_MONTHS})\s+(\d{{4}})$", re.IGNORECASE)
 _DAY_RANGE = re.compile(rf"^(\d{{1,2}})\s*[-–—/]\s*(\d{{1,2}})\s+({_MONTHS})\s+(\d{{4}})$",
                         re.IGNORECASE)
 _NUMERIC = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
+_QUALIFIED = re.compile(
+    r"^(?P<day>.+?),?\s+(?:(?P<word>before|after|by|around|about|approx\.?|circa|at)\s+"
+    r"(?P<h>\d{1,2})[:.h](?P<m>\d{2})|between\s+(?P<h1>\d{1,2})[:.h](?P<m1>\d{2})\s+and\s+"
+    r"(?P<h2>\d{1,2})[:.h](?P<m2>\d{2}))\s*(?:utc|z)?$",
+    re.IGNORECASE,
+)
 _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")
 
 
@@ -90,6 +99,35 @@ def _checked_range(start: pd.Timestamp, end: pd.Timestamp, text: str) -> ParsedD
     return ParsedDate(start, end, DAY)
 
 
+def _at(day: pd.Timestamp, hour: str, minute: str, text: str) -> pd.Timestamp:
+    if int(hour) > 23 or int(minute) > 59:
+        msg = f"{text!r} has an impossible time of day {hour}:{minute}"
+        raise DateParseError(msg)
+    return day + pd.Timedelta(hours=int(hour), minutes=int(minute))
+
+
+def _parse_qualified(text: str) -> ParsedDate | None:
+    """A day followed by a time qualifier ("before 01:45"), or None."""
+    m = _QUALIFIED.match(text)
+    if m is None:
+        return None
+    day = parse_date(m["day"])
+    if day.precision != DAY or day.end is not None:
+        msg = f"{text!r}: a time qualifier needs a single day before it"
+        raise DateParseError(msg)
+    start = day.start.normalize()
+    if m["word"] is None:  # between A and B
+        first = _at(start, m["h1"], m["m1"], text)
+        return _checked_range(first, _at(start, m["h2"], m["m2"], text), text)
+    moment = _at(start, m["h"], m["m"], text)
+    word = m["word"].lower()
+    if word in ("before", "by"):
+        return ParsedDate(start, moment, DAY)
+    if word == "after":
+        return ParsedDate(moment, start + pd.Timedelta(days=1) - pd.Timedelta(seconds=1), DAY)
+    return ParsedDate(moment, None, DAY)
+
+
 def parse_date(text: object) -> ParsedDate:
     """Parse one reported date.
 
@@ -104,7 +142,7 @@ def parse_date(text: object) -> ParsedDate:
         msg = "date is missing"
         raise DateParseError(msg)
     try:
-        found = _parse_structured(value)
+        found = _parse_structured(value) or _parse_qualified(value)
         if found is not None:
             return found
         if re.match(r"^\d{4}-\d{2}-\d{2}", value):
