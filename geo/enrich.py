@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -13,7 +15,14 @@ from geo.boundaries import Boundaries, load_boundaries
 from geo.errors import GeocodeError
 from geo.gazetteer import Gazetteer, load_gazetteer
 from geo.readers import Table
-from geo.schema import RejectList, coordinate_columns, validate_points
+from geo.schema import (
+    INCIDENT,
+    RejectList,
+    coordinate_columns,
+    stable_ids,
+    validate_points,
+    validate_records,
+)
 from geo.settings import BELARUS_ISO3, in_coverage_box
 
 #: The enriched columns, in output order (names fixed by DESIGN.md).
@@ -148,6 +157,46 @@ def _geocode_places(frame: pd.DataFrame, checked: pd.DataFrame, gaz: Gazetteer,
     return source, names != ""
 
 
+def _locate(table: Table, gaz: Gazetteer, rejects: RejectList, *, check_dates: bool
+            ) -> tuple[pd.DataFrame, pd.Series, str | None, str | None]:
+    """Validate coordinates, geocode place names and reject rows with no location.
+
+    Returns the numeric ``lat``/``lon`` frame, each row's ``geocode_source`` and the
+    names of the input's latitude and longitude columns.
+    """
+    frame = table.frame
+    if table.points is not None:  # geodata: the geometry is the location
+        work = frame.assign(lat=table.points["lat"], lon=table.points["lon"])
+        for label, kind in (table.non_points or {}).items():
+            rejects.add(label, "geometry", f"geometry is a {kind}; expected a Point")
+        lat_col, lon_col = "lat", "lon"
+    else:
+        work = frame
+        lat_col, lon_col = coordinate_columns(list(frame.columns))
+    checked = validate_points(work, lat_col, lon_col, rejects, check_dates=check_dates)
+    source, place_given = _geocode_places(frame, checked, gaz, rejects)
+    located = checked["lat"].notna() & checked["lon"].notna()
+    already = frame.index.isin(rejects.index)
+    partial = ~located & (checked["lat"].notna() | checked["lon"].notna()) & ~already
+    rejects.add_many(frame.index[partial], f"{lat_col},{lon_col}",
+                     "only one of latitude and longitude is given")
+    nothing = ~located & ~partial & ~place_given & ~already
+    rejects.add_many(frame.index[nothing], "lat,lon",
+                     "no coordinates (lat/lon) and no place name")
+    return checked, source, lat_col, lon_col
+
+
+def _report(table: Table, rejects: RejectList) -> pd.DataFrame:
+    """The rejection table, with records that could not even be split into fields."""
+    report = rejects.table(table.frame, table.row_numbers)
+    if table.malformed:
+        broken = pd.DataFrame(table.malformed, columns=["row", "reason", "raw"])
+        broken.insert(1, "field", "record")
+        report = pd.concat([report, broken], ignore_index=True).sort_values("row",
+                                                                            kind="stable")
+    return report
+
+
 def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
                  boundaries: Boundaries | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate, geocode and enrich an input table.
@@ -164,26 +213,8 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     gaz = gazetteer or load_gazetteer()
     frame = table.frame
     rejects = RejectList()
-    if table.points is not None:  # geodata: the geometry is the location
-        work = frame.assign(lat=table.points["lat"], lon=table.points["lon"])
-        for label, kind in (table.non_points or {}).items():
-            rejects.add(label, "geometry", f"geometry is a {kind}; enrich needs a Point")
-        lat_col, lon_col = "lat", "lon"
-    else:
-        work = frame
-        lat_col, lon_col = coordinate_columns(list(frame.columns))
-    checked = validate_points(work, lat_col, lon_col, rejects)
-    source, place_given = _geocode_places(frame, checked, gaz, rejects)
-    located = checked["lat"].notna() & checked["lon"].notna()
-    already = frame.index.isin(rejects.index)
-    partial = ~located & (checked["lat"].notna() | checked["lon"].notna()) & ~already
-    rejects.add_many(frame.index[partial], f"{lat_col},{lon_col}",
-                     "only one of latitude and longitude is given")
-    nothing = ~located & ~partial & ~place_given & ~already
-    rejects.add_many(frame.index[nothing], "lat,lon",
-                     "no coordinates (lat/lon) and no place name")
-    bad = rejects.index
-    valid = frame.drop(index=bad)
+    checked, source, lat_col, lon_col = _locate(table, gaz, rejects, check_dates=True)
+    valid = frame.drop(index=rejects.index)
     coords = checked.loc[valid.index, ["lat", "lon"]]
     geocoded = source.loc[valid.index] == "gazetteer"
     for column, key in ((lat_col or "lat", "lat"), (lon_col or "lon", "lon")):
@@ -196,10 +227,53 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     facts["geocode_source"] = source.loc[valid.index]
     stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
     enriched = pd.concat([valid.drop(columns=stale), facts], axis=1)
-    report = rejects.table(frame, table.row_numbers)
-    if table.malformed:
-        broken = pd.DataFrame(table.malformed, columns=["row", "reason", "raw"])
-        broken.insert(1, "field", "record")
-        report = pd.concat([report, broken], ignore_index=True).sort_values("row",
-                                                                            kind="stable")
-    return enriched, report
+    return enriched, _report(table, rejects)
+
+
+def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
+                      boundaries: Boundaries | None = None, now: pd.Timestamp | None = None
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn an input table into incident records ready for the store.
+
+    Every field is checked against the incident definition (``geo.schema.INCIDENT``);
+    rows without an ``id`` get a stable one from their content. A row geocoded from a
+    ``place`` without a stated ``location_precision`` is "approximate" with
+    ``location_basis`` "gazetteer: <place>".
+
+    Returns
+    -------
+    records : DataFrame
+        The valid rows: the canonical incident columns (typed), the enriched columns,
+        and ``extra``: the row's other input columns as a JSON object.
+    rejects : DataFrame
+        As for :func:`enrich_table`; every input row is in exactly one of the two.
+    """
+    gaz = gazetteer or load_gazetteer()
+    frame = table.frame
+    if "id" not in frame.columns or (frame["id"].astype("string").str.strip() == "").all():
+        frame = frame.assign(id=stable_ids(frame))
+        table = Table(frame, table.points, table.non_points, table.malformed,
+                      table.source_format)
+    rejects = RejectList()
+    checked, source, _, _ = _locate(table, gaz, rejects, check_dates=False)
+    typed = validate_records(frame, INCIDENT, rejects, now=now)
+    valid = typed.drop(index=rejects.index)
+    coords = checked.loc[valid.index, ["lat", "lon"]]
+    valid[["lat", "lon"]] = coords
+    geocoded = source.loc[valid.index] == "gazetteer"
+    if geocoded.any():
+        places = frame.loc[valid.index, "place"].astype(str).str.strip()
+        unstated = geocoded & (valid["location_basis"] == "")
+        valid.loc[unstated, "location_basis"] = "gazetteer: " + places[unstated]
+        vague = geocoded & (valid["location_precision"] == "")
+        valid.loc[vague, "location_precision"] = "approximate"
+    facts = enrich_points(coords["lon"].to_numpy(), coords["lat"].to_numpy(), gazetteer=gaz,
+                          boundaries=boundaries).set_axis(valid.index)
+    facts["geocode_source"] = source.loc[valid.index]
+    known = set(INCIDENT.columns) | set(ENRICHED_COLUMNS) | {"place"}
+    others = [c for c in frame.columns if c not in known]
+    extra = (frame.loc[valid.index, others].astype("string").fillna("")
+             .apply(lambda row: json.dumps(row.to_dict(), ensure_ascii=False), axis=1)
+             if others else pd.Series("{}", index=valid.index))
+    records = pd.concat([valid, facts], axis=1).assign(extra=extra)
+    return records, _report(table, rejects)

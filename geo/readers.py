@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pycountry
 import pyogrio
 import shapely
 
+from geo.dates import parse_date_column
 from geo.errors import InputError
-from geo.schema import coordinate_columns
+from geo.schema import LIST_SEPARATOR, coordinate_columns
 
 CSV_SUFFIXES = {".csv", ".txt"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
@@ -45,6 +48,8 @@ class Table:
     #: CSV records that could not be split into the header's fields:
     #: (row number, reason, raw text).
     malformed: list = field(default_factory=list)
+    #: "canonical" or "acled" (an ACLED export, mapped to canonical columns).
+    source_format: str = "canonical"
 
     @property
     def row_numbers(self) -> pd.Series:
@@ -175,6 +180,9 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         raise InputError(msg)
     if column_map:
         table.frame = _apply_map(table.frame, column_map)
+    if table.points is None and is_acled(table.frame.columns):
+        table.frame = acled_to_canonical(table.frame)
+        table.source_format = "acled"
     return table
 
 
@@ -229,3 +237,127 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# --- ACLED exports --------------------------------------------------------------------
+
+#: Columns whose presence identifies an ACLED export (a subset of its header).
+ACLED_MARKERS = frozenset({"event_id_cnty", "event_date", "time_precision", "geo_precision",
+                           "latitude", "longitude", "notes", "source"})
+
+#: ACLED ``geo_precision`` → ``location_precision``: 1 the named town itself, 2 near a
+#: town or a part of a region, 3 only the region (ACLED codebook).
+ACLED_GEO_PRECISION = {"1": "exact", "2": "approximate", "3": "region"}
+
+#: ACLED ``time_precision``: 1 the day is known, 2 only the week, 3 only the month.
+ACLED_TIME_PRECISION = {"1": "day", "2": "week", "3": "month"}
+
+#: Incident type from the event's wording (``sub_event_type`` and ``notes``), first
+#: match wins: weapons named before platforms so "missile debris" is a missile.
+ACLED_TYPE_PATTERNS = (
+    ("missile", r"\b(?:missiles?|rockets?|iskander|kh-\d+|kalibr)\b"),
+    ("drone", r"\b(?:drones?|uavs?|unmanned|shahed|gerbera|geran)\b"),
+    ("balloon", r"\bballoons?\b"),
+    ("helicopter", r"\b(?:helicopters?|mi-\d+|ka-\d+)\b"),
+    ("aircraft", r"\b(?:aircraft|jets?|fighters?|bombers?|planes?|mig-\d+|su-\d+|tu-\d+)\b"),
+    ("debris", r"\b(?:debris|fragments?|wreckage)\b"),
+)
+
+_ACTOR_STATE = re.compile(r"^Military Forces of (?P<state>[^(]+?)\s*(\(|$)")
+
+
+def is_acled(columns) -> bool:
+    """Whether a header is an ACLED export's (matched case-insensitively)."""
+    return {str(c).strip().lower() for c in columns} >= ACLED_MARKERS
+
+
+def _acled_type(frame: pd.DataFrame) -> pd.Series:
+    wording = (frame.get("sub_event_type", "") + " " + frame["notes"]).str.lower()
+    kind = pd.Series("unknown", index=frame.index, dtype=object)
+    for name, pattern in reversed(ACLED_TYPE_PATTERNS):  # earlier patterns overwrite
+        kind = kind.mask(wording.str.contains(pattern, regex=True), name)
+    return kind
+
+
+def _state_iso3(name: str) -> str:
+    """ISO3 of a state as ACLED names it ("Russia", "Belarus"), else empty.
+
+    An exact ISO 3166 name first; otherwise pycountry's fuzzy search, accepted only when
+    the name is the start of the match's first word ("Russia" → "Russian Federation",
+    but not "Mars" → "Marshall Islands").
+    """
+    try:
+        return pycountry.countries.lookup(name).alpha_3
+    except LookupError:
+        pass
+    try:
+        best = pycountry.countries.search_fuzzy(name)[0]
+    except LookupError:
+        return ""
+    first = best.name.split()[0].lower()
+    return best.alpha_3 if first.startswith(name.lower()) and len(first) - len(name) <= 2 \
+        else ""
+
+
+def _acled_origin(actors: pd.Series) -> pd.Series:
+    """ISO3 of the state in "Military Forces of Russia (2000-)", else empty."""
+    def lookup(actor: str) -> str:
+        m = _ACTOR_STATE.match(actor)
+        return _state_iso3(m["state"].strip()) if m else ""
+
+    return actors.map({a: lookup(a) for a in actors.unique()})
+
+
+def _acled_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """``date``/``date_end``/``date_precision`` from ``event_date`` and ``time_precision``.
+
+    A week-precision event (2) spans the three days either side of the coded date (ACLED
+    codes the middle of the week); a month-precision one (3) becomes that month. Unknown
+    precision codes leave ``date_precision`` with the code so validation rejects it.
+    """
+    parsed = parse_date_column(frame["event_date"])
+    code = frame["time_precision"].str.strip().str.replace(r"\.0$", "", regex=True)
+    level = code.map(ACLED_TIME_PRECISION)
+    day = parsed["date"].dt.strftime("%Y-%m-%d")
+    week_start = (parsed["date"] - pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d")
+    week_end = (parsed["date"] + pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d")
+    month = parsed["date"].dt.strftime("%Y-%m")
+    bad_date = parsed["error"] != ""
+    date = np.select([bad_date, level == "week", level == "month"],
+                     [frame["event_date"], week_start, month], default=day)
+    date_end = np.where(level == "week", week_end, "")
+    precision = np.select([level == "week", level.isna()],
+                          ["day", "ACLED time_precision " + code], default=level.fillna(""))
+    return pd.DataFrame({"date": date, "date_end": np.where(bad_date, "", date_end),
+                         "date_precision": np.where(bad_date, "", precision)},
+                        index=frame.index)
+
+
+def acled_to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Map an ACLED export to the canonical incident columns.
+
+    Every ACLED column is kept under its own name, except ``notes`` (the event's
+    description, which becomes ``description``) and ``source`` (which becomes
+    ``sources``, its ``;``-separated publications). The mapping: ``event_id_cnty`` → id,
+    ``event_date`` + ``time_precision`` → date/date_end/date_precision,
+    ``geo_precision`` → location_precision, ``actor1`` "Military Forces of X" → origin,
+    wording → type (see :data:`ACLED_TYPE_PATTERNS`), confidence "reported".
+    """
+    frame = frame.rename(columns={c: str(c).strip().lower() for c in frame.columns})
+    text = frame.astype("string").fillna("").apply(lambda s: s.str.strip())
+    geo_code = text["geo_precision"].str.replace(r"\.0$", "", regex=True)
+    out = frame.drop(columns=["notes", "source"]).rename(columns={"event_id_cnty": "id"})
+    out = out.assign(
+        **_acled_dates(text),
+        type=_acled_type(text),
+        location_precision=geo_code.map(ACLED_GEO_PRECISION).fillna(
+            "ACLED geo_precision " + geo_code),
+        location_basis="ACLED geo_precision " + geo_code + ": " + text["location"]
+        if "location" in text else "ACLED",
+        origin=_acled_origin(text["actor1"]) if "actor1" in text else "",
+        title=(text.get("sub_event_type", "event") + ": " + text.get("location", "")),
+        description=text["notes"],
+        sources=text["source"].str.replace(r"\s*;\s*", LIST_SEPARATOR, regex=True),
+        confidence="reported",
+    )
+    return out

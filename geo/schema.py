@@ -7,9 +7,13 @@ a CSV header, the first GeoJSON feature), the offending field and the reason.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pycountry
 
 from geo.dates import parse_date_column
 from geo.settings import in_coverage_box
@@ -99,11 +103,13 @@ def _numeric(values: pd.Series, field: str, rejects: RejectList) -> pd.Series:
 
 
 def validate_points(frame: pd.DataFrame, lat_col: str | None, lon_col: str | None,
-                    rejects: RejectList) -> pd.DataFrame:
+                    rejects: RejectList, *, check_dates: bool = True) -> pd.DataFrame:
     """Check coordinates, ids and dates of incident-like rows.
 
     Returns a frame with numeric ``lat``/``lon`` (NaN where not given); every problem,
-    including an unreadable ``date`` where the input has that column, goes to ``rejects``.
+    including an unreadable ``date`` where the input has that column (unless
+    ``check_dates`` is false because the caller validates whole records), goes to
+    ``rejects``.
     """
     checked = pd.DataFrame(index=frame.index)
     checked["lat"] = (_numeric(frame[lat_col], lat_col, rejects) if lat_col
@@ -117,23 +123,252 @@ def validate_points(frame: pd.DataFrame, lat_col: str | None, lon_col: str | Non
         POINT_SCHEMA.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as exc:
         _collect_schema_failures(exc.failure_cases, rejects, {"lat": lat_col, "lon": lon_col})
-    if "date" in frame.columns:
+    if check_dates and "date" in frame.columns:
         dates = parse_date_column(frame["date"])
         bad = dates["error"] != ""
         rejects.add_many(frame.index[bad], "date", dates.loc[bad, "error"])
     return checked
 
 
+def _shown(value: object) -> str:
+    """A failing value as a person would write it."""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat().replace("+00:00", "Z")
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _collect_schema_failures(cases: pd.DataFrame, rejects: RejectList,
                              names: dict[str, str | None]) -> None:
+    """Turn pandera's failure cases into row-level rejections naming field and value."""
     for case in cases.itertuples(index=False):
         if pd.isna(case.index):
             continue
+        reason = str(case.check)
         if case.schema_context == "Column":
             field = names.get(case.column) or case.column
-        else:  # a frame-wide check such as the lat/lon swap
+            if case.column == "id" and "unique" in reason:
+                reason = f"duplicate id {case.failure_case!r}"
+            elif reason != "required but empty":
+                reason = f"{reason} (got {_shown(case.failure_case)})"
+        elif reason in _FRAME_CHECK_FIELDS:
+            field = _FRAME_CHECK_FIELDS[reason]
+        else:  # the lat/lon swap check
             field = f"{names['lat'] or 'lat'},{names['lon'] or 'lon'}"
-        reason = str(case.check)
-        if case.column == "id" and "unique" in reason:
-            reason = f"duplicate id {case.failure_case!r}"
         rejects.add(case.index, field, reason)
+
+
+# --- Record types ---------------------------------------------------------------------
+
+INCIDENT_TYPES = ("drone", "aircraft", "missile", "balloon", "helicopter", "debris", "unknown")
+DATE_PRECISIONS = ("day", "month", "year")
+LOCATION_PRECISIONS = ("exact", "approximate", "region")
+CONFIDENCES = ("confirmed", "reported", "disputed")
+#: What a deployment record describes.
+DEPLOYMENT_KINDS = ("missile_system", "air_defence", "ground_forces", "combat_aircraft",
+                    "exercise", "procurement", "training", "mission")
+DEPLOYMENT_STATUSES = ("active", "planned", "exercise", "ended")
+DEFENSE_LINE_STATUSES = ("planned", "under_construction", "active")
+
+#: Separator of several values in one text cell (source ids, track times, borders).
+LIST_SEPARATOR = ";"
+
+_DATED = ("date", "date_end", "date_precision")
+_LOCATED = ("lat", "lon", "location_precision", "location_basis")
+_ATTRIBUTED = ("description", "sources", "confidence", "notes")
+
+
+@dataclass(frozen=True)
+class RecordType:
+    """The one definition of a kind of record: its columns and what each may hold."""
+
+    name: str
+    #: Canonical columns, in file order.
+    columns: tuple[str, ...]
+    #: Columns every record must fill.
+    required: tuple[str, ...]
+    #: Columns restricted to a fixed vocabulary.
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Columns holding an ISO 3166 alpha-3 code (empty allowed unless required).
+    iso3: tuple[str, ...] = ()
+    #: Numeric columns (empty allowed unless required), with their allowed range.
+    numbers: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: "point" (lat/lon columns), "line" (a GeoJSON geometry) or None.
+    geometry: str | None = None
+
+    @property
+    def dated(self) -> bool:
+        """Whether records carry ``date``/``date_end``/``date_precision``."""
+        return "date" in self.columns
+
+
+INCIDENT = RecordType(
+    "incident",
+    ("id", *_DATED, "type", *_LOCATED, "origin", "title", *_ATTRIBUTED),
+    required=("id", "date", "date_precision", "type", "confidence"),
+    choices={"date_precision": DATE_PRECISIONS, "type": INCIDENT_TYPES,
+             "location_precision": LOCATION_PRECISIONS, "confidence": CONFIDENCES},
+    iso3=("origin",),
+    geometry="point",
+)
+DEPLOYMENT = RecordType(
+    "deployment",
+    ("id", *_DATED, "kind", "status", "name", "operator", "host_iso3", *_LOCATED,
+     *_ATTRIBUTED),
+    required=("id", "date", "date_precision", "kind", "status", "name", "lat", "lon",
+              "location_precision", "location_basis", "description", "sources",
+              "confidence"),
+    choices={"date_precision": DATE_PRECISIONS, "kind": DEPLOYMENT_KINDS,
+             "status": DEPLOYMENT_STATUSES, "location_precision": LOCATION_PRECISIONS,
+             "confidence": CONFIDENCES},
+    iso3=("host_iso3",),
+    geometry="point",
+)
+DEFENSE_LINE = RecordType(
+    "defense_line",
+    ("id", *_DATED, "name", "country_iso3", "status", "borders", "depth_km", "schematic",
+     *_ATTRIBUTED),
+    required=("id", "date", "date_precision", "name", "country_iso3", "status", "schematic",
+              "description", "sources", "confidence"),
+    choices={"date_precision": DATE_PRECISIONS, "status": DEFENSE_LINE_STATUSES,
+             "confidence": CONFIDENCES, "schematic": ("true", "false")},
+    iso3=("country_iso3",),
+    numbers={"depth_km": (0.0, 1000.0)},
+    geometry="line",
+)
+TRACK = RecordType(
+    "track",
+    ("id", "incident_id", "type", "times", "sources", "notes"),
+    required=("id",),
+    choices={"type": INCIDENT_TYPES},
+    geometry="line",
+)
+SOURCE = RecordType(
+    "source",
+    ("id", "publication", "title", "published", "url", "document"),
+    required=("id", "title"),
+)
+
+#: Every record type by name.
+RECORD_TYPES = {rt.name: rt for rt in (INCIDENT, DEPLOYMENT, DEFENSE_LINE, TRACK, SOURCE)}
+
+_ISO3_CODES = frozenset(c.alpha_3 for c in pycountry.countries)
+
+_END_BEFORE_START = "date_end is before date"
+#: Field named in a rejection by each frame-wide check.
+_FRAME_CHECK_FIELDS = {_END_BEFORE_START: "date_end"}
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A column as stripped text, empty where absent or missing."""
+    if column not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[column].astype("string").str.strip().fillna("").astype(object)
+
+
+def _record_schema(rt: RecordType, now: pd.Timestamp) -> pa.DataFrameSchema:
+    """The pandera schema of a record type's typed frame (see :func:`validate_records`)."""
+    columns: dict[str, pa.Column] = {}
+    for name in rt.columns:
+        if name in ("lat", "lon", "date", "date_end") or name in rt.numbers:
+            continue
+        checks = []
+        if name in rt.required:
+            checks.append(pa.Check(lambda s: s != "", error="required but empty"))
+        if name in rt.choices:
+            allowed = rt.choices[name]
+            checks.append(pa.Check(lambda s, a=allowed: (s == "") | s.isin(a),
+                                   error=f"must be one of {', '.join(allowed)}"))
+        if name in rt.iso3:
+            checks.append(pa.Check(lambda s: (s == "") | s.isin(_ISO3_CODES),
+                                   error="not an ISO 3166 alpha-3 country code"))
+        if name == "url":
+            checks.append(pa.Check.str_matches(r"^(https?://\S+)?$",
+                                               error="only http(s) links are accepted"))
+        columns[name] = pa.Column(str, checks, unique=name == "id",
+                                  report_duplicates="exclude_first")
+    for name, (low, high) in rt.numbers.items():
+        columns[name] = pa.Column(float, pa.Check.in_range(low, high,
+                                                           error=f"must be {low}–{high}"),
+                                  nullable=name not in rt.required)
+    if rt.dated:
+        columns["date"] = pa.Column(checks=pa.Check(lambda s: s.isna() | (s <= now),
+                                                    error="date is in the future"),
+                                    nullable=True)
+        columns["date_end"] = pa.Column(checks=pa.Check(
+            lambda s: s.isna() | (s <= now), error="date_end is in the future"), nullable=True)
+    checks = []
+    if rt.dated:
+        checks.append(pa.Check(lambda f: f["date_end"].isna() | f["date"].isna()
+                               | (f["date_end"] >= f["date"]),
+                               error=_END_BEFORE_START))
+    return pa.DataFrameSchema(columns, checks=checks)
+
+
+def _parse_dates(frame: pd.DataFrame, typed: pd.DataFrame, rejects: RejectList) -> None:
+    """Fill ``date``, ``date_end`` and ``date_precision`` of ``typed`` from reported text.
+
+    An explicit ``date_end`` or ``date_precision`` in the input wins over what the
+    ``date`` text implies (for "Sep 2025" the precision is month unless stated).
+    """
+    parsed = parse_date_column(_text(frame, "date"))
+    bad = parsed["error"] != ""
+    rejects.add_many(frame.index[bad], "date", parsed.loc[bad, "error"])
+    typed["date"] = parsed["date"]
+    end_text = _text(frame, "date_end")
+    given = end_text != ""
+    ends = parse_date_column(end_text[given])
+    bad_end = ends["error"] != ""
+    rejects.add_many(ends.index[bad_end], "date_end", ends.loc[bad_end, "error"])
+    explicit_end = ends["date_end"].fillna(ends["date"]).reindex(frame.index)
+    typed["date_end"] = explicit_end.where(given, parsed["date_end"])
+    precision = _text(frame, "date_precision").str.lower()
+    typed["date_precision"] = precision.where(precision != "",
+                                              parsed["date_precision"].fillna(""))
+
+
+def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
+                     rejects: RejectList, *, now: pd.Timestamp | None = None
+                     ) -> pd.DataFrame:
+    """Check every non-coordinate field of records of one type.
+
+    Returns the typed canonical frame (text columns stripped, vocabulary columns in
+    lower case, dates as UTC timestamps, numbers as floats; coordinates are checked by
+    :func:`validate_points`). Every problem goes to ``rejects`` with the field and the
+    reason; nothing is dropped here.
+    """
+    rt = RECORD_TYPES[record_type] if isinstance(record_type, str) else record_type
+    now = now if now is not None else pd.Timestamp.now(tz="UTC")
+    typed = pd.DataFrame(index=frame.index)
+    for name in rt.columns:
+        if name in ("lat", "lon") or (rt.dated and name in _DATED):
+            continue
+        if name in rt.numbers:
+            typed[name] = _numeric(_text(frame, name), name, rejects)
+            continue
+        text = _text(frame, name)
+        typed[name] = text.str.lower() if name in rt.choices else text
+    for name in rt.iso3:
+        typed[name] = typed[name].str.upper()
+    if rt.dated:
+        _parse_dates(frame, typed, rejects)
+    checked = typed
+    if rt.dated:  # an unreadable date is reported once, not again as a missing precision
+        unread = typed["date"].isna() & (typed["date_precision"] == "")
+        checked = typed.assign(date_precision=typed["date_precision"].mask(unread, "day"))
+    try:
+        _record_schema(rt, now).validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        _collect_schema_failures(exc.failure_cases, rejects, {"lat": None, "lon": None})
+    return typed[[c for c in rt.columns if c in typed.columns]]
+
+
+def stable_ids(frame: pd.DataFrame, *, prefix: str = "auto-") -> pd.Series:
+    """Ids for records that have none: a hash of the row's values, so that importing
+    the same file again gives the same ids (and changes nothing)."""
+    joined = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
+    return joined.map(lambda row: prefix + hashlib.sha1(row.encode()).hexdigest()[:16])
+
+
+def split_list(text: str) -> list[str]:
+    """The items of a ``;``-separated cell, stripped, empty ones left out."""
+    return [item.strip() for item in str(text or "").split(LIST_SEPARATOR) if item.strip()]
