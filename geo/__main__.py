@@ -1,4 +1,4 @@
-"""The ``python -m geo`` command line: enrich, where, geocode."""
+"""The ``python -m geo`` command line: enrich, where, geocode, validate, import."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from geo.enrich import enrich_points, enrich_table
 from geo.errors import FlankwatchError, GeocodeError
 from geo.gazetteer import load_gazetteer
 from geo.readers import check_output_path, parse_column_map, read_table, write_table
+from geo.records import file_sha256, load_directory, load_file
 
 #: Rejected rows printed before "... and N more".
 SHOWN_REJECTS = 20
@@ -104,6 +105,62 @@ def cmd_geocode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_file_rejects(files, stream) -> None:
+    for loaded in files:
+        if len(loaded.rejects):
+            print(f"{loaded.path.name}: {len(loaded.rejects)} of {loaded.total} "
+                  f"{loaded.record_type.name} rows rejected:", file=stream)
+            _print_rejects(loaded.rejects, stream)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a record directory or file; print counts per record type."""
+    path = Path(args.path)
+    files = (load_directory(path).files if path.is_dir()
+             else load_file(path, column_map=parse_column_map(args.map)))
+    counts: dict[str, list[int]] = {}
+    for loaded in files:
+        entry = counts.setdefault(loaded.record_type.name, [0, 0])
+        entry[0] += len(loaded.records)
+        entry[1] += len(loaded.rejects)
+    for name, (valid, bad) in counts.items():
+        print(f"{name}: {valid} valid" + (f", {bad} rejected" if bad else ""))
+    _print_file_rejects(files, sys.stderr)
+    return 1 if any(bad for _, bad in counts.values()) else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Validate, enrich and upsert a file into the store, all or nothing."""
+    from geo.records import RecordSet
+    from geo.store import open_store
+
+    if args.rejects and Path(args.rejects).suffix.lower() != ".csv":
+        print(f"error: --rejects {args.rejects}: the rejection report is a .csv file",
+              file=sys.stderr)
+        return 2
+    files = load_file(args.input, column_map=parse_column_map(args.map))
+    rejected = sum(len(f.rejects) for f in files)
+    total = sum(f.total for f in files)
+    if rejected and not args.rejects:
+        print(f"{rejected} of {total} rows are invalid; nothing imported "
+              f"(use --rejects FILE to import the valid rows):", file=sys.stderr)
+        _print_file_rejects(files, sys.stderr)
+        return 1
+    store = open_store(args.store)
+    reports = store.write(RecordSet(Path(args.input).parent, files).batches(),
+                          file=str(args.input), sha256=file_sha256(args.input))
+    if args.rejects:
+        write_table(pd.concat([f.rejects for f in files], ignore_index=True), args.rejects)
+    for report in reports:
+        print(report)
+    print(f"{total} rows read: {total - rejected} valid"
+          + (f", {rejected} rejected -> {args.rejects}" if rejected else "")
+          + f"; store {store.path}")
+    if rejected:
+        _print_file_rejects(files, sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="python -m geo", description=__doc__)
@@ -128,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
     geocode.add_argument("name")
     geocode.add_argument("--country", help="ISO 3166 alpha-3 code, e.g. LTU")
     geocode.set_defaults(func=cmd_geocode)
+
+    validate = sub.add_parser("validate", help="check record files; counts per type")
+    validate.add_argument("path", type=Path, help="a record directory (seeds/) or one file")
+    validate.add_argument("--map", help="column renames for a single file")
+    validate.set_defaults(func=cmd_validate)
+
+    imp = sub.add_parser("import", help="validate, enrich and upsert into the store")
+    imp.add_argument("input", type=Path, help="CSV (canonical or ACLED), GeoJSON, GeoPackage")
+    imp.add_argument("--store", type=Path,
+                     help="store file (default: $FLANKWATCH_STORE, else var/store.gpkg)")
+    imp.add_argument("--rejects", type=Path,
+                     help="write invalid rows here (row, field, reason); import the rest")
+    imp.add_argument("--map", help="column renames, e.g. date=event_time,lat=y,lon=x")
+    imp.set_defaults(func=cmd_import)
     return parser
 
 

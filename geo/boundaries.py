@@ -145,3 +145,17 @@ def load_boundaries(
         kaliningrad=kal.geometry.iloc[0],
         borders=_read_layer(airspace_path, "borders"),
     )
+
+
+def border_sections(bnd: Boundaries, names: list[str]) -> shapely.Geometry:
+    """The land border lines named ``"LTU-BLR"`` (either order) as one geometry."""
+    by_pair = {frozenset((a, b)): g for a, b, g in zip(bnd.borders.iso3_a, bnd.borders.iso3_b,
+                                                        bnd.borders.geometry, strict=True)}
+    parts = []
+    for name in names:
+        pair = frozenset(name.split("-"))
+        if pair not in by_pair:
+            msg = f"no land border {name!r} in the reference data"
+            raise ReferenceDataError(msg)
+        parts.append(by_pair[pair])
+    return shapely.line_merge(shapely.union_all(parts))

@@ -180,4 +180,6 @@ def parse_date_column(values: pd.Series) -> pd.DataFrame:
                                    columns=["date", "date_end", "date_precision", "error"])
     out = table.reindex(keys.to_numpy())
     out.index = values.index
+    for column in ("date", "date_end"):
+        out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[ns, UTC]")
     return out

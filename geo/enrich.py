@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,8 @@ from geo.schema import (
     validate_records,
 )
 from geo.settings import BELARUS_ISO3, in_coverage_box
+
+log = logging.getLogger(__name__)
 
 #: The enriched columns, in output order (names fixed by DESIGN.md).
 ENRICHED_COLUMNS = [
@@ -230,15 +234,38 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     return enriched, _report(table, rejects)
 
 
+#: Values given to every record of an input that lacks the whole column: an imported
+#: incident is at least a report, of a type not stated.
+INCIDENT_DEFAULTS = {"type": "unknown", "confidence": "reported"}
+
+#: Columns that describe a precise position; meaningless for a region-precision record.
+POSITION_COLUMNS = ("dist_belarus_km", "dist_kaliningrad_km", "nearest_border",
+                    "dist_border_km", "nearest_place", "nearest_place_km")
+
+
+def _blank_regions(facts: pd.DataFrame, region: pd.Series) -> None:
+    """Records known only to a region keep the state but get no distances or place: the
+    point is a stand-in, and a distance from it would be invented precision."""
+    if not region.any():
+        return
+    for column in POSITION_COLUMNS:
+        facts.loc[region, column] = np.nan if column.endswith("_km") else ""
+    name = facts.loc[region, "country_name"].where(facts.loc[region, "country_name"] != "",
+                                                   "unknown area")
+    facts.loc[region, "location_label"] = name + " (region; no position reported)"
+
+
 def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
                       boundaries: Boundaries | None = None, now: pd.Timestamp | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn an input table into incident records ready for the store.
 
     Every field is checked against the incident definition (``geo.schema.INCIDENT``);
-    rows without an ``id`` get a stable one from their content. A row geocoded from a
+    rows without an ``id`` get a stable one from their content; inputs without a
+    ``type`` or ``confidence`` column get :data:`INCIDENT_DEFAULTS`. A row geocoded from a
     ``place`` without a stated ``location_precision`` is "approximate" with
-    ``location_basis`` "gazetteer: <place>".
+    ``location_basis`` "gazetteer: <place>". Region-precision records keep their state
+    but get no distances, border or nearest place (see :data:`POSITION_COLUMNS`).
 
     Returns
     -------
@@ -252,8 +279,12 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
     frame = table.frame
     if "id" not in frame.columns or (frame["id"].astype("string").str.strip() == "").all():
         frame = frame.assign(id=stable_ids(frame))
-        table = Table(frame, table.points, table.non_points, table.malformed,
-                      table.source_format)
+        table = dataclasses.replace(table, frame=frame)
+    defaults = {c: v for c, v in INCIDENT_DEFAULTS.items() if c not in frame.columns}
+    if defaults:  # a whole column missing is a property of the source, not of a row
+        log.info("no %s column(s): records get %s", sorted(defaults), defaults)
+        frame = frame.assign(**defaults)
+        table = dataclasses.replace(table, frame=frame)
     rejects = RejectList()
     checked, source, _, _ = _locate(table, gaz, rejects, check_dates=False)
     typed = validate_records(frame, INCIDENT, rejects, now=now)
@@ -270,6 +301,7 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
     facts = enrich_points(coords["lon"].to_numpy(), coords["lat"].to_numpy(), gazetteer=gaz,
                           boundaries=boundaries).set_axis(valid.index)
     facts["geocode_source"] = source.loc[valid.index]
+    _blank_regions(facts, valid["location_precision"] == "region")
     known = set(INCIDENT.columns) | set(ENRICHED_COLUMNS) | {"place"}
     others = [c for c in frame.columns if c not in known]
     extra = (frame.loc[valid.index, others].astype("string").fillna("")

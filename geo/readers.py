@@ -50,6 +50,8 @@ class Table:
     malformed: list = field(default_factory=list)
     #: "canonical" or "acled" (an ACLED export, mapped to canonical columns).
     source_format: str = "canonical"
+    #: Each row's shapely geometry (GeoJSON, GeoPackage); None for CSV.
+    geometries: pd.Series | None = None
 
     @property
     def row_numbers(self) -> pd.Series:
@@ -135,9 +137,13 @@ def _read_csv_by_record(path: Path, encoding: str, sep: str) -> tuple[pd.DataFra
     return pd.DataFrame(good_rows, columns=header, index=good_index), malformed
 
 
-def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
+    # Dates stay text as written (GDAL would otherwise type a column from its first
+    # value and drop the rest of a cell such as a list of track times, or its zone).
+    options = ({"DATE_AS_STRING": "YES"} if path.suffix.lower() in (".geojson", ".json")
+               else {"datetime_as_string": True})
     try:
-        gdf = gpd.read_file(path)
+        gdf = gpd.read_file(path, **options)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
         raise InputError(msg) from exc
@@ -150,7 +156,8 @@ def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                           index=gdf.index).where(pd.Series(is_point, index=gdf.index), axis=0)
     non_points = {i: g.geom_type for i, g, p in zip(gdf.index, geoms, is_point, strict=True)
                   if g is not None and not p}
-    return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), points, non_points
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    return frame, points, non_points, pd.Series(geoms, index=gdf.index, dtype=object)
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
@@ -172,8 +179,8 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         frame, malformed = _read_csv(path)
         table = Table(frame, malformed=malformed)
     elif suffix in GEO_SUFFIXES:
-        frame, points, non_points = _read_geo(path)
-        table = Table(frame, points=points, non_points=non_points)
+        frame, points, non_points, geometries = _read_geo(path)
+        table = Table(frame, points=points, non_points=non_points, geometries=geometries)
     else:
         msg = f"{path}: unknown input format {suffix!r}; expected one of " \
               f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"

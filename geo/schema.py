@@ -304,6 +304,18 @@ def _record_schema(rt: RecordType, now: pd.Timestamp) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, checks=checks)
 
 
+def period_end(start: pd.Series, precision: pd.Series) -> pd.Series:
+    """The last day of the month or year that starts at ``start`` (a day stays itself).
+
+    Ends are inclusive days, like the dates people write: "until 2025" means up to
+    and including 31 December 2025.
+    """
+    day = start.dt.normalize()
+    month = day + pd.offsets.MonthEnd(0)
+    year = day + pd.offsets.YearEnd(0)
+    return start.where(precision == "day", month.where(precision == "month", year))
+
+
 def _parse_dates(frame: pd.DataFrame, typed: pd.DataFrame, rejects: RejectList) -> None:
     """Fill ``date``, ``date_end`` and ``date_precision`` of ``typed`` from reported text.
 
@@ -319,7 +331,8 @@ def _parse_dates(frame: pd.DataFrame, typed: pd.DataFrame, rejects: RejectList) 
     ends = parse_date_column(end_text[given])
     bad_end = ends["error"] != ""
     rejects.add_many(ends.index[bad_end], "date_end", ends.loc[bad_end, "error"])
-    explicit_end = ends["date_end"].fillna(ends["date"]).reindex(frame.index)
+    explicit_end = ends["date_end"].fillna(period_end(ends["date"], ends["date_precision"]))
+    explicit_end = explicit_end.reindex(frame.index)
     typed["date_end"] = explicit_end.where(given, parsed["date_end"])
     precision = _text(frame, "date_precision").str.lower()
     typed["date_precision"] = precision.where(precision != "",
@@ -351,6 +364,11 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
         typed[name] = typed[name].str.upper()
     if rt.dated:
         _parse_dates(frame, typed, rejects)
+    if "published" in rt.columns:
+        given = typed["published"] != ""
+        parsed = parse_date_column(typed.loc[given, "published"])
+        bad = parsed["error"] != ""
+        rejects.add_many(parsed.index[bad], "published", parsed.loc[bad, "error"])
     checked = typed
     if rt.dated:  # an unreadable date is reported once, not again as a missing precision
         unread = typed["date"].isna() & (typed["date_precision"] == "")

@@ -1,0 +1,259 @@
+"""Record files: one file of any record type, or a directory of them, cross-checked.
+
+A directory (such as ``seeds/``) holds ``incidents.csv``, ``deployments.csv``,
+``defense_lines.geojson``, ``sources.csv`` and optionally ``tracks.geojson``. Every row
+of every file ends up either among the valid records or in its file's rejection table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.dates import parse_date_column
+from geo.enrich import prepare_incidents
+from geo.errors import InputError, RowsRejectedError
+from geo.readers import Table, read_table
+from geo.schema import (
+    DEFENSE_LINE,
+    DEPLOYMENT,
+    INCIDENT,
+    SOURCE,
+    TRACK,
+    RecordType,
+    RejectList,
+    coordinate_columns,
+    split_list,
+    validate_points,
+    validate_records,
+)
+
+#: File stem → record type, for the files of a record directory.
+FILE_TYPES = {"incidents": INCIDENT, "deployments": DEPLOYMENT,
+              "defense_lines": DEFENSE_LINE, "tracks": TRACK, "sources": SOURCE}
+
+#: Record type name → store table.
+TABLE_OF = {"incident": "incidents", "deployment": "deployments",
+            "defense_line": "defense_lines", "track": "tracks", "source": "sources"}
+
+_LINE_TYPES = {"LineString", "MultiLineString"}
+
+
+@dataclass
+class LoadedFile:
+    """The valid records and the rejected rows of one file (or one part of a file)."""
+
+    path: Path
+    record_type: RecordType
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+
+    @property
+    def total(self) -> int:
+        """Input rows: valid plus rejected."""
+        return len(self.records) + len(self.rejects)
+
+
+@dataclass
+class RecordSet:
+    """Records loaded from files, by record type, with every rejected row."""
+
+    directory: Path
+    files: list[LoadedFile] = field(default_factory=list)
+
+    def batches(self) -> dict[str, pd.DataFrame]:
+        """Valid records per store table, in the order the store writes them."""
+        out: dict[str, list[pd.DataFrame]] = {}
+        for loaded in self.files:
+            out.setdefault(TABLE_OF[loaded.record_type.name], []).append(loaded.records)
+        return {name: pd.concat(frames, ignore_index=True) for name, frames in out.items()}
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Per record type: (valid, rejected)."""
+        out: dict[str, tuple[int, int]] = {}
+        for f in self.files:
+            valid, bad = out.get(f.record_type.name, (0, 0))
+            out[f.record_type.name] = (valid + len(f.records), bad + len(f.rejects))
+        return out
+
+    @property
+    def rejected(self) -> int:
+        """Rejected rows over all files."""
+        return sum(len(f.rejects) for f in self.files)
+
+    def raise_if_rejected(self) -> None:
+        """Raise :class:`RowsRejectedError` naming every rejected row."""
+        if self.rejected:
+            lines = [f"{f.path.name} row {r.row}: {r.field}: {r.reason}"
+                     for f in self.files for r in f.rejects.itertuples()]
+            msg = f"{self.rejected} invalid record(s):\n  " + "\n  ".join(lines)
+            raise RowsRejectedError(msg, lines)
+
+
+def record_type_of(path: Path, columns) -> RecordType:
+    """A file's record type: from its name in a record directory, else from its header."""
+    if path.stem in FILE_TYPES:
+        return FILE_TYPES[path.stem]
+    names = {str(c).strip().lower() for c in columns}
+    if {"kind", "status"} <= names:
+        return DEPLOYMENT
+    if "publication" in names:
+        return SOURCE
+    if {"borders", "depth_km"} & names:
+        return DEFENSE_LINE
+    return INCIDENT
+
+
+def _finish(path: Path, rt: RecordType, table: Table, typed: pd.DataFrame,
+            rejects: RejectList) -> LoadedFile:
+    report = rejects.table(table.frame, table.row_numbers)
+    return LoadedFile(path, rt, typed.drop(index=rejects.index), report)
+
+
+def _load_points(path: Path, table: Table, rt: RecordType) -> LoadedFile:
+    rejects = RejectList()
+    if rt.geometry is None:  # an attribute table such as sources
+        typed = validate_records(table.frame, rt, rejects)
+        return _finish(path, rt, table, typed, rejects)
+    lat_col, lon_col = ("lat", "lon") if table.points is not None else \
+        coordinate_columns(list(table.frame.columns))
+    work = (table.frame.assign(lat=table.points["lat"], lon=table.points["lon"])
+            if table.points is not None else table.frame)
+    coords = validate_points(work, lat_col, lon_col, rejects, check_dates=False)
+    missing = coords["lat"].isna() | coords["lon"].isna()
+    rejects.add_many(table.frame.index[missing & ~table.frame.index.isin(rejects.index)],
+                     "lat,lon", "required but empty")
+    typed = validate_records(table.frame, rt, rejects)
+    typed[["lat", "lon"]] = coords[["lat", "lon"]]
+    return _finish(path, rt, table, typed, rejects)
+
+
+def _check_track_times(typed: pd.DataFrame, geoms: pd.Series, rejects: RejectList) -> None:
+    """A track's ``times``, where given, are one per vertex, readable and in order."""
+    for label, text in typed["times"].items():
+        times = split_list(text)
+        geom = geoms[label]
+        if not times or geom is None or geom.geom_type != "LineString":
+            continue
+        parsed = parse_date_column(pd.Series(times))
+        if (parsed["error"] != "").any():
+            rejects.add(label, "times", parsed.loc[parsed["error"] != "", "error"].iloc[0])
+        elif len(times) != len(geom.coords):
+            rejects.add(label, "times", f"{len(times)} times for {len(geom.coords)} vertices")
+        elif (parsed["date"].diff().dropna() < pd.Timedelta(0)).any():
+            rejects.add(label, "times", "times go backwards")
+
+
+def _load_lines(path: Path, table: Table, rt: RecordType) -> LoadedFile:
+    rejects = RejectList()
+    if table.geometries is None:
+        msg = f"{path}: {rt.name} records need line geometries (GeoJSON or GeoPackage)"
+        raise InputError(msg)
+    geoms = table.geometries
+    allowed = _LINE_TYPES | ({"Polygon", "MultiPolygon"} if rt is DEFENSE_LINE else set())
+    kinds = geoms.map(lambda g: None if g is None else g.geom_type)
+    wrong = ~kinds.isin(allowed)
+    rejects.add_many(geoms.index[wrong], "geometry",
+                     kinds[wrong].map(lambda k: f"geometry is {k or 'missing'}; expected "
+                                      f"one of {', '.join(sorted(allowed))}"))
+    invalid = ~wrong & ~geoms.map(lambda g: g is not None and g.is_valid).astype(bool)
+    rejects.add_many(geoms.index[invalid], "geometry", "invalid geometry")
+    frame = table.frame.copy()
+    if rt is DEFENSE_LINE and "schematic" in frame:  # GeoJSON booleans arrive as bool
+        frame["schematic"] = frame["schematic"].map(
+            lambda v: str(v).lower() if isinstance(v, bool | np.bool_) else v)
+    typed = validate_records(frame, rt, rejects)
+    if rt is TRACK:
+        _check_track_times(typed, geoms, rejects)
+    typed["geometry"] = geoms
+    return _finish(path, rt, table, typed, rejects)
+
+
+def load_file(path: str | Path, *, record_type: RecordType | None = None,
+              column_map: dict[str, str] | None = None) -> list[LoadedFile]:
+    """Load one record file. An incident file with line features yields its tracks too.
+
+    Incidents are validated and enriched (see :func:`geo.enrich.prepare_incidents`).
+    """
+    path = Path(path)
+    table = read_table(path, column_map=column_map)
+    rt = record_type or record_type_of(path, table.frame.columns)
+    if rt in (DEFENSE_LINE, TRACK):
+        return [_load_lines(path, table, rt)]
+    if rt is not INCIDENT:
+        return [_load_points(path, table, rt)]
+    lines = {k for k, v in (table.non_points or {}).items() if v in _LINE_TYPES}
+    if not lines:
+        records, rejects = prepare_incidents(table)
+        return [LoadedFile(path, INCIDENT, records, rejects)]
+    # points are incidents, lines are tracks; each part keeps its own row numbers
+    is_line = table.frame.index.isin(lines)
+    points_part = dataclasses.replace(
+        table, frame=table.frame[~is_line], points=table.points[~is_line],
+        non_points={k: v for k, v in table.non_points.items() if k not in lines},
+        geometries=table.geometries[~is_line])
+    lines_part = dataclasses.replace(table, frame=table.frame[is_line], points=None,
+                                     non_points={}, geometries=table.geometries[is_line])
+    records, rejects = prepare_incidents(points_part)
+    return [LoadedFile(path, INCIDENT, records, rejects), _load_lines(path, lines_part, TRACK)]
+
+
+def _reject_rows(loaded: LoadedFile, bad: pd.Series, field_name: str,
+                 reasons: pd.Series) -> None:
+    """Move records flagged in ``bad`` to the rejection table (row numbers kept)."""
+    if not bad.any():
+        return
+    moved = loaded.records[bad]
+    report = pd.DataFrame({"row": moved.index + 1, "field": field_name,
+                           "reason": reasons[bad]})
+    loaded.records = loaded.records[~bad]
+    loaded.rejects = pd.concat([loaded.rejects, report], ignore_index=True).sort_values(
+        "row", kind="stable")
+
+
+def cross_check(files: list[LoadedFile]) -> None:
+    """Every ``sources`` id exists in the sources file; every track's ``incident_id``
+    names an incident. Offending records move to their file's rejects."""
+    source_ids = {i for f in files if f.record_type is SOURCE for i in f.records["id"]}
+    incident_ids = {i for f in files if f.record_type is INCIDENT for i in f.records["id"]}
+    for loaded in files:
+        if source_ids and "sources" in loaded.records:
+            unknown = loaded.records["sources"].map(
+                lambda s: [i for i in split_list(s) if i not in source_ids])
+            _reject_rows(loaded, unknown.map(bool), "sources",
+                         unknown.map(lambda u: f"unknown source id(s) {u}"))
+        if loaded.record_type is TRACK and incident_ids:
+            ref = loaded.records["incident_id"]
+            bad = (ref != "") & ~ref.isin(incident_ids)
+            _reject_rows(loaded, bad, "incident_id",
+                         "no incident with id " + ref.map(repr))
+
+
+def load_directory(directory: str | Path) -> RecordSet:
+    """Load and cross-check every record file of a directory (see module docstring)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        msg = f"{directory}: not a directory"
+        raise InputError(msg)
+    found = [p for stem in FILE_TYPES for p in sorted(directory.glob(f"{stem}.*"))
+             if p.suffix.lower() in (".csv", ".geojson", ".gpkg")]
+    if not found:
+        msg = f"{directory}: no record files ({', '.join(FILE_TYPES)})"
+        raise InputError(msg)
+    files = [loaded for path in found for loaded in load_file(path)]
+    cross_check(files)
+    return RecordSet(directory, files)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (recorded with each import)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

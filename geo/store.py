@@ -1,0 +1,435 @@
+"""The incident store: a GeoPackage file (an SQLite database) holding every record type.
+
+Each record type is a GeoPackage table (incidents and deployments as points, tracks and
+defence lines as lines, sources as plain attributes), readable by GDAL/QGIS/geopandas.
+The store is written through SQLite directly so that an import is one transaction:
+
+- all or nothing: a crash or a kill during an import leaves the store as it was;
+- readers never see half an import (write-ahead log: they read the last commit);
+- records are upserted by ``id``; a record whose content is unchanged is not touched,
+  so importing the same file twice changes nothing.
+
+Reads filter by date range, type, country and bounding box in SQL, on indexed columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geo.enrich import ENRICHED_COLUMNS
+from geo.errors import InputError
+from geo.schema import DEFENSE_LINE, DEPLOYMENT, INCIDENT, SOURCE, TRACK, RecordType
+from geo.settings import DEFAULT_STORE_PATH, SEEDS_DIR, STORE_ENV_VAR
+
+log = logging.getLogger(__name__)
+
+#: Rows written per statement batch inside an import's single transaction.
+BATCH_ROWS = 2000
+
+_SRS_ID = 4326
+_GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+_GPKG_VERSION = 10400  # GeoPackage 1.4
+
+#: Columns stored as timestamps (ISO 8601 text in UTC, which sorts chronologically).
+_DATE_COLUMNS = ("date", "date_end", "published")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A store table: the record type it holds and how its geometry is stored."""
+
+    table: str
+    record_type: RecordType
+    #: GeoPackage geometry type name, or None for an attribute table.
+    geometry: str | None
+    #: Columns kept besides the record type's own.
+    derived: tuple[str, ...] = ()
+    #: Columns with an index for filtered reads.
+    indexed: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        """Stored data columns, in order (without fid, geometry and bookkeeping)."""
+        return [*self.record_type.columns, *self.derived]
+
+
+INCIDENTS = Layer("incidents", INCIDENT, "POINT", (*ENRICHED_COLUMNS, "extra"),
+                  ("date", "date_last", "type", "country_iso3", "lon"))
+DEPLOYMENTS = Layer("deployments", DEPLOYMENT, "POINT", indexed=("date", "date_last", "kind"))
+DEFENSE_LINES = Layer("defense_lines", DEFENSE_LINE, "GEOMETRY")
+TRACKS = Layer("tracks", TRACK, "LINESTRING", indexed=("incident_id",))
+SOURCES = Layer("sources", SOURCE, None)
+
+#: Every table of the store by name.
+LAYERS = {layer.table: layer for layer in (INCIDENTS, DEPLOYMENTS, DEFENSE_LINES, TRACKS,
+                                           SOURCES)}
+
+_REAL_COLUMNS = {"lat", "lon", "depth_km", "dist_belarus_km", "dist_kaliningrad_km",
+                 "dist_border_km", "nearest_place_km"}
+_BOOL_COLUMNS = {"over_water", "in_coverage", "in_kaliningrad"}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did to one table."""
+
+    table: str
+    inserted: int
+    updated: int
+    unchanged: int
+
+    def __str__(self) -> str:
+        return (f"{self.table}: {self.inserted} inserted, {self.updated} updated, "
+                f"{self.unchanged} unchanged")
+
+
+def resolve_store_path(path: str | Path | None = None) -> Path:
+    """The store to use: ``path``, else ``$FLANKWATCH_STORE``, else the default."""
+    if path:
+        return Path(path)
+    if os.environ.get(STORE_ENV_VAR):
+        return Path(os.environ[STORE_ENV_VAR])
+    return DEFAULT_STORE_PATH
+
+
+# --- GeoPackage structure ---------------------------------------------------------------
+
+def _column_sql(name: str) -> str:
+    kind = "REAL" if name in _REAL_COLUMNS else "BOOLEAN" if name in _BOOL_COLUMNS else "TEXT"
+    if name == "id":
+        return '"id" TEXT NOT NULL UNIQUE'
+    return f'"{name}" {kind}'
+
+
+def _create_layer_sql(layer: Layer) -> list[str]:
+    cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
+    if layer.geometry:
+        cols.append(f"geom {layer.geometry}")
+    cols += [_column_sql(c) for c in layer.columns]
+    if layer.record_type.dated:
+        cols.append("date_last TEXT")  # date_end, else date: the overlap filter's key
+    cols.append("record_hash TEXT NOT NULL")
+    statements = [f'CREATE TABLE "{layer.table}" ({", ".join(cols)})']
+    statements += [f'CREATE INDEX "{layer.table}_{c}_idx" ON "{layer.table}" ("{c}")'
+                   for c in layer.indexed]
+    data_type = "features" if layer.geometry else "attributes"
+    statements.append(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+        f"VALUES ('{layer.table}', '{data_type}', '{layer.table}', "
+        f"{_SRS_ID if layer.geometry else 'NULL'})")
+    if layer.geometry:
+        statements.append(
+            "INSERT INTO gpkg_geometry_columns VALUES "
+            f"('{layer.table}', 'geom', '{layer.geometry}', {_SRS_ID}, 0, 0)")
+    return statements
+
+
+def _create_schema(con: sqlite3.Connection) -> None:
+    """The GeoPackage core tables (spec 1.4, requirements 10-22) and the store's tables."""
+    con.execute(f"PRAGMA application_id = {_GPKG_APPLICATION_ID}")
+    con.execute(f"PRAGMA user_version = {_GPKG_VERSION}")
+    con.executescript("""
+        CREATE TABLE gpkg_spatial_ref_sys (
+            srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+            organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL,
+            description TEXT);
+        CREATE TABLE gpkg_contents (
+            table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
+            identifier TEXT UNIQUE, description TEXT DEFAULT '',
+            last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+            min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+            FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+        CREATE TABLE gpkg_geometry_columns (
+            table_name TEXT NOT NULL, column_name TEXT NOT NULL,
+            geometry_type_name TEXT NOT NULL, srs_id INTEGER NOT NULL,
+            z TINYINT NOT NULL, m TINYINT NOT NULL,
+            PRIMARY KEY (table_name, column_name),
+            FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+            FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+        CREATE TABLE imports (
+            import_id INTEGER PRIMARY KEY AUTOINCREMENT, file TEXT NOT NULL,
+            sha256 TEXT, imported_at TEXT NOT NULL, report TEXT NOT NULL);
+    """)
+    con.executemany(
+        "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
+        [("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
+         ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
+         ("WGS 84 geodetic", _SRS_ID, "EPSG", _SRS_ID, CRS.from_epsg(_SRS_ID).to_wkt(),
+          "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid")])
+    for layer in LAYERS.values():
+        for statement in _create_layer_sql(layer):
+            con.execute(statement)
+
+
+def _gpkg_blobs(geoms: Sequence) -> list[bytes | None]:
+    """GeoPackage geometry blobs: header (magic, version, little-endian flag, SRS id, no
+    envelope) followed by the geometry's little-endian WKB."""
+    header = b"GP\x00\x01" + _SRS_ID.to_bytes(4, "little")
+    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object), byte_order=1)
+    return [None if w is None else header + w for w in wkb]
+
+
+def _geoms_from_blobs(blobs: Iterable) -> np.ndarray:
+    """Geometries from GeoPackage blobs written by any GeoPackage writer."""
+    out = []
+    for blob in blobs:
+        if blob is None:
+            out.append(None)
+            continue
+        flags = blob[3]
+        envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 0b111]
+        out.append(bytes(blob[8 + envelope:]))
+    return shapely.from_wkb(np.asarray(out, dtype=object))
+
+
+# --- Connections ------------------------------------------------------------------------
+
+def _connect(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = FULL")
+    return con
+
+
+@contextmanager
+def _transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: committed whole, or rolled back on any error."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+# --- Writing ----------------------------------------------------------------------------
+
+def _as_text(values: pd.Series, name: str) -> list:
+    if name in _DATE_COLUMNS:
+        stamps = pd.to_datetime(values, utc=True)
+        text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return [None if pd.isna(t) else t for t in text]
+    if name in _REAL_COLUMNS:
+        return [None if pd.isna(v) else float(v) for v in values]
+    if name in _BOOL_COLUMNS:
+        return [None if pd.isna(v) else bool(v) for v in values]
+    return ["" if pd.isna(v) else str(v) for v in values]
+
+
+def _rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tuple]]:
+    """Column names and row tuples to write; the last value is the row's content hash."""
+    absent = pd.Series(index=records.index, dtype=object)
+    data = {c: _as_text(records.get(c, absent), c) for c in layer.columns}
+    if layer.record_type.dated:
+        data["date_last"] = [e or d for d, e in zip(data["date"], data["date_end"],
+                                                    strict=True)]
+    if layer.geometry:
+        geoms = (records["geometry"].to_numpy() if "geometry" in records
+                 else shapely.points(records["lon"].to_numpy(float),
+                                     records["lat"].to_numpy(float)))
+        data["geom"] = _gpkg_blobs(geoms)
+    values = list(zip(*data.values(), strict=True))
+    return [*data, "record_hash"], [(*v, hashlib.sha256(repr(v).encode()).hexdigest())
+                                    for v in values]
+
+
+def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> ImportReport:
+    """Insert new ids, update changed ones, leave identical ones alone."""
+    names, rows = _rows(layer, records)
+    hash_at = names.index("record_hash")
+    id_at = names.index("id")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (id TEXT PRIMARY KEY, h TEXT)")
+    con.execute("DELETE FROM incoming")
+    con.executemany("INSERT INTO incoming VALUES (?, ?)",
+                    [(r[id_at], r[hash_at]) for r in rows])
+    old = dict(con.execute(f'SELECT s.id, s.record_hash FROM incoming i '
+                           f'JOIN "{layer.table}" s ON s.id = i.id'))
+    quoted = ", ".join(f'"{n}"' for n in names)
+    updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "id")
+    sql = (f'INSERT INTO "{layer.table}" ({quoted}) VALUES ({", ".join("?" * len(names))}) '
+           f'ON CONFLICT(id) DO UPDATE SET {updates} '
+           f'WHERE "{layer.table}".record_hash != excluded.record_hash')
+    for start in range(0, len(rows), BATCH_ROWS):
+        con.executemany(sql, rows[start:start + BATCH_ROWS])
+        log.info("%s: wrote %d/%d rows (not committed)", layer.table,
+                 min(start + BATCH_ROWS, len(rows)), len(rows))
+    changed = sum(1 for r in rows if r[id_at] in old and old[r[id_at]] != r[hash_at])
+    _update_extent(con, layer)
+    return ImportReport(layer.table, len(rows) - len(old), changed, len(old) - changed)
+
+
+def _update_extent(con: sqlite3.Connection, layer: Layer) -> None:
+    if layer.table in ("incidents", "deployments"):
+        con.execute(
+            "UPDATE gpkg_contents SET (min_x, min_y, max_x, max_y) = "
+            f'(SELECT min(lon), min(lat), max(lon), max(lat) FROM "{layer.table}"), '
+            "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
+            (layer.table,))
+
+
+# --- The store --------------------------------------------------------------------------
+
+class Store:
+    """An incident store file. Create it with :func:`open_store`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection (one per thread; the caller closes it)."""
+        return _connect(self.path)
+
+    def write(self, batches: dict[str, pd.DataFrame], *, file: str = "",
+              sha256: str = "") -> list[ImportReport]:
+        """Upsert records into several tables in one transaction, logged in ``imports``.
+
+        ``batches`` maps a table name (see :data:`LAYERS`) to its valid records.
+        """
+        with closing(self.connect()) as con, _transaction(con):
+            reports = [_upsert(con, LAYERS[name], frame) for name, frame in batches.items()
+                       if len(frame)]
+            con.execute("INSERT INTO imports (file, sha256, imported_at, report) "
+                        "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)",
+                        (file, sha256, "; ".join(map(str, reports))))
+        return reports
+
+    def counts(self) -> dict[str, int]:
+        """Number of records in each table."""
+        with closing(self.connect()) as con:
+            return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
+                    for name in LAYERS}
+
+    def incidents(self, *, start: str | pd.Timestamp | None = None,
+                  end: str | pd.Timestamp | None = None, types: Sequence[str] | None = None,
+                  countries: Sequence[str] | None = None,
+                  bbox: tuple[float, float, float, float] | None = None,
+                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """Incidents overlapping ``[start, end]`` (inclusive days) that match the filters.
+
+        A filter left as None does not filter; an empty list matches nothing. The query
+        runs in SQLite on indexed columns.
+        """
+        where, params = _filters(start, end, types, countries, bbox)
+        return self._read(INCIDENTS, where, params, columns)
+
+    def incidents_query_plan(self, **filters) -> str:
+        """SQLite's plan for :meth:`incidents` with these filters (to check index use)."""
+        where, params = _filters(**filters)
+        with closing(self.connect()) as con:
+            rows = con.execute(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
+            return "\n".join(r[-1] for r in rows)
+
+    def records(self, table: str) -> pd.DataFrame:
+        """Every record of a table; line tables come with shapely ``geometry``."""
+        return self._read(LAYERS[table], "", [], None)
+
+    def _read(self, layer: Layer, where: str, params: list,
+              columns: Sequence[str] | None) -> pd.DataFrame:
+        wanted = list(columns) if columns else layer.columns
+        unknown = sorted(set(wanted) - set(layer.columns))
+        if unknown:
+            msg = f"unknown column(s) {unknown} of {layer.table}; known: {layer.columns}"
+            raise InputError(msg)
+        geom = layer.geometry and layer.geometry != "POINT"
+        select = ", ".join(f'"{c}"' for c in wanted) + (", geom" if geom else "")
+        with closing(self.connect()) as con:
+            frame = pd.read_sql_query(f'SELECT {select} FROM "{layer.table}" {where} '
+                                      "ORDER BY fid", con, params=params)
+        for c in _DATE_COLUMNS:
+            if c in frame:
+                frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
+        for c in _BOOL_COLUMNS & set(frame.columns):
+            frame[c] = frame[c].astype("boolean")
+        if geom:
+            frame["geometry"] = _geoms_from_blobs(frame.pop("geom"))
+        return frame
+
+
+def _timestamp_text(value: str | pd.Timestamp, *, end_of_day: bool) -> str:
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if end_of_day and stamp == stamp.normalize():
+        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _filters(start=None, end=None, types=None, countries=None, bbox=None
+             ) -> tuple[str, list]:
+    """SQL ``WHERE`` clause and parameters for the incident filters."""
+    clauses: list[str] = []
+    params: list = []
+    if start is not None:  # the incident's period overlaps the range
+        clauses.append("date_last >= ?")
+        params.append(_timestamp_text(start, end_of_day=False))
+    if end is not None:
+        clauses.append("date <= ?")
+        params.append(_timestamp_text(end, end_of_day=True))
+    for column, values in (("type", types), ("country_iso3", countries)):
+        if values is not None:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values
+                           else "0")
+            params.extend(values)
+    if bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = bbox
+        clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
+        params.extend([min_lon, max_lon, min_lat, max_lat])
+    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def create_store(path: Path) -> Store:
+    """Create an empty store at ``path`` (which must not exist)."""
+    path = Path(path)
+    if path.exists():
+        msg = f"{path}: already exists"
+        raise InputError(msg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as con:  # open_store builds it aside and renames
+        _create_schema(con)
+        con.commit()
+    return Store(path)
+
+
+def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None) -> Store:
+    """Open the store; on first use create it and load the seed records into it.
+
+    The new store is built beside its final path and renamed into place, so two
+    processes starting at once never see a half-built store.
+    """
+    from geo.records import load_directory  # records build on the store's definitions
+
+    target = resolve_store_path(path)
+    if target.exists():
+        return Store(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    tmp.unlink()
+    try:
+        store = create_store(tmp)
+        seeds = load_directory(seeds_dir or SEEDS_DIR)
+        seeds.raise_if_rejected()
+        store.write(seeds.batches(), file=str(seeds.directory))
+        with closing(store.connect()) as con:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if not target.exists():
+            os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+    log.info("created the store %s from the seed records", target)
+    return Store(target)
