@@ -1,30 +1,264 @@
-"""Flankwatch dashboard (page layout only).
+"""Flankwatch dashboard: page layout only.
 
-The full layered map arrives with the dashboard work; until then the page shows the
-enriched facts of any point, computed by the ``geo`` package.
+Filters live in the sidebar and in the URL (``dashboard.state``); the data comes from
+the incident store (``geo.store``); the map is built by ``dashboard.maps``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.enrich import enrich_points
+from streamlit_folium import st_folium
+
+from dashboard import queries
+from dashboard.maps import BASEMAPS, LAYER_LABELS, MapOptions, build_map, safe_url
+from dashboard.state import NEAR_TARGETS, ViewState
+from dashboard.vendor import missing_assets
+from geo.errors import FlankwatchError
+from geo.records import RecordSet, load_file
+from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
+from geo.store import Store, open_store, resolve_store_path
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
-st.title("Flankwatch")
-st.caption("Airspace incidents on NATO's eastern flank. Map layers are not built yet; "
-           "this page answers one question: whose airspace is a point in, and how far "
-           "is it from Belarus and Kaliningrad?")
 
-col_lat, col_lon = st.columns(2)
-lat = col_lat.number_input("Latitude (° N)", min_value=-90.0, max_value=90.0,
-                           value=54.97, format="%.5f")
-lon = col_lon.number_input("Longitude (° E)", min_value=-180.0, max_value=180.0,
-                           value=24.13, format="%.5f")
-facts = enrich_points([lon], [lat]).iloc[0]
-st.dataframe(facts.astype(str).rename("value"), width="stretch")
+PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
+
+
+@st.cache_resource
+def get_store(path: str) -> Store:
+    """The incident store (created from the seeds on first use)."""
+    return open_store(path)
+
+
+@st.cache_data(max_entries=32)
+def load_incidents(path: str, version: tuple, filters: dict) -> pd.DataFrame:
+    return Store(Path(path)).incidents(**filters)
+
+
+@st.cache_data(max_entries=4)
+def load_table(path: str, version: tuple, name: str) -> pd.DataFrame:
+    return Store(Path(path)).records(name)
+
+
+@st.cache_data(max_entries=4)
+def load_crossings(path: str, version: tuple) -> pd.DataFrame:
+    return queries.track_crossings(Store(Path(path)).records("tracks"))
+
+
+def init_widgets(view: ViewState) -> None:
+    """Seed the widgets from the URL's view, once per session."""
+    s = st.session_state
+    s["period"] = "custom" if (view.start or view.end) else "all"
+    s["dates"] = tuple(d for d in (view.start, view.end) if d)
+    s["types"] = list(view.types or [])
+    s["countries"] = list(view.countries or [])
+    s["confidence"] = list(view.confidence or [])
+    s["near_target"] = view.near[0] if view.near else "none"
+    s["near_km"] = float(view.near[1]) if view.near else 50.0
+    s["layers"] = list(view.layers)
+    s["bands"] = ", ".join(f"{b:g}" for b in view.bands_km)
+    s["basemap"] = view.basemap
+    s["view"] = view.view
+    s["selected"] = view.selected
+    s["initialised"] = True
+
+
+def sidebar(store_path: str, version: tuple, years: list[int]) -> ViewState:
+    """The filter controls; returns the view they describe."""
+    s = st.session_state
+    st.sidebar.header("Filters")
+    periods = [*PRESETS, *map(str, years), "custom"]
+    period = st.sidebar.selectbox("Period", periods, key="period")
+    if period == "custom":
+        picked = st.sidebar.date_input("Date range", key="dates", format="YYYY-MM-DD")
+        picked = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+        start, end = (*picked, None, None)[:2]
+    else:
+        start, end = queries.preset_range(period, dt.datetime.now(dt.UTC).date())
+    types = st.sidebar.multiselect("Incident types", INCIDENT_TYPES, key="types",
+                                   placeholder="All types")
+    countries_known = Store(Path(store_path)).distinct("country_iso3")
+    options = sorted(set(countries_known) | set(s["countries"]))
+    countries = st.sidebar.multiselect("Countries (airspace)", options, key="countries",
+                                       placeholder="All countries")
+    confidence = st.sidebar.multiselect("Confidence", CONFIDENCES, key="confidence",
+                                        placeholder="Any confidence")
+    target = st.sidebar.selectbox("Within a distance of", ["none", *NEAR_TARGETS],
+                                  key="near_target", format_func=str.title)
+    near = None
+    if target != "none":
+        near = (target, st.sidebar.number_input("km", min_value=1.0, max_value=2000.0,
+                                                step=10.0, key="near_km"))
+    st.sidebar.header("Map")
+    layers = st.sidebar.multiselect("Layers", list(LAYER_LABELS), key="layers",
+                                    format_func=LAYER_LABELS.get)
+    bands = _bands(st.sidebar.text_input("Distance bands (km)", key="bands"))
+    basemap = st.sidebar.radio("Basemap", BASEMAPS, key="basemap", horizontal=True,
+                               help="Online basemaps load tiles from the internet; "
+                                    "the offline one never leaves this server.")
+    return ViewState(start=start, end=end, types=tuple(types) or None,
+                     countries=tuple(countries) or None,
+                     confidence=tuple(confidence) or None, near=near,
+                     layers=tuple(layers), bands_km=bands, basemap=basemap,
+                     view=s["view"], selected=s["selected"])
+
+
+def _bands(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(sorted({float(t) for t in text.replace(";", ",").split(",")
+                               if t.strip()}))
+    except ValueError:
+        st.sidebar.error("Distance bands: numbers in km separated by commas")
+        return (10.0, 50.0, 100.0)
+    return tuple(v for v in values if 0 < v <= 1000)[:6]
+
+
+def detail_panel(incidents: pd.DataFrame, selected: str | None,
+                 sources: dict[str, tuple[str, str]]) -> None:
+    """Facts of the incident clicked on the map; every value shown as plain text."""
+    st.subheader("Selected incident")
+    if not selected or selected not in set(incidents["id"]):
+        st.caption("Click an incident on the map to see its details here.")
+        return
+    row = incidents.set_index("id").loc[selected]
+    st.markdown(f"**{_md(row['title'] or selected)}**")
+    facts = {
+        "id": selected,
+        "date": row["date"], "date end": row["date_end"], "precision": row["date_precision"],
+        "type": row["type"], "confidence": row["confidence"],
+        "airspace": row["country_name"] or "none (international)",
+        "location": row["location_label"], "basis": row["location_basis"],
+        "from Belarus (km)": row["dist_belarus_km"],
+        "from Kaliningrad (km)": row["dist_kaliningrad_km"],
+        "nearest border": row["nearest_border"], "origin": row["origin"],
+        "description": row["description"], "notes": row["notes"],
+    }
+    shown = pd.DataFrame({"value": [("" if pd.isna(v) else str(v)) for v in facts.values()]},
+                         index=list(facts))
+    st.dataframe(shown, width="stretch")
+    for ident in split_list(row["sources"]):
+        title, url = sources.get(ident, (ident, ""))
+        link = safe_url(url)
+        if link:
+            st.markdown(f"- [{_md(title)}]({link})")
+        else:
+            st.text(f"- {title}")
+
+
+def _md(text: str) -> str:
+    """Text with Markdown and HTML special characters neutralised."""
+    special = "\\`*_{}[]()#+-.!|<>~$&"
+    return "".join(f"\\{c}" if c in special else c for c in str(text))
+
+
+def upload_panel(store: Store) -> None:
+    """Import a CSV, GeoJSON or ACLED export through the store's importer."""
+    st.subheader("Import incidents")
+    file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
+                            type=["csv", "geojson", "json", "gpkg"], key="upload")
+    if file is None:
+        return
+    suffix = Path(file.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        path.write_bytes(file.getvalue())
+        try:
+            files = load_file(path)
+        except FlankwatchError as exc:
+            st.error(f"{file.name}: {exc}")
+            return
+        rejects = pd.concat([f.rejects[["row", "field", "reason"]] for f in files],
+                            ignore_index=True)
+        valid = sum(len(f.records) for f in files)
+        st.write(f"{file.name}: {valid} valid rows, {len(rejects)} rejected.")
+        if len(rejects):
+            st.dataframe(rejects, width="stretch", hide_index=True)
+        if valid and st.button(f"Import {valid} valid rows", key="do_import"):
+            reports = store.write(RecordSet(path.parent, files).batches(), file=file.name)
+            st.success("; ".join(map(str, reports)))
+
+
+def main() -> None:
+    """Lay out the page."""
+    if missing_assets():
+        st.error("The map's Leaflet files are missing; run `make dashboard` (or "
+                 "`python -m dashboard.vendor`) once to fetch them.")
+        st.stop()
+    store = get_store(str(resolve_store_path()))
+    path, version = str(store.path), store.version()
+    if not st.session_state.get("initialised"):
+        url_view = ViewState.from_query(st.query_params.to_dict())
+        init_widgets(url_view)
+        for warning in url_view.warnings:
+            st.warning(warning)
+    low, high = store.date_range()
+    years = list(range(high.year, low.year - 1, -1)) if low is not None else []
+    view = sidebar(path, version, years)
+    incidents = load_incidents(path, version, queries.store_filters(view))
+    sources = queries.source_titles(load_table(path, version, "sources"))
+
+    st.title("Flankwatch")
+    st.caption("Airspace incidents on NATO's eastern flank")
+    top = st.columns(4)
+    top[0].metric("Incidents shown", len(incidents))
+    top[1].metric("Airspaces", incidents["country_iso3"].replace("", pd.NA).nunique())
+    first = incidents["date"].min()
+    top[2].metric("First", "—" if pd.isna(first) else f"{first:%Y-%m-%d}")
+    last = incidents["date"].max()
+    top[3].metric("Last", "—" if pd.isna(last) else f"{last:%Y-%m-%d}")
+
+    left, right = st.columns([3, 1])
+    lat, lon, zoom = view.view
+    opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
+                      center=(lat, lon), zoom=int(zoom), sources=sources)
+    fmap = build_map(incidents, deployments=load_table(path, version, "deployments"),
+                     defense_lines=load_table(path, version, "defense_lines"),
+                     tracks=load_table(path, version, "tracks"),
+                     crossings=load_crossings(path, version), options=opts)
+    with left:
+        out = st_folium(fmap, key="map", height=opts.height, use_container_width=True,
+                        returned_objects=["last_object_clicked", "zoom", "center"])
+    view = _follow_map(out or {}, incidents, view)
+    with right:
+        detail_panel(incidents, view.selected, sources)
+    st.query_params.from_dict(view.to_query())
+
+    tab_table, tab_time, tab_import = st.tabs(["Incidents", "Timeline", "Import"])
+    with tab_table:
+        st.dataframe(queries.table(incidents), width="stretch", hide_index=True)
+    with tab_time:
+        if incidents.empty:
+            st.caption("No incidents in the selection.")
+        else:
+            st.caption("Incidents per week (by start date) and type")
+            st.bar_chart(queries.weekly_counts(incidents), stack=True)
+    with tab_import:
+        upload_panel(store)
+
+
+def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewState:
+    """Selection and map position from the map's last interaction."""
+    s = st.session_state
+    clicked = out.get("last_object_clicked")
+    zoom = out.get("zoom") or view.view[2]
+    if clicked and clicked != s.get("last_click"):
+        s["last_click"] = clicked
+        found = queries.incident_at(incidents, clicked["lat"], clicked["lng"], int(zoom))
+        if found:
+            s["selected"] = found
+    centre = out.get("center")
+    if centre and out.get("zoom"):
+        s["view"] = (round(centre["lat"], 4), round(centre["lng"], 4), int(out["zoom"]))
+    return replace(view, view=s["view"], selected=s["selected"])
+
+
+main()

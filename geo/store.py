@@ -317,13 +317,17 @@ class Store:
                   end: str | pd.Timestamp | None = None, types: Sequence[str] | None = None,
                   countries: Sequence[str] | None = None,
                   bbox: tuple[float, float, float, float] | None = None,
+                  confidence: Sequence[str] | None = None,
+                  near: tuple[str, float] | None = None,
                   columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Incidents overlapping ``[start, end]`` (inclusive days) that match the filters.
 
-        A filter left as None does not filter; an empty list matches nothing. The query
-        runs in SQLite on indexed columns.
+        ``near`` is ``("dist_belarus_km", 50)`` for incidents within 50 km of Belarus
+        (records known only to a region have no distance and are left out). A filter
+        left as None does not filter; an empty list matches nothing. The query runs in
+        SQLite; date, type and country are indexed columns.
         """
-        where, params = _filters(start, end, types, countries, bbox)
+        where, params = _filters(start, end, types, countries, bbox, confidence, near)
         return self._read(INCIDENTS, where, params, columns)
 
     def incidents_query_plan(self, **filters) -> str:
@@ -332,6 +336,30 @@ class Store:
         with closing(self.connect()) as con:
             rows = con.execute(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
             return "\n".join(r[-1] for r in rows)
+
+    def version(self) -> tuple[int, float]:
+        """Changes whenever an import commits: (last import id, file modification time).
+        Caches key on it."""
+        with closing(self.connect()) as con:
+            last = con.execute("SELECT max(import_id) FROM imports").fetchone()[0] or 0
+        return last, self.path.stat().st_mtime
+
+    def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """Earliest start and latest end of the incidents (None when empty)."""
+        with closing(self.connect()) as con:
+            low, high = con.execute("SELECT min(date), max(date_last) FROM incidents"
+                                    ).fetchone()
+        return (pd.Timestamp(low) if low else None, pd.Timestamp(high) if high else None)
+
+    def distinct(self, column: str) -> list[str]:
+        """Distinct non-empty values of an incident column, sorted."""
+        if column not in INCIDENTS.columns:
+            msg = f"unknown incident column {column!r}"
+            raise InputError(msg)
+        with closing(self.connect()) as con:
+            rows = con.execute(f'SELECT DISTINCT "{column}" FROM incidents '
+                               f'WHERE "{column}" != \'\' ORDER BY 1').fetchall()
+        return [r[0] for r in rows]
 
     def records(self, table: str) -> pd.DataFrame:
         """Every record of a table; line tables come with shapely ``geometry``."""
@@ -367,8 +395,12 @@ def _timestamp_text(value: str | pd.Timestamp, *, end_of_day: bool) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _filters(start=None, end=None, types=None, countries=None, bbox=None
-             ) -> tuple[str, list]:
+#: Distance columns a "within N km" filter may use.
+NEAR_COLUMNS = ("dist_belarus_km", "dist_kaliningrad_km")
+
+
+def _filters(start=None, end=None, types=None, countries=None, bbox=None,
+             confidence=None, near=None) -> tuple[str, list]:
     """SQL ``WHERE`` clause and parameters for the incident filters."""
     clauses: list[str] = []
     params: list = []
@@ -378,7 +410,15 @@ def _filters(start=None, end=None, types=None, countries=None, bbox=None
     if end is not None:
         clauses.append("date <= ?")
         params.append(_timestamp_text(end, end_of_day=True))
-    for column, values in (("type", types), ("country_iso3", countries)):
+    if near is not None:
+        column, km = near
+        if column not in NEAR_COLUMNS:
+            msg = f"`near` column was {column!r} but is expected to be in {NEAR_COLUMNS}"
+            raise InputError(msg)
+        clauses.append(f"{column} <= ?")
+        params.append(float(km))
+    for column, values in (("type", types), ("country_iso3", countries),
+                           ("confidence", confidence)):
         if values is not None:
             clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values
                            else "0")

@@ -1,15 +1,87 @@
-"""The dashboard page, driven without a browser."""
+"""The dashboard's logic, driven by Streamlit's AppTest (no browser)."""
 
+from __future__ import annotations
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.settings import ROOT_DIR
 
+APP = str(ROOT_DIR / "dashboard" / "app.py")
 
-def test_page_shows_the_facts_of_the_chosen_point():
-    app = AppTest.from_file(str(ROOT_DIR / "dashboard" / "app.py"), default_timeout=60).run()
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLANKWATCH_STORE", str(tmp_path / "store.gpkg"))
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def shown(app) -> int:
+    return int(app.metric[0].value)
+
+
+def test_opens_on_the_seeded_store(app):
+    app.run()
     assert not app.exception
-    app.number_input[0].set_value(53.9).run()   # Minsk
-    app.number_input[1].set_value(27.5667).run()
-    table = app.dataframe[0].value
-    assert table.loc["country_iso3", "value"] == "BLR"
-    assert float(table.loc["dist_belarus_km", "value"]) == 0.0
+    assert shown(app) == 7
+    assert len(app.dataframe[-1].value) == 7  # the incident table
+
+
+def test_filters_change_the_counts(app):
+    app.run()
+    app.multiselect(key="types").set_value(["aircraft"]).run()
+    assert shown(app) == 1
+    app.multiselect(key="types").set_value([]).run()
+    app.selectbox(key="period").set_value("2024").run()
+    assert shown(app) == 3  # only the records spanning 2022-2025
+    app.selectbox(key="period").set_value("all").run()
+    app.multiselect(key="countries").set_value(["LTU"]).run()
+    assert shown(app) == 2
+    app.selectbox(key="near_target").set_value("belarus").run()
+    app.number_input(key="near_km").set_value(150.0).run()
+    assert shown(app) == 1  # the Gerbera; the region record has no distance
+
+
+def test_view_round_trips_through_the_url(app):
+    app.run()
+    app.multiselect(key="types").set_value(["drone"]).run()
+    app.multiselect(key="confidence").set_value(["confirmed"]).run()
+    app.selectbox(key="period").set_value("2025").run()
+    query = {k: app.query_params[k] for k in app.query_params}
+    assert query == {"start": "2025-01-01", "end": "2025-12-31", "types": "drone",
+                     "confidence": "confirmed"}
+    reopened = AppTest.from_file(APP, default_timeout=120)
+    for key, value in query.items():
+        reopened.query_params[key] = value
+    reopened.run()
+    assert shown(reopened) == shown(app) == 2
+    assert reopened.multiselect(key="types").value == ["drone"]
+    assert reopened.selectbox(key="period").value == "custom"
+
+
+def test_bad_url_parameters_are_reported_and_ignored(app):
+    app.query_params["types"] = "ufo"
+    app.query_params["view"] = "999,1,1"
+    app.run()
+    assert shown(app) == 7
+    warnings = " ".join(w.value for w in app.warning)
+    assert "types" in warnings and "view" in warnings
+
+
+UPLOAD = b"""id,date,type,lat,lon,confidence,description
+up-1,2025-10-03,balloon,54.60,25.10,reported,Balloon near Vilnius
+up-2,31/31/2025,balloon,54.60,25.10,reported,bad date
+up-3,2025-10-04,balloon,154.60,25.10,reported,bad latitude
+"""
+
+
+def test_upload_reports_rejected_rows_and_imports_the_rest(app):
+    app.run()
+    app.file_uploader(key="upload").upload("balloons.csv", UPLOAD, "text/csv").run()
+    rejects = app.dataframe[-1].value
+    assert list(rejects["row"]) == [2, 3]
+    assert list(rejects["field"]) == ["date", "lat"]
+    app.button(key="do_import").click().run()
+    assert "1 inserted" in app.success[0].value
+    app.run()
+    assert shown(app) == 8

@@ -1,0 +1,149 @@
+"""Reference geometry simplified for display: what the browser is sent, never what the
+analysis uses. Computed once per process and cached.
+
+- land (the offline basemap): parts smaller than ~20 km² dropped, then
+  ``shapely.coverage_simplify`` so neighbouring coasts and borders stay joined;
+- land borders, Belarus and the Kaliningrad exclave: simplified to about 500 m;
+- distance bands: the area within *d* km of a territory, outside it. Built by buffering
+  in an azimuthal equidistant projection centred on the territory, where distances from
+  the centre are exact and elsewhere off by well under 1 % within 500 km — the band
+  edge is then within a few hundred metres of the true geodesic distance at 100 km.
+  (Analysis distances never use this: they are measured on the ellipsoid.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import Transformer
+
+from geo.boundaries import load_boundaries
+from geo.settings import BELARUS_ISO3, LAND_PATH
+
+#: Where display layers are written for the browser to fetch (and cache) once, and the
+#: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
+REFERENCE_DIR = Path(__file__).resolve().parent / "static" / "reference"
+REFERENCE_URL = "/app/static/reference"
+
+#: Display tolerances, degrees.
+LAND_TOLERANCE_DEG = 0.03
+LINE_TOLERANCE_DEG = 0.01
+#: Land parts smaller than this (square degrees, about 20 km² at 55° N) are not drawn.
+LAND_MIN_AREA_DEG2 = 0.002
+#: Coordinates sent to the browser are rounded to this (degrees, about 100 m).
+DISPLAY_GRID_DEG = 0.001
+
+
+def _rounded(geoms):
+    return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
+
+
+@lru_cache(maxsize=1)
+def land() -> list:
+    """Land polygons for the offline basemap."""
+    frame = gpd.read_file(LAND_PATH).explode(index_parts=False)
+    parts = frame.geometry.to_numpy()
+    parts = parts[shapely.area(parts) > LAND_MIN_AREA_DEG2]
+    simple = shapely.coverage_simplify(parts, LAND_TOLERANCE_DEG)
+    return [g for g in _rounded(simple) if not g.is_empty]
+
+
+@lru_cache(maxsize=1)
+def borders() -> list[tuple[str, shapely.Geometry]]:
+    """(name, line) of each land border between neighbours."""
+    bnd = load_boundaries()
+    lines = _rounded(shapely.simplify(bnd.borders.geometry.to_numpy(), LINE_TOLERANCE_DEG))
+    return list(zip(bnd.borders.name, lines, strict=True))
+
+
+@lru_cache(maxsize=4)
+def territory(which: str) -> shapely.Geometry:
+    """Belarus (``"belarus"``) or the Kaliningrad exclave (``"kaliningrad"``), simplified."""
+    bnd = load_boundaries()
+    if which == "belarus":
+        geom = bnd.airspace.geometry[bnd.airspace.iso3 == BELARUS_ISO3].iloc[0]
+    elif which == "kaliningrad":
+        geom = bnd.kaliningrad
+    else:
+        msg = f"`which` was {which!r} but is expected to be 'belarus' or 'kaliningrad'"
+        raise ValueError(msg)
+    return _rounded(shapely.simplify(geom, LINE_TOLERANCE_DEG))
+
+
+def _aeqd(geom: shapely.Geometry) -> tuple[Transformer, Transformer]:
+    centre = geom.centroid
+    crs = f"+proj=aeqd +lat_0={centre.y} +lon_0={centre.x} +ellps=WGS84 +units=m"
+    return (Transformer.from_crs("EPSG:4326", crs, always_xy=True),
+            Transformer.from_crs(crs, "EPSG:4326", always_xy=True))
+
+
+def _transform(geom, transformer: Transformer):
+    return shapely.transform(geom, lambda xy: np.column_stack(
+        transformer.transform(xy[:, 0], xy[:, 1])))
+
+
+@lru_cache(maxsize=16)
+def bands(which: str, distances_km: tuple[float, ...]) -> list[tuple[float, shapely.Geometry]]:
+    """(outer distance, ring polygon) for each band: between the previous distance (or
+    the territory) and this one, e.g. 0-10, 10-50 and 50-100 km."""
+    geom = territory(which)
+    forward, back = _aeqd(geom)
+    local = shapely.simplify(_transform(geom, forward), 200.0)
+    out, inner = [], local
+    for km in sorted(distances_km):
+        outer = shapely.buffer(local, km * 1000.0, quad_segs=16)
+        ring = shapely.simplify(shapely.difference(outer, inner), 300.0)
+        out.append((km, _rounded(_transform(ring, back))))
+        inner = outer
+    return out
+
+
+def _feature(geom: shapely.Geometry, **properties) -> dict:
+    return {"type": "Feature", "properties": properties,
+            "geometry": json.loads(shapely.to_geojson(geom))}
+
+
+def reference_layer(name: str, bands_km: tuple[float, ...] = ()) -> dict:
+    """A display layer as a GeoJSON FeatureCollection.
+
+    ``name`` is ``land``, ``borders``, ``belarus``, ``kaliningrad``, ``bands_belarus`` or
+    ``bands_kaliningrad`` (the bands at ``bands_km``). Band features carry ``km``.
+    """
+    if name == "land":
+        features = [_feature(g) for g in land()]
+    elif name == "borders":
+        features = [_feature(g, name=n) for n, g in borders() if not g.is_empty]
+    elif name in ("belarus", "kaliningrad"):
+        features = [_feature(territory(name))]
+    elif name.startswith("bands_"):
+        features = [_feature(g, km=km) for km, g in bands(name.removeprefix("bands_"),
+                                                          tuple(bands_km))]
+    else:
+        msg = f"unknown display layer {name!r}"
+        raise ValueError(msg)
+    return {"type": "FeatureCollection", "features": features}
+
+
+@lru_cache(maxsize=32)
+def reference_url(name: str, bands_km: tuple[float, ...] = ()) -> str:
+    """The URL of a display layer written as a static file (named by its content hash,
+    so browsers may cache it for good)."""
+    text = json.dumps(reference_layer(name, bands_km), separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = REFERENCE_DIR / f"{name}-{digest}.json"
+    if not path.exists():
+        REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=REFERENCE_DIR, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    return f"{REFERENCE_URL}/{path.name}"

@@ -1,0 +1,590 @@
+"""The layered map: records and options in, a ``folium.Map`` out (no Streamlit here).
+
+Every text value that comes from data is HTML-escaped before it reaches Leaflet, and
+only http/https addresses become links. Incidents are sent to the browser as compact
+arrays and clustered there, so a hundred thousand of them stay a few megabytes; the
+Leaflet assets are the app's own copies (see ``dashboard.vendor``), never a CDN's.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import folium
+import folium.plugins
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+from dashboard import display
+from dashboard.vendor import asset_url
+from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
+
+#: Fill colour of each incident type.
+TYPE_COLOURS = {"drone": "#d62728", "aircraft": "#1f77b4", "missile": "#9467bd",
+                "balloon": "#ff7f0e", "helicopter": "#17becf", "debris": "#8c564b",
+                "unknown": "#7f7f7f"}
+#: Outline of each confidence level: weight in pixels and dash pattern.
+CONFIDENCE_STROKES = {"confirmed": (3.0, None), "reported": (1.5, None),
+                      "disputed": (1.5, "4 3")}
+#: Colour of each deployment status; the letter on the marker says its kind.
+STATUS_COLOURS = {"active": "#2ca02c", "planned": "#b8860b", "exercise": "#e377c2",
+                  "ended": "#7f7f7f"}
+KIND_LETTERS = {"missile_system": "M", "air_defence": "A", "ground_forces": "G",
+                "combat_aircraft": "J", "exercise": "X", "procurement": "P",
+                "training": "T", "mission": "N"}
+
+#: Map layers a user can switch on and off, in drawing order, with their labels.
+LAYER_LABELS = {
+    "borders": "Land borders",
+    "bands_belarus": "Distance bands from Belarus",
+    "bands_kaliningrad": "Distance bands from Kaliningrad",
+    "belarus": "Belarus",
+    "kaliningrad": "Kaliningrad exclave",
+    "defense_lines": "Defence lines",
+    "deployments": "Deployments and exercises",
+    "tracks": "Flight tracks",
+    "incidents": "Incidents",
+}
+DEFAULT_LAYERS = tuple(LAYER_LABELS)
+
+#: Basemaps: the offline land polygons, or online tiles the user opts into.
+ONLINE_BASEMAPS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "© OpenStreetMap contributors", "OpenStreetMap (online)"),
+    "topo": ("https://tile.opentopomap.org/{z}/{x}/{y}.png",
+             "© OpenStreetMap contributors, SRTM; style © OpenTopoMap (CC-BY-SA)",
+             "OpenTopoMap (online)"),
+}
+BASEMAPS = ("offline", *ONLINE_BASEMAPS)
+
+#: Above this many incidents, popups and tooltips are left out of the page (the detail
+#: panel shows the clicked incident instead), to keep the page small.
+POPUP_LIMIT = 3000
+#: From this zoom level on every incident is drawn on its own.
+UNCLUSTER_ZOOM = 10
+
+_SEA = "#dbe9f4"
+_LAND = "#f4f1ea"
+
+_LEAFLET = [("leaflet", asset_url("leaflet", "dist/leaflet.js"))]
+_LEAFLET_CSS = [("leaflet_css", asset_url("leaflet", "dist/leaflet.css"))]
+
+
+@dataclass(frozen=True)
+class MapOptions:
+    """What to draw and where to look."""
+
+    layers: tuple[str, ...] = DEFAULT_LAYERS
+    bands_km: tuple[float, ...] = (10.0, 50.0, 100.0)
+    basemap: str = "offline"
+    center: tuple[float, float] = (54.9, 24.0)
+    zoom: int = 6
+    #: Extra CSS height of the map in pixels.
+    height: int = 620
+    #: ``{source id: (title, url)}`` for links in popups.
+    sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: Embed reference layers in the page (standalone HTML) instead of having the
+    #: browser fetch them from the app.
+    inline_reference: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.layers) - set(LAYER_LABELS))
+        if unknown:
+            msg = f"`layers` has {unknown}; expected some of {list(LAYER_LABELS)}"
+            raise ValueError(msg)
+        if self.basemap not in BASEMAPS:
+            msg = f"`basemap` was {self.basemap!r} but is expected to be in {BASEMAPS}"
+            raise ValueError(msg)
+
+
+# --- escaping -------------------------------------------------------------------------
+
+def esc(value: object) -> str:
+    """HTML-escaped text of a value (empty for missing values)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def safe_url(url: object) -> str | None:
+    """The address if it is an absolute http(s) URL, else None."""
+    text = str(url or "").strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    return text if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def _js(value: object) -> str:
+    """JSON for embedding in a script element (no ``</script>`` can close it early)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+# --- popups ---------------------------------------------------------------------------
+
+def _fmt_date(row) -> str:
+    def day(ts) -> str:
+        if ts is None or pd.isna(ts):
+            return ""
+        return ts.strftime({"month": "%b %Y", "year": "%Y"}.get(row.get("date_precision"),
+                                                                  "%Y-%m-%d"))
+    start, end = day(row.get("date")), day(row.get("date_end"))
+    return f"{start} – {end}" if end and end != start else start
+
+
+def _fmt_km(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else f"{float(value):,.1f} km"
+
+
+def source_links(ids: str, sources: Mapping[str, tuple[str, str]]) -> str:
+    """HTML list of a record's sources: a link where the source has an http(s) URL."""
+    items = []
+    for ident in split_list(ids):
+        title, url = sources.get(ident, (ident, ""))
+        link = safe_url(url)
+        label = esc(title or ident)
+        items.append(f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">'
+                     f"{label}</a>" if link else label)
+    return "; ".join(items)
+
+
+def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
+    """The popup of one incident, every data value escaped."""
+    country = row.get("country_name") or "no state (international airspace)"
+    lines = [
+        f"<b>{esc(row.get('title') or row.get('id'))}</b>",
+        f"{esc(_fmt_date(row))} · {esc(row.get('type'))} · {esc(row.get('confidence'))}",
+        f"{esc(row.get('location_label'))} ({esc(country)})",
+        f"From Belarus: {esc(_fmt_km(row.get('dist_belarus_km')))} · from Kaliningrad: "
+        f"{esc(_fmt_km(row.get('dist_kaliningrad_km')))}",
+        f"<span>{esc(row.get('description'))}</span>",
+        f"Sources: {source_links(row.get('sources') or '', sources)}",
+    ]
+    return '<div class="fw-popup">' + "<br>".join(lines) + "</div>"
+
+
+# --- incidents ------------------------------------------------------------------------
+
+class IncidentLayer(JSCSSMixin, MacroElement):
+    """Incidents as compact arrays, drawn as circle markers clustered in the browser."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var d = {{ this.payload }};
+  var group = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
+      maxClusterRadius: 40, disableClusteringAtZoom: {{ this.uncluster_zoom }}});
+  var markers = new Array(d.rows.length);
+  for (var i = 0; i < d.rows.length; i++) {
+    var r = d.rows[i], s = d.strokes[r[3]], region = r[4] === 1;
+    var m = L.circleMarker([r[0], r[1]], {radius: region ? 13 : 7, color: "#222",
+        weight: s[0], dashArray: s[1], fillColor: d.colours[r[2]],
+        fillOpacity: region ? 0.18 : 0.85, className: "fw-incident"});
+    m.fwIndex = i;
+    if (d.popups) { m.bindPopup(d.popups[i], {maxWidth: 340}); m.bindTooltip(d.tips[i]); }
+    markers[i] = m;
+  }
+  group.addLayers(markers);
+  {{ this._parent.get_name() }}.addLayer(group);
+  window.fwIncidents = group;  // for inspection from the page (tests, benchmarks)
+})();
+{% endmacro %}
+""")
+
+    default_js: ClassVar = [("markercluster_js",
+                   asset_url("leaflet.markercluster", "dist/leaflet.markercluster.js"))]
+    default_css: ClassVar = [("markercluster_css",
+                    asset_url("leaflet.markercluster", "dist/MarkerCluster.css")),
+                   ("markercluster_default_css",
+                    asset_url("leaflet.markercluster", "dist/MarkerCluster.Default.css"))]
+
+    def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]]):
+        super().__init__()
+        self._name = "IncidentLayer"
+        self.uncluster_zoom = UNCLUSTER_ZOOM
+        self.payload = _js(incident_payload(incidents, sources))
+
+
+def incident_payload(incidents: pd.DataFrame,
+                     sources: Mapping[str, tuple[str, str]]) -> dict:
+    """The compact arrays sent to the browser: ``[lat, lon, type, confidence, region]``
+    per incident (codes index ``colours``/``strokes``), plus escaped popups and
+    tooltips when there are at most :data:`POPUP_LIMIT` incidents."""
+    types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
+    confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
+                                categories=CONFIDENCES)
+    rows = np.column_stack([
+        incidents["lat"].to_numpy(float).round(5), incidents["lon"].to_numpy(float).round(5),
+        np.where(types.codes < 0, INCIDENT_TYPES.index("unknown"), types.codes),
+        np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes),
+        (incidents["location_precision"] == "region").to_numpy(int),
+    ])
+    payload = {
+        "rows": [[r[0], r[1], int(r[2]), int(r[3]), int(r[4])] for r in rows.tolist()],
+        "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
+        "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
+        "popups": None,
+        "tips": None,
+    }
+    if len(incidents) <= POPUP_LIMIT:
+        records = incidents.to_dict("records")
+        payload["popups"] = [incident_popup(r, sources) for r in records]
+        payload["tips"] = [f"{esc(r.get('title') or r.get('id'))} · {esc(_fmt_date(r))}"
+                           for r in records]
+    return payload
+
+
+# --- other layers ---------------------------------------------------------------------
+# Data-bearing layers are GeoJSON with pre-escaped ``tip``/``popup`` properties, bound
+# by our own script: folium's Tooltip and Popup put text inside JavaScript template
+# literals, where "${...}" in a description would run.
+
+class DataLayer(MacroElement):
+    """Features with escaped tooltip/popup text, per-feature style, and for points an
+    icon built from our own markup (``icon``: letter and colour)."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var layer = L.geoJSON({{ this.data }}, {
+    style: function (f) { return f.properties.style || {}; },
+    pointToLayer: function (f, latlng) {
+      var p = f.properties;
+      if (p.icon) {
+        var div = document.createElement("div");
+        div.className = "fw-deployment";
+        div.style.background = p.icon.colour;
+        div.textContent = p.icon.letter;
+        return L.marker(latlng, {icon: L.divIcon({html: div, className: "",
+            iconSize: [18, 18], iconAnchor: [9, 9]})});
+      }
+      return L.circleMarker(latlng, p.style || {});
+    },
+    onEachFeature: function (f, l) {
+      if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
+      if (f.properties.popup) { l.bindPopup(f.properties.popup, {maxWidth: 340}); }
+    }
+  });
+  {{ this._parent.get_name() }}.addLayer(layer);
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, features: list[dict]):
+        super().__init__()
+        self._name = "DataLayer"
+        self.data = _js({"type": "FeatureCollection", "features": features})
+
+
+def _feature(geom: shapely.Geometry, **properties) -> dict:
+    return {"type": "Feature", "properties": properties,
+            "geometry": json.loads(shapely.to_geojson(geom))}
+
+
+def deployment_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
+    """The popup of one deployment, every data value escaped."""
+    lines = [f"<b>{esc(row.get('name'))}</b>",
+             f"{esc(_fmt_date(row))} · {esc(row.get('kind'))} · {esc(row.get('status'))}",
+             f"Operator: {esc(row.get('operator'))} · {esc(row.get('location_basis'))}",
+             esc(row.get("description")),
+             f"Sources: {source_links(row.get('sources') or '', sources)}"]
+    return '<div class="fw-popup">' + "<br>".join(lines) + "</div>"
+
+
+def _spread(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records sharing one stand-in point (region precision) fanned out on a small
+    circle, so each stays clickable."""
+    frame = frame.copy()
+    key = frame["lat"].round(4).astype(str) + "," + frame["lon"].round(4).astype(str)
+    rank = frame.groupby(key).cumcount().to_numpy()
+    size = frame.groupby(key)["lat"].transform("size").to_numpy()
+    angle = 2 * np.pi * rank / np.maximum(size, 1)
+    radius = np.where(size > 1, 0.12, 0.0)
+    frame["lat"] = frame["lat"] + radius * np.sin(angle) * 0.6
+    frame["lon"] = frame["lon"] + radius * np.cos(angle)
+    return frame
+
+
+def deployment_features(deployments: pd.DataFrame,
+                        sources: Mapping[str, tuple[str, str]]) -> list[dict]:
+    """Deployments as point features: colour by status, letter by kind."""
+    return [_feature(shapely.Point(r["lon"], r["lat"]),
+                     icon={"colour": STATUS_COLOURS.get(r.get("status"), "#555"),
+                           "letter": KIND_LETTERS.get(r.get("kind"), "?")},
+                     tip=esc(r.get("name")), popup=deployment_popup(r, sources))
+            for r in _spread(deployments).to_dict("records")]
+
+
+def defense_line_features(lines: pd.DataFrame) -> list[dict]:
+    """Defence lines, dashed where schematic, labelled with their depth."""
+    out = []
+    for row in lines.to_dict("records"):
+        schematic = str(row.get("schematic")).lower() == "true"
+        label = str(row.get("name") or row.get("id"))
+        depth = row.get("depth_km")
+        if depth is not None and not pd.isna(depth):
+            label += f" (up to {float(depth):g} km deep)"
+        if schematic:
+            label += " — schematic"
+        style = {"color": "#5b2c06", "weight": 4, "dashArray": "10 6" if schematic else None}
+        out.append(_feature(row["geometry"], tip=esc(label), style=style,
+                            popup=f"<b>{esc(label)}</b><br>{esc(row.get('description'))}"))
+    return out
+
+
+def track_features(tracks: pd.DataFrame, crossings: pd.DataFrame) -> list[dict]:
+    """Track lines and their border-crossing points."""
+    out = [_feature(r["geometry"], tip=esc(f"track {r.get('id')}"),
+                    style={"color": TYPE_COLOURS.get(r.get("type"), "#333"), "weight": 2.5})
+           for r in tracks.to_dict("records")]
+    for r in crossings.to_dict("records"):
+        when = f" at {r['time']:%Y-%m-%d %H:%M}Z" if pd.notna(r.get("time")) else ""
+        out.append(_feature(shapely.Point(r["lon"], r["lat"]),
+                            tip=esc(f"{r['direction']}{when}"),
+                            style={"radius": 5, "color": "#000", "weight": 2,
+                                   "fillColor": "#fff", "fillOpacity": 1}))
+    return out
+
+
+def _data_group(m: folium.Map, key: str, features: list[dict]) -> None:
+    group = folium.FeatureGroup(name=LAYER_LABELS[key])
+    DataLayer(features).add_to(group)
+    group.add_to(m)
+
+
+class ReferenceLayer(folium.map.Layer):
+    """A display layer of reference geometry (see ``dashboard.display``), fetched by the
+    browser from the app (cached across reruns) or embedded for standalone pages."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = L.geoJSON(null, {
+    style: function (f) {
+      var s = {{ this.style }};
+      if (f.properties && f.properties.km !== undefined) {
+        var i = {{ this.kms }}.indexOf(f.properties.km);
+        s = Object.assign({}, s, {fillOpacity: Math.max(0.22 - 0.06 * i, 0.05)});
+      }
+      return s;
+    },
+    interactive: {{ this.interactive }},
+    onEachFeature: function (f, layer) {
+      var tip = {{ this.tip }};
+      if (tip !== null) {
+        layer.bindTooltip(f.properties && f.properties.km !== undefined
+            ? tip.replace("{km}", String(f.properties.km)) : tip);
+      }
+    }
+});
+{% if this.data %}
+{{ this.get_name() }}.addData({{ this.data }});
+{% else %}
+fetch({{ this.url }}).then(function (r) { return r.json(); })
+    .then(function (d) { {{ this.get_name() }}.addData(d); });
+{% endif %}
+{% endmacro %}
+""")
+
+    def __init__(self, layer: str, label: str, style: dict, *, bands_km=(),
+                 tooltip: str | None = None, inline: bool = False, show: bool = True):
+        super().__init__(name=label, overlay=True, control=True, show=show)
+        self._name = "ReferenceLayer"
+        self.style = _js(style)
+        self.kms = _js([float(k) for k in sorted(bands_km)])
+        self.tip = _js(esc(tooltip) if tooltip else None)
+        self.interactive = "true" if tooltip else "false"
+        bands = tuple(float(k) for k in bands_km)
+        self.data = _js(display.reference_layer(layer, bands)) if inline else ""
+        self.url = "" if inline else _js(display.reference_url(layer, bands))
+
+
+def _add_reference(m: folium.Map, opts: MapOptions) -> None:
+    if "borders" in opts.layers:
+        ReferenceLayer("borders", LAYER_LABELS["borders"], {"color": "#666", "weight": 1},
+                       inline=opts.inline_reference).add_to(m)
+    for which in ("belarus", "kaliningrad"):
+        key = f"bands_{which}"
+        if key in opts.layers and opts.bands_km:
+            ReferenceLayer(key, LAYER_LABELS[key],
+                           {"color": "#b03030", "weight": 0.8, "fillColor": "#e06666",
+                            "fillOpacity": 0.2},
+                           bands_km=opts.bands_km, inline=opts.inline_reference,
+                           tooltip=f"within {{km}} km of {which.title()}").add_to(m)
+        if which in opts.layers:
+            ReferenceLayer(which, LAYER_LABELS[which],
+                           {"color": "#7a0000", "weight": 2, "fillColor": "#a33",
+                            "fillOpacity": 0.25}, tooltip=LAYER_LABELS[which],
+                           inline=opts.inline_reference).add_to(m)
+
+
+# --- map furniture --------------------------------------------------------------------
+
+class Legend(MacroElement):
+    """A legend listing only what is drawn."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+(function () {
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "fw-legend");
+    div.innerHTML = "<details{{ ' open' if this.open else '' }}><summary>Legend</summary>"
+        + {{ this.html }} + "</details>";
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  legend.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+""")
+
+    def __init__(self, entries: list[str], *, open_: bool = True):
+        super().__init__()
+        self._name = "Legend"
+        self.html = _js("".join(entries))
+        self.open = open_
+
+
+def legend_entries(incidents: pd.DataFrame, deployments: pd.DataFrame,
+                   opts: MapOptions) -> list[str]:
+    """Legend rows (HTML, built from the project's own labels only) for what is drawn."""
+    rows = []
+    if "incidents" in opts.layers and len(incidents):
+        rows.append("<b>Incidents</b>")
+        for t in [t for t in INCIDENT_TYPES if t in set(incidents["type"])]:
+            rows.append(f'<i class="fw-dot" style="background:{TYPE_COLOURS[t]}"></i>{t}')
+        rows.append('<i class="fw-dot fw-thick"></i>confirmed '
+                    '<i class="fw-dot fw-dashed"></i>disputed '
+                    '<i class="fw-dot fw-region"></i>region only')
+    if "deployments" in opts.layers and len(deployments):
+        rows.append("<b>Deployments</b>")
+        for s in [s for s in DEPLOYMENT_STATUSES if s in set(deployments["status"])]:
+            rows.append(f'<i class="fw-sq" style="background:{STATUS_COLOURS[s]}"></i>{s}')
+        letters = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in KIND_LETTERS.items()
+                            if k in set(deployments["kind"]))
+        rows.append(f'<span class="fw-small">{letters}</span>')
+    if "defense_lines" in opts.layers:
+        rows.append('<i class="fw-line"></i>defence line (dashed: schematic)')
+    if {"bands_belarus", "bands_kaliningrad"} & set(opts.layers) and opts.bands_km:
+        kms = ", ".join(f"{k:g}" for k in sorted(opts.bands_km))
+        rows.append(f'<i class="fw-sq" style="background:#e06666"></i>bands {kms} km')
+    if {"belarus", "kaliningrad"} & set(opts.layers):
+        rows.append('<i class="fw-sq" style="background:#a33"></i>Belarus / Kaliningrad')
+    return [f"<div>{r}</div>" for r in rows]
+
+
+_CSS = f"""
+<style>
+.leaflet-container {{ background: {_SEA} !important; }}
+.fw-legend {{ background: rgba(255,255,255,.92); padding: 4px 8px; font: 11px/1.45 sans-serif;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 220px; }}
+.fw-legend summary {{ cursor: pointer; font-weight: bold; }}
+.fw-dot {{ display:inline-block; width:10px; height:10px; border-radius:50%;
+  margin-right:5px; border:1.5px solid #222; vertical-align:middle; }}
+.fw-thick {{ border-width:3px; }} .fw-dashed {{ border-style:dashed; }}
+.fw-region {{ width:14px; height:14px; background:rgba(120,120,120,.2); }}
+.fw-sq {{ display:inline-block; width:11px; height:11px; margin-right:5px;
+  vertical-align:middle; }}
+.fw-line {{ display:inline-block; width:22px; border-top:3px dashed #5b2c06;
+  margin-right:5px; vertical-align:middle; }}
+.fw-small {{ font-size:11px; color:#444; }}
+.fw-deployment {{ width:18px; height:18px; color:#fff; font:bold 11px/18px sans-serif;
+  text-align:center; border:1px solid #222; border-radius:3px; }}
+.fw-popup {{ font: 12px/1.45 sans-serif; }}
+</style>
+"""
+
+
+def _localise(m: folium.Map) -> None:
+    """Load only our own copies of Leaflet (folium's defaults point at CDNs and pull in
+    jQuery, Bootstrap and icon fonts the map does not use)."""
+    m.default_js = list(_LEAFLET)
+    m.default_css = list(_LEAFLET_CSS)
+
+
+class _Measure(folium.plugins.MeasureControl):
+    default_js: ClassVar = [("leaflet_measure_js", asset_url("leaflet-measure", "dist/leaflet-measure.js"))]
+    default_css: ClassVar = [("leaflet_measure_css",
+                    asset_url("leaflet-measure", "dist/leaflet-measure.css"))]
+
+
+class _Fullscreen(folium.plugins.Fullscreen):
+    default_js: ClassVar = [("fullscreen_js", asset_url("leaflet.fullscreen", "Control.FullScreen.js"))]
+    default_css: ClassVar = [("fullscreen_css", asset_url("leaflet.fullscreen", "Control.FullScreen.css"))]
+
+
+def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = None,
+              defense_lines: pd.DataFrame | None = None, tracks: pd.DataFrame | None = None,
+              crossings: pd.DataFrame | None = None,
+              options: MapOptions | None = None) -> folium.Map:
+    """Build the dashboard map.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Enriched incident records (``lat``, ``lon``, ``type``, ``confidence``, ...).
+    deployments, defense_lines, tracks : DataFrame, optional
+        Records of those types; lines carry shapely ``geometry``.
+    crossings : DataFrame, optional
+        Border crossings of the tracks (``lon``, ``lat``, ``direction``, ``time``).
+    options : MapOptions, optional
+        Layers, bands, basemap and view.
+    """
+    opts = options or MapOptions()
+    deployments = deployments if deployments is not None else pd.DataFrame(
+        columns=["lat", "lon", "status", "kind"])
+    m = folium.Map(location=list(opts.center), zoom_start=opts.zoom, tiles=None,
+                   control_scale=True, prefer_canvas=True, height=opts.height)
+    m.options.update(maxZoom=18, minZoom=3)  # folium gives them to tile layers only
+    _localise(m)
+    m.get_root().header.add_child(Element(_CSS))
+    ReferenceLayer("land", "Offline basemap (land)",
+                   {"color": "#b9b2a3", "weight": 0.6, "fillColor": _LAND, "fillOpacity": 1},
+                   inline=opts.inline_reference).add_to(m)
+    if opts.basemap in ONLINE_BASEMAPS:
+        url, attribution, name = ONLINE_BASEMAPS[opts.basemap]
+        folium.TileLayer(url, attr=esc(attribution), name=name).add_to(m)
+    _add_reference(m, opts)
+    if "defense_lines" in opts.layers and defense_lines is not None and len(defense_lines):
+        _data_group(m, "defense_lines", defense_line_features(defense_lines))
+    if "deployments" in opts.layers and len(deployments):
+        _data_group(m, "deployments", deployment_features(deployments, opts.sources))
+    if "tracks" in opts.layers and tracks is not None and len(tracks):
+        crossings = crossings if crossings is not None else pd.DataFrame(
+            columns=["lat", "lon", "direction", "time"])
+        _data_group(m, "tracks", track_features(tracks, crossings))
+    if "incidents" in opts.layers:
+        group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
+        IncidentLayer(incidents, opts.sources).add_to(group)
+        group.add_to(m)
+    Legend(legend_entries(incidents, deployments, opts)).add_to(m)
+    _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
+             primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(m)
+    _Fullscreen(position="topleft").add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    return m
+
+
+def asset_links(m: folium.Map) -> list[str]:
+    """Every script and stylesheet address the map asks the browser to load."""
+    links = []
+    for element in _walk(m):
+        links += [u for _, u in getattr(element, "default_js", [])]
+        links += [u for _, u in getattr(element, "default_css", [])]
+    return links
+
+
+def _walk(element) -> Iterable:
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)

@@ -1,0 +1,104 @@
+"""What the dashboard asks of the store and derives from it (no Streamlit here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from dashboard.state import NEAR_TARGETS, ViewState
+from geo.schema import INCIDENT_TYPES, split_list
+from geo.settings import GEOD
+from geo.store import Store
+from geo.tracks import CROSSING_COLUMNS, analyse_track
+
+#: Columns of the incident table, in order.
+TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",
+                 "country_iso3", "location_label", "location_precision", "dist_belarus_km",
+                 "dist_kaliningrad_km", "nearest_border", "dist_border_km", "confidence",
+                 "origin", "sources", "description", "notes"]
+
+#: Metres per screen pixel at zoom 0 on the equator (Web Mercator, 256-pixel tiles).
+_M_PER_PX_ZOOM0 = 156_543.034
+
+
+def store_filters(view: ViewState) -> dict:
+    """Keyword arguments of :meth:`geo.store.Store.incidents` for a view."""
+    return {
+        "start": view.start, "end": view.end, "types": view.types,
+        "countries": view.countries, "confidence": view.confidence,
+        "near": (NEAR_TARGETS[view.near[0]], view.near[1]) if view.near else None,
+    }
+
+
+def filtered_incidents(store: Store, view: ViewState) -> pd.DataFrame:
+    """The incidents a view shows."""
+    return store.incidents(**store_filters(view))
+
+
+def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """Dates of a period preset: "all", "last 7 days" (…30, 90) or a year "2025"."""
+    if preset == "all":
+        return None, None
+    if preset.startswith("last "):
+        days = int(preset.split()[1])
+        return today - dt.timedelta(days=days - 1), today
+    year = int(preset)
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def weekly_counts(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Incidents per week (weeks starting Monday, by start date) and type."""
+    if incidents.empty:
+        return pd.DataFrame(columns=list(INCIDENT_TYPES))
+    week = incidents["date"].dt.tz_convert(None).dt.to_period("W-SUN").dt.start_time
+    counts = pd.crosstab(week, incidents["type"])
+    full = pd.date_range(counts.index.min(), counts.index.max(), freq="7D")
+    ordered = [t for t in INCIDENT_TYPES if t in counts.columns]
+    return counts.reindex(full, fill_value=0)[ordered].rename_axis("week")
+
+
+def incident_at(incidents: pd.DataFrame, lat: float, lon: float, zoom: int,
+                *, tolerance_px: float = 14.0) -> str | None:
+    """The id of the incident drawn under a click, or None.
+
+    The nearest incident (geodesic distance) counts when it is within ``tolerance_px``
+    screen pixels at the map's zoom; region-precision markers are drawn larger.
+    """
+    if incidents.empty:
+        return None
+    lats = incidents["lat"].to_numpy(float)
+    lons = incidents["lon"].to_numpy(float)
+    _, _, dist_m = GEOD.inv(np.full(len(lats), lon), np.full(len(lats), lat), lons, lats)
+    m_per_px = _M_PER_PX_ZOOM0 * np.cos(np.radians(lat)) / 2 ** zoom
+    radius_px = np.where(incidents["location_precision"].to_numpy() == "region", 13, 7)
+    reach = (radius_px + tolerance_px) * m_per_px
+    hits = np.flatnonzero(dist_m <= reach)
+    if not len(hits):
+        return None
+    return str(incidents["id"].iloc[hits[np.argmin(dist_m[hits])]])
+
+
+def track_crossings(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Border crossings of every track, with the track's id."""
+    frames = []
+    for row in tracks.itertuples():
+        times = split_list(getattr(row, "times", "") or "")
+        report = analyse_track(row.geometry, pd.to_datetime(times, utc=True) if times else None)
+        frames.append(report.crossings.assign(track_id=row.id))
+    if not frames:
+        return pd.DataFrame(columns=[*CROSSING_COLUMNS, "track_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def source_titles(sources: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """``{source id: (title, url)}`` from the sources table."""
+    return {r.id: (f"{r.publication}: {r.title}" if r.publication else r.title, r.url)
+            for r in sources.itertuples()}
+
+
+def table(incidents: pd.DataFrame) -> pd.DataFrame:
+    """The incident table as shown (enriched columns, sources)."""
+    present = [c for c in TABLE_COLUMNS if c in incidents.columns]
+    return incidents[present].reset_index(drop=True)

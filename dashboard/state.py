@@ -1,0 +1,165 @@
+"""The dashboard's view (filters, layers, map position, selection) and its URL form.
+
+A view round-trips through the query string, so a URL reproduces what its sender saw:
+
+``?start=2025-07-01&end=2025-09-30&types=drone,aircraft&countries=LTU,POL
+&confidence=confirmed&near=belarus:50&layers=incidents,tracks&bands=10,50,100
+&basemap=offline&view=54.90,24.00,7&selected=ltu-2025-07-28-gerbera``
+
+A parameter that is missing means "no filter" (or the default); one that cannot be read
+is ignored and reported, never half-applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from dashboard.maps import BASEMAPS, DEFAULT_LAYERS, LAYER_LABELS
+from geo.schema import CONFIDENCES, INCIDENT_TYPES
+
+#: Targets of the "within N km of" filter, and the store column each uses.
+NEAR_TARGETS = {"belarus": "dist_belarus_km", "kaliningrad": "dist_kaliningrad_km"}
+DEFAULT_BANDS_KM = (10.0, 50.0, 100.0)
+DEFAULT_VIEW = (54.9, 24.0, 6)
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything that defines what the dashboard shows."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    #: None means all; a tuple selects.
+    types: tuple[str, ...] | None = None
+    countries: tuple[str, ...] | None = None
+    confidence: tuple[str, ...] | None = None
+    #: ("belarus", 50.0): only incidents within 50 km of Belarus.
+    near: tuple[str, float] | None = None
+    layers: tuple[str, ...] = DEFAULT_LAYERS
+    bands_km: tuple[float, ...] = DEFAULT_BANDS_KM
+    basemap: str = "offline"
+    view: tuple[float, float, int] = DEFAULT_VIEW
+    selected: str | None = None
+    #: Problems found while reading a URL (not part of the URL itself).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_query(self) -> dict[str, str]:
+        """Query-string parameters; defaults are left out to keep URLs short."""
+        q: dict[str, str] = {}
+        if self.start:
+            q["start"] = self.start.isoformat()
+        if self.end:
+            q["end"] = self.end.isoformat()
+        for name in ("types", "countries", "confidence"):
+            values = getattr(self, name)
+            if values is not None:
+                q[name] = ",".join(values)
+        if self.near:
+            q["near"] = f"{self.near[0]}:{self.near[1]:g}"
+        if tuple(self.layers) != DEFAULT_LAYERS:
+            q["layers"] = ",".join(self.layers)
+        if tuple(self.bands_km) != DEFAULT_BANDS_KM:
+            q["bands"] = ",".join(f"{b:g}" for b in self.bands_km)
+        if self.basemap != "offline":
+            q["basemap"] = self.basemap
+        if tuple(self.view) != DEFAULT_VIEW:
+            lat, lon, zoom = self.view
+            q["view"] = f"{lat:.4f},{lon:.4f},{int(zoom)}"
+        if self.selected:
+            q["selected"] = self.selected
+        return q
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> ViewState:
+        """Read a view from query parameters; unreadable ones are skipped with a warning."""
+        found: dict = {}
+        warnings: list[str] = []
+        for key, text in query.items():
+            reader = _READERS.get(key)
+            if reader is None:
+                warnings.append(f"unknown URL parameter {key!r} ignored")
+                continue
+            try:
+                found[_FIELD.get(key, key)] = reader(str(text))
+            except ValueError as exc:
+                warnings.append(f"URL parameter {key}={text!r} ignored: {exc}")
+        state = cls(**found)
+        if state.start and state.end and state.end < state.start:
+            warnings.append("URL dates ignored: end is before start")
+            state = replace(state, start=None, end=None)
+        return replace(state, warnings=tuple(warnings))
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _choices(allowed: tuple[str, ...] | None, *, upper: bool = False):
+    def read(text: str) -> tuple[str, ...]:
+        items = [t.strip().upper() if upper else t.strip().lower()
+                 for t in text.split(",") if t.strip()]
+        if allowed is not None:
+            bad = [t for t in items if t not in allowed]
+            if bad:
+                msg = f"{bad} not in {list(allowed)}"
+                raise ValueError(msg)
+        elif upper and any(len(t) != 3 or not t.isalpha() for t in items):
+            msg = "countries are ISO 3166 alpha-3 codes such as LTU"
+            raise ValueError(msg)
+        return tuple(dict.fromkeys(items))
+    return read
+
+
+def _near(text: str) -> tuple[str, float]:
+    target, _, km = text.partition(":")
+    if target not in NEAR_TARGETS:
+        msg = f"target must be one of {list(NEAR_TARGETS)}"
+        raise ValueError(msg)
+    value = float(km)
+    if not 0 < value <= 2000:
+        msg = "distance must be between 0 and 2000 km"
+        raise ValueError(msg)
+    return target, value
+
+
+def _bands(text: str) -> tuple[float, ...]:
+    values = tuple(sorted({float(t) for t in text.split(",") if t.strip()}))
+    if not values or len(values) > 6 or not all(0 < v <= 1000 for v in values):
+        msg = "give 1 to 6 distances between 0 and 1000 km"
+        raise ValueError(msg)
+    return values
+
+
+def _basemap(text: str) -> str:
+    if text not in BASEMAPS:
+        msg = f"not one of {list(BASEMAPS)}"
+        raise ValueError(msg)
+    return text
+
+
+def _view(text: str) -> tuple[float, float, int]:
+    lat, lon, zoom = (t.strip() for t in text.split(","))
+    lat_f, lon_f, zoom_i = float(lat), float(lon), int(zoom)
+    if not (-90 <= lat_f <= 90 and -180 <= lon_f <= 180 and 1 <= zoom_i <= 18):
+        msg = "expected lat,lon,zoom within range"
+        raise ValueError(msg)
+    return lat_f, lon_f, zoom_i
+
+
+def _selected(text: str) -> str:
+    if not text or len(text) > 200:
+        msg = "not an incident id"
+        raise ValueError(msg)
+    return text
+
+
+_READERS = {
+    "start": _date, "end": _date,
+    "types": _choices(INCIDENT_TYPES), "countries": _choices(None, upper=True),
+    "confidence": _choices(CONFIDENCES), "near": _near,
+    "layers": _choices(tuple(LAYER_LABELS)), "bands": _bands, "basemap": _basemap,
+    "view": _view, "selected": _selected,
+}
+_FIELD = {"bands": "bands_km"}

@@ -1,0 +1,122 @@
+"""Leaflet and its plugins, fetched from the npm registry at set-up and served by the app.
+
+The map must draw with no network, so its JavaScript and CSS cannot come from CDNs.
+``python -m dashboard.vendor`` downloads each pinned package tarball from the npm
+registry, checks it against the registry's published sha512 integrity, and unpacks the
+files the map needs into ``dashboard/static/vendor/`` (git-ignored), which Streamlit
+serves at ``/app/static/vendor/``. ``make`` runs it; nothing third-party is committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sys
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Where the unpacked files live; served by Streamlit's static file serving.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+VENDOR_DIR = STATIC_DIR / "vendor"
+
+#: URL path under which the app serves ``VENDOR_DIR``.
+VENDOR_URL = "app/static/vendor"
+
+REGISTRY = "https://registry.npmjs.org"
+
+
+@dataclass(frozen=True)
+class Package:
+    """One npm package: pinned version, its registry integrity, the files we use."""
+
+    name: str
+    version: str
+    #: Subresource-integrity string from the registry (``npm view NAME@VER dist.integrity``).
+    integrity: str
+    #: Paths inside the package (``dist/leaflet.js``); folders are copied whole.
+    files: tuple[str, ...]
+
+    @property
+    def tarball_url(self) -> str:
+        """The registry address of the package's tarball."""
+        return f"{REGISTRY}/{self.name}/-/{self.name.split('/')[-1]}-{self.version}.tgz"
+
+
+PACKAGES = (
+    Package("leaflet", "1.9.4",
+            "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==",
+            ("dist/leaflet.js", "dist/leaflet.css", "dist/images")),
+    Package("leaflet.markercluster", "1.5.3",
+            "sha512-vPTw/Bndq7eQHjLBVlWpnGeLa3t+3zGiuM7fJwCkiMFq+nmRuG3RI3f7f4N4TDX7T4NpbAXpR2+NTRSEGfCSeA==",
+            ("dist/leaflet.markercluster.js", "dist/MarkerCluster.css",
+             "dist/MarkerCluster.Default.css")),
+    Package("leaflet-measure", "3.1.0",
+            "sha512-ln5c9UNaWDEd24tIzDt9hwnpb8OaCPBfSWNBg2H8rb9SA3cbXW9+NqohA6/8TdsNDGJZr36woXMrqRq07Pcl3w==",
+            ("dist/leaflet-measure.js", "dist/leaflet-measure.css", "dist/assets")),
+    Package("leaflet.fullscreen", "3.0.2",
+            "sha512-m27waFVmwdrLGXjZw2L8b7w/W28EY+u7IGzK2x8K99XaPuzKbjI+/H1j0OMawLcRPZyDRh+39XpyLsvDwHUEoA==",
+            ("Control.FullScreen.js", "Control.FullScreen.css", "icon-fullscreen.svg")),
+)
+
+
+def asset_path(package: str, file: str) -> Path:
+    """Where a package file is unpacked."""
+    return VENDOR_DIR / package / file
+
+
+def asset_url(package: str, file: str) -> str:
+    """The app-relative address the browser loads a package file from."""
+    return f"/{VENDOR_URL}/{package}/{file}"
+
+
+def missing_assets() -> list[str]:
+    """Package files that are not unpacked yet (empty when set-up is complete)."""
+    return [f"{p.name}/{f}" for p in PACKAGES for f in p.files
+            if not asset_path(p.name, f).exists()]
+
+
+def _verify(data: bytes, integrity: str, name: str) -> None:
+    algo, _, expected = integrity.partition("-")
+    digest = base64.b64encode(hashlib.new(algo, data).digest()).decode()
+    if digest != expected:
+        msg = f"{name}: tarball {algo} is {digest}, the registry says {expected}"
+        raise RuntimeError(msg)
+
+
+def _unpack(package: Package, data: bytes) -> None:
+    wanted = tuple(f"package/{f}" for f in package.files)
+    target_root = (VENDOR_DIR / package.name).resolve()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile() or not member.name.startswith(wanted):
+                continue
+            relative = member.name.removeprefix("package/")
+            target = (target_root / relative).resolve()
+            if not target.is_relative_to(target_root):  # refuse paths escaping the folder
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(member).read())
+
+
+def fetch(*, force: bool = False) -> None:
+    """Download, verify and unpack every package whose files are not all present."""
+    for package in PACKAGES:
+        present = all(asset_path(package.name, f).exists() for f in package.files)
+        if present and not force:
+            continue
+        with urllib.request.urlopen(package.tarball_url, timeout=60) as response:
+            data = response.read()
+        _verify(data, package.integrity, f"{package.name}@{package.version}")
+        _unpack(package, data)
+        print(f"{package.name}@{package.version}: unpacked into {VENDOR_DIR / package.name}")
+    still = missing_assets()
+    if still:
+        msg = f"files not found in the packages: {still}"
+        raise RuntimeError(msg)
+
+
+if __name__ == "__main__":
+    fetch(force="--force" in sys.argv)
