@@ -513,14 +513,17 @@ def _localise(m: folium.Map) -> None:
 
 
 class _Measure(folium.plugins.MeasureControl):
-    default_js: ClassVar = [("leaflet_measure_js", asset_url("leaflet-measure", "dist/leaflet-measure.js"))]
+    default_js: ClassVar = [("leaflet_measure_js",
+                             asset_url("leaflet-measure", "dist/leaflet-measure.js"))]
     default_css: ClassVar = [("leaflet_measure_css",
                     asset_url("leaflet-measure", "dist/leaflet-measure.css"))]
 
 
 class _Fullscreen(folium.plugins.Fullscreen):
-    default_js: ClassVar = [("fullscreen_js", asset_url("leaflet.fullscreen", "Control.FullScreen.js"))]
-    default_css: ClassVar = [("fullscreen_css", asset_url("leaflet.fullscreen", "Control.FullScreen.css"))]
+    default_js: ClassVar = [("fullscreen_js",
+                             asset_url("leaflet.fullscreen", "Control.FullScreen.js"))]
+    default_css: ClassVar = [("fullscreen_css",
+                              asset_url("leaflet.fullscreen", "Control.FullScreen.css"))]
 
 
 def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = None,

@@ -65,7 +65,8 @@ def test_bad_url_parameters_are_reported_and_ignored(app):
     app.run()
     assert shown(app) == 7
     warnings = " ".join(w.value for w in app.warning)
-    assert "types" in warnings and "view" in warnings
+    assert "types" in warnings
+    assert "view" in warnings
 
 
 UPLOAD = b"""id,date,type,lat,lon,confidence,description
