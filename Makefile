@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dashboard test lint data
+VENDOR := dashboard/static/vendor/.complete
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: dashboard test lint data browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,12 +15,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# Leaflet and its plugins, from the npm registry (checked against its sha512 integrity).
+$(VENDOR): $(STAMP) dashboard/vendor.py
+	$(BIN)/python -m dashboard.vendor
+	touch $(VENDOR)
+
+## Debian's chromium for the end-to-end tests.
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
 ## Start the dashboard on the embedded default data.
-dashboard: $(STAMP)
+dashboard: $(STAMP) $(VENDOR)
 	$(BIN)/streamlit run dashboard/app.py
 
-## Lint, then run every test.
-test: $(STAMP)
+## Lint, then run every test (the end-to-end ones in chromium).
+test: $(STAMP) $(VENDOR) browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -20,7 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streamlit_folium import st_folium
 
 from dashboard import queries
-from dashboard.maps import BASEMAPS, LAYER_LABELS, MapOptions, build_map, safe_url
+from dashboard.maps import (
+    BASEMAPS,
+    LAYER_LABELS,
+    MapOptions,
+    build_map,
+    fmt_date,
+    fmt_km,
+    safe_url,
+)
 from dashboard.state import NEAR_TARGETS, ViewState
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
@@ -68,6 +76,7 @@ def init_widgets(view: ViewState) -> None:
     s["bands"] = ", ".join(f"{b:g}" for b in view.bands_km)
     s["basemap"] = view.basemap
     s["view"] = view.view
+    s["origin"] = view.view  # where the map is built; later moves go through st_folium
     s["selected"] = view.selected
     s["initialised"] = True
 
@@ -132,19 +141,21 @@ def detail_panel(incidents: pd.DataFrame, selected: str | None,
     row = incidents.set_index("id").loc[selected]
     st.markdown(f"**{_md(row['title'] or selected)}**")
     facts = {
-        "id": selected,
-        "date": row["date"], "date end": row["date_end"], "precision": row["date_precision"],
-        "type": row["type"], "confidence": row["confidence"],
+        "id": selected, "date": fmt_date(row), "type": row["type"],
+        "confidence": row["confidence"],
         "airspace": row["country_name"] or "none (international)",
-        "location": row["location_label"], "basis": row["location_basis"],
-        "from Belarus (km)": row["dist_belarus_km"],
-        "from Kaliningrad (km)": row["dist_kaliningrad_km"],
-        "nearest border": row["nearest_border"], "origin": row["origin"],
-        "description": row["description"], "notes": row["notes"],
+        "location": f"{row['location_label']} "
+                    f"({row['location_precision'] or 'precision not stated'})",
+        "position basis": row["location_basis"],
+        "from Belarus": fmt_km(row["dist_belarus_km"]),
+        "from Kaliningrad": fmt_km(row["dist_kaliningrad_km"]),
+        "nearest border": f"{row['nearest_border']} at {fmt_km(row['dist_border_km'])}"
+        if row["nearest_border"] else "—",
+        "origin": row["origin"], "description": row["description"], "notes": row["notes"],
     }
     shown = pd.DataFrame({"value": [("" if pd.isna(v) else str(v)) for v in facts.values()]},
                          index=list(facts))
-    st.dataframe(shown, width="stretch")
+    st.table(shown)
     for ident in split_list(row["sources"]):
         title, url = sources.get(ident, (ident, ""))
         link = safe_url(url)
@@ -217,15 +228,19 @@ def main() -> None:
     top[3].metric("Last", "—" if pd.isna(last) else f"{last:%Y-%m-%d}")
 
     left, right = st.columns([3, 1])
-    lat, lon, zoom = view.view
+    # The map is built at the session's first view: a moved view would change the page
+    # and make the component start over (closing popups). Moves go through st_folium.
+    lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
-                      center=(lat, lon), zoom=int(zoom), sources=sources)
+                      center=(lat0, lon0), zoom=int(zoom0), sources=sources)
+    lat, lon, zoom = view.view
     fmap = build_map(incidents, deployments=load_table(path, version, "deployments"),
                      defense_lines=load_table(path, version, "defense_lines"),
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
     with left:
         out = st_folium(fmap, key="map", height=opts.height, use_container_width=True,
+                        center=(lat, lon), zoom=int(zoom),
                         returned_objects=["last_object_clicked", "zoom", "center"])
     view = _follow_map(out or {}, incidents, view)
     with right:

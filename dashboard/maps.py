@@ -132,7 +132,8 @@ def _js(value: object) -> str:
 
 # --- popups ---------------------------------------------------------------------------
 
-def _fmt_date(row) -> str:
+def fmt_date(row) -> str:
+    """A record's date or range, as precise as its ``date_precision``."""
     def day(ts) -> str:
         if ts is None or pd.isna(ts):
             return ""
@@ -142,7 +143,8 @@ def _fmt_date(row) -> str:
     return f"{start} – {end}" if end and end != start else start
 
 
-def _fmt_km(value: object) -> str:
+def fmt_km(value: object) -> str:
+    """A distance in km to 0.1 km, or a dash where there is none."""
     return "—" if value is None or pd.isna(value) else f"{float(value):,.1f} km"
 
 
@@ -163,10 +165,10 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
     country = row.get("country_name") or "no state (international airspace)"
     lines = [
         f"<b>{esc(row.get('title') or row.get('id'))}</b>",
-        f"{esc(_fmt_date(row))} · {esc(row.get('type'))} · {esc(row.get('confidence'))}",
+        f"{esc(fmt_date(row))} · {esc(row.get('type'))} · {esc(row.get('confidence'))}",
         f"{esc(row.get('location_label'))} ({esc(country)})",
-        f"From Belarus: {esc(_fmt_km(row.get('dist_belarus_km')))} · from Kaliningrad: "
-        f"{esc(_fmt_km(row.get('dist_kaliningrad_km')))}",
+        f"From Belarus: {esc(fmt_km(row.get('dist_belarus_km')))} · from Kaliningrad: "
+        f"{esc(fmt_km(row.get('dist_kaliningrad_km')))}",
         f"<span>{esc(row.get('description'))}</span>",
         f"Sources: {source_links(row.get('sources') or '', sources)}",
     ]
@@ -239,7 +241,7 @@ def incident_payload(incidents: pd.DataFrame,
     if len(incidents) <= POPUP_LIMIT:
         records = incidents.to_dict("records")
         payload["popups"] = [incident_popup(r, sources) for r in records]
-        payload["tips"] = [f"{esc(r.get('title') or r.get('id'))} · {esc(_fmt_date(r))}"
+        payload["tips"] = [f"{esc(r.get('title') or r.get('id'))} · {esc(fmt_date(r))}"
                            for r in records]
     return payload
 
@@ -265,8 +267,13 @@ class DataLayer(MacroElement):
         div.className = "fw-deployment";
         div.style.background = p.icon.colour;
         div.textContent = p.icon.letter;
-        return L.marker(latlng, {icon: L.divIcon({html: div, className: "",
-            iconSize: [18, 18], iconAnchor: [9, 9]})});
+        var map = {{ this._parent._parent.get_name() }};
+        if (!map.getPane("fwDeployments")) {  // under the incidents (overlay pane, 400)
+          map.createPane("fwDeployments");
+          map.getPane("fwDeployments").style.zIndex = 390;
+        }
+        return L.marker(latlng, {pane: "fwDeployments", icon: L.divIcon({html: div,
+            className: "", iconSize: [18, 18], iconAnchor: [9, 9]})});
       }
       return L.circleMarker(latlng, p.style || {});
     },
@@ -294,7 +301,7 @@ def _feature(geom: shapely.Geometry, **properties) -> dict:
 def deployment_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
     """The popup of one deployment, every data value escaped."""
     lines = [f"<b>{esc(row.get('name'))}</b>",
-             f"{esc(_fmt_date(row))} · {esc(row.get('kind'))} · {esc(row.get('status'))}",
+             f"{esc(fmt_date(row))} · {esc(row.get('kind'))} · {esc(row.get('status'))}",
              f"Operator: {esc(row.get('operator'))} · {esc(row.get('location_basis'))}",
              esc(row.get("description")),
              f"Sources: {source_links(row.get('sources') or '', sources)}"]
@@ -362,13 +369,25 @@ def _data_group(m: folium.Map, key: str, features: list[dict]) -> None:
     group.add_to(m)
 
 
+#: Panes of the reference layers, below Leaflet's overlay pane (400), so that they are
+#: drawn under the data and never take its clicks: name -> z-index.
+REFERENCE_PANES = {"fwLand": 150, "fwReference": 350}
+
+
 class ReferenceLayer(folium.map.Layer):
-    """A display layer of reference geometry (see ``dashboard.display``), fetched by the
-    browser from the app (cached across reruns) or embedded for standalone pages."""
+    """A display layer of reference geometry (see ``dashboard.display``), drawn in its
+    own pane under the data and not clickable. The browser fetches it from the app (and
+    caches it across reruns); standalone pages embed it."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
+if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
+  {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }});
+  {{ this._parent.get_name() }}.getPane({{ this.pane|tojson }}).style.zIndex = {{ this.z }};
+}
 var {{ this.get_name() }} = L.geoJSON(null, {
+    pane: {{ this.pane|tojson }},
+    interactive: false,
     style: function (f) {
       var s = {{ this.style }};
       if (f.properties && f.properties.km !== undefined) {
@@ -376,14 +395,6 @@ var {{ this.get_name() }} = L.geoJSON(null, {
         s = Object.assign({}, s, {fillOpacity: Math.max(0.22 - 0.06 * i, 0.05)});
       }
       return s;
-    },
-    interactive: {{ this.interactive }},
-    onEachFeature: function (f, layer) {
-      var tip = {{ this.tip }};
-      if (tip !== null) {
-        layer.bindTooltip(f.properties && f.properties.km !== undefined
-            ? tip.replace("{km}", String(f.properties.km)) : tip);
-      }
     }
 });
 {% if this.data %}
@@ -396,13 +407,12 @@ fetch({{ this.url }}).then(function (r) { return r.json(); })
 """)
 
     def __init__(self, layer: str, label: str, style: dict, *, bands_km=(),
-                 tooltip: str | None = None, inline: bool = False, show: bool = True):
+                 inline: bool = False, show: bool = True, pane: str = "fwReference"):
         super().__init__(name=label, overlay=True, control=True, show=show)
         self._name = "ReferenceLayer"
+        self.pane, self.z = pane, REFERENCE_PANES[pane]
         self.style = _js(style)
         self.kms = _js([float(k) for k in sorted(bands_km)])
-        self.tip = _js(esc(tooltip) if tooltip else None)
-        self.interactive = "true" if tooltip else "false"
         bands = tuple(float(k) for k in bands_km)
         self.data = _js(display.reference_layer(layer, bands)) if inline else ""
         self.url = "" if inline else _js(display.reference_url(layer, bands))
@@ -418,13 +428,11 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
             ReferenceLayer(key, LAYER_LABELS[key],
                            {"color": "#b03030", "weight": 0.8, "fillColor": "#e06666",
                             "fillOpacity": 0.2},
-                           bands_km=opts.bands_km, inline=opts.inline_reference,
-                           tooltip=f"within {{km}} km of {which.title()}").add_to(m)
+                           bands_km=opts.bands_km, inline=opts.inline_reference).add_to(m)
         if which in opts.layers:
             ReferenceLayer(which, LAYER_LABELS[which],
                            {"color": "#7a0000", "weight": 2, "fillColor": "#a33",
-                            "fillOpacity": 0.25}, tooltip=LAYER_LABELS[which],
-                           inline=opts.inline_reference).add_to(m)
+                            "fillOpacity": 0.25}, inline=opts.inline_reference).add_to(m)
 
 
 # --- map furniture --------------------------------------------------------------------
@@ -553,7 +561,8 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
     m.get_root().header.add_child(Element(_CSS))
     ReferenceLayer("land", "Offline basemap (land)",
                    {"color": "#b9b2a3", "weight": 0.6, "fillColor": _LAND, "fillOpacity": 1},
-                   inline=opts.inline_reference).add_to(m)
+                   inline=opts.inline_reference, pane="fwLand",
+                   show=opts.basemap == "offline").add_to(m)
     if opts.basemap in ONLINE_BASEMAPS:
         url, attribution, name = ONLINE_BASEMAPS[opts.basemap]
         folium.TileLayer(url, attr=esc(attribution), name=name).add_to(m)

@@ -98,7 +98,18 @@ def source_titles(sources: pd.DataFrame) -> dict[str, tuple[str, str]]:
             for r in sources.itertuples()}
 
 
+def _day_text(stamps: pd.Series) -> pd.Series:
+    """ISO dates, with the time where it is not midnight (sorts as text)."""
+    text = stamps.dt.strftime("%Y-%m-%d")
+    timed = stamps.notna() & (stamps != stamps.dt.normalize())
+    return text.where(~timed, stamps.dt.strftime("%Y-%m-%d %H:%MZ")).fillna("")
+
+
 def table(incidents: pd.DataFrame) -> pd.DataFrame:
-    """The incident table as shown (enriched columns, sources)."""
+    """The incident table as shown (enriched columns, sources), dates as text."""
     present = [c for c in TABLE_COLUMNS if c in incidents.columns]
-    return incidents[present].reset_index(drop=True)
+    out = incidents[present].reset_index(drop=True)
+    for column in ("date", "date_end"):
+        if column in out:
+            out[column] = _day_text(out[column])
+    return out

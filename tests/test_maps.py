@@ -1,0 +1,132 @@
+"""Map building: local assets only, escaped text, compact incidents, honest legend."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+import pytest
+import shapely
+
+from dashboard import display
+from dashboard.maps import (
+    POPUP_LIMIT,
+    MapOptions,
+    asset_links,
+    build_map,
+    incident_payload,
+    incident_popup,
+    legend_entries,
+    safe_url,
+)
+from dashboard.vendor import PACKAGES, _verify
+
+
+def incidents(n: int = 3, **overrides) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "id": [f"i{k}" for k in range(n)], "lat": 54.5, "lon": 24.0 + 0.01 * pd.RangeIndex(n),
+        "type": "drone", "confidence": "reported", "location_precision": "exact",
+        "date": pd.Timestamp("2025-07-28", tz="UTC"), "date_end": pd.NaT,
+        "date_precision": "day", "title": "t", "description": "d", "sources": "",
+        "location_label": "x", "country_name": "Lithuania", "dist_belarus_km": 10.0,
+        "dist_kaliningrad_km": 200.0})
+    for column, value in overrides.items():
+        frame[column] = value
+    return frame
+
+
+def test_the_page_loads_nothing_from_other_hosts():
+    m = build_map(incidents(), options=MapOptions(basemap="offline"))
+    links = asset_links(m)
+    assert links
+    assert all(link.startswith("/app/static/vendor/") for link in links)
+    html = m.get_root().render()
+    assert not re.findall(r'(?:src|href)="https?://', html)
+    assert "cdn." not in html
+    assert "unpkg" not in html
+
+
+def test_online_tiles_only_when_asked_for():
+    offline = build_map(incidents()).get_root().render()
+    online = build_map(incidents(), options=MapOptions(basemap="osm")).get_root().render()
+    assert "tile.openstreetmap.org" not in offline
+    assert "tile.openstreetmap.org" in online
+
+
+@pytest.mark.parametrize("hostile", ["<img src=x onerror=alert(1)>", "${alert(1)}",
+                                     "</script><script>alert(1)</script>", "\"'><b>x</b>"])
+def test_text_from_data_is_escaped_everywhere(hostile):
+    data = incidents(1, title=hostile, description=hostile, location_label=hostile)
+    popup = incident_popup(data.iloc[0].to_dict(), {})
+    assert "<img" not in popup
+    assert "<script" not in popup
+    assert "<b>x" not in popup
+    html = build_map(data).get_root().render()
+    assert "<img src=x" not in html
+    assert "</script><script>alert" not in html
+
+
+def test_only_http_links_become_links():
+    assert safe_url("https://example.org/a?b=1") == "https://example.org/a?b=1"
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//example.org", "ftp://x", ""):
+        assert safe_url(bad) is None
+    popup = incident_popup(incidents(1, sources="S1;S2").iloc[0].to_dict(),
+                           {"S1": ("Good", "https://example.org"),
+                            "S2": ("Bad", "javascript:alert(1)")})
+    assert '<a href="https://example.org"' in popup
+    assert "javascript:" not in popup.split("Bad")[0].rsplit("Good", 1)[-1]
+    assert popup.count("<a ") == 1
+
+
+def test_many_incidents_are_sent_as_compact_arrays():
+    big = incidents(POPUP_LIMIT + 1)
+    payload = incident_payload(big, {})
+    assert payload["popups"] is None
+    assert len(payload["rows"]) == len(big)
+    per_point = len(json.dumps(payload["rows"])) / len(big)
+    assert per_point < 40  # bytes per incident on the wire
+    small = incident_payload(incidents(5), {})
+    assert len(small["popups"]) == 5
+
+
+def test_legend_lists_only_what_is_drawn():
+    rows = " ".join(legend_entries(incidents(2), pd.DataFrame(
+        columns=["lat", "lon", "status", "kind"]), MapOptions(layers=("incidents",))))
+    assert "drone" in rows
+    assert "aircraft" not in rows
+    assert "Deployments" not in rows
+    assert "bands" not in rows
+
+
+def test_unknown_layers_and_basemaps_are_refused():
+    with pytest.raises(ValueError, match="layers"):
+        MapOptions(layers=("incidents", "secret"))
+    with pytest.raises(ValueError, match="basemap"):
+        MapOptions(basemap="google")
+
+
+def test_distance_bands_sit_at_their_geodesic_distance():
+    """Points on a band's outer edge are that far (geodesically) from Belarus."""
+    from geo.boundaries import load_boundaries
+
+    blr = load_boundaries().belarus_distance
+    for km, ring in display.bands("belarus", (10.0, 50.0, 100.0)):
+        outer = max(shapely.get_parts(ring), key=lambda g: g.area).exterior
+        pts = shapely.get_coordinates(shapely.segmentize(outer, 0.5))[::25]
+        dist_km = blr.query(pts[:, 0], pts[:, 1])[0] / 1000
+        assert dist_km.mean() == pytest.approx(km, rel=0.02)
+        assert abs(dist_km - km).max() < 0.03 * km + 1.0
+
+
+def test_a_tampered_package_is_refused():
+    with pytest.raises(RuntimeError, match="registry says"):
+        _verify(b"not the package", PACKAGES[0].integrity, "leaflet")
+
+
+def test_display_layers_are_small_and_rounded():
+    land = display.reference_layer("land")
+    assert len(json.dumps(land)) < 1_500_000
+    coords = shapely.get_coordinates(
+        shapely.from_geojson(json.dumps(land["features"][0]["geometry"])))
+    assert (abs(coords * 1000 - (coords * 1000).round()) < 1e-6).all()
