@@ -23,13 +23,14 @@ from dashboard import queries
 from dashboard.maps import (
     BASEMAPS,
     LAYER_LABELS,
+    POPUP_LIMIT,
     MapOptions,
     build_map,
     fmt_date,
     fmt_km,
     safe_url,
 )
-from dashboard.state import NEAR_TARGETS, ViewState
+from dashboard.state import DEFAULT_VIEW, NEAR_TARGETS, ViewState
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
 from geo.records import RecordSet, load_file
@@ -47,9 +48,14 @@ def get_store(path: str) -> Store:
     return open_store(path)
 
 
-@st.cache_data(max_entries=32)
-def load_incidents(path: str, version: tuple, filters: dict) -> pd.DataFrame:
-    return Store(Path(path)).incidents(**filters)
+@st.cache_data(max_entries=16)
+def load_incidents(path: str, version: tuple, view: ViewState) -> pd.DataFrame:
+    return queries.filtered_incidents(Store(Path(path)), view, full_below=POPUP_LIMIT)
+
+
+@st.cache_data(max_entries=16)
+def load_newest(path: str, version: tuple, view: ViewState) -> pd.DataFrame:
+    return queries.newest_incidents(Store(Path(path)), view)
 
 
 @st.cache_data(max_entries=4)
@@ -131,14 +137,14 @@ def _bands(text: str) -> tuple[float, ...]:
     return tuple(v for v in values if 0 < v <= 1000)[:6]
 
 
-def detail_panel(incidents: pd.DataFrame, selected: str | None,
+def detail_panel(store: Store, selected: str | None,
                  sources: dict[str, tuple[str, str]]) -> None:
     """Facts of the incident clicked on the map; every value shown as plain text."""
     st.subheader("Selected incident")
-    if not selected or selected not in set(incidents["id"]):
+    row = store.incident(selected) if selected else None
+    if row is None:
         st.caption("Click an incident on the map to see its details here.")
         return
-    row = incidents.set_index("id").loc[selected]
     st.markdown(f"**{_md(row['title'] or selected)}**")
     facts = {
         "id": selected, "date": fmt_date(row), "type": row["type"],
@@ -214,7 +220,8 @@ def main() -> None:
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
     view = sidebar(path, version, years)
-    incidents = load_incidents(path, version, queries.store_filters(view))
+    filters_only = replace(view, view=DEFAULT_VIEW, selected=None)  # the cache key
+    incidents = load_incidents(path, version, filters_only)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
     st.title("Flankwatch")
@@ -244,12 +251,16 @@ def main() -> None:
                         returned_objects=["last_object_clicked", "zoom", "center"])
     view = _follow_map(out or {}, incidents, view)
     with right:
-        detail_panel(incidents, view.selected, sources)
+        detail_panel(store, view.selected, sources)
     st.query_params.from_dict(view.to_query())
 
     tab_table, tab_time, tab_import = st.tabs(["Incidents", "Timeline", "Import"])
     with tab_table:
-        st.dataframe(queries.table(incidents), width="stretch", hide_index=True)
+        newest = load_newest(path, version, filters_only)
+        if len(incidents) > len(newest):
+            st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
+                       "narrow the filters or export the selection for all of them.")
+        st.dataframe(queries.table(newest), width="stretch", hide_index=True)
     with tab_time:
         if incidents.empty:
             st.caption("No incidents in the selection.")

@@ -178,37 +178,89 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
 # --- incidents ------------------------------------------------------------------------
 
 class IncidentLayer(JSCSSMixin, MacroElement):
-    """Incidents as compact arrays, drawn as circle markers clustered in the browser."""
+    """Incidents as compact column arrays, clustered in the browser with Supercluster.
+
+    Only what is in view is drawn: clusters as counted discs, single incidents as
+    circle markers (colour by type, outline by confidence, large and pale where only the
+    region is known). Clicking a cluster zooms in until it splits.
+    """
 
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function () {
   var d = {{ this.payload }};
-  var group = L.markerClusterGroup({chunkedLoading: true, showCoverageOnHover: false,
-      maxClusterRadius: 40, disableClusteringAtZoom: {{ this.uncluster_zoom }}});
-  var markers = new Array(d.rows.length);
-  for (var i = 0; i < d.rows.length; i++) {
-    var r = d.rows[i], s = d.strokes[r[3]], region = r[4] === 1;
-    var m = L.circleMarker([r[0], r[1]], {radius: region ? 13 : 7, color: "#222",
-        weight: s[0], dashArray: s[1], fillColor: d.colours[r[2]],
-        fillOpacity: region ? 0.18 : 0.85, className: "fw-incident"});
+  var group = {{ this._parent.get_name() }};
+  var map = {{ this._parent._parent.get_name() }};
+  var n = d.lat.length, points = new Array(n);
+  for (var i = 0; i < n; i++) {
+    points[i] = {type: "Feature", properties: {i: i},
+                 geometry: {type: "Point", coordinates: [d.lon[i], d.lat[i]]}};
+  }
+  var index = new Supercluster({radius: 45, maxZoom: {{ this.uncluster_zoom }} - 1,
+                                minPoints: 3});
+  index.load(points);
+  var shown = L.featureGroup().addTo(group);
+  var markers = [];
+  function point(i) {
+    var s = d.strokes[d.c[i]], region = d.r[i] === 1;
+    var m = L.circleMarker([d.lat[i], d.lon[i]], {radius: region ? 13 : 7, color: "#222",
+        weight: s[0], dashArray: s[1], fillColor: d.colours[d.t[i]],
+        fillOpacity: region ? 0.18 : 0.85});
     m.fwIndex = i;
     if (d.popups) { m.bindPopup(d.popups[i], {maxWidth: 340}); m.bindTooltip(d.tips[i]); }
-    markers[i] = m;
+    return m;
   }
-  group.addLayers(markers);
-  {{ this._parent.get_name() }}.addLayer(group);
-  window.fwIncidents = group;  // for inspection from the page (tests, benchmarks)
+  function cluster(item) {
+    var count = item.properties.point_count;
+    var size = count < 100 ? 30 : count < 1000 ? 38 : 46;
+    var el = document.createElement("div");
+    el.className = "fw-cluster";
+    el.style.width = el.style.height = el.style.lineHeight = size + "px";
+    el.textContent = item.properties.point_count_abbreviated;
+    var c = item.geometry.coordinates;
+    var m = L.marker([c[1], c[0]], {icon: L.divIcon({html: el, className: "",
+        iconSize: [size, size]})});
+    m.on("click", function () {
+      map.setView([c[1], c[0]],
+                  Math.min(index.getClusterExpansionZoom(item.properties.cluster_id), 18));
+    });
+    return m;
+  }
+  var current = {};  // key -> layer now on the map; kept across redraws so that an
+                    // open popup survives the map panning to show it
+  function draw() {
+    var next = {}, z = Math.round(map.getZoom());
+    if (map.hasLayer(group)) {
+      var b = map.getBounds().pad(0.25);
+      var items = index.getClusters([Math.max(b.getWest(), -180),
+          Math.max(b.getSouth(), -85), Math.min(b.getEast(), 180),
+          Math.min(b.getNorth(), 85)], z);
+      for (var k = 0; k < items.length; k++) {
+        var item = items[k], p = item.properties;
+        var key = p.cluster ? "c" + z + ":" + p.cluster_id : "p" + p.i;
+        next[key] = current[key] || (p.cluster ? cluster(item) : point(p.i));
+      }
+    }
+    for (var old in current) { if (!next[old]) { shown.removeLayer(current[old]); } }
+    markers = [];
+    for (var key2 in next) {
+      if (!current[key2]) { shown.addLayer(next[key2]); }
+      if (next[key2].fwIndex !== undefined) { markers.push(next[key2]); }
+    }
+    current = next;
+  }
+  map.on("moveend", draw);
+  group.on("add", draw);
+  draw();
+  // for inspection from the page (tests, benchmarks)
+  window.fwIncidents = {total: n, markers: function () { return markers; }};
 })();
 {% endmacro %}
 """)
 
-    default_js: ClassVar = [("markercluster_js",
-                   asset_url("leaflet.markercluster", "dist/leaflet.markercluster.js"))]
-    default_css: ClassVar = [("markercluster_css",
-                    asset_url("leaflet.markercluster", "dist/MarkerCluster.css")),
-                   ("markercluster_default_css",
-                    asset_url("leaflet.markercluster", "dist/MarkerCluster.Default.css"))]
+    default_js: ClassVar = [("supercluster_js",
+                             asset_url("supercluster", "dist/supercluster.min.js"))]
+    default_css: ClassVar = []
 
     def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]]):
         super().__init__()
@@ -219,20 +271,20 @@ class IncidentLayer(JSCSSMixin, MacroElement):
 
 def incident_payload(incidents: pd.DataFrame,
                      sources: Mapping[str, tuple[str, str]]) -> dict:
-    """The compact arrays sent to the browser: ``[lat, lon, type, confidence, region]``
-    per incident (codes index ``colours``/``strokes``), plus escaped popups and
-    tooltips when there are at most :data:`POPUP_LIMIT` incidents."""
+    """The compact column arrays sent to the browser: ``lat``, ``lon`` (5 decimals, about
+    1 m), ``t`` type code, ``c`` confidence code (indexes into ``colours``/``strokes``),
+    ``r`` 1 where only the region is known; plus escaped popups and tooltips when there
+    are at most :data:`POPUP_LIMIT` incidents."""
     types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
     confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
                                 categories=CONFIDENCES)
-    rows = np.column_stack([
-        incidents["lat"].to_numpy(float).round(5), incidents["lon"].to_numpy(float).round(5),
-        np.where(types.codes < 0, INCIDENT_TYPES.index("unknown"), types.codes),
-        np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes),
-        (incidents["location_precision"] == "region").to_numpy(int),
-    ])
     payload = {
-        "rows": [[r[0], r[1], int(r[2]), int(r[3]), int(r[4])] for r in rows.tolist()],
+        "lat": incidents["lat"].to_numpy(float).round(5).tolist(),
+        "lon": incidents["lon"].to_numpy(float).round(5).tolist(),
+        "t": np.where(types.codes < 0, INCIDENT_TYPES.index("unknown"), types.codes).tolist(),
+        "c": np.where(confidence.codes < 0, CONFIDENCES.index("reported"),
+                      confidence.codes).tolist(),
+        "r": (incidents["location_precision"] == "region").to_numpy(int).tolist(),
         "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
         "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
         "popups": None,
@@ -509,6 +561,9 @@ _CSS = f"""
 .fw-deployment {{ width:18px; height:18px; color:#fff; font:bold 11px/18px sans-serif;
   text-align:center; border:1px solid #222; border-radius:3px; }}
 .fw-popup {{ font: 12px/1.45 sans-serif; }}
+.fw-cluster {{ border-radius: 50%; text-align: center; font: bold 12px sans-serif;
+  color: #222; background: rgba(250, 200, 90, .8); border: 4px solid rgba(240, 160, 40, .45);
+  background-clip: padding-box; box-sizing: border-box; cursor: pointer; }}
 </style>
 """
 

@@ -32,9 +32,27 @@ def store_filters(view: ViewState) -> dict:
     }
 
 
-def filtered_incidents(store: Store, view: ViewState) -> pd.DataFrame:
-    """The incidents a view shows."""
-    return store.incidents(**store_filters(view))
+#: Columns the map and the summary need for every incident; the rest (popups, table)
+#: is read only for small selections or for the newest rows.
+MAP_COLUMNS = ["id", "lat", "lon", "type", "confidence", "location_precision", "date",
+               "date_end", "date_precision", "country_iso3"]
+
+#: Rows of the incident table (the newest ones); the map shows all.
+TABLE_ROWS = 2000
+
+
+def filtered_incidents(store: Store, view: ViewState, *, full_below: int) -> pd.DataFrame:
+    """The incidents a view shows: every column when there are fewer than
+    ``full_below`` of them, else only :data:`MAP_COLUMNS` (much faster to read)."""
+    filters = store_filters(view)
+    if store.count_incidents(**filters) <= full_below:
+        return store.incidents(**filters)
+    return store.incidents(**filters, columns=MAP_COLUMNS)
+
+
+def newest_incidents(store: Store, view: ViewState) -> pd.DataFrame:
+    """The newest :data:`TABLE_ROWS` incidents of a view, every column."""
+    return store.incidents(**store_filters(view), newest=TABLE_ROWS)
 
 
 def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:

@@ -319,7 +319,8 @@ class Store:
                   bbox: tuple[float, float, float, float] | None = None,
                   confidence: Sequence[str] | None = None,
                   near: tuple[str, float] | None = None,
-                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+                  columns: Sequence[str] | None = None,
+                  newest: int | None = None) -> pd.DataFrame:
         """Incidents overlapping ``[start, end]`` (inclusive days) that match the filters.
 
         ``near`` is ``("dist_belarus_km", 50)`` for incidents within 50 km of Belarus
@@ -328,7 +329,22 @@ class Store:
         SQLite; date, type and country are indexed columns.
         """
         where, params = _filters(start, end, types, countries, bbox, confidence, near)
-        return self._read(INCIDENTS, where, params, columns)
+        order = "ORDER BY fid"
+        if newest is not None:  # only the most recent ones
+            order = "ORDER BY date DESC, fid LIMIT ?"
+            params = [*params, int(newest)]
+        return self._read(INCIDENTS, where, params, columns, order)
+
+    def incident(self, ident: str) -> pd.Series | None:
+        """One incident by id, every column; None when there is no such id."""
+        found = self._read(INCIDENTS, "WHERE id = ?", [ident], None)
+        return None if found.empty else found.iloc[0]
+
+    def count_incidents(self, **filters) -> int:
+        """How many incidents match the filters of :meth:`incidents`."""
+        where, params = _filters(**filters)
+        with closing(self.connect()) as con:
+            return con.execute(f"SELECT count(*) FROM incidents {where}", params).fetchone()[0]
 
     def incidents_query_plan(self, **filters) -> str:
         """SQLite's plan for :meth:`incidents` with these filters (to check index use)."""
@@ -366,7 +382,7 @@ class Store:
         return self._read(LAYERS[table], "", [], None)
 
     def _read(self, layer: Layer, where: str, params: list,
-              columns: Sequence[str] | None) -> pd.DataFrame:
+              columns: Sequence[str] | None, order: str = "ORDER BY fid") -> pd.DataFrame:
         wanted = list(columns) if columns else layer.columns
         unknown = sorted(set(wanted) - set(layer.columns))
         if unknown:
@@ -375,8 +391,8 @@ class Store:
         geom = layer.geometry and layer.geometry != "POINT"
         select = ", ".join(f'"{c}"' for c in wanted) + (", geom" if geom else "")
         with closing(self.connect()) as con:
-            frame = pd.read_sql_query(f'SELECT {select} FROM "{layer.table}" {where} '
-                                      "ORDER BY fid", con, params=params)
+            frame = pd.read_sql_query(f'SELECT {select} FROM "{layer.table}" {where} {order}',
+                                      con, params=params)
         for c in _DATE_COLUMNS:
             if c in frame:
                 frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")

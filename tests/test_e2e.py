@@ -112,20 +112,30 @@ def page(browser):
 
 
 def _map_frame(page, timeout_s: float = 90):
-    """The map's frame once its incidents are on the map. The component's iframe can be
-    replaced when the page reruns, so the current one is looked up on each try."""
+    """The map's frame once its incidents are indexed. The component's iframe is
+    replaced when the data change (for a moment there are two), so the newest one that
+    is ready is looked up on each try."""
     deadline = time.monotonic() + timeout_s
+    page.locator("iframe.stCustomComponentV1").first.wait_for(state="attached",
+                                                               timeout=60_000)
     while time.monotonic() < deadline:
-        handle = page.locator("iframe.stCustomComponentV1").element_handle(timeout=60_000)
-        frame = handle.content_frame()
-        try:
-            if frame and frame.evaluate(
-                    "() => !!(window.fwIncidents && window.fwIncidents.getLayers().length)"):
-                return frame
-        except Exception:  # the frame was replaced while we asked
-            pass
+        for handle in reversed(page.locator("iframe.stCustomComponentV1").element_handles()):
+            frame = handle.content_frame()
+            try:
+                if frame and frame.evaluate(
+                        "() => !!(window.fwIncidents && window.fwIncidents.total)"):
+                    return frame
+            except Exception:  # the frame went away while we asked
+                pass
         time.sleep(0.5)
     raise TimeoutError("the map did not draw its incidents")
+
+
+def _iframe_of(page, frame):
+    for handle in page.locator("iframe.stCustomComponentV1").element_handles():
+        if handle.content_frame() == frame:
+            return handle
+    raise LookupError("the map's iframe is gone")
 
 
 def _shown(page) -> int:
@@ -143,18 +153,18 @@ def _click_incident(page, frame, lat: float, lon: float) -> None:
     """Click the marker drawn at lat/lon (the map must be zoomed in enough to show it
     on its own)."""
     frame.wait_for_function(
-        f"""() => window.fwIncidents.getLayers().some(m =>
+        f"""() => window.fwIncidents.markers().some(m =>
             Math.abs(m.getLatLng().lat - {lat}) < 1e-6 && window.map.hasLayer(m))""",
         timeout=30_000)
     x, y = frame.evaluate(f"""() => {{
-        const m = window.fwIncidents.getLayers().find(m =>
+        const m = window.fwIncidents.markers().find(m =>
             Math.abs(m.getLatLng().lat - {lat}) < 1e-6
             && Math.abs(m.getLatLng().lng - {lon}) < 1e-6);
         const p = window.map.latLngToContainerPoint(m.getLatLng());
         const r = window.map.getContainer().getBoundingClientRect();
         return [r.left + p.x, r.top + p.y];
     }}""")
-    box = page.locator("iframe.stCustomComponentV1").bounding_box()
+    box = _iframe_of(page, frame).bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
 
 
@@ -175,10 +185,10 @@ def test_map_draws_offline_and_the_period_changes_the_count(server, page):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the map follows: three markers
         frame = _map_frame(page)
-        if frame.evaluate("() => window.fwIncidents.getLayers().length") == 3:
+        if frame.evaluate("() => window.fwIncidents.total") == 3:
             break
         time.sleep(0.5)
-    assert frame.evaluate("() => window.fwIncidents.getLayers().length") == 3
+    assert frame.evaluate("() => window.fwIncidents.total") == 3
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-2024.png"), full_page=True)
 

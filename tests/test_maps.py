@@ -83,8 +83,9 @@ def test_many_incidents_are_sent_as_compact_arrays():
     big = incidents(POPUP_LIMIT + 1)
     payload = incident_payload(big, {})
     assert payload["popups"] is None
-    assert len(payload["rows"]) == len(big)
-    per_point = len(json.dumps(payload["rows"])) / len(big)
+    assert len(payload["lat"]) == len(big)
+    columns = {k: payload[k] for k in ("lat", "lon", "t", "c", "r")}
+    per_point = len(json.dumps(columns)) / len(big)
     assert per_point < 40  # bytes per incident on the wire
     small = incident_payload(incidents(5), {})
     assert len(small["popups"]) == 5

@@ -1,0 +1,170 @@
+"""Dashboard scale: rerun time, map page size and time to draw, at 10^3..10^5 incidents.
+
+For each size a store is filled with random incidents over the Baltic region (enriched
+by the real importer), then:
+
+- rerun: server time of a script rerun after a filter change (Streamlit's AppTest,
+  caches warm from the first run; median of 3);
+- page: bytes of the map page built for all incidents (what st_folium sends);
+- drawn: headless Chromium (Debian's chromium), from navigation until every incident is
+  indexed and the view drawn, with the reference layers loaded (second visit: the
+  server's caches are warm, the browser's are not).
+
+Usage: ``python benchmarks/dashboard.py [--sizes 1000,10000,100000]``; results are
+printed and written to ``benchmarks/out/dashboard.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dashboard.maps import MapOptions, build_map  # noqa: E402
+from geo.records import RecordSet, load_file  # noqa: E402
+from geo.store import open_store  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+TYPES = ["drone", "aircraft", "balloon", "missile", "unknown"]
+
+
+def fill_store(folder: Path, n: int):
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({
+        "id": [f"b{i}" for i in range(n)],
+        "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
+                 ).strftime("%Y-%m-%d"),
+        "type": rng.choice(TYPES, n),
+        "lat": rng.uniform(53.5, 59.5, n).round(5),
+        "lon": rng.uniform(20.5, 28.5, n).round(5),
+        "confidence": rng.choice(["confirmed", "reported", "disputed"], n),
+        "title": [f"Synthetic incident {i}" for i in range(n)],
+    })
+    csv = folder / "synthetic.csv"
+    frame.to_csv(csv, index=False)
+    store = open_store(folder / "store.gpkg")
+    loaded = load_file(csv)
+    store.write(RecordSet(folder, loaded).batches(), file=str(csv))
+    return store
+
+
+def rerun_seconds(store_path: Path) -> tuple[float, float]:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["FLANKWATCH_STORE"] = str(store_path)
+    app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
+    t0 = time.perf_counter()
+    app.run()
+    first = time.perf_counter() - t0
+    times = []
+    for kinds in (["drone", "aircraft"], ["balloon"], []):
+        t0 = time.perf_counter()
+        app.multiselect(key="types").set_value(kinds).run()
+        times.append(time.perf_counter() - t0)
+        assert not app.exception, app.exception
+    return first, statistics.median(times)
+
+
+def page_bytes(store) -> int:
+    incidents = store.incidents()
+    m = build_map(incidents, deployments=store.records("deployments"),
+                  defense_lines=store.records("defense_lines"), options=MapOptions())
+    return len(m.get_root().render().encode())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def drawn_seconds(store_path: Path, n_total: int) -> float:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "FLANKWATCH_STORE": str(store_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
+                             str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(180):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                        args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            # warm the server's caches once, as a user's second visit would find them
+            page.goto(url)
+            _wait_drawn(page, n_total)
+            page2 = browser.new_page(viewport={"width": 1500, "height": 1100})
+            t0 = time.perf_counter()
+            page2.goto(url)
+            _wait_drawn(page2, n_total)
+            elapsed = time.perf_counter() - t0
+            browser.close()
+        return elapsed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _wait_drawn(page, n: int, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    check = (f"() => !!(window.fwIncidents && window.fwIncidents.total === {n}"
+             " && Object.values(window.map._layers).some(l => l.feature))")
+    while time.monotonic() < deadline:
+        handle = page.locator("iframe.stCustomComponentV1").element_handle(timeout=300_000)
+        frame = handle.content_frame()
+        try:
+            if frame and frame.evaluate(check):
+                return
+        except Exception:  # the frame was replaced while we asked
+            pass
+        time.sleep(0.05)
+    raise TimeoutError("map not drawn")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    args = parser.parse_args()
+    results = []
+    for n in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            store = fill_store(Path(tmp), n)
+            total = store.counts()["incidents"]
+            first, rerun = rerun_seconds(store.path)
+            size = page_bytes(store)
+            drawn = drawn_seconds(store.path, total)
+            row = {"incidents": total, "first_run_s": round(first, 2),
+                   "rerun_s": round(rerun, 2), "page_mb": round(size / 1e6, 2),
+                   "drawn_s": round(drawn, 2)}
+            print(row, flush=True)
+            results.append(row)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "dashboard.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
