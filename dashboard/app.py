@@ -254,21 +254,26 @@ def main() -> None:
         detail_panel(store, view.selected, sources)
     st.query_params.from_dict(view.to_query())
 
-    tab_table, tab_time, tab_import = st.tabs(["Incidents", "Timeline", "Import"])
+    # only the open tab is computed and sent (the chart and the table are not free)
+    tab_table, tab_time, tab_import = st.tabs(["Incidents", "Timeline", "Import"],
+                                              key="tab", on_change="rerun")
     with tab_table:
-        newest = load_newest(path, version, filters_only)
-        if len(incidents) > len(newest):
-            st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
-                       "narrow the filters or export the selection for all of them.")
-        st.dataframe(queries.table(newest), width="stretch", hide_index=True)
+        if tab_table.open:
+            newest = load_newest(path, version, filters_only)
+            if len(incidents) > len(newest):
+                st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
+                           "narrow the filters or export the selection for all of them.")
+            st.dataframe(queries.table(newest), width="stretch", hide_index=True)
     with tab_time:
-        if incidents.empty:
-            st.caption("No incidents in the selection.")
-        else:
-            st.caption("Incidents per week (by start date) and type")
-            st.bar_chart(queries.weekly_counts(incidents), stack=True)
+        if tab_time.open:
+            if incidents.empty:
+                st.caption("No incidents in the selection.")
+            else:
+                st.caption("Incidents per week (by start date) and type")
+                st.bar_chart(queries.weekly_counts(incidents), stack=True)
     with tab_import:
-        upload_panel(store)
+        if tab_import.open:
+            upload_panel(store)
 
 
 def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewState:

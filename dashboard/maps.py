@@ -8,6 +8,7 @@ Leaflet assets are the app's own copies (see ``dashboard.vendor``), never a CDN'
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Iterable, Mapping
@@ -125,6 +126,10 @@ def safe_url(url: object) -> str | None:
     return text if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def _b64(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values).tobytes()).decode("ascii")
+
+
 def _js(value: object) -> str:
     """JSON for embedding in a script element (no ``</script>`` can close it early)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
@@ -191,10 +196,17 @@ class IncidentLayer(JSCSSMixin, MacroElement):
   var d = {{ this.payload }};
   var group = {{ this._parent.get_name() }};
   var map = {{ this._parent._parent.get_name() }};
-  var n = d.lat.length, points = new Array(n);
+  function bytes(text) {
+    var bin = atob(text), out = new Uint8Array(bin.length);
+    for (var k = 0; k < bin.length; k++) { out[k] = bin.charCodeAt(k); }
+    return out.buffer;
+  }
+  var lat = new Float32Array(bytes(d.lat)), lon = new Float32Array(bytes(d.lon));
+  var code = new Uint8Array(bytes(d.code));
+  var n = lat.length, points = new Array(n);
   for (var i = 0; i < n; i++) {
     points[i] = {type: "Feature", properties: {i: i},
-                 geometry: {type: "Point", coordinates: [d.lon[i], d.lat[i]]}};
+                 geometry: {type: "Point", coordinates: [lon[i], lat[i]]}};
   }
   var index = new Supercluster({radius: 45, maxZoom: {{ this.uncluster_zoom }} - 1,
                                 minPoints: 3});
@@ -202,9 +214,9 @@ class IncidentLayer(JSCSSMixin, MacroElement):
   var shown = L.featureGroup().addTo(group);
   var markers = [];
   function point(i) {
-    var s = d.strokes[d.c[i]], region = d.r[i] === 1;
-    var m = L.circleMarker([d.lat[i], d.lon[i]], {radius: region ? 13 : 7, color: "#222",
-        weight: s[0], dashArray: s[1], fillColor: d.colours[d.t[i]],
+    var s = d.strokes[(code[i] >> 3) & 3], region = (code[i] >> 5) === 1;
+    var m = L.circleMarker([lat[i], lon[i]], {radius: region ? 13 : 7, color: "#222",
+        weight: s[0], dashArray: s[1], fillColor: d.colours[code[i] & 7],
         fillOpacity: region ? 0.18 : 0.85});
     m.fwIndex = i;
     if (d.popups) { m.bindPopup(d.popups[i], {maxWidth: 340}); m.bindTooltip(d.tips[i]); }
@@ -271,20 +283,22 @@ class IncidentLayer(JSCSSMixin, MacroElement):
 
 def incident_payload(incidents: pd.DataFrame,
                      sources: Mapping[str, tuple[str, str]]) -> dict:
-    """The compact column arrays sent to the browser: ``lat``, ``lon`` (5 decimals, about
-    1 m), ``t`` type code, ``c`` confidence code (indexes into ``colours``/``strokes``),
-    ``r`` 1 where only the region is known; plus escaped popups and tooltips when there
-    are at most :data:`POPUP_LIMIT` incidents."""
+    """The compact arrays sent to the browser, base64 of little-endian binary:
+    ``lat``/``lon`` as float32 (within half a metre), ``code`` one byte per incident:
+    type code (bits 0-2, into ``colours``), confidence code (bits 3-4, into ``strokes``),
+    1 in bit 5 where only the region is known. Escaped popups and tooltips are added
+    when there are at most :data:`POPUP_LIMIT` incidents."""
     types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
     confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
                                 categories=CONFIDENCES)
+    t = np.where(types.codes < 0, INCIDENT_TYPES.index("unknown"), types.codes)
+    c = np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes)
+    r = (incidents["location_precision"] == "region").to_numpy(int)
+    code = (t | (c << 3) | (r << 5)).astype(np.uint8)
     payload = {
-        "lat": incidents["lat"].to_numpy(float).round(5).tolist(),
-        "lon": incidents["lon"].to_numpy(float).round(5).tolist(),
-        "t": np.where(types.codes < 0, INCIDENT_TYPES.index("unknown"), types.codes).tolist(),
-        "c": np.where(confidence.codes < 0, CONFIDENCES.index("reported"),
-                      confidence.codes).tolist(),
-        "r": (incidents["location_precision"] == "region").to_numpy(int).tolist(),
+        "lat": _b64(incidents["lat"].to_numpy("<f4")),
+        "lon": _b64(incidents["lon"].to_numpy("<f4")),
+        "code": _b64(code),
         "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
         "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
         "popups": None,
@@ -521,14 +535,16 @@ def legend_entries(incidents: pd.DataFrame, deployments: pd.DataFrame,
     rows = []
     if "incidents" in opts.layers and len(incidents):
         rows.append("<b>Incidents</b>")
-        for t in [t for t in INCIDENT_TYPES if t in set(incidents["type"])]:
+        present = set(incidents["type"].unique())
+        for t in [t for t in INCIDENT_TYPES if t in present]:
             rows.append(f'<i class="fw-dot" style="background:{TYPE_COLOURS[t]}"></i>{t}')
         rows.append('<i class="fw-dot fw-thick"></i>confirmed '
                     '<i class="fw-dot fw-dashed"></i>disputed '
                     '<i class="fw-dot fw-region"></i>region only')
     if "deployments" in opts.layers and len(deployments):
         rows.append("<b>Deployments</b>")
-        for s in [s for s in DEPLOYMENT_STATUSES if s in set(deployments["status"])]:
+        statuses = set(deployments["status"].unique())
+        for s in [s for s in DEPLOYMENT_STATUSES if s in statuses]:
             rows.append(f'<i class="fw-sq" style="background:{STATUS_COLOURS[s]}"></i>{s}')
         letters = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in KIND_LETTERS.items()
                             if k in set(deployments["kind"]))

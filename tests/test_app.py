@@ -78,6 +78,8 @@ up-3,2025-10-04,balloon,154.60,25.10,reported,bad latitude
 
 def test_upload_reports_rejected_rows_and_imports_the_rest(app):
     app.run()
+    app.session_state["tab"] = "Import"
+    app.run()
     app.file_uploader(key="upload").upload("balloons.csv", UPLOAD, "text/csv").run()
     rejects = app.dataframe[-1].value
     assert list(rejects["row"]) == [2, 3]

@@ -154,12 +154,12 @@ def _click_incident(page, frame, lat: float, lon: float) -> None:
     on its own)."""
     frame.wait_for_function(
         f"""() => window.fwIncidents.markers().some(m =>
-            Math.abs(m.getLatLng().lat - {lat}) < 1e-6 && window.map.hasLayer(m))""",
+            Math.abs(m.getLatLng().lat - {lat}) < 1e-4 && window.map.hasLayer(m))""",
         timeout=30_000)
     x, y = frame.evaluate(f"""() => {{
         const m = window.fwIncidents.markers().find(m =>
-            Math.abs(m.getLatLng().lat - {lat}) < 1e-6
-            && Math.abs(m.getLatLng().lng - {lon}) < 1e-6);
+            Math.abs(m.getLatLng().lat - {lat}) < 1e-4
+            && Math.abs(m.getLatLng().lng - {lon}) < 1e-4);
         const p = window.map.latLngToContainerPoint(m.getLatLng());
         const r = window.map.getContainer().getBoundingClientRect();
         return [r.left + p.x, r.top + p.y];

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -12,6 +14,7 @@ import shapely
 from dashboard import display
 from dashboard.maps import (
     POPUP_LIMIT,
+    TYPE_COLOURS,
     MapOptions,
     asset_links,
     build_map,
@@ -21,6 +24,8 @@ from dashboard.maps import (
     safe_url,
 )
 from dashboard.vendor import PACKAGES, _verify
+from geo.schema import CONFIDENCES
+from geo.settings import GEOD
 
 
 def incidents(n: int = 3, **overrides) -> pd.DataFrame:
@@ -80,13 +85,22 @@ def test_only_http_links_become_links():
 
 
 def test_many_incidents_are_sent_as_compact_arrays():
-    big = incidents(POPUP_LIMIT + 1)
+    big = incidents(POPUP_LIMIT + 1, type="balloon", confidence="disputed",
+                    location_precision="region")
     payload = incident_payload(big, {})
     assert payload["popups"] is None
-    assert len(payload["lat"]) == len(big)
-    columns = {k: payload[k] for k in ("lat", "lon", "t", "c", "r")}
-    per_point = len(json.dumps(columns)) / len(big)
-    assert per_point < 40  # bytes per incident on the wire
+    lat = np.frombuffer(base64.b64decode(payload["lat"]), "<f4")
+    lon = np.frombuffer(base64.b64decode(payload["lon"]), "<f4")
+    code = np.frombuffer(base64.b64decode(payload["code"]), np.uint8)
+    assert len(lat) == len(lon) == len(code) == len(big)
+    # positions survive to within a metre
+    _, _, err_m = GEOD.inv(lon, lat, big["lon"].to_numpy(), big["lat"].to_numpy())
+    assert err_m.max() < 1.0
+    assert payload["colours"][code[0] & 7] == TYPE_COLOURS["balloon"]
+    assert (code[0] >> 3) & 3 == CONFIDENCES.index("disputed")
+    assert code[0] >> 5 == 1
+    wire = sum(len(payload[k]) for k in ("lat", "lon", "code")) / len(big)
+    assert wire < 13  # characters per incident on the wire
     small = incident_payload(incidents(5), {})
     assert len(small["popups"]) == 5
 
