@@ -177,6 +177,46 @@ def _md(text: str) -> str:
     return "".join(f"\\{c}" if c in special else c for c in str(text))
 
 
+EXPORT_FORMATS = {
+    ".png": ("Briefing map, PNG", "image/png"),
+    ".pdf": ("Briefing map, PDF (vector)", "application/pdf"),
+    ".svg": ("Briefing map, SVG (vector)", "image/svg+xml"),
+    ".html": ("Interactive map, one offline HTML file", "text/html"),
+    ".csv": ("Incidents, CSV", "text/csv"),
+    ".geojson": ("Incidents, GeoJSON", "application/geo+json"),
+    ".gpkg": ("Incidents, GeoPackage", "application/geopackage+sqlite3"),
+    ".zip": ("Bundle: map, data and manifest (zip)", "application/zip"),
+}
+
+
+def export_panel(store: Store, view: ViewState) -> None:
+    """Download the current selection as a briefing map, a data file or a bundle."""
+    from dashboard.export import ExportRequest, export_bytes
+    from dashboard.snapshot import PAGE_SIZES
+
+    st.subheader("Export the current view")
+    cols = st.columns(2)
+    suffix = cols[0].selectbox("Format", list(EXPORT_FORMATS), key="export_format",
+                               format_func=lambda k: EXPORT_FORMATS[k][0])
+    size = cols[1].selectbox("Page", list(PAGE_SIZES), key="export_size")
+    title = st.text_input("Title", "Airspace incidents on NATO's eastern flank",
+                          key="export_title")
+    marking = st.text_input("Marking (banner at top and bottom)", "",
+                            key="export_marking", placeholder="e.g. UNCLASSIFIED")
+    dpi = st.number_input("PNG resolution (dpi)", 50, 600, 200, step=50, key="export_dpi")
+    extent = st.radio("Extent", ["the map as it is now", "all incidents shown"],
+                      key="export_extent", horizontal=True)
+    bbox = st.session_state.get("bounds") if extent.startswith("the map") else None
+    request = ExportRequest(view=view, title=title, marking=marking, size=size,
+                            dpi=int(dpi), bbox=bbox)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    st.download_button(f"Download {EXPORT_FORMATS[suffix][0]}",
+                       data=lambda: export_bytes(store, request, suffix),
+                       file_name=f"flankwatch-{stamp}{suffix}",
+                       mime=EXPORT_FORMATS[suffix][1], key="export_download",
+                       on_click="ignore")
+
+
 def upload_panel(store: Store) -> None:
     """Import a CSV, GeoJSON or ACLED export through the store's importer."""
     st.subheader("Import incidents")
@@ -248,15 +288,16 @@ def main() -> None:
     with left:
         out = st_folium(fmap, key="map", height=opts.height, use_container_width=True,
                         center=(lat, lon), zoom=int(zoom),
-                        returned_objects=["last_object_clicked", "zoom", "center"])
+                        returned_objects=["last_object_clicked", "zoom", "center",
+                                          "bounds"])
     view = _follow_map(out or {}, incidents, view)
     with right:
         detail_panel(store, view.selected, sources)
     st.query_params.from_dict(view.to_query())
 
     # only the open tab is computed and sent (the chart and the table are not free)
-    tab_table, tab_time, tab_import = st.tabs(["Incidents", "Timeline", "Import"],
-                                              key="tab", on_change="rerun")
+    tab_table, tab_time, tab_export, tab_import = st.tabs(
+        ["Incidents", "Timeline", "Export", "Import"], key="tab", on_change="rerun")
     with tab_table:
         if tab_table.open:
             newest = load_newest(path, version, filters_only)
@@ -271,6 +312,9 @@ def main() -> None:
             else:
                 st.caption("Incidents per week (by start date) and type")
                 st.bar_chart(queries.weekly_counts(incidents), stack=True)
+    with tab_export:
+        if tab_export.open:
+            export_panel(store, filters_only)
     with tab_import:
         if tab_import.open:
             upload_panel(store)
@@ -286,6 +330,11 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
         found = queries.incident_at(incidents, clicked["lat"], clicked["lng"], int(zoom))
         if found:
             s["selected"] = found
+    bounds = out.get("bounds") or {}
+    south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
+    if south_west.get("lat") is not None and north_east.get("lat") is not None:
+        s["bounds"] = (max(south_west["lng"], -180.0), max(south_west["lat"], -90.0),
+                       min(north_east["lng"], 180.0), min(north_east["lat"], 90.0))
     centre = out.get("center")
     if centre and out.get("zoom"):
         s["view"] = (round(centre["lat"], 4), round(centre["lng"], 4), int(out["zoom"]))

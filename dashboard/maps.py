@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -26,36 +27,16 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from dashboard import display
-from dashboard.vendor import asset_url
+from dashboard.style import (
+    CONFIDENCE_STROKES,
+    DEFAULT_LAYERS,
+    KIND_LETTERS,
+    LAYER_LABELS,
+    STATUS_COLOURS,
+    TYPE_COLOURS,
+)
+from dashboard.vendor import asset_url, vendor_file
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
-
-#: Fill colour of each incident type.
-TYPE_COLOURS = {"drone": "#d62728", "aircraft": "#1f77b4", "missile": "#9467bd",
-                "balloon": "#ff7f0e", "helicopter": "#17becf", "debris": "#8c564b",
-                "unknown": "#7f7f7f"}
-#: Outline of each confidence level: weight in pixels and dash pattern.
-CONFIDENCE_STROKES = {"confirmed": (3.0, None), "reported": (1.5, None),
-                      "disputed": (1.5, "4 3")}
-#: Colour of each deployment status; the letter on the marker says its kind.
-STATUS_COLOURS = {"active": "#2ca02c", "planned": "#b8860b", "exercise": "#e377c2",
-                  "ended": "#7f7f7f"}
-KIND_LETTERS = {"missile_system": "M", "air_defence": "A", "ground_forces": "G",
-                "combat_aircraft": "J", "exercise": "X", "procurement": "P",
-                "training": "T", "mission": "N"}
-
-#: Map layers a user can switch on and off, in drawing order, with their labels.
-LAYER_LABELS = {
-    "borders": "Land borders",
-    "bands_belarus": "Distance bands from Belarus",
-    "bands_kaliningrad": "Distance bands from Kaliningrad",
-    "belarus": "Belarus",
-    "kaliningrad": "Kaliningrad exclave",
-    "defense_lines": "Defence lines",
-    "deployments": "Deployments and exercises",
-    "tracks": "Flight tracks",
-    "incidents": "Incidents",
-}
-DEFAULT_LAYERS = tuple(LAYER_LABELS)
 
 #: Basemaps: the offline land polygons, or online tiles the user opts into.
 ONLINE_BASEMAPS = {
@@ -671,3 +652,40 @@ def _walk(element) -> Iterable:
     yield element
     for child in getattr(element, "_children", {}).values():
         yield from _walk(child)
+
+
+def _data_uri(path) -> str:
+    kind = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}.get(
+        path.suffix.lower(), "application/octet-stream")
+    return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _inline_css(path) -> str:
+    """A stylesheet with the images it points to embedded as data URIs."""
+    text = path.read_text(encoding="utf-8")
+
+    def embed(match: re.Match) -> str:
+        target = match.group(1).strip("'\"")
+        if target.startswith(("data:", "http:", "https:", "#")):
+            return match.group(0)
+        image = (path.parent / target).resolve()
+        return f"url({_data_uri(image)})" if image.is_file() else match.group(0)
+
+    return re.sub(r"url\(([^)]+)\)", embed, text)
+
+
+def standalone_html(m: folium.Map) -> str:
+    """The map as one HTML file that opens offline: the Leaflet scripts and styles are
+    embedded (build the map with ``inline_reference=True`` so the reference layers are
+    too). Online tile layers, if chosen, still need the network."""
+    html = m.get_root().render()
+    for url in dict.fromkeys(asset_links(m)):
+        path = vendor_file(url)
+        if url.endswith(".js"):
+            code = path.read_text(encoding="utf-8").replace("</script", "<\\/script")
+            html = html.replace(f'<script src="{url}"></script>', f"<script>{code}</script>")
+        else:
+            css = _inline_css(path)
+            html = re.sub(rf'<link rel="stylesheet" href="{re.escape(url)}"\s*/>',
+                          lambda _m, css=css: f"<style>{css}</style>", html)
+    return html

@@ -71,6 +71,19 @@ def asset_url(package: str, file: str) -> str:
     return f"/{VENDOR_URL}/{package}/{file}"
 
 
+def vendor_file(url: str) -> Path:
+    """The unpacked file behind an :func:`asset_url` address."""
+    prefix = f"/{VENDOR_URL}/"
+    if not url.startswith(prefix):
+        msg = f"{url!r} is not a vendored asset address"
+        raise ValueError(msg)
+    path = (VENDOR_DIR / url.removeprefix(prefix)).resolve()
+    if not path.is_relative_to(VENDOR_DIR.resolve()):
+        msg = f"{url!r} points outside {VENDOR_DIR}"
+        raise ValueError(msg)
+    return path
+
+
 def missing_assets() -> list[str]:
     """Package files that are not unpacked yet (empty when set-up is complete)."""
     return [f"{p.name}/{f}" for p in PACKAGES for f in p.files

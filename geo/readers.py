@@ -241,6 +241,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
             gdf = gpd.GeoDataFrame(frame, geometry=geom)
             driver = "GeoJSON" if suffix == ".geojson" else "GPKG"
             gdf.to_file(tmp, driver=driver, layer="incidents" if driver == "GPKG" else None)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -1,0 +1,321 @@
+"""Briefing maps and data exports from the store: ``python -m dashboard.export``.
+
+The format comes from the output's extension:
+
+- ``.png`` ``.pdf`` ``.svg`` — the static briefing map (``dashboard.snapshot``);
+- ``.html`` — the interactive map as one file that opens offline;
+- ``.csv`` ``.geojson`` ``.gpkg`` — the filtered incidents with their enriched columns;
+- ``.zip`` — a bundle of the map (PNG), the data (CSV and GeoJSON) and ``manifest.json``
+  (filters, record count, data version, generation time, SHA-256 of every file).
+
+The dashboard's download buttons call the same functions with the current view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from dashboard.state import NEAR_TARGETS, ViewState
+from dashboard.style import DEFAULT_LAYERS, LAYER_LABELS
+from geo.errors import FlankwatchError, InputError
+from geo.readers import write_table
+from geo.schema import INCIDENT_TYPES
+from geo.settings import DATA_DIR
+from geo.store import Store, open_store
+
+SNAPSHOT_SUFFIXES = (".png", ".pdf", ".svg")
+DATA_SUFFIXES = (".csv", ".geojson", ".gpkg")
+SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export: the view (filters, layers, bands) and the page's furniture."""
+
+    view: ViewState = field(default_factory=ViewState)
+    title: str = "Airspace incidents on NATO's eastern flank"
+    marking: str = ""
+    size: str = "A4-landscape"
+    dpi: int = 200
+    bbox: tuple[float, float, float, float] | None = None
+    generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclass
+class Selection:
+    """The records an export shows."""
+
+    incidents: pd.DataFrame
+    deployments: pd.DataFrame
+    defense_lines: pd.DataFrame
+    tracks: pd.DataFrame
+    crossings: pd.DataFrame
+    sources: pd.DataFrame
+
+
+def select(store: Store, view: ViewState) -> Selection:
+    """Read the incidents of a view and the other layers from the store."""
+    from dashboard import queries
+
+    tracks = store.records("tracks")
+    return Selection(
+        incidents=store.incidents(**queries.store_filters(view)),
+        deployments=store.records("deployments"),
+        defense_lines=store.records("defense_lines"),
+        tracks=tracks,
+        crossings=queries.track_crossings(tracks),
+        sources=store.records("sources"),
+    )
+
+
+def filters_of(view: ViewState) -> dict:
+    """The view's filters as plain values (for subtitles and manifests)."""
+    return {"start": view.start.isoformat() if view.start else None,
+            "end": view.end.isoformat() if view.end else None,
+            "types": list(view.types) if view.types else None,
+            "countries": list(view.countries) if view.countries else None,
+            "confidence": list(view.confidence) if view.confidence else None,
+            "near": [view.near[0], view.near[1]] if view.near else None}
+
+
+def _publications(sel: Selection) -> list[str]:
+    ids = {i for s in sel.incidents.get("sources", pd.Series(dtype=str)) for i in
+           str(s).split(";") if i}
+    known = sel.sources[sel.sources["id"].isin(ids)]
+    names = [p or t for p, t in zip(known["publication"], known["title"], strict=True)]
+    unknown = sorted(ids - set(known["id"]))  # imported records name publications directly
+    return [*names, *unknown][:12]
+
+
+def write_snapshot(sel: Selection, request: ExportRequest, path: Path) -> None:
+    """The briefing map as PNG, PDF or SVG."""
+    from dashboard.snapshot import (
+        SnapshotOptions,
+        describe_filters,
+        render_snapshot,
+        save_figure,
+    )
+
+    view = request.view
+    opts = SnapshotOptions(title=request.title, marking=request.marking, size=request.size,
+                           dpi=request.dpi, bbox=request.bbox, layers=view.layers,
+                           bands_km=view.bands_km, sources=_publications(sel),
+                           subtitle=describe_filters(filters_of(view)),
+                           generated=request.generated)
+    fig = render_snapshot(sel.incidents, deployments=sel.deployments,
+                          defense_lines=sel.defense_lines, tracks=sel.tracks,
+                          crossings=sel.crossings, options=opts)
+    save_figure(fig, path, dpi=request.dpi)
+
+
+def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
+    """The interactive map as a single offline HTML file."""
+    from dashboard.maps import MapOptions, build_map, standalone_html
+    from dashboard.queries import source_titles
+
+    view = request.view
+    lat, lon, zoom = view.view
+    if request.bbox:
+        x0, y0, x1, y1 = request.bbox
+        lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
+    opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
+                      center=(lat, lon), zoom=int(zoom), sources=source_titles(sel.sources),
+                      inline_reference=True)
+    m = build_map(sel.incidents, deployments=sel.deployments,
+                  defense_lines=sel.defense_lines, tracks=sel.tracks,
+                  crossings=sel.crossings, options=opts)
+    if request.bbox:
+        m.fit_bounds([[request.bbox[1], request.bbox[0]], [request.bbox[3], request.bbox[2]]])
+    path.write_text(standalone_html(m), encoding="utf-8")
+
+
+def write_data(sel: Selection, path: Path) -> None:
+    """The filtered incidents (every stored column; dates as ISO 8601 text)."""
+    frame = sel.incidents.copy()
+    for column in ("date", "date_end"):
+        frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("")
+    write_table(frame, path)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def data_version(store: Store) -> dict:
+    """What the export was made from: the store's last import and the reference data."""
+    last_import, _ = store.version()
+    provenance = DATA_DIR / "provenance.json"
+    return {"store": store.path.name, "last_import": last_import,
+            "reference_data_sha256": _sha256(provenance) if provenance.exists() else None}
+
+
+def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path) -> None:
+    """A zip of the map, the data and a manifest with each file's SHA-256."""
+    with tempfile.TemporaryDirectory() as folder:
+        parts = {name: Path(folder) / name for name in
+                 ("map.png", "incidents.csv", "incidents.geojson")}
+        write_snapshot(sel, request, parts["map.png"])
+        write_data(sel, parts["incidents.csv"])
+        write_data(sel, parts["incidents.geojson"])
+        manifest = {
+            "generated": request.generated.isoformat(timespec="seconds"),
+            "title": request.title,
+            "filters": filters_of(request.view),
+            "layers": list(request.view.layers),
+            "bbox": list(request.bbox) if request.bbox else None,
+            "records": len(sel.incidents),
+            "data_version": data_version(store),
+            "files": {name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+                      for name, p in parts.items()},
+        }
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for name, p in parts.items():
+                bundle.write(p, name)
+            bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
+
+
+def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
+    """Write one export; the format comes from the extension (see module docstring)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        msg = f"{path}: unknown format {suffix!r}; expected one of {', '.join(SUFFIXES)}"
+        raise InputError(msg)
+    sel = select(store, request.view)
+    if suffix in SNAPSHOT_SUFFIXES:
+        write_snapshot(sel, request, path)
+    elif suffix == ".html":
+        write_html(sel, request, path)
+    elif suffix in DATA_SUFFIXES:
+        write_data(sel, path)
+    else:
+        write_bundle(store, sel, request, path)
+    return path
+
+
+def export_bytes(store: Store, request: ExportRequest, suffix: str) -> bytes:
+    """An export's bytes (for download buttons)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return export(store, request, Path(folder) / f"export{suffix}").read_bytes()
+
+
+# --- command line -----------------------------------------------------------------------
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        msg = f"{text!r} is not a date (YYYY-MM-DD)"
+        raise argparse.ArgumentTypeError(msg) from exc
+
+
+def _choices(allowed, *, upper: bool = False):
+    def read(text: str) -> tuple[str, ...]:
+        items = tuple(t.strip().upper() if upper else t.strip().lower()
+                      for t in text.split(",") if t.strip())
+        bad = [t for t in items if allowed is not None and t not in allowed]
+        if bad or not items:
+            msg = f"{', '.join(bad) or text!r}: expected some of {', '.join(allowed)}"
+            raise argparse.ArgumentTypeError(msg)
+        if upper and any(len(t) != 3 or not t.isalpha() for t in items):
+            msg = "countries are ISO 3166 alpha-3 codes such as LTU,POL"
+            raise argparse.ArgumentTypeError(msg)
+        return items
+    return read
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        msg = "--bbox is minlon,minlat,maxlon,maxlat in degrees"
+        raise argparse.ArgumentTypeError(msg) from exc
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        msg = "--bbox needs minlon < maxlon and minlat < maxlat within WGS84 ranges"
+        raise argparse.ArgumentTypeError(msg)
+    return x0, y0, x1, y1
+
+
+def _near(text: str) -> tuple[str, float]:
+    target, _, km = text.partition(":")
+    if target not in NEAR_TARGETS:
+        msg = f"--near is TARGET:KM with TARGET one of {', '.join(NEAR_TARGETS)}"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        return target, float(km)
+    except ValueError as exc:
+        msg = f"--near distance {km!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    from dashboard.snapshot import PAGE_SIZES
+
+    p = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--start", type=_date, help="first day, YYYY-MM-DD")
+    p.add_argument("--end", type=_date, help="last day, YYYY-MM-DD")
+    p.add_argument("--types", type=_choices(INCIDENT_TYPES),
+                   help=f"comma-separated, of {', '.join(INCIDENT_TYPES)}")
+    p.add_argument("--countries", type=_choices(None, upper=True),
+                   help="airspace, ISO3 codes, e.g. LTU,POL")
+    p.add_argument("--confidence", type=_choices(("confirmed", "reported", "disputed")))
+    p.add_argument("--near", type=_near, help="e.g. belarus:50 (within 50 km)")
+    p.add_argument("--bbox", type=_bbox, help="minlon,minlat,maxlon,maxlat")
+    p.add_argument("--layers", type=_choices(tuple(LAYER_LABELS)),
+                   help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
+    p.add_argument("--title", default=ExportRequest.title)
+    p.add_argument("--marking", default="", help='e.g. "UNCLASSIFIED // FOR TRAINING"')
+    p.add_argument("--size", default="A4-landscape", choices=list(PAGE_SIZES))
+    p.add_argument("--dpi", type=int, default=200, help="PNG resolution (50-600)")
+    p.add_argument("--store", type=Path, help="store file (default: $FLANKWATCH_STORE, "
+                                              "else var/store.gpkg)")
+    p.add_argument("-o", "--output", required=True, type=Path,
+                   help=f"output file: {', '.join(SUFFIXES)}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.start and args.end and args.end < args.start:
+        parser.error("--end is before --start")
+    if not 50 <= args.dpi <= 600:
+        parser.error("--dpi must be within 50-600")
+    if args.output.suffix.lower() not in SUFFIXES:
+        parser.error(f"-o {args.output}: the extension must be one of {', '.join(SUFFIXES)}")
+    if not args.output.parent.is_dir():
+        parser.error(f"-o {args.output}: folder {args.output.parent} does not exist")
+    view = ViewState(start=args.start, end=args.end, types=args.types,
+                     countries=args.countries, confidence=args.confidence, near=args.near,
+                     layers=args.layers or DEFAULT_LAYERS)
+    request = ExportRequest(view=view, title=args.title, marking=args.marking,
+                            size=args.size, dpi=args.dpi, bbox=args.bbox)
+    try:
+        out = export(open_store(args.store), request, args.output)
+    except (FlankwatchError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def request_for(view: ViewState, **furniture) -> ExportRequest:
+    """An export request for the dashboard's current view."""
+    return replace(ExportRequest(view=view), **furniture)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

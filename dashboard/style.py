@@ -1,0 +1,31 @@
+"""How records look, shared by the interactive map and the printed snapshot."""
+
+from __future__ import annotations
+
+#: Fill colour of each incident type.
+TYPE_COLOURS = {"drone": "#d62728", "aircraft": "#1f77b4", "missile": "#9467bd",
+                "balloon": "#ff7f0e", "helicopter": "#17becf", "debris": "#8c564b",
+                "unknown": "#7f7f7f"}
+#: Outline of each confidence level: weight in pixels and dash pattern.
+CONFIDENCE_STROKES = {"confirmed": (3.0, None), "reported": (1.5, None),
+                      "disputed": (1.5, "4 3")}
+#: Colour of each deployment status; the letter on the marker says its kind.
+STATUS_COLOURS = {"active": "#2ca02c", "planned": "#b8860b", "exercise": "#e377c2",
+                  "ended": "#7f7f7f"}
+KIND_LETTERS = {"missile_system": "M", "air_defence": "A", "ground_forces": "G",
+                "combat_aircraft": "J", "exercise": "X", "procurement": "P",
+                "training": "T", "mission": "N"}
+
+#: Map layers a user can switch on and off, in drawing order, with their labels.
+LAYER_LABELS = {
+    "borders": "Land borders",
+    "bands_belarus": "Distance bands from Belarus",
+    "bands_kaliningrad": "Distance bands from Kaliningrad",
+    "belarus": "Belarus",
+    "kaliningrad": "Kaliningrad exclave",
+    "defense_lines": "Defence lines",
+    "deployments": "Deployments and exercises",
+    "tracks": "Flight tracks",
+    "incidents": "Incidents",
+}
+DEFAULT_LAYERS = tuple(LAYER_LABELS)
