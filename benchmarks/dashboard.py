@@ -29,38 +29,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from synthetic import fill_store  # noqa: E402
+
 from dashboard.maps import MapOptions, build_map  # noqa: E402
-from geo.records import RecordSet, load_file  # noqa: E402
-from geo.store import open_store  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
-TYPES = ["drone", "aircraft", "balloon", "missile", "unknown"]
-
-
-def fill_store(folder: Path, n: int):
-    rng = np.random.default_rng(n)
-    frame = pd.DataFrame({
-        "id": [f"b{i}" for i in range(n)],
-        "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
-                 ).strftime("%Y-%m-%d"),
-        "type": rng.choice(TYPES, n),
-        "lat": rng.uniform(53.5, 59.5, n).round(5),
-        "lon": rng.uniform(20.5, 28.5, n).round(5),
-        "confidence": rng.choice(["confirmed", "reported", "disputed"], n),
-        "title": [f"Synthetic incident {i}" for i in range(n)],
-    })
-    csv = folder / "synthetic.csv"
-    frame.to_csv(csv, index=False)
-    store = open_store(folder / "store.gpkg")
-    loaded = load_file(csv)
-    store.write(RecordSet(folder, loaded).batches(), file=str(csv))
-    return store
 
 
 def rerun_seconds(store_path: Path) -> tuple[float, float]:

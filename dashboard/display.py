@@ -20,13 +20,11 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.boundaries import load_boundaries
-from geo.settings import BELARUS_ISO3, LAND_PATH
+from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH
 
 #: Where display layers are written for the browser to fetch (and cache) once, and the
 #: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
@@ -46,36 +44,80 @@ def _rounded(geoms):
     return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
 
 
+def _boundaries():
+    """The analysis boundaries (imported and read only when a cache is built)."""
+    from geo.boundaries import load_boundaries
+
+    return load_boundaries()
+
+
+def _cached(name: str, source: Path, params: tuple, compute) -> list:
+    """``compute()``'s list of (label, geometry) pairs, kept on disk beside the display
+    layers and keyed by the source file and the parameters: simplifying and buffering
+    take seconds, reading the cache milliseconds."""
+    stat = source.stat()
+    key = json.dumps([name, source.name, stat.st_size, stat.st_mtime_ns, *params])
+    path = REFERENCE_DIR / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.cache.json"
+    if path.exists():
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return [(label, shapely.from_wkb(bytes.fromhex(wkb))) for label, wkb in entries]
+    result = compute()
+    text = json.dumps([(label, shapely.to_wkb(g, hex=True)) for label, g in result])
+    _write_atomic(path, text.encode())
+    return result
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 @lru_cache(maxsize=1)
 def land() -> list:
     """Land polygons for the offline basemap."""
-    frame = gpd.read_file(LAND_PATH).explode(index_parts=False)
-    parts = frame.geometry.to_numpy()
-    parts = parts[shapely.area(parts) > LAND_MIN_AREA_DEG2]
-    simple = shapely.coverage_simplify(parts, LAND_TOLERANCE_DEG)
-    return [g for g in _rounded(simple) if not g.is_empty]
+    def compute():
+        import geopandas as gpd
+
+        frame = gpd.read_file(LAND_PATH).explode(index_parts=False)
+        parts = frame.geometry.to_numpy()
+        parts = parts[shapely.area(parts) > LAND_MIN_AREA_DEG2]
+        simple = shapely.coverage_simplify(parts, LAND_TOLERANCE_DEG)
+        return [("", g) for g in _rounded(simple) if not g.is_empty]
+
+    pairs = _cached("land", LAND_PATH, (LAND_TOLERANCE_DEG, LAND_MIN_AREA_DEG2), compute)
+    return [g for _, g in pairs]
 
 
 @lru_cache(maxsize=1)
 def borders() -> list[tuple[str, shapely.Geometry]]:
     """(name, line) of each land border between neighbours."""
-    bnd = load_boundaries()
-    lines = _rounded(shapely.simplify(bnd.borders.geometry.to_numpy(), LINE_TOLERANCE_DEG))
-    return list(zip(bnd.borders.name, lines, strict=True))
+    def compute():
+        bnd = _boundaries()
+        lines = _rounded(shapely.simplify(bnd.borders.geometry.to_numpy(),
+                                          LINE_TOLERANCE_DEG))
+        return list(zip(bnd.borders.name, lines, strict=True))
+
+    return _cached("borders", AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)
 
 
 @lru_cache(maxsize=4)
 def territory(which: str) -> shapely.Geometry:
     """Belarus (``"belarus"``) or the Kaliningrad exclave (``"kaliningrad"``), simplified."""
-    bnd = load_boundaries()
-    if which == "belarus":
-        geom = bnd.airspace.geometry[bnd.airspace.iso3 == BELARUS_ISO3].iloc[0]
-    elif which == "kaliningrad":
-        geom = bnd.kaliningrad
-    else:
+    if which not in ("belarus", "kaliningrad"):
         msg = f"`which` was {which!r} but is expected to be 'belarus' or 'kaliningrad'"
         raise ValueError(msg)
-    return _rounded(shapely.simplify(geom, LINE_TOLERANCE_DEG))
+
+    def compute():
+        bnd = _boundaries()
+        geom = (bnd.airspace.geometry[bnd.airspace.iso3 == BELARUS_ISO3].iloc[0]
+                if which == "belarus" else bnd.kaliningrad)
+        return [(which, _rounded(shapely.simplify(geom, LINE_TOLERANCE_DEG)))]
+
+    return _cached(which, AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)[0][1]
 
 
 def _aeqd(geom: shapely.Geometry) -> tuple[Transformer, Transformer]:
@@ -94,16 +136,21 @@ def _transform(geom, transformer: Transformer):
 def bands(which: str, distances_km: tuple[float, ...]) -> list[tuple[float, shapely.Geometry]]:
     """(outer distance, ring polygon) for each band: between the previous distance (or
     the territory) and this one, e.g. 0-10, 10-50 and 50-100 km."""
-    geom = territory(which)
-    forward, back = _aeqd(geom)
-    local = shapely.simplify(_transform(geom, forward), 200.0)
-    out, inner = [], local
-    for km in sorted(distances_km):
-        outer = shapely.buffer(local, km * 1000.0, quad_segs=16)
-        ring = shapely.simplify(shapely.difference(outer, inner), 300.0)
-        out.append((km, _rounded(_transform(ring, back))))
-        inner = outer
-    return out
+    def compute():
+        geom = territory(which)
+        forward, back = _aeqd(geom)
+        local = shapely.simplify(_transform(geom, forward), 200.0)
+        out, inner = [], local
+        for km in sorted(distances_km):
+            outer = shapely.buffer(local, km * 1000.0, quad_segs=16)
+            ring = shapely.simplify(shapely.difference(outer, inner), 300.0)
+            out.append((km, _rounded(_transform(ring, back))))
+            inner = outer
+        return out
+
+    key = (LINE_TOLERANCE_DEG, *sorted(float(k) for k in distances_km))
+    return [(float(km), g) for km, g in _cached(f"bands_{which}", AIRSPACE_PATH, key,
+                                                compute)]
 
 
 def _feature(geom: shapely.Geometry, **properties) -> dict:
@@ -140,10 +187,5 @@ def reference_url(name: str, bands_km: tuple[float, ...] = ()) -> str:
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     path = REFERENCE_DIR / f"{name}-{digest}.json"
     if not path.exists():
-        REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=REFERENCE_DIR, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        _write_atomic(path, text.encode())
     return f"{REFERENCE_URL}/{path.name}"

@@ -28,7 +28,6 @@ import pandas as pd
 from dashboard.state import NEAR_TARGETS, ViewState
 from dashboard.style import DEFAULT_LAYERS, LAYER_LABELS
 from geo.errors import FlankwatchError, InputError
-from geo.readers import write_table
 from geo.schema import INCIDENT_TYPES
 from geo.settings import DATA_DIR
 from geo.store import Store, open_store
@@ -130,7 +129,7 @@ def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
         lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat, lon), zoom=int(zoom), sources=source_titles(sel.sources),
-                      inline_reference=True)
+                      inline_reference=True, height="100%")
     m = build_map(sel.incidents, deployments=sel.deployments,
                   defense_lines=sel.defense_lines, tracks=sel.tracks,
                   crossings=sel.crossings, options=opts)
@@ -141,6 +140,8 @@ def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
 
 def write_data(sel: Selection, path: Path) -> None:
     """The filtered incidents (every stored column; dates as ISO 8601 text)."""
+    from geo.readers import write_table
+
     frame = sel.incidents.copy()
     for column in ("date", "date_end"):
         frame[column] = frame[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna("")

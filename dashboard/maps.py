@@ -28,25 +28,17 @@ from jinja2 import Template
 
 from dashboard import display
 from dashboard.style import (
+    BASEMAPS,
     CONFIDENCE_STROKES,
     DEFAULT_LAYERS,
     KIND_LETTERS,
     LAYER_LABELS,
+    ONLINE_BASEMAPS,
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
 from dashboard.vendor import asset_url, vendor_file
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
-
-#: Basemaps: the offline land polygons, or online tiles the user opts into.
-ONLINE_BASEMAPS = {
-    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            "© OpenStreetMap contributors", "OpenStreetMap (online)"),
-    "topo": ("https://tile.opentopomap.org/{z}/{x}/{y}.png",
-             "© OpenStreetMap contributors, SRTM; style © OpenTopoMap (CC-BY-SA)",
-             "OpenTopoMap (online)"),
-}
-BASEMAPS = ("offline", *ONLINE_BASEMAPS)
 
 #: Above this many incidents, popups and tooltips are left out of the page (the detail
 #: panel shows the clicked incident instead), to keep the page small.
@@ -70,8 +62,8 @@ class MapOptions:
     basemap: str = "offline"
     center: tuple[float, float] = (54.9, 24.0)
     zoom: int = 6
-    #: Extra CSS height of the map in pixels.
-    height: int = 620
+    #: Height of the map: pixels, or a CSS length such as "100%" (standalone pages).
+    height: int | str = 620
     #: ``{source id: (title, url)}`` for links in popups.
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     #: Embed reference layers in the page (standalone HTML) instead of having the

@@ -11,7 +11,6 @@ from dashboard.state import NEAR_TARGETS, ViewState
 from geo.schema import INCIDENT_TYPES, split_list
 from geo.settings import GEOD
 from geo.store import Store
-from geo.tracks import CROSSING_COLUMNS, analyse_track
 
 #: Columns of the incident table, in order.
 TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",
@@ -100,6 +99,10 @@ def incident_at(incidents: pd.DataFrame, lat: float, lon: float, zoom: int,
 
 def track_crossings(tracks: pd.DataFrame) -> pd.DataFrame:
     """Border crossings of every track, with the track's id."""
+    from geo.tracks import CROSSING_COLUMNS, analyse_track  # reads the boundaries
+
+    if tracks.empty:
+        return pd.DataFrame(columns=[*CROSSING_COLUMNS, "track_id"])
     frames = []
     for row in tracks.itertuples():
         times = split_list(getattr(row, "times", "") or "")

@@ -17,14 +17,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shapely
 from adjustText import adjust_text
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
 from pyproj import Transformer
 
 from dashboard import display
@@ -129,9 +130,35 @@ def _view_box_lonlat(extent) -> shapely.Geometry:
         _TO_LONLAT.transform(xy[:, 0], xy[:, 1])))
 
 
-def _geoseries(geoms, clip) -> gpd.GeoSeries:
-    clipped = [shapely.intersection(g, clip) for g in geoms]
-    return gpd.GeoSeries([_project(g) for g in clipped if not g.is_empty])
+def _projected(geoms, clip) -> np.ndarray:
+    """Geometries cut to the view (lon/lat polygon) and projected."""
+    clipped = shapely.intersection(np.asarray(list(geoms), dtype=object), clip)
+    return np.asarray([_project(g) for g in clipped if not g.is_empty], dtype=object)
+
+
+def _add_polygons(ax, geoms, clip, **style) -> None:
+    """Polygons as one compound path (holes kept), drawn in a single patch."""
+    verts, codes = [], []
+    for poly in shapely.get_parts(_projected(geoms, clip)):
+        if poly.geom_type != "Polygon":
+            continue
+        for ring in (poly.exterior, *poly.interiors):
+            xy = shapely.get_coordinates(ring)
+            if len(xy) < 4:
+                continue
+            verts.append(xy)
+            codes.append(np.r_[MplPath.MOVETO, np.full(len(xy) - 2, MplPath.LINETO),
+                               MplPath.CLOSEPOLY])
+    if verts:  # a collection: no per-vertex data-limit update (the extent is set)
+        path = MplPath(np.concatenate(verts), np.concatenate(codes))
+        ax.add_collection(PathCollection([path], **style), autolim=False)
+
+
+def _add_lines(ax, geoms, clip, **style) -> None:
+    parts = shapely.get_parts(_projected(geoms, clip))
+    segments = [shapely.get_coordinates(g) for g in parts if g.geom_type == "LineString"]
+    if segments:
+        ax.add_collection(LineCollection(segments, **style), autolim=False)
 
 
 def scale_bar_km(extent, centre_lonlat) -> tuple[float, float]:
@@ -178,7 +205,7 @@ def _draw_locator(fig, extent) -> None:
     inset = fig.add_axes((0.015, 0.70, 0.14, 0.17))
     inset.set_facecolor("#dbe9f4")
     region = shapely.box(-12, 34, 45, 72)
-    _geoseries(display.land(), region).plot(ax=inset, color="#e8e4da", lw=0)
+    _add_polygons(inset, display.land(), region, facecolor="#e8e4da", lw=0)
     x0, x1, y0, y1 = extent
     inset.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="#c00",
                                   lw=1.2))
@@ -190,7 +217,7 @@ def _draw_locator(fig, extent) -> None:
     inset.set_yticks([])
     inset.set_xlabel("")
     inset.set_ylabel("")
-    inset.set_aspect("equal", adjustable="datalim")
+    inset.set_aspect("equal", adjustable="box")
     inset.set_gid("locator")
 
 
@@ -252,21 +279,21 @@ def _draw_places(ax, focus: tuple[float, float, float, float]) -> list:
 def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
     layers = set(opts.layers)
     if "borders" in layers:
-        _geoseries([g for _, g in display.borders()], clip).plot(ax=ax, color="#777",
-                                                                   lw=0.5, zorder=3)
+        _add_lines(ax, [g for _, g in display.borders()], clip, color="#777", lw=0.5,
+                   zorder=3)
         handles.append(Line2D([], [], color="#777", lw=0.8, label="land border"))
     for which in ("belarus", "kaliningrad"):
         if f"bands_{which}" in layers and opts.bands_km:
             bands = display.bands(which, tuple(opts.bands_km))
             for i, (_, ring) in enumerate(bands):
-                _geoseries([ring], clip).plot(ax=ax, color="#e06666", alpha=0.22 - 0.05 * i,
-                                              lw=0, zorder=2)
+                _add_polygons(ax, [ring], clip, facecolor="#e06666", lw=0, zorder=2,
+                              alpha=0.22 - 0.05 * i)
             handles.append(Patch(color="#e06666", alpha=0.3, label=(
                 f"within {', '.join(f'{k:g}' for k in sorted(opts.bands_km))} km of "
                 f"{which.title()}")))
         if which in layers:
-            _geoseries([display.territory(which)], clip).plot(
-                ax=ax, color="#a33", alpha=0.25, edgecolor="#7a0000", lw=1.6, zorder=4)
+            _add_polygons(ax, [display.territory(which)], clip, facecolor=(0.67, 0.2, 0.2,
+                          0.25), edgecolor="#7a0000", lw=1.6, zorder=4)
     if {"belarus", "kaliningrad"} & layers:
         handles.append(Patch(facecolor="#d9a3a3", edgecolor="#7a0000",
                              label="Belarus / Kaliningrad exclave"))
@@ -275,13 +302,12 @@ def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
 def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings):
     layers = set(opts.layers)
     if "defense_lines" in layers and defense_lines is not None and len(defense_lines):
-        _geoseries(defense_lines["geometry"].tolist(), clip).plot(
-            ax=ax, color="#5b2c06", lw=2, linestyle=(0, (5, 3)), zorder=6)
+        _add_lines(ax, defense_lines["geometry"].tolist(), clip, color="#5b2c06", lw=2,
+                   linestyle=(0, (5, 3)), zorder=6)
         handles.append(Line2D([], [], color="#5b2c06", lw=2, linestyle=(0, (5, 3)),
                               label="defence line (schematic)"))
     if "tracks" in layers and tracks is not None and len(tracks):
-        _geoseries(tracks["geometry"].tolist(), clip).plot(ax=ax, color="#333", lw=1.2,
-                                                           zorder=7)
+        _add_lines(ax, tracks["geometry"].tolist(), clip, color="#333", lw=1.2, zorder=7)
         handles.append(Line2D([], [], color="#333", lw=1.2, label="flight track"))
         if crossings is not None and len(crossings):
             cx, cy = _TO_MAP.transform(crossings["lon"].to_numpy(),
@@ -323,8 +349,8 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
     clip = view.buffer(0.5)
     ax.set_facecolor("#dbe9f4")
     handles: list = []
-    _geoseries(display.land(), clip).plot(ax=ax, color="#f4f1ea", edgecolor="#b9b2a3",
-                                          lw=0.3, zorder=1)
+    _add_polygons(ax, display.land(), clip, facecolor="#f4f1ea", edgecolor="#b9b2a3",
+                  lw=0.3, zorder=1)
     _draw_reference(ax, opts, clip, handles)
     _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings)
     shown = incidents
@@ -380,8 +406,9 @@ def _page_text(fig, opts: SnapshotOptions, count: int, banner: float) -> None:
 def save_figure(fig: plt.Figure, path, *, dpi: int) -> None:
     """Save as PNG, PDF or SVG (by extension); PDF and SVG stay vector with fonts
     embedded (TrueType in PDF, glyphs as paths in SVG)."""
+    extra = {"pil_kwargs": {"compress_level": 3}} if str(path).lower().endswith(".png") else {}
     with matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "path"}):
-        fig.savefig(path, dpi=dpi, facecolor="white")
+        fig.savefig(path, dpi=dpi, facecolor="white", **extra)
     plt.close(fig)
 
 

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from dashboard.maps import BASEMAPS, DEFAULT_LAYERS, LAYER_LABELS
+from dashboard.style import BASEMAPS, DEFAULT_LAYERS, LAYER_LABELS
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 
 #: Targets of the "within N km of" filter, and the store column each uses.

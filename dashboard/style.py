@@ -29,3 +29,13 @@ LAYER_LABELS = {
     "incidents": "Incidents",
 }
 DEFAULT_LAYERS = tuple(LAYER_LABELS)
+
+#: Basemaps: the offline land polygons, or online tiles the user opts into.
+ONLINE_BASEMAPS = {
+    "osm": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "© OpenStreetMap contributors", "OpenStreetMap (online)"),
+    "topo": ("https://tile.opentopomap.org/{z}/{x}/{y}.png",
+             "© OpenStreetMap contributors, SRTM; style © OpenTopoMap (CC-BY-SA)",
+             "OpenTopoMap (online)"),
+}
+BASEMAPS = ("offline", *ONLINE_BASEMAPS)

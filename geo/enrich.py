@@ -18,6 +18,7 @@ from geo.errors import GeocodeError
 from geo.gazetteer import Gazetteer, load_gazetteer
 from geo.readers import Table
 from geo.schema import (
+    ENRICHED_COLUMNS,
     INCIDENT,
     RejectList,
     coordinate_columns,
@@ -29,22 +30,6 @@ from geo.settings import BELARUS_ISO3, in_coverage_box
 
 log = logging.getLogger(__name__)
 
-#: The enriched columns, in output order (names fixed by DESIGN.md).
-ENRICHED_COLUMNS = [
-    "country_iso3",
-    "country_name",
-    "over_water",
-    "in_coverage",
-    "in_kaliningrad",
-    "dist_belarus_km",
-    "dist_kaliningrad_km",
-    "nearest_border",
-    "dist_border_km",
-    "nearest_place",
-    "nearest_place_km",
-    "location_label",
-    "geocode_source",
-]
 
 
 def _nearest_borders(

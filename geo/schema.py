@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pycountry
 
 from geo.dates import parse_date_column
@@ -21,6 +21,23 @@ from geo.settings import in_coverage_box
 #: Accepted spellings of the coordinate columns, in order of preference.
 LAT_ALIASES = ("lat", "latitude", "y")
 LON_ALIASES = ("lon", "longitude", "lng", "long", "x")
+
+#: The enriched columns, in output order (names fixed by DESIGN.md).
+ENRICHED_COLUMNS = [
+    "country_iso3",
+    "country_name",
+    "over_water",
+    "in_coverage",
+    "in_kaliningrad",
+    "dist_belarus_km",
+    "dist_kaliningrad_km",
+    "nearest_border",
+    "dist_border_km",
+    "nearest_place",
+    "nearest_place_km",
+    "location_label",
+    "geocode_source",
+]
 
 #: Columns of a rejection table; the input's own columns follow them.
 REJECT_COLUMNS = ["row", "field", "reason"]
@@ -40,19 +57,30 @@ def _not_swapped(frame: pd.DataFrame) -> pd.Series:
     return inside | ~in_coverage_box(frame["lat"], frame["lon"])
 
 
-#: Checks of located points: numeric WGS84 coordinates (NaN = not given), unique ids.
-POINT_SCHEMA = pa.DataFrameSchema(
-    {
-        "lat": pa.Column(float, pa.Check.in_range(-90, 90, error="latitude must be within ±90"),
-                         nullable=True),
-        "lon": pa.Column(float, pa.Check.in_range(-180, 180,
-                                                  error="longitude must be within ±180"),
-                         nullable=True),
-        "id": pa.Column(str, nullable=True, required=False, unique=True,
-                        report_duplicates="exclude_first"),
-    },
-    checks=pa.Check(_not_swapped, error="outside coverage; lat/lon swapped?"),
-)
+def _pandera():
+    """pandera, imported on first use (it takes a third of a second to import, and
+    readers of the store never validate)."""
+    import pandera.pandas as pa
+
+    return pa
+
+
+@lru_cache(maxsize=1)
+def point_schema():
+    """Checks of located points: numeric WGS84 coordinates (NaN = not given), unique
+    ids, no lat/lon swap."""
+    pa = _pandera()
+    return pa.DataFrameSchema(
+        {
+            "lat": pa.Column(float, pa.Check.in_range(
+                -90, 90, error="latitude must be within ±90"), nullable=True),
+            "lon": pa.Column(float, pa.Check.in_range(
+                -180, 180, error="longitude must be within ±180"), nullable=True),
+            "id": pa.Column(str, nullable=True, required=False, unique=True,
+                            report_duplicates="exclude_first"),
+        },
+        checks=pa.Check(_not_swapped, error="outside coverage; lat/lon swapped?"),
+    )
 
 
 class RejectList:
@@ -120,8 +148,8 @@ def validate_points(frame: pd.DataFrame, lat_col: str | None, lon_col: str | Non
         ids = frame["id"].astype("string").str.strip()
         checked["id"] = ids.where(ids != "").astype(object)
     try:
-        POINT_SCHEMA.validate(checked, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+        point_schema().validate(checked, lazy=True)
+    except _pandera().errors.SchemaErrors as exc:
         _collect_schema_failures(exc.failure_cases, rejects, {"lat": lat_col, "lon": lon_col})
     if check_dates and "date" in frame.columns:
         dates = parse_date_column(frame["date"])
@@ -265,9 +293,10 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("string").str.strip().fillna("").astype(object)
 
 
-def _record_schema(rt: RecordType, now: pd.Timestamp) -> pa.DataFrameSchema:
+def _record_schema(rt: RecordType, now: pd.Timestamp):
     """The pandera schema of a record type's typed frame (see :func:`validate_records`)."""
-    columns: dict[str, pa.Column] = {}
+    pa = _pandera()
+    columns: dict = {}
     for name in rt.columns:
         if name in ("lat", "lon", "date", "date_end") or name in rt.numbers:
             continue
@@ -375,7 +404,7 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
         checked = typed.assign(date_precision=typed["date_precision"].mask(unread, "day"))
     try:
         _record_schema(rt, now).validate(checked, lazy=True)
-    except pa.errors.SchemaErrors as exc:
+    except _pandera().errors.SchemaErrors as exc:
         _collect_schema_failures(exc.failure_cases, rejects, {"lat": None, "lon": None})
     return typed[[c for c in rt.columns if c in typed.columns]]
 

@@ -29,9 +29,16 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.enrich import ENRICHED_COLUMNS
 from geo.errors import InputError
-from geo.schema import DEFENSE_LINE, DEPLOYMENT, INCIDENT, SOURCE, TRACK, RecordType
+from geo.schema import (
+    DEFENSE_LINE,
+    DEPLOYMENT,
+    ENRICHED_COLUMNS,
+    INCIDENT,
+    SOURCE,
+    TRACK,
+    RecordType,
+)
 from geo.settings import DEFAULT_STORE_PATH, SEEDS_DIR, STORE_ENV_VAR
 
 log = logging.getLogger(__name__)
