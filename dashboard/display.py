@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH
+from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH, PLACES_PATH
 
 #: Where display layers are written for the browser to fetch (and cache) once, and the
 #: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
@@ -118,6 +118,30 @@ def territory(which: str) -> shapely.Geometry:
         return [(which, _rounded(shapely.simplify(geom, LINE_TOLERANCE_DEG)))]
 
     return _cached(which, AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)[0][1]
+
+
+#: Towns at least this populous can be labelled on printed maps.
+LABEL_TOWN_MIN_POPULATION = 100_000
+
+
+@lru_cache(maxsize=1)
+def towns() -> list[tuple[str, float, float, int]]:
+    """(name, lon, lat, population) of large towns, largest first, for map labels."""
+    def compute():
+        import pandas as pd
+
+        table = pd.read_csv(PLACES_PATH, usecols=["name", "lat", "lon", "population"])
+        big = table[table["population"] >= LABEL_TOWN_MIN_POPULATION]
+        big = big.sort_values("population", ascending=False)
+        return [(json.dumps([r.name, int(r.population)], ensure_ascii=False),
+                 shapely.Point(r.lon, r.lat)) for r in big.itertuples()]
+
+    pairs = _cached("towns", PLACES_PATH, (LABEL_TOWN_MIN_POPULATION,), compute)
+    out = []
+    for label, point in pairs:
+        name, population = json.loads(label)
+        out.append((name, point.x, point.y, population))
+    return out
 
 
 def _aeqd(geom: shapely.Geometry) -> tuple[Transformer, Transformer]:

@@ -36,7 +36,6 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
-from geo.gazetteer import load_gazetteer
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
 from geo.settings import GEOD
 
@@ -261,18 +260,23 @@ def _short(text: str, limit: int = 38) -> str:
 
 
 def _draw_places(ax, focus: tuple[float, float, float, float]) -> list:
-    """Square markers and names of the largest towns inside ``focus`` (lon/lat box)."""
-    towns = load_gazetteer().table
-    towns = towns[towns["population"].fillna(0) > 0]
+    """Square markers and names of the largest towns inside ``focus`` (lon/lat box),
+    leaving out a town within 30 km of a larger one already named (Budapest and Pest)."""
     x0, y0, x1, y1 = focus
-    inside = towns[(towns["lon"].between(x0, x1)) & (towns["lat"].between(y0, y1))]
-    inside = inside.nlargest(LABEL_PLACES, "population")
+    chosen: list[tuple[str, float, float]] = []
+    for name, lon, lat, _ in display.towns():
+        if len(chosen) == LABEL_PLACES:
+            break
+        if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+            continue
+        near = [GEOD.inv(lon, lat, c_lon, c_lat)[2] < 30_000 for _, c_lon, c_lat in chosen]
+        if not any(near):
+            chosen.append((name, lon, lat))
     texts = []
-    for r in inside.itertuples():
-        x, y = _TO_MAP.transform(r.lon, r.lat)
+    for name, lon, lat in chosen:
+        x, y = _TO_MAP.transform(lon, lat)
         ax.plot(x, y, "s", color="#333", markersize=2.5, zorder=12)
-        texts.append(ax.text(x, y, r.name, fontsize=7, color="#333", zorder=12,
-                             style="italic"))
+        texts.append(ax.text(x, y, name, fontsize=7, color="#333", zorder=12, style="italic"))
     return texts
 
 
@@ -392,10 +396,10 @@ def _page_text(fig, opts: SnapshotOptions, count: int, banner: float) -> None:
              fontsize=9, color="#333")
     sources = "; ".join(dict.fromkeys(s for s in opts.sources if s))
     line = ATTRIBUTION + (f"; records: {sources}" if sources else "")
-    fig.text(0.02, 0.035 + banner, _short(line, 230), fontsize=6, color="#444")
-    fig.text(0.98, 0.035 + banner,
+    fig.text(0.02, 0.045 + banner, _short(line, 200), fontsize=6, color="#444")
+    fig.text(0.02, 0.025 + banner,
              f"Generated {opts.generated:%Y-%m-%d %H:%M} UTC by Flankwatch",
-             ha="right", fontsize=6, color="#444")
+             fontsize=6, color="#444")
     if opts.marking:
         for y, va in ((0.998, "top"), (0.002, "bottom")):
             fig.text(0.5, y, opts.marking.upper(), ha="center", va=va, fontsize=10,
