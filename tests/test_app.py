@@ -88,3 +88,13 @@ def test_upload_reports_rejected_rows_and_imports_the_rest(app):
     assert "1 inserted" in app.success[0].value
     app.run()
     assert shown(app) == 8
+
+
+def test_export_tab_offers_a_download_of_the_current_view(app):
+    app.run()
+    app.session_state["tab"] = "Export"
+    app.run()
+    assert not app.exception
+    app.selectbox(key="export_format").set_value(".csv").run()
+    assert app.get("download_button")
+    assert "Incidents, CSV" in app.get("download_button")[0].proto.label

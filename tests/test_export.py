@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from matplotlib.image import imread
 from playwright.sync_api import sync_playwright
 from pyproj import Transformer
@@ -177,3 +178,16 @@ def test_html_export_opens_offline_and_shows_its_layers(store, tmp_path):
     assert all(n > 0 for n in layers)  # each drawn from the embedded data
     assert canvases >= 2
     assert blocked == [], blocked
+
+
+def test_tracks_and_their_crossings_are_drawn_and_listed():
+    from dashboard.queries import track_crossings
+
+    tracks = pd.DataFrame({"id": ["t1"], "type": ["drone"], "times": [""],
+                           "geometry": [shapely.LineString([(26.6, 54.1), (25.3, 54.7)])]})
+    crossings = track_crossings(tracks)
+    assert list(crossings["direction"]) == ["BLR→LTU"]
+    fig = render_snapshot(pd.DataFrame(columns=["lon", "lat", "type"]), tracks=tracks,
+                          crossings=crossings, options=SnapshotOptions(
+                              bbox=(24.0, 53.5, 27.5, 55.5), layers=("tracks", "borders")))
+    assert legend_labels(fig) == ["land border", "flight track", "border crossing"]

@@ -145,3 +145,17 @@ def test_display_layers_are_small_and_rounded():
     coords = shapely.get_coordinates(
         shapely.from_geojson(json.dumps(land["features"][0]["geometry"])))
     assert (abs(coords * 1000 - (coords * 1000).round()) < 1e-6).all()
+
+
+def test_tracks_show_their_border_crossings():
+    from dashboard.maps import track_features
+    from dashboard.queries import track_crossings
+
+    tracks = pd.DataFrame({"id": ["t<1>"], "type": ["drone"], "times": [
+        "2025-07-28T10:00Z;2025-07-28T10:40Z"],
+        "geometry": [shapely.LineString([(26.6, 54.1), (25.3, 54.7)])]})
+    features = track_features(tracks, track_crossings(tracks))
+    tips = [f["properties"]["tip"] for f in features]
+    assert tips[0] == "track t&lt;1&gt;"
+    assert len(tips) == 2
+    assert tips[1].startswith("BLR→LTU at 2025-07-28 10:")
