@@ -30,7 +30,13 @@ from dashboard.maps import (
     fmt_km,
     safe_url,
 )
-from dashboard.state import DEFAULT_VIEW, NEAR_TARGETS, ViewState
+from dashboard.state import (
+    DEFAULT_BANDS_KM,
+    DEFAULT_VIEW,
+    NEAR_TARGETS,
+    ViewState,
+    parse_bands,
+)
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
 from geo.records import RecordSet, load_file
@@ -129,12 +135,10 @@ def sidebar(store_path: str, version: tuple, years: list[int]) -> ViewState:
 
 def _bands(text: str) -> tuple[float, ...]:
     try:
-        values = tuple(sorted({float(t) for t in text.replace(";", ",").split(",")
-                               if t.strip()}))
-    except ValueError:
-        st.sidebar.error("Distance bands: numbers in km separated by commas")
-        return (10.0, 50.0, 100.0)
-    return tuple(v for v in values if 0 < v <= 1000)[:6]
+        return parse_bands(text)
+    except ValueError as exc:
+        st.sidebar.error(f"Distance bands: {exc}")
+        return DEFAULT_BANDS_KM
 
 
 def detail_panel(store: Store, selected: str | None,

@@ -177,7 +177,8 @@ def bands(which: str, distances_km: tuple[float, ...]) -> list[tuple[float, shap
                                                 compute)]
 
 
-def _feature(geom: shapely.Geometry, **properties) -> dict:
+def feature(geom: shapely.Geometry, **properties) -> dict:
+    """A GeoJSON Feature of a shapely geometry."""
     return {"type": "Feature", "properties": properties,
             "geometry": json.loads(shapely.to_geojson(geom))}
 
@@ -189,13 +190,13 @@ def reference_layer(name: str, bands_km: tuple[float, ...] = ()) -> dict:
     ``bands_kaliningrad`` (the bands at ``bands_km``). Band features carry ``km``.
     """
     if name == "land":
-        features = [_feature(g) for g in land()]
+        features = [feature(g) for g in land()]
     elif name == "borders":
-        features = [_feature(g, name=n) for n, g in borders() if not g.is_empty]
+        features = [feature(g, name=n) for n, g in borders() if not g.is_empty]
     elif name in ("belarus", "kaliningrad"):
-        features = [_feature(territory(name))]
+        features = [feature(territory(name))]
     elif name.startswith("bands_"):
-        features = [_feature(g, km=km) for km, g in bands(name.removeprefix("bands_"),
+        features = [feature(g, km=km) for km, g in bands(name.removeprefix("bands_"),
                                                           tuple(bands_km))]
     else:
         msg = f"unknown display layer {name!r}"

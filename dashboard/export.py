@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -311,11 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {out}", file=sys.stderr)
     return 0
-
-
-def request_for(view: ViewState, **furniture) -> ExportRequest:
-    """An export request for the dashboard's current view."""
-    return replace(ExportRequest(view=view), **furniture)
 
 
 if __name__ == "__main__":

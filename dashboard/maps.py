@@ -332,11 +332,6 @@ class DataLayer(MacroElement):
         self.data = _js({"type": "FeatureCollection", "features": features})
 
 
-def _feature(geom: shapely.Geometry, **properties) -> dict:
-    return {"type": "Feature", "properties": properties,
-            "geometry": json.loads(shapely.to_geojson(geom))}
-
-
 def deployment_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
     """The popup of one deployment, every data value escaped."""
     lines = [f"<b>{esc(row.get('name'))}</b>",
@@ -364,7 +359,7 @@ def _spread(frame: pd.DataFrame) -> pd.DataFrame:
 def deployment_features(deployments: pd.DataFrame,
                         sources: Mapping[str, tuple[str, str]]) -> list[dict]:
     """Deployments as point features: colour by status, letter by kind."""
-    return [_feature(shapely.Point(r["lon"], r["lat"]),
+    return [display.feature(shapely.Point(r["lon"], r["lat"]),
                      icon={"colour": STATUS_COLOURS.get(r.get("status"), "#555"),
                            "letter": KIND_LETTERS.get(r.get("kind"), "?")},
                      tip=esc(r.get("name")), popup=deployment_popup(r, sources))
@@ -383,19 +378,19 @@ def defense_line_features(lines: pd.DataFrame) -> list[dict]:
         if schematic:
             label += " — schematic"
         style = {"color": "#5b2c06", "weight": 4, "dashArray": "10 6" if schematic else None}
-        out.append(_feature(row["geometry"], tip=esc(label), style=style,
+        out.append(display.feature(row["geometry"], tip=esc(label), style=style,
                             popup=f"<b>{esc(label)}</b><br>{esc(row.get('description'))}"))
     return out
 
 
 def track_features(tracks: pd.DataFrame, crossings: pd.DataFrame) -> list[dict]:
     """Track lines and their border-crossing points."""
-    out = [_feature(r["geometry"], tip=esc(f"track {r.get('id')}"),
+    out = [display.feature(r["geometry"], tip=esc(f"track {r.get('id')}"),
                     style={"color": TYPE_COLOURS.get(r.get("type"), "#333"), "weight": 2.5})
            for r in tracks.to_dict("records")]
     for r in crossings.to_dict("records"):
         when = f" at {r['time']:%Y-%m-%d %H:%M}Z" if pd.notna(r.get("time")) else ""
-        out.append(_feature(shapely.Point(r["lon"], r["lat"]),
+        out.append(display.feature(shapely.Point(r["lon"], r["lat"]),
                             tip=esc(f"{r['direction']}{when}"),
                             style={"radius": 5, "color": "#000", "weight": 2,
                                    "fillColor": "#fff", "fillOpacity": 1}))
@@ -485,7 +480,7 @@ class Legend(MacroElement):
   var legend = L.control({position: "bottomright"});
   legend.onAdd = function () {
     var div = L.DomUtil.create("div", "fw-legend");
-    div.innerHTML = "<details{{ ' open' if this.open else '' }}><summary>Legend</summary>"
+    div.innerHTML = "<details open><summary>Legend</summary>"
         + {{ this.html }} + "</details>";
     L.DomEvent.disableClickPropagation(div);
     return div;
@@ -495,11 +490,10 @@ class Legend(MacroElement):
 {% endmacro %}
 """)
 
-    def __init__(self, entries: list[str], *, open_: bool = True):
+    def __init__(self, entries: list[str]):
         super().__init__()
         self._name = "Legend"
         self.html = _js("".join(entries))
-        self.open = open_
 
 
 def legend_entries(incidents: pd.DataFrame, deployments: pd.DataFrame,

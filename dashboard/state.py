@@ -124,8 +124,13 @@ def _near(text: str) -> tuple[str, float]:
     return target, value
 
 
-def _bands(text: str) -> tuple[float, ...]:
-    values = tuple(sorted({float(t) for t in text.split(",") if t.strip()}))
+def parse_bands(text: str) -> tuple[float, ...]:
+    """Band distances from text such as "10, 50, 100" (km, sorted, deduplicated).
+
+    Raises ValueError unless there are 1 to 6 numbers between 0 and 1000.
+    """
+    values = tuple(sorted({float(t) for t in text.replace(";", ",").split(",")
+                           if t.strip()}))
     if not values or len(values) > 6 or not all(0 < v <= 1000 for v in values):
         msg = "give 1 to 6 distances between 0 and 1000 km"
         raise ValueError(msg)
@@ -159,7 +164,7 @@ _READERS = {
     "start": _date, "end": _date,
     "types": _choices(INCIDENT_TYPES), "countries": _choices(None, upper=True),
     "confidence": _choices(CONFIDENCES), "near": _near,
-    "layers": _choices(tuple(LAYER_LABELS)), "bands": _bands, "basemap": _basemap,
+    "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _basemap,
     "view": _view, "selected": _selected,
 }
 _FIELD = {"bands": "bands_km"}
