@@ -31,7 +31,6 @@ from geo.settings import BELARUS_ISO3, in_coverage_box
 log = logging.getLogger(__name__)
 
 
-
 def _nearest_borders(
     bnd: Boundaries, state: np.ndarray, lon: np.ndarray, lat: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +174,7 @@ def _locate(table: Table, gaz: Gazetteer, rejects: RejectList, *, check_dates: b
     return checked, source, lat_col, lon_col
 
 
-def _report(table: Table, rejects: RejectList) -> pd.DataFrame:
+def rejection_report(table: Table, rejects: RejectList) -> pd.DataFrame:
     """The rejection table, with records that could not even be split into fields."""
     report = rejects.table(table.frame, table.row_numbers)
     if table.malformed:
@@ -216,7 +215,7 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     facts["geocode_source"] = source.loc[valid.index]
     stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
     enriched = pd.concat([valid.drop(columns=stale), facts], axis=1)
-    return enriched, _report(table, rejects)
+    return enriched, rejection_report(table, rejects)
 
 
 #: Values given to every record of an input that lacks the whole column: an imported
@@ -293,4 +292,4 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
              .apply(lambda row: json.dumps(row.to_dict(), ensure_ascii=False), axis=1)
              if others else pd.Series("{}", index=valid.index))
     records = pd.concat([valid, facts], axis=1).assign(extra=extra)
-    return records, _report(table, rejects)
+    return records, rejection_report(table, rejects)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geo.dates import parse_date_column
-from geo.enrich import prepare_incidents
+from geo.enrich import prepare_incidents, rejection_report
 from geo.errors import InputError, RowsRejectedError
 from geo.readers import Table, read_table
 from geo.schema import (
@@ -111,8 +111,8 @@ def record_type_of(path: Path, columns) -> RecordType:
 
 def _finish(path: Path, rt: RecordType, table: Table, typed: pd.DataFrame,
             rejects: RejectList) -> LoadedFile:
-    report = rejects.table(table.frame, table.row_numbers)
-    return LoadedFile(path, rt, typed.drop(index=rejects.index), report)
+    return LoadedFile(path, rt, typed.drop(index=rejects.index),
+                      rejection_report(table, rejects))
 
 
 def _load_points(path: Path, table: Table, rt: RecordType) -> LoadedFile:
