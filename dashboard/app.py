@@ -181,6 +181,17 @@ def _md(text: str) -> str:
     return "".join(f"\\{c}" if c in special else c for c in str(text))
 
 
+def summary_panel(incidents: pd.DataFrame) -> None:
+    """Counts of the selection by type, airspace and confidence, as plain text."""
+    if incidents.empty:
+        st.caption("No incidents in the selection.")
+        return
+    for column, label in (("type", "By type"), ("country_iso3", "By airspace"),
+                          ("confidence", "By confidence")):
+        counts = incidents[column].replace("", "none").value_counts()
+        st.text(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
 EXPORT_FORMATS = {
     ".png": ("Briefing map, PNG", "image/png"),
     ".pdf": ("Briefing map, PDF (vector)", "application/pdf"),
@@ -300,8 +311,12 @@ def main() -> None:
     st.query_params.from_dict(view.to_query())
 
     # only the open tab is computed and sent (the chart and the table are not free)
-    tab_table, tab_time, tab_export, tab_import = st.tabs(
-        ["Incidents", "Timeline", "Export", "Import"], key="tab", on_change="rerun")
+    tab_summary, tab_table, tab_time, tab_export, tab_import = st.tabs(
+        ["Summary", "Incidents", "Timeline", "Export", "Import"], key="tab",
+        on_change="rerun")
+    with tab_summary:  # light first paint: the table's grid costs the browser seconds
+        if tab_summary.open:
+            summary_panel(incidents)
     with tab_table:
         if tab_table.open:
             newest = load_newest(path, version, filters_only)

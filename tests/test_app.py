@@ -24,6 +24,10 @@ def test_opens_on_the_seeded_store(app):
     app.run()
     assert not app.exception
     assert shown(app) == 7
+    summary = " ".join(t.value for t in app.text)
+    assert "By type: drone 6 · aircraft 1" in summary
+    app.session_state["tab"] = "Incidents"
+    app.run()
     assert len(app.dataframe[-1].value) == 7  # the incident table
 
 
