@@ -7,8 +7,8 @@ by the real importer), then:
   caches warm from the first run; median of 3);
 - page: bytes of the map page built for all incidents (what st_folium sends);
 - drawn: headless Chromium (Debian's chromium), from navigation until every incident is
-  indexed and the view drawn, with the reference layers loaded (second visit: the
-  server's caches are warm, the browser's are not).
+  indexed and the view drawn, with the reference layers loaded; five visits after a
+  warm-up visit (server caches warm), median and range.
 
 Usage: ``python benchmarks/dashboard.py [--sizes 1000,10000,100000]``; results are
 printed and written to ``benchmarks/out/dashboard.json``.
@@ -71,7 +71,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def drawn_seconds(store_path: Path, n_total: int) -> float:
+#: Timed visits per size (after one warm-up visit); the median and range are reported.
+VISITS = 5
+
+
+def drawn_seconds(store_path: Path, n_total: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
@@ -95,13 +99,16 @@ def drawn_seconds(store_path: Path, n_total: int) -> float:
             # warm the server's caches once, as a user's second visit would find them
             page.goto(url)
             _wait_drawn(page, n_total)
-            page2 = browser.new_page(viewport={"width": 1500, "height": 1100})
-            t0 = time.perf_counter()
-            page2.goto(url)
-            _wait_drawn(page2, n_total)
-            elapsed = time.perf_counter() - t0
+            visits = []
+            for _ in range(VISITS):
+                page2 = browser.new_page(viewport={"width": 1500, "height": 1100})
+                t0 = time.perf_counter()
+                page2.goto(url)
+                _wait_drawn(page2, n_total)
+                visits.append(time.perf_counter() - t0)
+                page2.close()
             browser.close()
-        return elapsed
+        return visits
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -137,7 +144,8 @@ def main() -> None:
             drawn = drawn_seconds(store.path, total)
             row = {"incidents": total, "first_run_s": round(first, 2),
                    "rerun_s": round(rerun, 2), "page_mb": round(size / 1e6, 2),
-                   "drawn_s": round(drawn, 2)}
+                   "drawn_median_s": round(statistics.median(drawn), 2),
+                   "drawn_min_s": round(min(drawn), 2), "drawn_max_s": round(max(drawn), 2)}
             print(row, flush=True)
             results.append(row)
     OUT.mkdir(parents=True, exist_ok=True)
