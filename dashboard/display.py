@@ -31,6 +31,11 @@ from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH, PLACES_PATH
 REFERENCE_DIR = Path(__file__).resolve().parent / "static" / "reference"
 REFERENCE_URL = "/app/static/reference"
 
+#: Where selections of records are written for the map to fetch, and how many are kept.
+SELECTION_DIR = Path(__file__).resolve().parent / "static" / "data"
+SELECTION_URL = "/app/static/data"
+KEEP_SELECTIONS = 64
+
 #: Display tolerances, degrees.
 LAND_TOLERANCE_DEG = 0.03
 LINE_TOLERANCE_DEG = 0.01
@@ -42,6 +47,21 @@ DISPLAY_GRID_DEG = 0.001
 
 def _rounded(geoms):
     return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
+
+
+def data_url(prefix: str, text: str) -> str:
+    """The URL of ``text`` written as a content-addressed JSON file for the browser to
+    fetch (and cache); only the newest :data:`KEEP_SELECTIONS` files are kept."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
+    path = SELECTION_DIR / f"{prefix}-{digest}.json"
+    if not path.exists():
+        _write_atomic(path, text.encode())
+        older = sorted(SELECTION_DIR.glob(f"{prefix}-*.json"), key=lambda p: p.stat().st_mtime)
+        for stale in older[:-KEEP_SELECTIONS]:
+            stale.unlink(missing_ok=True)
+    else:
+        path.touch()
+    return f"{SELECTION_URL}/{path.name}"
 
 
 def _boundaries():

@@ -66,8 +66,8 @@ class MapOptions:
     height: int | str = 620
     #: ``{source id: (title, url)}`` for links in popups.
     sources: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    #: Embed reference layers in the page (standalone HTML) instead of having the
-    #: browser fetch them from the app.
+    #: Embed the reference layers and the incident arrays in the page (standalone HTML)
+    #: instead of having the browser fetch them from the app.
     inline_reference: bool = False
 
     def __post_init__(self) -> None:
@@ -166,9 +166,14 @@ class IncidentLayer(JSCSSMixin, MacroElement):
     _template = Template("""
 {% macro script(this, kwargs) %}
 (function () {
-  var d = {{ this.payload }};
   var group = {{ this._parent.get_name() }};
   var map = {{ this._parent._parent.get_name() }};
+{% if this.payload %}
+  build({{ this.payload }});
+{% else %}
+  fetch({{ this.url }}).then(function (r) { return r.json(); }).then(build);
+{% endif %}
+  function build(d) {
   function bytes(text) {
     var bin = atob(text), out = new Uint8Array(bin.length);
     for (var k = 0; k < bin.length; k++) { out[k] = bin.charCodeAt(k); }
@@ -239,6 +244,7 @@ class IncidentLayer(JSCSSMixin, MacroElement):
   draw();
   // for inspection from the page (tests, benchmarks)
   window.fwIncidents = {total: n, markers: function () { return markers; }};
+  }
 })();
 {% endmacro %}
 """)
@@ -247,11 +253,16 @@ class IncidentLayer(JSCSSMixin, MacroElement):
                              asset_url("supercluster", "dist/supercluster.min.js"))]
     default_css: ClassVar = []
 
-    def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]]):
+    def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]],
+                 *, inline: bool = False):
         super().__init__()
         self._name = "IncidentLayer"
         self.uncluster_zoom = UNCLUSTER_ZOOM
-        self.payload = _js(incident_payload(incidents, sources))
+        data = _js(incident_payload(incidents, sources))
+        # served as a content-addressed file (the page stays small, browsers cache it),
+        # or embedded for standalone pages
+        self.payload = data if inline else ""
+        self.url = "" if inline else _js(display.data_url("incidents", data))
 
 
 def incident_payload(incidents: pd.DataFrame,
@@ -615,7 +626,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         _data_group(m, "tracks", track_features(tracks, crossings))
     if "incidents" in opts.layers:
         group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
-        IncidentLayer(incidents, opts.sources).add_to(group)
+        IncidentLayer(incidents, opts.sources, inline=opts.inline_reference).add_to(group)
         group.add_to(m)
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
