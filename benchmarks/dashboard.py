@@ -5,10 +5,12 @@ by the real importer), then:
 
 - rerun: server time of a script rerun after a filter change (Streamlit's AppTest,
   caches warm from the first run; median of 3);
-- page: bytes of the map page built for all incidents (what st_folium sends);
+- page: bytes of the map page built for all incidents (what st_folium sends), and of
+  the incident arrays the page then fetches (a content-addressed static file);
 - drawn: headless Chromium (Debian's chromium), from navigation until every incident is
   indexed and the view drawn, with the reference layers loaded; five visits after a
-  warm-up visit (server caches warm), median and range.
+  warm-up visit, each in a fresh browser context (cold browser cache; the server's
+  caches warm), median and range.
 
 Usage: ``python benchmarks/dashboard.py [--sizes 1000,10000,100000]``; results are
 printed and written to ``benchmarks/out/dashboard.json``.
@@ -58,11 +60,16 @@ def rerun_seconds(store_path: Path) -> tuple[float, float]:
     return first, statistics.median(times)
 
 
-def page_bytes(store) -> int:
+def page_bytes(store) -> tuple[int, int]:
+    """Bytes of the map page and of the incident arrays the page fetches."""
+    from dashboard.maps import _js, incident_payload
+
     incidents = store.incidents()
     m = build_map(incidents, deployments=store.records("deployments"),
                   defense_lines=store.records("defense_lines"), options=MapOptions())
-    return len(m.get_root().render().encode())
+    page = len(m.get_root().render().encode())
+    data = len(_js(incident_payload(incidents, {})).encode())
+    return page, data
 
 
 def _free_port() -> int:
@@ -100,13 +107,14 @@ def drawn_seconds(store_path: Path, n_total: int) -> list[float]:
             page.goto(url)
             _wait_drawn(page, n_total)
             visits = []
-            for _ in range(VISITS):
-                page2 = browser.new_page(viewport={"width": 1500, "height": 1100})
+            for _ in range(VISITS):  # a fresh context each time: the browser's cache is cold
+                context = browser.new_context(viewport={"width": 1500, "height": 1100})
+                page2 = context.new_page()
                 t0 = time.perf_counter()
                 page2.goto(url)
                 _wait_drawn(page2, n_total)
                 visits.append(time.perf_counter() - t0)
-                page2.close()
+                context.close()
             browser.close()
         return visits
     finally:
@@ -140,10 +148,11 @@ def main() -> None:
             store = fill_store(Path(tmp), n)
             total = store.counts()["incidents"]
             first, rerun = rerun_seconds(store.path)
-            size = page_bytes(store)
+            page, data = page_bytes(store)
             drawn = drawn_seconds(store.path, total)
             row = {"incidents": total, "first_run_s": round(first, 2),
-                   "rerun_s": round(rerun, 2), "page_mb": round(size / 1e6, 2),
+                   "rerun_s": round(rerun, 2), "page_mb": round(page / 1e6, 2),
+                   "arrays_mb": round(data / 1e6, 2),
                    "drawn_median_s": round(statistics.median(drawn), 2),
                    "drawn_min_s": round(min(drawn), 2), "drawn_max_s": round(max(drawn), 2)}
             print(row, flush=True)
