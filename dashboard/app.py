@@ -32,7 +32,6 @@ from dashboard.maps import (
 )
 from dashboard.state import (
     DEFAULT_BANDS_KM,
-    DEFAULT_VIEW,
     NEAR_TARGETS,
     ViewState,
     parse_bands,
@@ -54,14 +53,15 @@ def get_store(path: str) -> Store:
     return open_store(path)
 
 
+# Keyed on the store filters only: switching layers or moving the map reads nothing.
 @st.cache_data(max_entries=16)
-def load_incidents(path: str, version: tuple, view: ViewState) -> pd.DataFrame:
-    return queries.filtered_incidents(Store(Path(path)), view, full_below=POPUP_LIMIT)
+def load_incidents(path: str, version: tuple, filters: dict) -> pd.DataFrame:
+    return queries.filtered_incidents(Store(Path(path)), filters, full_below=POPUP_LIMIT)
 
 
 @st.cache_data(max_entries=16)
-def load_newest(path: str, version: tuple, view: ViewState) -> pd.DataFrame:
-    return queries.newest_incidents(Store(Path(path)), view)
+def load_newest(path: str, version: tuple, filters: dict) -> pd.DataFrame:
+    return queries.newest_incidents(Store(Path(path)), filters)
 
 
 @st.cache_data(max_entries=4)
@@ -93,7 +93,7 @@ def init_widgets(view: ViewState) -> None:
     s["initialised"] = True
 
 
-def sidebar(store_path: str, version: tuple, years: list[int]) -> ViewState:
+def sidebar(store: Store, years: list[int]) -> ViewState:
     """The filter controls; returns the view they describe."""
     s = st.session_state
     st.sidebar.header("Filters")
@@ -107,7 +107,7 @@ def sidebar(store_path: str, version: tuple, years: list[int]) -> ViewState:
         start, end = queries.preset_range(period, dt.datetime.now(dt.UTC).date())
     types = st.sidebar.multiselect("Incident types", INCIDENT_TYPES, key="types",
                                    placeholder="All types")
-    countries_known = Store(Path(store_path)).distinct("country_iso3")
+    countries_known = store.distinct("country_iso3")
     options = sorted(set(countries_known) | set(s["countries"]))
     countries = st.sidebar.multiselect("Countries (airspace)", options, key="countries",
                                        placeholder="All countries")
@@ -274,9 +274,9 @@ def main() -> None:
             st.warning(warning)
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
-    view = sidebar(path, version, years)
-    filters_only = replace(view, view=DEFAULT_VIEW, selected=None)  # the cache key
-    incidents = load_incidents(path, version, filters_only)
+    view = sidebar(store, years)
+    filters = queries.store_filters(view)
+    incidents = load_incidents(path, version, filters)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
     st.title("Flankwatch")
@@ -319,7 +319,7 @@ def main() -> None:
             summary_panel(incidents)
     with tab_table:
         if tab_table.open:
-            newest = load_newest(path, version, filters_only)
+            newest = load_newest(path, version, filters)
             if len(incidents) > len(newest):
                 st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
                            "narrow the filters or export the selection for all of them.")
@@ -333,7 +333,7 @@ def main() -> None:
                 st.bar_chart(queries.weekly_counts(incidents), stack=True)
     with tab_export:
         if tab_export.open:
-            export_panel(store, filters_only)
+            export_panel(store, view)
     with tab_import:
         if tab_import.open:
             upload_panel(store)

@@ -49,19 +49,28 @@ def _rounded(geoms):
     return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
 
 
-def data_url(prefix: str, text: str) -> str:
-    """The URL of ``text`` written as a content-addressed JSON file for the browser to
-    fetch (and cache); only the newest :data:`KEEP_SELECTIONS` files are kept."""
+def _publish(directory: Path, url: str, prefix: str, text: str, *,
+             keep: int | None = None) -> str:
+    """Write ``text`` as ``directory/prefix-<content hash>.json`` (once) and return its
+    URL; content-addressed, so browsers may cache it for good. With ``keep``, only the
+    newest that many files of the prefix are kept."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-    path = SELECTION_DIR / f"{prefix}-{digest}.json"
-    if not path.exists():
-        _write_atomic(path, text.encode())
-        older = sorted(SELECTION_DIR.glob(f"{prefix}-*.json"), key=lambda p: p.stat().st_mtime)
-        for stale in older[:-KEEP_SELECTIONS]:
-            stale.unlink(missing_ok=True)
+    path = directory / f"{prefix}-{digest}.json"
+    if path.exists():
+        path.touch()  # recently used: pruned last
     else:
-        path.touch()
-    return f"{SELECTION_URL}/{path.name}"
+        _write_atomic(path, text.encode())
+        if keep is not None:
+            files = sorted(directory.glob(f"{prefix}-*.json"), key=lambda p: p.stat().st_mtime)
+            for stale in files[:-keep]:
+                stale.unlink(missing_ok=True)
+    return f"{url}/{path.name}"
+
+
+def data_url(prefix: str, text: str) -> str:
+    """The URL of a selection of records (JSON text) for the map to fetch; only the
+    newest :data:`KEEP_SELECTIONS` are kept."""
+    return _publish(SELECTION_DIR, SELECTION_URL, prefix, text, keep=KEEP_SELECTIONS)
 
 
 def _boundaries():
@@ -229,8 +238,4 @@ def reference_url(name: str, bands_km: tuple[float, ...] = ()) -> str:
     """The URL of a display layer written as a static file (named by its content hash,
     so browsers may cache it for good)."""
     text = json.dumps(reference_layer(name, bands_km), separators=(",", ":"))
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    path = REFERENCE_DIR / f"{name}-{digest}.json"
-    if not path.exists():
-        _write_atomic(path, text.encode())
-    return f"{REFERENCE_URL}/{path.name}"
+    return _publish(REFERENCE_DIR, REFERENCE_URL, name, text)

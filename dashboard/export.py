@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from dashboard.style import DEFAULT_LAYERS, LAYER_LABELS
 from geo.errors import FlankwatchError, InputError
 from geo.schema import INCIDENT_TYPES
 from geo.settings import DATA_DIR
-from geo.store import Store, open_store
+from geo.store import Store, file_sha256, open_store
 
 SNAPSHOT_SUFFIXES = (".png", ".pdf", ".svg")
 DATA_SUFFIXES = (".csv", ".geojson", ".gpkg")
@@ -148,16 +147,12 @@ def write_data(sel: Selection, path: Path) -> None:
     write_table(frame, path)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def data_version(store: Store) -> dict:
     """What the export was made from: the store's last import and the reference data."""
     last_import, _ = store.version()
     provenance = DATA_DIR / "provenance.json"
     return {"store": store.path.name, "last_import": last_import,
-            "reference_data_sha256": _sha256(provenance) if provenance.exists() else None}
+            "reference_data_sha256": file_sha256(provenance) if provenance.exists() else None}
 
 
 def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path) -> None:
@@ -176,7 +171,7 @@ def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Pat
             "bbox": list(request.bbox) if request.bbox else None,
             "records": len(sel.incidents),
             "data_version": data_version(store),
-            "files": {name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+            "files": {name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
                       for name, p in parts.items()},
         }
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:

@@ -40,18 +40,17 @@ MAP_COLUMNS = ["id", "lat", "lon", "type", "confidence", "location_precision", "
 TABLE_ROWS = 2000
 
 
-def filtered_incidents(store: Store, view: ViewState, *, full_below: int) -> pd.DataFrame:
-    """The incidents a view shows: every column when there are fewer than
-    ``full_below`` of them, else only :data:`MAP_COLUMNS` (much faster to read)."""
-    filters = store_filters(view)
+def filtered_incidents(store: Store, filters: dict, *, full_below: int) -> pd.DataFrame:
+    """The incidents matching :func:`store_filters`: every column when there are fewer
+    than ``full_below`` of them, else only :data:`MAP_COLUMNS` (much faster to read)."""
     if store.count_incidents(**filters) <= full_below:
         return store.incidents(**filters)
     return store.incidents(**filters, columns=MAP_COLUMNS)
 
 
-def newest_incidents(store: Store, view: ViewState) -> pd.DataFrame:
-    """The newest :data:`TABLE_ROWS` incidents of a view, every column."""
-    return store.incidents(**store_filters(view), newest=TABLE_ROWS)
+def newest_incidents(store: Store, filters: dict) -> pd.DataFrame:
+    """The newest :data:`TABLE_ROWS` incidents matching :func:`store_filters`."""
+    return store.incidents(**filters, newest=TABLE_ROWS)
 
 
 def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:

@@ -346,9 +346,11 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
     fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
     banner = 0.035 if opts.marking else 0.0
     top = 0.86 - banner
-    ax = fig.add_axes((0.02, 0.07 + banner, 0.96, top - 0.07 - banner))
-    ax_ratio = (0.96 * width) / ((top - 0.07 - banner * 2 + banner) * height)
-    extent = _extent(opts.bbox or data_bbox(incidents), ax_ratio)
+    ax_height = top - 0.07 - banner  # figure fraction
+    ax = fig.add_axes((0.02, 0.07 + banner, 0.96, ax_height))
+    ax_ratio = (0.96 * width) / (ax_height * height)
+    focus = opts.bbox or data_bbox(incidents)
+    extent = _extent(focus, ax_ratio)
     view = _view_box_lonlat(extent)
     clip = view.buffer(0.5)
     ax.set_facecolor("#dbe9f4")
@@ -365,7 +367,7 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
         texts = _draw_incidents(ax, shown, handles)
     else:
         texts = []
-    texts += _draw_places(ax, opts.bbox or data_bbox(incidents))
+    texts += _draw_places(ax, focus)
     x0, x1, y0, y1 = extent
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)

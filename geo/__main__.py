@@ -14,7 +14,7 @@ from geo.enrich import enrich_points, enrich_table
 from geo.errors import FlankwatchError, GeocodeError
 from geo.gazetteer import load_gazetteer
 from geo.readers import check_output_path, parse_column_map, read_table, write_table
-from geo.records import file_sha256, load_directory, load_file
+from geo.records import load_directory, load_file
 
 #: Rejected rows printed before "... and N more".
 SHOWN_REJECTS = 20
@@ -132,7 +132,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Validate, enrich and upsert a file into the store, all or nothing."""
     from geo.records import RecordSet
-    from geo.store import open_store
+    from geo.store import file_sha256, open_store
 
     if args.rejects and Path(args.rejects).suffix.lower() != ".csv":
         print(f"error: --rejects {args.rejects}: the rejection report is a .csv file",

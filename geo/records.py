@@ -8,7 +8,6 @@ of every file ends up either among the valid records or in its file's rejection 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,12 +247,3 @@ def load_directory(directory: str | Path) -> RecordSet:
     files = [loaded for path in found for loaded in load_file(path)]
     cross_check(files)
     return RecordSet(directory, files)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (recorded with each import)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -103,6 +103,16 @@ class ImportReport:
                 f"{self.unchanged} unchanged")
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (recorded with each import, and in export
+    manifests)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def resolve_store_path(path: str | Path | None = None) -> Path:
     """The store to use: ``path``, else ``$FLANKWATCH_STORE``, else the default."""
     if path:
