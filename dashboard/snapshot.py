@@ -58,8 +58,26 @@ ATTRIBUTION = ("Boundaries © OpenStreetMap contributors (ODbL); places: GeoName
                "(CC BY 4.0)")
 _NICE_KM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
 
-_TO_MAP = Transformer.from_crs("EPSG:4326", PROJECTION, always_xy=True)
-_TO_LONLAT = Transformer.from_crs(PROJECTION, "EPSG:4326", always_xy=True)
+#: EPSG:3035 as PROJ defines it (Lambert azimuthal equal-area on GRS80, centre 52° N
+#: 10° E). Between WGS84 and ETRS89 PROJ applies no shift at this scale, so a pipeline
+#: gives the same coordinates as ``Transformer.from_crs("EPSG:4326", "EPSG:3035")``
+#: without its database lookup (0.2 s of every export's start-up).
+LAEA_PIPELINE = ("+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+                 "+step +proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 "
+                 "+ellps=GRS80")
+_LAEA = Transformer.from_pipeline(LAEA_PIPELINE)
+
+
+class _Inverse:
+    """The pipeline run backwards: map metres to longitude/latitude."""
+
+    @staticmethod
+    def transform(x, y):
+        return _LAEA.transform(x, y, direction="INVERSE")
+
+
+_TO_MAP = _LAEA
+_TO_LONLAT = _Inverse()
 
 
 @dataclass(frozen=True)
@@ -130,34 +148,34 @@ def _view_box_lonlat(extent) -> shapely.Geometry:
 
 
 def _projected(geoms, clip) -> np.ndarray:
-    """Geometries cut to the view (lon/lat polygon) and projected."""
-    clipped = shapely.intersection(np.asarray(list(geoms), dtype=object), clip)
-    return np.asarray([_project(g) for g in clipped if not g.is_empty], dtype=object)
+    """Geometries cut to the view's bounding rectangle (lon/lat) and projected; the axes
+    clip the rest, so a rectangle cut (several times faster than an overlay) suffices."""
+    clipped = shapely.clip_by_rect(np.asarray(list(geoms), dtype=object), *clip.bounds)
+    return _project(clipped[~shapely.is_empty(clipped)])
 
 
 def _add_polygons(ax, geoms, clip, **style) -> None:
     """Polygons as one compound path (holes kept), drawn in a single patch."""
-    verts, codes = [], []
-    for poly in shapely.get_parts(_projected(geoms, clip)):
-        if poly.geom_type != "Polygon":
-            continue
-        for ring in (poly.exterior, *poly.interiors):
-            xy = shapely.get_coordinates(ring)
-            if len(xy) < 4:
-                continue
-            verts.append(xy)
-            codes.append(np.r_[MplPath.MOVETO, np.full(len(xy) - 2, MplPath.LINETO),
-                               MplPath.CLOSEPOLY])
-    if verts:  # a collection: no per-vertex data-limit update (the extent is set)
-        path = MplPath(np.concatenate(verts), np.concatenate(codes))
-        ax.add_collection(PathCollection([path], **style), autolim=False)
+    parts = shapely.get_parts(_projected(geoms, clip))
+    rings = shapely.get_rings(parts[shapely.get_type_id(parts) == 3])
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(ring_of, minlength=len(rings))
+    keep = (counts >= 4)[ring_of]  # a ring needs three corners and its closing vertex
+    xy, ring_of = xy[keep], ring_of[keep]
+    if len(xy):  # a collection: no per-vertex data-limit update (the extent is set)
+        codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+        codes[np.r_[True, ring_of[1:] != ring_of[:-1]]] = MplPath.MOVETO
+        codes[np.r_[ring_of[1:] != ring_of[:-1], True]] = MplPath.CLOSEPOLY
+        ax.add_collection(PathCollection([MplPath(xy, codes)], **style), autolim=False)
 
 
 def _add_lines(ax, geoms, clip, **style) -> None:
     parts = shapely.get_parts(_projected(geoms, clip))
-    segments = [shapely.get_coordinates(g) for g in parts if g.geom_type == "LineString"]
-    if segments:
-        ax.add_collection(LineCollection(segments, **style), autolim=False)
+    xy, line_of = shapely.get_coordinates(parts[shapely.get_type_id(parts) == 1],
+                                          return_index=True)
+    if len(xy):
+        starts = np.flatnonzero(np.r_[True, line_of[1:] != line_of[:-1]])
+        ax.add_collection(LineCollection(np.split(xy, starts[1:]), **style), autolim=False)
 
 
 def scale_bar_km(extent, centre_lonlat) -> tuple[float, float]:

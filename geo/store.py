@@ -482,11 +482,11 @@ def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None)
     The new store is built beside its final path and renamed into place, so two
     processes starting at once never see a half-built store.
     """
-    from geo.records import load_directory  # records build on the store's definitions
-
     target = resolve_store_path(path)
     if target.exists():
         return Store(target)
+    from geo.records import load_directory  # records build on the store's definitions
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)

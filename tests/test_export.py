@@ -20,6 +20,7 @@ from pyproj import Transformer
 
 from dashboard.export import ExportRequest, export, main
 from dashboard.snapshot import (
+    LAEA_PIPELINE,
     PAGE_SIZES,
     PROJECTION,
     SnapshotOptions,
@@ -82,6 +83,20 @@ def test_scale_bar_is_true_at_the_map_centre(seeds):
     lon_b, lat_b = back.transform(cx + (xb - xa), cy + (yb - ya))
     _, _, metres = GEOD.inv(lon_a, lat_a, lon_b, lat_b)
     assert metres / 1000 == pytest.approx(km, rel=0.005)
+
+
+def test_map_projection_is_epsg_3035():
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(-30, 45, 500), rng.uniform(34, 72, 500)
+    ours = Transformer.from_pipeline(LAEA_PIPELINE)
+    reference = Transformer.from_crs("EPSG:4326", PROJECTION, always_xy=True)
+    x, y = ours.transform(lon, lat)
+    rx, ry = reference.transform(lon, lat)
+    assert np.abs(x - rx).max() < 0.01  # metres
+    assert np.abs(y - ry).max() < 0.01
+    back_lon, back_lat = ours.transform(x, y, direction="INVERSE")
+    assert np.abs(back_lon - lon).max() < 1e-7  # degrees, about 1 cm
+    assert np.abs(back_lat - lat).max() < 1e-7
 
 
 def test_pdf_is_vector_with_embedded_fonts(store, tmp_path):
