@@ -49,28 +49,31 @@ def _rounded(geoms):
     return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
 
 
-def _publish(directory: Path, url: str, prefix: str, text: str, *,
-             keep: int | None = None) -> str:
-    """Write ``text`` as ``directory/prefix-<content hash>.json`` (once) and return its
+def _publish(directory: Path, url: str, prefix: str, data: str | bytes, *,
+             suffix: str = ".json", keep: int | None = None) -> str:
+    """Write ``data`` as ``directory/prefix-<content hash><suffix>`` (once) and return its
     URL; content-addressed, so browsers may cache it for good. With ``keep``, only the
-    newest that many files of the prefix are kept."""
-    digest = hashlib.sha256(text.encode()).hexdigest()[:20]
-    path = directory / f"{prefix}-{digest}.json"
+    newest that many files of the prefix and suffix are kept."""
+    raw = data.encode() if isinstance(data, str) else data
+    digest = hashlib.sha256(raw).hexdigest()[:20]
+    path = directory / f"{prefix}-{digest}{suffix}"
     if path.exists():
         path.touch()  # recently used: pruned last
     else:
-        _write_atomic(path, text.encode())
+        _write_atomic(path, raw)
         if keep is not None:
-            files = sorted(directory.glob(f"{prefix}-*.json"), key=lambda p: p.stat().st_mtime)
+            pattern = f"{prefix}-{'[0-9a-f]' * 20}{suffix}"
+            files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime)
             for stale in files[:-keep]:
                 stale.unlink(missing_ok=True)
     return f"{url}/{path.name}"
 
 
-def data_url(prefix: str, text: str) -> str:
-    """The URL of a selection of records (JSON text) for the map to fetch; only the
-    newest :data:`KEEP_SELECTIONS` are kept."""
-    return _publish(SELECTION_DIR, SELECTION_URL, prefix, text, keep=KEEP_SELECTIONS)
+def data_url(prefix: str, data: str | bytes, *, suffix: str = ".json") -> str:
+    """The URL of a selection of records (JSON text, binary arrays or a script) for the
+    map to fetch; only the newest :data:`KEEP_SELECTIONS` of each kind are kept."""
+    return _publish(SELECTION_DIR, SELECTION_URL, prefix, data, suffix=suffix,
+                    keep=KEEP_SELECTIONS)
 
 
 def _boundaries():

@@ -37,7 +37,7 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
-from dashboard.vendor import asset_url, vendor_file
+from dashboard.vendor import asset_url, bundle_url, vendor_file
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
 
 #: Above this many incidents, popups and tooltips are left out of the page (the detail
@@ -49,7 +49,8 @@ UNCLUSTER_ZOOM = 10
 _SEA = "#dbe9f4"
 _LAND = "#f4f1ea"
 
-_LEAFLET = [("leaflet", asset_url("leaflet", "dist/leaflet.js"))]
+#: Leaflet, Supercluster and the measure and full-screen plugins, in one file.
+_SCRIPTS = [("map_scripts", bundle_url())]
 _LEAFLET_CSS = [("leaflet_css", asset_url("leaflet", "dist/leaflet.css"))]
 
 
@@ -168,20 +169,30 @@ class IncidentLayer(JSCSSMixin, MacroElement):
 (function () {
   var group = {{ this._parent.get_name() }};
   var map = {{ this._parent._parent.get_name() }};
-{% if this.payload %}
-  build({{ this.payload }});
+  var d = {{ this.meta }};
+{% if this.inline %}
+  build(bytes(d.arrays));
 {% else %}
-  fetch({{ this.url }}).then(function (r) { return r.json(); }).then(build);
+  // the arrays' download was started by the page's first script (see IncidentLayer)
+  var early = window.fwIncidentData && window.fwIncidentData[{{ this.url }}];
+  var texts = {{ this.text_url }};
+  Promise.all([early || fetch({{ this.url }}).then(function (r) { return r.arrayBuffer(); }),
+               texts && fetch(texts).then(function (r) { return r.json(); })])
+    .then(function (got) {
+      if (got[1]) { d.popups = got[1].popups; d.tips = got[1].tips; }
+      build(got[0]);
+    });
 {% endif %}
-  function build(d) {
   function bytes(text) {
     var bin = atob(text), out = new Uint8Array(bin.length);
     for (var k = 0; k < bin.length; k++) { out[k] = bin.charCodeAt(k); }
     return out.buffer;
   }
-  var lat = new Float32Array(bytes(d.lat)), lon = new Float32Array(bytes(d.lon));
-  var code = new Uint8Array(bytes(d.code));
-  var n = lat.length, points = new Array(n);
+  function build(buffer) {
+  var n = d.n;
+  var lat = new Float32Array(buffer, 0, n), lon = new Float32Array(buffer, 4 * n, n);
+  var code = new Uint8Array(buffer, 8 * n, n);
+  var points = new Array(n);
   for (var i = 0; i < n; i++) {
     points[i] = {type: "Feature", properties: {i: i},
                  geometry: {type: "Point", coordinates: [lon[i], lat[i]]}};
@@ -249,8 +260,7 @@ class IncidentLayer(JSCSSMixin, MacroElement):
 {% endmacro %}
 """)
 
-    default_js: ClassVar = [("supercluster_js",
-                             asset_url("supercluster", "dist/supercluster.min.js"))]
+    default_js: ClassVar = []  # Supercluster is in the map's script bundle
     default_css: ClassVar = []
 
     def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]],
@@ -258,20 +268,41 @@ class IncidentLayer(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "IncidentLayer"
         self.uncluster_zoom = UNCLUSTER_ZOOM
-        data = _js(incident_payload(incidents, sources))
-        # served as a content-addressed file (the page stays small, browsers cache it),
-        # or embedded for standalone pages
-        self.payload = data if inline else ""
-        self.url = "" if inline else _js(display.data_url("incidents", data))
+        meta = incident_payload(incidents, sources)
+        arrays = incident_arrays(incidents)
+        self.inline = inline
+        #: In a served page, a tiny script to be loaded before Leaflet that starts the
+        #: arrays' download, so that it runs while the map's scripts load.
+        self.starter_url: str | None = None
+        if inline:  # standalone pages embed everything
+            self.meta = _js({**meta, "arrays": _b64(arrays)})
+            self.url = self.text_url = "null"
+            return
+        texts = {"popups": meta.pop("popups"), "tips": meta.pop("tips")}
+        self.meta = _js(meta)
+        # content-addressed files: the page stays small and browsers cache a selection
+        url = display.data_url("incidents", arrays, suffix=".bin")
+        self.url = _js(url)
+        self.text_url = ("null" if texts["popups"] is None
+                         else _js(display.data_url("popups", _js(texts))))
+        self.starter_url = display.data_url("incidents-start", _starter_script(url),
+                                            suffix=".js")
 
 
-def incident_payload(incidents: pd.DataFrame,
-                     sources: Mapping[str, tuple[str, str]]) -> dict:
-    """The compact arrays sent to the browser, base64 of little-endian binary:
-    ``lat``/``lon`` as float32 (within half a metre), ``code`` one byte per incident:
-    type code (bits 0-2, into ``colours``), confidence code (bits 3-4, into ``strokes``),
-    1 in bit 5 where only the region is known. Escaped popups and tooltips are added
-    when there are at most :data:`POPUP_LIMIT` incidents."""
+def _starter_script(url: str) -> str:
+    """A script that starts downloading the arrays at ``url`` and keeps the promise."""
+    key = _js(url)
+    return ("window.fwIncidentData = window.fwIncidentData || {};\n"
+            f"window.fwIncidentData[{key}] = fetch({key}).then(function (r) {{\n"
+            "  if (!r.ok) { throw new Error('incident arrays: HTTP ' + r.status); }\n"
+            "  return r.arrayBuffer();\n});\n")
+
+
+def incident_arrays(incidents: pd.DataFrame) -> bytes:
+    """The positions and symbols sent to the browser, little-endian binary: ``lat`` then
+    ``lon`` as float32 (within half a metre), then one ``code`` byte per incident: type
+    code (bits 0-2, into ``colours``), confidence code (bits 3-4, into ``strokes``), 1 in
+    bit 5 where only the region is known."""
     types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
     confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
                                 categories=CONFIDENCES)
@@ -279,10 +310,17 @@ def incident_payload(incidents: pd.DataFrame,
     c = np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes)
     r = (incidents["location_precision"] == "region").to_numpy(int)
     code = (t | (c << 3) | (r << 5)).astype(np.uint8)
+    return b"".join([incidents["lat"].to_numpy("<f4").tobytes(),
+                     incidents["lon"].to_numpy("<f4").tobytes(), code.tobytes()])
+
+
+def incident_payload(incidents: pd.DataFrame,
+                     sources: Mapping[str, tuple[str, str]]) -> dict:
+    """What the browser needs besides :func:`incident_arrays`: the count, the colour and
+    stroke tables the codes index, and escaped popups and tooltips when there are at
+    most :data:`POPUP_LIMIT` incidents (else None)."""
     payload = {
-        "lat": _b64(incidents["lat"].to_numpy("<f4")),
-        "lon": _b64(incidents["lon"].to_numpy("<f4")),
-        "code": _b64(code),
+        "n": len(incidents),
         "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
         "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
         "popups": None,
@@ -563,22 +601,21 @@ _CSS = f"""
 
 
 def _localise(m: folium.Map) -> None:
-    """Load only our own copies of Leaflet (folium's defaults point at CDNs and pull in
-    jQuery, Bootstrap and icon fonts the map does not use)."""
-    m.default_js = list(_LEAFLET)
+    """Load only our own copies of Leaflet and its plugins, as one script (folium's
+    defaults point at CDNs and pull in jQuery, Bootstrap and icon fonts the map does not
+    use)."""
+    m.default_js = list(_SCRIPTS)
     m.default_css = list(_LEAFLET_CSS)
 
 
 class _Measure(folium.plugins.MeasureControl):
-    default_js: ClassVar = [("leaflet_measure_js",
-                             asset_url("leaflet-measure", "dist/leaflet-measure.js"))]
+    default_js: ClassVar = []  # in the map's script bundle
     default_css: ClassVar = [("leaflet_measure_css",
                     asset_url("leaflet-measure", "dist/leaflet-measure.css"))]
 
 
 class _Fullscreen(folium.plugins.Fullscreen):
-    default_js: ClassVar = [("fullscreen_js",
-                             asset_url("leaflet.fullscreen", "Control.FullScreen.js"))]
+    default_js: ClassVar = []  # in the map's script bundle
     default_css: ClassVar = [("fullscreen_css",
                               asset_url("leaflet.fullscreen", "Control.FullScreen.css"))]
 
@@ -626,8 +663,11 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         _data_group(m, "tracks", track_features(tracks, crossings))
     if "incidents" in opts.layers:
         group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
-        IncidentLayer(incidents, opts.sources, inline=opts.inline_reference).add_to(group)
+        layer = IncidentLayer(incidents, opts.sources, inline=opts.inline_reference)
+        layer.add_to(group)
         group.add_to(m)
+        if layer.starter_url:  # first of the page's scripts
+            m.default_js = [("incident_arrays", layer.starter_url), *m.default_js]
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
              primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(m)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 
@@ -18,6 +17,7 @@ from dashboard.maps import (
     MapOptions,
     asset_links,
     build_map,
+    incident_arrays,
     incident_payload,
     incident_popup,
     legend_entries,
@@ -45,7 +45,7 @@ def test_the_page_loads_nothing_from_other_hosts():
     m = build_map(incidents(), options=MapOptions(basemap="offline"))
     links = asset_links(m)
     assert links
-    assert all(link.startswith("/app/static/vendor/") for link in links)
+    assert all(link.startswith("/app/static/") for link in links)  # served by the app
     html = m.get_root().render()
     assert not re.findall(r'(?:src|href)="https?://', html)
     assert "cdn." not in html
@@ -90,20 +90,33 @@ def test_many_incidents_are_sent_as_compact_arrays():
                     location_precision="region")
     payload = incident_payload(big, {})
     assert payload["popups"] is None
-    lat = np.frombuffer(base64.b64decode(payload["lat"]), "<f4")
-    lon = np.frombuffer(base64.b64decode(payload["lon"]), "<f4")
-    code = np.frombuffer(base64.b64decode(payload["code"]), np.uint8)
-    assert len(lat) == len(lon) == len(code) == len(big)
+    assert payload["n"] == len(big)
+    raw = incident_arrays(big)
+    n = len(big)
+    assert len(raw) == 9 * n  # bytes per incident on the wire
+    lat = np.frombuffer(raw, "<f4", n, 0)
+    lon = np.frombuffer(raw, "<f4", n, 4 * n)
+    code = np.frombuffer(raw, np.uint8, n, 8 * n)
     # positions survive to within a metre
     _, _, err_m = GEOD.inv(lon, lat, big["lon"].to_numpy(), big["lat"].to_numpy())
     assert err_m.max() < 1.0
     assert payload["colours"][code[0] & 7] == TYPE_COLOURS["balloon"]
     assert (code[0] >> 3) & 3 == CONFIDENCES.index("disputed")
     assert code[0] >> 5 == 1
-    wire = sum(len(payload[k]) for k in ("lat", "lon", "code")) / len(big)
-    assert wire < 13  # characters per incident on the wire
     small = incident_payload(incidents(5), {})
     assert len(small["popups"]) == 5
+
+
+def test_served_page_starts_the_arrays_download_before_the_map_scripts():
+    m = build_map(incidents(4))
+    links = asset_links(m)
+    assert links[0].startswith("/app/static/data/incidents-start-")
+    starter = (display.SELECTION_DIR / links[0].rsplit("/", 1)[1]).read_text()
+    arrays_url = re.search(r'fetch\("([^"]+)"\)', starter)[1]
+    assert arrays_url.endswith(".bin")
+    assert (display.SELECTION_DIR / arrays_url.rsplit("/", 1)[1]).read_bytes() == incident_arrays(
+        incidents(4))
+    assert arrays_url in m.get_root().render()  # the map script waits for that download
 
 
 def test_legend_lists_only_what_is_drawn():
