@@ -21,8 +21,6 @@ from streamlit_folium import st_folium
 
 from dashboard import queries
 from dashboard.maps import (
-    BASEMAPS,
-    LAYER_LABELS,
     POPUP_LIMIT,
     MapOptions,
     build_map,
@@ -30,11 +28,14 @@ from dashboard.maps import (
     fmt_km,
     safe_url,
 )
-from dashboard.state import (
+from dashboard.state import NEAR_TARGETS, ViewState, parse_bands
+from dashboard.style import (
+    BASEMAPS,
     DEFAULT_BANDS_KM,
-    NEAR_TARGETS,
-    ViewState,
-    parse_bands,
+    DEFAULT_DPI,
+    DPI_RANGE,
+    LAYER_LABELS,
+    PAGE_SIZES,
 )
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
@@ -207,7 +208,6 @@ EXPORT_FORMATS = {
 def export_panel(store: Store, view: ViewState) -> None:
     """Download the current selection as a briefing map, a data file or a bundle."""
     from dashboard.export import ExportRequest, export_bytes
-    from dashboard.snapshot import PAGE_SIZES
 
     st.subheader("Export the current view")
     cols = st.columns(2)
@@ -218,7 +218,8 @@ def export_panel(store: Store, view: ViewState) -> None:
                           key="export_title")
     marking = st.text_input("Marking (banner at top and bottom)", "",
                             key="export_marking", placeholder="e.g. UNCLASSIFIED")
-    dpi = st.number_input("PNG resolution (dpi)", 50, 600, 200, step=50, key="export_dpi")
+    dpi = st.number_input("PNG resolution (dpi)", *DPI_RANGE, DEFAULT_DPI, step=50,
+                          key="export_dpi")
     extent = st.radio("Extent", ["the map as it is now", "all incidents shown"],
                       key="export_extent", horizontal=True)
     bbox = st.session_state.get("bounds") if extent.startswith("the map") else None

@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH, PLACES_PATH
+from geo.settings import AIRSPACE_PATH, LAND_PATH, PLACES_PATH
 
 #: Where display layers are written for the browser to fetch (and cache) once, and the
 #: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
@@ -145,8 +145,7 @@ def territory(which: str) -> shapely.Geometry:
 
     def compute():
         bnd = _boundaries()
-        geom = (bnd.airspace.geometry[bnd.airspace.iso3 == BELARUS_ISO3].iloc[0]
-                if which == "belarus" else bnd.kaliningrad)
+        geom = bnd.belarus if which == "belarus" else bnd.kaliningrad
         return [(which, _rounded(shapely.simplify(geom, LINE_TOLERANCE_DEG)))]
 
     return _cached(which, AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)[0][1]

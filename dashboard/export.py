@@ -24,10 +24,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from dashboard.state import NEAR_TARGETS, ViewState
-from dashboard.style import DEFAULT_LAYERS, LAYER_LABELS
+from dashboard.state import PARAMETER_READERS, ViewState
+from dashboard.style import (
+    DEFAULT_DPI,
+    DEFAULT_LAYERS,
+    DEFAULT_SIZE,
+    DPI_RANGE,
+    LAYER_LABELS,
+    PAGE_SIZES,
+)
 from geo.errors import FlankwatchError, InputError
-from geo.schema import INCIDENT_TYPES
+from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import DATA_DIR
 from geo.store import Store, file_sha256, open_store
 
@@ -43,8 +50,8 @@ class ExportRequest:
     view: ViewState = field(default_factory=ViewState)
     title: str = "Airspace incidents on NATO's eastern flank"
     marking: str = ""
-    size: str = "A4-landscape"
-    dpi: int = 200
+    size: str = DEFAULT_SIZE
+    dpi: int = DEFAULT_DPI
     bbox: tuple[float, float, float, float] | None = None
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -207,26 +214,20 @@ def export_bytes(store: Store, request: ExportRequest, suffix: str) -> bytes:
 
 # --- command line -----------------------------------------------------------------------
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        msg = f"{text!r} is not a date (YYYY-MM-DD)"
-        raise argparse.ArgumentTypeError(msg) from exc
+def _option(key: str):
+    """The dashboard's reader of URL parameter ``key`` as an argparse type: the same
+    rules and messages, and an empty list is refused."""
+    reader = PARAMETER_READERS[key]
 
-
-def _choices(allowed, *, upper: bool = False):
-    def read(text: str) -> tuple[str, ...]:
-        items = tuple(t.strip().upper() if upper else t.strip().lower()
-                      for t in text.split(",") if t.strip())
-        bad = [t for t in items if allowed is not None and t not in allowed]
-        if bad or not items:
-            msg = f"{', '.join(bad) or text!r}: expected some of {', '.join(allowed)}"
+    def read(text: str):
+        try:
+            value = reader(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        if value == ():
+            msg = f"{text!r}: give at least one value"
             raise argparse.ArgumentTypeError(msg)
-        if upper and any(len(t) != 3 or not t.isalpha() for t in items):
-            msg = "countries are ISO 3166 alpha-3 codes such as LTU,POL"
-            raise argparse.ArgumentTypeError(msg)
-        return items
+        return value
     return read
 
 
@@ -242,39 +243,27 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def _near(text: str) -> tuple[str, float]:
-    target, _, km = text.partition(":")
-    if target not in NEAR_TARGETS:
-        msg = f"--near is TARGET:KM with TARGET one of {', '.join(NEAR_TARGETS)}"
-        raise argparse.ArgumentTypeError(msg)
-    try:
-        return target, float(km)
-    except ValueError as exc:
-        msg = f"--near distance {km!r} is not a number"
-        raise argparse.ArgumentTypeError(msg) from exc
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    from dashboard.snapshot import PAGE_SIZES
-
     p = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--start", type=_date, help="first day, YYYY-MM-DD")
-    p.add_argument("--end", type=_date, help="last day, YYYY-MM-DD")
-    p.add_argument("--types", type=_choices(INCIDENT_TYPES),
+    p.add_argument("--start", type=_option("start"), help="first day, YYYY-MM-DD")
+    p.add_argument("--end", type=_option("end"), help="last day, YYYY-MM-DD")
+    p.add_argument("--types", type=_option("types"),
                    help=f"comma-separated, of {', '.join(INCIDENT_TYPES)}")
-    p.add_argument("--countries", type=_choices(None, upper=True),
+    p.add_argument("--countries", type=_option("countries"),
                    help="airspace, ISO3 codes, e.g. LTU,POL")
-    p.add_argument("--confidence", type=_choices(("confirmed", "reported", "disputed")))
-    p.add_argument("--near", type=_near, help="e.g. belarus:50 (within 50 km)")
+    p.add_argument("--confidence", type=_option("confidence"),
+                   help=f"comma-separated, of {', '.join(CONFIDENCES)}")
+    p.add_argument("--near", type=_option("near"), help="e.g. belarus:50 (within 50 km)")
     p.add_argument("--bbox", type=_bbox, help="minlon,minlat,maxlon,maxlat")
-    p.add_argument("--layers", type=_choices(tuple(LAYER_LABELS)),
+    p.add_argument("--layers", type=_option("layers"),
                    help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
     p.add_argument("--title", default=ExportRequest.title)
     p.add_argument("--marking", default="", help='e.g. "UNCLASSIFIED // FOR TRAINING"')
-    p.add_argument("--size", default="A4-landscape", choices=list(PAGE_SIZES))
-    p.add_argument("--dpi", type=int, default=200, help="PNG resolution (50-600)")
+    p.add_argument("--size", default=DEFAULT_SIZE, choices=list(PAGE_SIZES))
+    p.add_argument("--dpi", type=int, default=DEFAULT_DPI,
+                   help="PNG resolution ({}-{})".format(*DPI_RANGE))
     p.add_argument("--store", type=Path, help="store file (default: $FLANKWATCH_STORE, "
                                               "else var/store.gpkg)")
     p.add_argument("-o", "--output", required=True, type=Path,
@@ -288,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.start and args.end and args.end < args.start:
         parser.error("--end is before --start")
-    if not 50 <= args.dpi <= 600:
-        parser.error("--dpi must be within 50-600")
+    if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
+        parser.error("--dpi must be within {}-{}".format(*DPI_RANGE))
     if args.output.suffix.lower() not in SUFFIXES:
         parser.error(f"-o {args.output}: the extension must be one of {', '.join(SUFFIXES)}")
     if not args.output.parent.is_dir():

@@ -23,14 +23,15 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.elements import JSCSSMixin
 from jinja2 import Template
 
 from dashboard import display
 from dashboard.style import (
     BASEMAPS,
     CONFIDENCE_STROKES,
+    DEFAULT_BANDS_KM,
     DEFAULT_LAYERS,
+    DEFAULT_VIEW,
     KIND_LETTERS,
     LAYER_LABELS,
     ONLINE_BASEMAPS,
@@ -59,10 +60,10 @@ class MapOptions:
     """What to draw and where to look."""
 
     layers: tuple[str, ...] = DEFAULT_LAYERS
-    bands_km: tuple[float, ...] = (10.0, 50.0, 100.0)
+    bands_km: tuple[float, ...] = DEFAULT_BANDS_KM
     basemap: str = "offline"
-    center: tuple[float, float] = (54.9, 24.0)
-    zoom: int = 6
+    center: tuple[float, float] = DEFAULT_VIEW[:2]
+    zoom: int = DEFAULT_VIEW[2]
     #: Height of the map: pixels, or a CSS length such as "100%" (standalone pages).
     height: int | str = 620
     #: ``{source id: (title, url)}`` for links in popups.
@@ -98,10 +99,6 @@ def safe_url(url: object) -> str | None:
     except ValueError:
         return None
     return text if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def _b64(values: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(values).tobytes()).decode("ascii")
 
 
 def _js(value: object) -> str:
@@ -156,7 +153,7 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
 
 # --- incidents ------------------------------------------------------------------------
 
-class IncidentLayer(JSCSSMixin, MacroElement):
+class IncidentLayer(MacroElement):
     """Incidents as compact column arrays, clustered in the browser with Supercluster.
 
     Only what is in view is drawn: clusters as counted discs, single incidents as
@@ -260,9 +257,6 @@ class IncidentLayer(JSCSSMixin, MacroElement):
 {% endmacro %}
 """)
 
-    default_js: ClassVar = []  # Supercluster is in the map's script bundle
-    default_css: ClassVar = []
-
     def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]],
                  *, inline: bool = False):
         super().__init__()
@@ -275,7 +269,7 @@ class IncidentLayer(JSCSSMixin, MacroElement):
         #: arrays' download, so that it runs while the map's scripts load.
         self.starter_url: str | None = None
         if inline:  # standalone pages embed everything
-            self.meta = _js({**meta, "arrays": _b64(arrays)})
+            self.meta = _js({**meta, "arrays": base64.b64encode(arrays).decode("ascii")})
             self.url = self.text_url = "null"
             return
         texts = {"popups": meta.pop("popups"), "tips": meta.pop("tips")}

@@ -107,8 +107,6 @@ def track_crossings(tracks: pd.DataFrame) -> pd.DataFrame:
         times = split_list(getattr(row, "times", "") or "")
         report = analyse_track(row.geometry, pd.to_datetime(times, utc=True) if times else None)
         frames.append(report.crossings.assign(track_id=row.id))
-    if not frames:
-        return pd.DataFrame(columns=[*CROSSING_COLUMNS, "track_id"])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -31,22 +31,19 @@ from pyproj import Transformer
 from dashboard import display
 from dashboard.style import (
     CONFIDENCE_STROKES,
+    DEFAULT_BANDS_KM,
+    DEFAULT_DPI,
     DEFAULT_LAYERS,
+    DEFAULT_SIZE,
+    DPI_RANGE,
     KIND_LETTERS,
+    PAGE_SIZES,
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
 from geo.settings import GEOD
 
-#: Page sizes in inches (width, height).
-PAGE_SIZES = {
-    "A4-landscape": (11.69, 8.27), "A4-portrait": (8.27, 11.69),
-    "A3-landscape": (16.54, 11.69), "A3-portrait": (11.69, 16.54),
-    "slide-16x9": (13.333, 7.5),
-}
-DEFAULT_SIZE = "A4-landscape"
-DEFAULT_DPI = 200
 PROJECTION = "EPSG:3035"
 #: Above this many incidents in view, points are counted in hexagons instead.
 AGGREGATE_ABOVE = 5000
@@ -93,7 +90,7 @@ class SnapshotOptions:
     #: (min lon, min lat, max lon, max lat); None: the data's bounds with a margin.
     bbox: tuple[float, float, float, float] | None = None
     layers: tuple[str, ...] = DEFAULT_LAYERS
-    bands_km: tuple[float, ...] = (10.0, 50.0, 100.0)
+    bands_km: tuple[float, ...] = DEFAULT_BANDS_KM
     #: Publications of the records shown, for the attribution line.
     sources: Sequence[str] = ()
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -102,8 +99,9 @@ class SnapshotOptions:
         if self.size not in PAGE_SIZES:
             msg = f"`size` was {self.size!r} but is expected to be in {list(PAGE_SIZES)}"
             raise ValueError(msg)
-        if not 50 <= self.dpi <= 600:
-            msg = f"`dpi` was {self.dpi} but is expected to be within 50-600"
+        low, high = DPI_RANGE
+        if not low <= self.dpi <= high:
+            msg = f"`dpi` was {self.dpi} but is expected to be within {low}-{high}"
             raise ValueError(msg)
         if self.bbox is not None:
             x0, y0, x1, y1 = self.bbox

@@ -16,13 +16,17 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from dashboard.style import BASEMAPS, DEFAULT_LAYERS, LAYER_LABELS
+from dashboard.style import (
+    BASEMAPS,
+    DEFAULT_BANDS_KM,
+    DEFAULT_LAYERS,
+    DEFAULT_VIEW,
+    LAYER_LABELS,
+)
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 
 #: Targets of the "within N km of" filter, and the store column each uses.
 NEAR_TARGETS = {"belarus": "dist_belarus_km", "kaliningrad": "dist_kaliningrad_km"}
-DEFAULT_BANDS_KM = (10.0, 50.0, 100.0)
-DEFAULT_VIEW = (54.9, 24.0, 6)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class ViewState:
         found: dict = {}
         warnings: list[str] = []
         for key, text in query.items():
-            reader = _READERS.get(key)
+            reader = PARAMETER_READERS.get(key)
             if reader is None:
                 warnings.append(f"unknown URL parameter {key!r} ignored")
                 continue
@@ -93,7 +97,11 @@ class ViewState:
 
 
 def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        msg = f"{text!r} is not a date (YYYY-MM-DD)"
+        raise ValueError(msg) from exc
 
 
 def _choices(allowed: tuple[str, ...] | None, *, upper: bool = False):
@@ -115,9 +123,13 @@ def _choices(allowed: tuple[str, ...] | None, *, upper: bool = False):
 def _near(text: str) -> tuple[str, float]:
     target, _, km = text.partition(":")
     if target not in NEAR_TARGETS:
-        msg = f"target must be one of {list(NEAR_TARGETS)}"
+        msg = f"expected TARGET:KM with TARGET one of {list(NEAR_TARGETS)}"
         raise ValueError(msg)
-    value = float(km)
+    try:
+        value = float(km)
+    except ValueError as exc:
+        msg = f"distance {km!r} is not a number"
+        raise ValueError(msg) from exc
     if not 0 < value <= 2000:
         msg = "distance must be between 0 and 2000 km"
         raise ValueError(msg)
@@ -160,7 +172,9 @@ def _selected(text: str) -> str:
     return text
 
 
-_READERS = {
+#: URL parameter -> reader of its text (raises ValueError with the reason); the export
+#: command line reads its options with the same readers.
+PARAMETER_READERS = {
     "start": _date, "end": _date,
     "types": _choices(INCIDENT_TYPES), "countries": _choices(None, upper=True),
     "confidence": _choices(CONFIDENCES), "near": _near,

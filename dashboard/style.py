@@ -39,3 +39,19 @@ ONLINE_BASEMAPS = {
              "OpenTopoMap (online)"),
 }
 BASEMAPS = ("offline", *ONLINE_BASEMAPS)
+
+#: Distance bands drawn around Belarus and Kaliningrad unless the user picks others (km).
+DEFAULT_BANDS_KM = (10.0, 50.0, 100.0)
+#: Where the map opens: latitude, longitude, zoom.
+DEFAULT_VIEW = (54.9, 24.0, 6)
+
+#: Pages of the printed briefing map, in inches (width, height).
+PAGE_SIZES = {
+    "A4-landscape": (11.69, 8.27), "A4-portrait": (8.27, 11.69),
+    "A3-landscape": (16.54, 11.69), "A3-portrait": (11.69, 16.54),
+    "slide-16x9": (13.333, 7.5),
+}
+DEFAULT_SIZE = "A4-landscape"
+#: PNG resolution of the briefing map: default and accepted range (dots per inch).
+DEFAULT_DPI = 200
+DPI_RANGE = (50, 600)
