@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.distance import NearestSegments
+from geo.distance import NearestSegments, segments_of
 from geo.errors import ReferenceDataError
 from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH
 
@@ -100,26 +100,51 @@ class Boundaries:
         """Nearest-segment index over the exclave's boundary (territorial sea included)."""
         return NearestSegments.from_geometries([self.kaliningrad])[0]
 
-    def border_distance(self, iso3: str) -> tuple[NearestSegments, np.ndarray, list[str]] | None:
-        """Nearest-segment index over one state's land borders, or None for an island.
+    def border_distance(self, states: tuple[int, ...]
+                        ) -> tuple[NearestSegments | None, np.ndarray]:
+        """Nearest-segment index over the land borders of some states, grouped by state.
 
-        Returns the index, the border (position in ``names``) of each indexed segment,
-        and the border names read from the state's side: ``"LTU-BLR"`` for Lithuania.
+        Parameters
+        ----------
+        states : tuple of int
+            Rows of :attr:`airspace`. Query the index with ``group`` = the point's row to
+            search only that state's borders.
+
+        Returns
+        -------
+        index : NearestSegments or None
+            None when none of the states has a land border.
+        names : ndarray
+            Per indexed segment, the border's name read from the state's side
+            (``"LTU-BLR"`` in Lithuania's group).
         """
-        return _border_index(self, iso3)
+        return _border_index(self, tuple(sorted(states)))
+
+    def border_between(self, iso3: str, other: str) -> shapely.Geometry | None:
+        """The land border between two states, or None where they do not meet."""
+        pair = ((self.borders.iso3_a == iso3) & (self.borders.iso3_b == other)) | (
+            (self.borders.iso3_a == other) & (self.borders.iso3_b == iso3))
+        return self.borders.geometry[pair].iloc[0] if pair.any() else None
 
 
-@lru_cache(maxsize=256)
-def _border_index(
-    bnd: Boundaries, iso3: str
-) -> tuple[NearestSegments, np.ndarray, list[str]] | None:
-    mine = bnd.borders[(bnd.borders.iso3_a == iso3) | (bnd.borders.iso3_b == iso3)]
-    if mine.empty:
-        return None
-    other = np.where(mine.iso3_a == iso3, mine.iso3_b, mine.iso3_a)
-    names = [f"{iso3}-{o}" for o in other]
-    index, owner = NearestSegments.from_geometries(mine.geometry.values)
-    return index, owner, names
+@lru_cache(maxsize=8)
+def _border_index(bnd: Boundaries, states: tuple[int, ...]
+                  ) -> tuple[NearestSegments | None, np.ndarray]:
+    iso3 = bnd.airspace.iso3.to_numpy()
+    row_of = {code: j for j, code in enumerate(iso3)}
+    wanted = set(iso3[list(states)])
+    a, b = bnd.borders.iso3_a.to_numpy(), bnd.borders.iso3_b.to_numpy()
+    geoms = bnd.borders.geometry.to_numpy()
+    sides = [(x, y, g) for x, y, g in zip(np.concatenate([a, b]), np.concatenate([b, a]),
+                                          np.concatenate([geoms, geoms]), strict=True)
+             if x in wanted]
+    if not sides:
+        return None, np.array([], dtype=object)
+    seg, owner = segments_of([g for _, _, g in sides])
+    state = np.array([row_of[x] for x, _, _ in sides], dtype=np.int64)
+    names = np.array([f"{x}-{y}" for x, y, _ in sides], dtype=object)
+    index = NearestSegments(seg, group=state[owner])
+    return index, names[owner[index.parent]]
 
 
 def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:

@@ -5,17 +5,23 @@ Every distance is measured on the WGS84 ellipsoid with :data:`geo.settings.GEOD`
 
 1. Targets are cut into segments of at most ``MAX_PIECE_M``, each the straight line
    between its vertices in longitude/latitude (as in GeoJSON and shapely).
-2. A k-d tree over the segments' end points in Earth-centred coordinates gives each
-   point a few nearby segments; the one with the shortest 3-D distance is measured on
-   the ellipsoid, giving an upper bound ``g0``.
-3. Any closer segment must have an end point within ``sqrt(g0² + (L/2)²)`` of the point
+2. A k-d tree over the distinct vertices in Earth-centred coordinates (turned so that
+   the tree's boxes lie along the surface) gives each point its nearest vertices and so
+   the segments meeting there; the one with the shortest 3-D distance is measured on the
+   ellipsoid, giving an upper bound ``g0``.
+3. Any closer segment must have a vertex within ``sqrt(g0² + (L/2)²)`` of the point
    (L the longest piece) and a 3-D distance whose shortest possible geodesic is below
-   ``g0``; every such segment is measured too, asking the tree for more entries where
+   ``g0``; every such segment is measured too, asking the tree for more vertices where
    needed. The result is the exact minimum, not an approximation.
+
+Segments may be put in groups (say, the land borders of each state): a point then
+searches its own group only, all groups sharing one tree through a fourth coordinate
+that keeps groups ``GROUP_GAP_M`` apart.
 
 On a segment the nearest point is found by iterating
 ``t <- t + d cos(az_QP - az_seg) / |dQ/dt|`` (the point projected onto the segment's
-local direction), starting from the 3-D foot of the perpendicular.
+local direction), starting from the 3-D foot of the perpendicular, until a further step
+could shorten the distance by less than ``REFINE_TOL_M``.
 """
 
 from __future__ import annotations
@@ -31,8 +37,16 @@ MAX_PIECE_M = 500.0
 #: A candidate that could beat the best distance found by less than this (metres) is
 #: not measured: results are exact to this tolerance.
 GAIN_WORTH_M = 1e-3
-#: Nearest index entries looked at first; points needing more are asked again.
+#: Nearest vertices looked at first; points needing more are asked again.
 FIRST_K = 4
+#: Slack (metres) added to the distance within which a closer segment must have a
+#: vertex; covers the lon/lat lines' departure from geodesics (millimetres).
+REACH_SLACK_M = 0.05
+#: Distance (m) between groups of segments in the k-d tree's fourth coordinate; far
+#: more than any distance on Earth.
+GROUP_GAP_M = 1e9
+#: Queries of more points than this share the k-d tree search between all cores.
+PARALLEL_FROM = 2000
 #: Iterations of the nearest-point refinement, and its convergence threshold (metres).
 MAX_REFINE_ITER = 12
 REFINE_TOL_M = 1e-3
@@ -92,40 +106,48 @@ def geodesic_to_segments(
     Returns
     -------
     dist_m, t : ndarray
-        Distance in metres and the foot's position along the segment.
+        Distance in metres, measured at ``t``, and the foot's position along the segment.
+        Moving the foot further would shorten the distance by less than ``REFINE_TOL_M``.
     """
     alon, alat, blon, blat = seg.T
     dlon, dlat = blon - alon, blat - alat
     t = np.full(len(lon), 0.5) if t0 is None else np.clip(t0, 0.0, 1.0).astype(float)
-    active = (dlon != 0) | (dlat != 0)
-    t[~active] = 0.0
+    moving = (dlon != 0) | (dlat != 0)
+    t[~moving] = 0.0
     dist = np.full(len(lon), np.nan)
-    stale = np.ones(len(lon), dtype=bool)  # dist not yet measured at the current t
+    todo = np.arange(len(lon))  # not yet measured at the current t
     for _ in range(MAX_REFINE_ITER):
-        if not active.any():
+        if not len(todo):
             break
-        idx = np.flatnonzero(active)
-        qlon, qlat = alon[idx] + t[idx] * dlon[idx], alat[idx] + t[idx] * dlat[idx]
-        az_qp, _, d = GEOD.inv(qlon, qlat, lon[idx], lat[idx])
-        dist[idx] = d
-        phi = np.radians(qlat)
-        w = 1.0 - _E2 * np.sin(phi) ** 2
-        east = np.radians(dlon[idx]) * _A / np.sqrt(w) * np.cos(phi)  # m per unit t
-        north = np.radians(dlat[idx]) * _A * (1.0 - _E2) / w**1.5
-        speed = np.hypot(east, north)
-        az_seg = np.arctan2(east, north)
-        step_m = d * np.cos(np.radians(az_qp) - az_seg)
-        new_t = np.clip(t[idx] + step_m / speed, 0.0, 1.0)
-        moved_m = np.abs(new_t - t[idx]) * speed
-        t[idx] = new_t
-        # a step under REFINE_TOL_M changes the distance by far less: keep it
-        active[idx] = moved_m > REFINE_TOL_M
-        stale[idx] = active[idx]
-    redo = np.flatnonzero(stale)
-    if len(redo):
-        _, _, dist[redo] = GEOD.inv(alon[redo] + t[redo] * dlon[redo],
-                                    alat[redo] + t[redo] * dlat[redo], lon[redo], lat[redo])
+        dist[todo], step_m, speed = _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, todo)
+        new_t = np.clip(t[todo] + step_m / speed, 0.0, 1.0)
+        moved_m = (new_t - t[todo]) * speed  # the step, cut at the segment's ends
+        # In the tangent plane, moving the foot by `moved_m` towards the optimum
+        # `step_m` away shortens the distance from d to sqrt(d^2 - moved(2 step - moved)).
+        d = dist[todo]
+        gain_m = d - np.sqrt(np.maximum(d**2 - moved_m * (2 * step_m - moved_m), 0.0))
+        go_on = moving[todo] & (gain_m > REFINE_TOL_M)
+        t[todo[go_on]] = new_t[go_on]
+        todo = todo[go_on]
+    if len(todo):  # moved on the last iteration: measure where the foot ended
+        _, _, dist[todo] = GEOD.inv(alon[todo] + t[todo] * dlon[todo],
+                                    alat[todo] + t[todo] * dlat[todo], lon[todo], lat[todo])
     return dist, t
+
+
+def _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, idx):
+    """Distance from the foot at ``t`` to the point, and the Newton step towards the
+    nearest point: signed metres along the segment, and metres per unit of ``t``."""
+    qlon, qlat = alon[idx] + t[idx] * dlon[idx], alat[idx] + t[idx] * dlat[idx]
+    az_qp, _, d = GEOD.inv(qlon, qlat, lon[idx], lat[idx])
+    phi = np.radians(qlat)
+    w = 1.0 - _E2 * np.sin(phi) ** 2
+    east = np.radians(dlon[idx]) * _A / np.sqrt(w) * np.cos(phi)  # m per unit t
+    north = np.radians(dlat[idx]) * _A * (1.0 - _E2) / w**1.5
+    speed = np.hypot(east, north)
+    step_m = d * np.cos(np.radians(az_qp) - np.arctan2(east, north))
+    point = speed == 0  # a segment of length zero: nowhere to move
+    return d, np.where(point, 0.0, step_m), np.where(point, 1.0, speed)
 
 
 class NearestSegments:
@@ -140,24 +162,33 @@ class NearestSegments:
         Longest piece kept; shorter pieces make the candidate search tighter.
     """
 
-    def __init__(self, seg: np.ndarray, *, max_len_m: float = MAX_PIECE_M) -> None:
+    def __init__(self, seg: np.ndarray, *, group: np.ndarray | None = None,
+                 max_len_m: float = MAX_PIECE_M) -> None:
         seg = np.asarray(seg, dtype=float).reshape(-1, 4)
         if len(seg) == 0:
             msg = "`seg` is empty: there is nothing to measure distances to"
             raise ValueError(msg)
-        self.seg, self.parent = _split_segments(seg, max_len_m)
+        group = np.zeros(len(seg), dtype=np.int64) if group is None else np.asarray(group)
+        if group.shape != (len(seg),) or group.dtype.kind not in "iu" or (group < 0).any():
+            msg = f"`group` must give a non-negative integer per segment ({len(seg)})"
+            raise ValueError(msg)
+        self.seg, self.parent, length = _split_segments(seg, max_len_m)
+        self.group = group[self.parent].astype(np.int64)
+        self._grouped = bool(self.group.any())
         a3 = _ecef(self.seg[:, 0], self.seg[:, 1])
         b3 = _ecef(self.seg[:, 2], self.seg[:, 3])
         self._a3, self._ab3 = a3, b3 - a3
-        _, _, length = GEOD.inv(*self.seg.T)
         self._half_max_m = float(length.max()) / 2
         mid = (self.seg[:, :2] + self.seg[:, 2:]) / 2
         mid_curve = _ecef(mid[:, 0], mid[:, 1])
         #: How far the lon/lat curve strays from its 3-D chord (metres): bound on the
         #: error of the chord distance as a lower bound of the geodesic one.
         self._bulge_m = float(np.linalg.norm(mid_curve - (a3 + b3) / 2, axis=1).max()) * 1.5 + 1e-3
+        vertices, self._incident = _vertex_table(self.seg, self.group, a3, b3)
+        self._frame = _local_frame(vertices[:, :3])
         # unbalanced, uncompacted nodes answer far-away queries ~4x faster here
-        self._tree = cKDTree(np.vstack([a3, b3]), balanced_tree=False, compact_nodes=False)
+        self._tree = cKDTree(self._tree_coords(vertices[:, :3], vertices[:, 3:]),
+                             balanced_tree=False, compact_nodes=False)
 
     @classmethod
     def from_geometries(cls, geoms: np.ndarray | list) -> tuple[NearestSegments, np.ndarray]:
@@ -166,7 +197,8 @@ class NearestSegments:
         index = cls(seg)
         return index, owner[index.parent]
 
-    def query(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, lon: np.ndarray, lat: np.ndarray, *, group: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """Return the geodesic distance (m) to the nearest segment and that segment's index.
 
         The index refers to the (split) segments; ``parent`` maps it to the input row.
@@ -175,15 +207,27 @@ class NearestSegments:
         ----------
         lon, lat : array_like
             Points in degrees (WGS84). NaN coordinates give NaN and index -1.
+        group : array_like of int, optional
+            Per point, the only group of segments to look in (see ``group`` of the
+            constructor); a point whose group has no segments gives NaN and index -1.
         """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
+        group = np.zeros(lon.shape, dtype=np.int64) if group is None else np.asarray(group)
         dist = np.full(lon.shape, np.nan)
         nearest = np.full(lon.shape, -1, dtype=np.int64)
-        ok = np.isfinite(lon) & np.isfinite(lat)
+        ok = np.isfinite(lon) & np.isfinite(lat) & np.isin(group, self.group)
         if ok.any():
-            dist[ok], nearest[ok] = self._query_valid(lon[ok], lat[ok])
+            dist[ok], nearest[ok] = self._query_valid(lon[ok], lat[ok], group[ok])
         return dist, nearest
+
+    def _tree_coords(self, p3: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Coordinates in the k-d tree: 3-D positions turned so that the third axis is
+        the data's mean vertical (the tree's boxes then lie flat along the Earth's
+        surface), and for grouped segments the group's offset as a fourth axis."""
+        centre, turn = self._frame
+        turned = (p3 - centre) @ turn.T
+        return np.hstack([turned, gap]) if self._grouped else turned
 
     def _chord(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """3-D distance from each point to each candidate chord, and the foot parameter."""
@@ -193,54 +237,134 @@ class NearestSegments:
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.einsum("...i,...i", ap, ab) / len2, 0.0, 1.0)
         t = np.where(len2 > 0, t, 0.0)
-        return np.linalg.norm(ap - t[..., None] * ab, axis=-1), t
+        foot = ap - t[..., None] * ab
+        return np.sqrt(np.einsum("...i,...i", foot, foot)), t
 
-    def _query_valid(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, p3: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+        """The segments meeting each point's ``k`` nearest vertices.
+
+        Returns the segment indexes (``-1`` for padding; a segment met at both its
+        vertices is listed twice), the 3-D distance to the vertex each is listed under,
+        and the distance to the k-th nearest vertex.
+        """
+        vert_d, vert = self._tree.query(p3, k=k, workers=-1 if len(p3) > PARALLEL_FROM else 1)
+        vert_d, vert = vert_d.reshape(len(p3), k), vert.reshape(len(p3), k)
+        width = self._incident.shape[1]
+        si = self._incident[vert].reshape(len(p3), k * width)
+        return si, np.repeat(vert_d, width, axis=1), vert_d[:, -1]
+
+    def _query_valid(self, lon: np.ndarray, lat: np.ndarray, group: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
         p3 = _ecef(lon, lat)
-        n_entries = self._tree.n
-        k = min(FIRST_K, n_entries)
+        key = self._tree_coords(p3, group[:, None] * GROUP_GAP_M)
+        n_vertices = self._tree.n
+        k = min(FIRST_K, n_vertices)
         best_d = np.empty(len(lon))
         best_i = np.empty(len(lon), dtype=np.int64)
         todo = np.arange(len(lon))
         while len(todo):
-            entry_d, entry = self._tree.query(p3[todo], k=k, workers=-1)
-            entry_d, entry = entry_d.reshape(len(todo), k), entry.reshape(len(todo), k)
-            si = entry % len(self.seg)
-            chord, t = self._chord(p3[todo], si)
-            pick = np.argmin(chord, axis=1)
+            si, vert_d, kth_d = self._candidates(key[todo], k)
+            listed = si >= 0
+            chord, t = self._chord(p3[todo], np.where(listed, si, 0))
+            chord[~listed] = np.inf
             rows = np.arange(len(todo))
+            pick = np.argmin(chord, axis=1)
             g0, _ = geodesic_to_segments(
                 lon[todo], lat[todo], self.seg[si[rows, pick]], t[rows, pick]
             )
             best_d[todo], best_i[todo] = g0, si[rows, pick]
-            # A closer segment has an end point within `reach_m` (geodesic) of the point,
+            # A closer segment has a vertex within `reach_m` (geodesic) of the point,
             # hence within chord_of_arc(reach_m) in space, and a chord distance whose
             # shortest possible geodesic is below the best found so far.
-            reach_m = np.sqrt(g0**2 + (self._half_max_m * (1 + 1e-3)) ** 2) + 1.0
+            reach_m = np.sqrt(g0**2 + (self._half_max_m * (1 + 1e-3)) ** 2) + REACH_SLACK_M
             reach = _chord_of_arc(reach_m)
             lower = _arc_of_chord(np.maximum(chord - self._bulge_m, 0.0))
-            maybe = (entry_d <= reach[:, None]) & (lower < g0[:, None] - GAIN_WORTH_M)
-            # the neighbour sharing the nearest vertex ties with it: nothing to gain
-            feet = self._a3[si] + t[..., None] * self._ab3[si]
-            shared = np.linalg.norm(feet - feet[rows, pick][:, None, :], axis=-1) < GAIN_WORTH_M
-            maybe &= ~shared
+            maybe = listed & (vert_d <= reach[:, None]) & (lower < g0[:, None] - GAIN_WORTH_M)
             maybe[rows, pick] = False
+            maybe[maybe] = ~self._shares_foot(si, t, pick, maybe)
             r, c = np.nonzero(maybe)
             if len(r):
-                d, _ = geodesic_to_segments(lon[todo][r], lat[todo][r], self.seg[si[r, c]], t[r, c])
-                order = np.lexsort((d, r))
-                r, c, d = r[order], c[order], d[order]
-                first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-                better = d[first] < best_d[todo[r[first]]]
-                upd = todo[r[first][better]]
-                best_d[upd] = d[first][better]
-                best_i[upd] = si[r[first][better], c[first][better]]
-            full = entry_d[:, -1] <= reach  # candidates may lie beyond the k found
-            if k >= n_entries:
+                self._measure_more(lon[todo], lat[todo], todo, r, si[r, c], t[r, c],
+                                   best_d, best_i)
+            if k >= n_vertices:
                 break
-            todo = todo[full]
-            k = min(k * 8, n_entries)
+            todo = todo[kth_d <= reach]  # closer segments may meet vertices beyond the k
+            k = min(k * 4, n_vertices)
         return best_d, best_i
+
+    def _shares_foot(self, si, t, pick, maybe) -> np.ndarray:
+        """Whether each flagged candidate's 3-D foot is the picked one's (a shared vertex):
+        such a neighbour ties with the pick, there is nothing to gain by measuring it."""
+        r, c = np.nonzero(maybe)
+        p = pick[r]
+        feet = self._a3[si[r, c]] + t[r, c, None] * self._ab3[si[r, c]]
+        picked = self._a3[si[r, p]] + t[r, p, None] * self._ab3[si[r, p]]
+        gap = feet - picked
+        return np.einsum("ij,ij->i", gap, gap) < GAIN_WORTH_M**2
+
+    def _measure_more(self, lon, lat, todo, r, si, t, best_d, best_i) -> None:
+        """Measure further candidates (point ``todo[r]``, segment ``si``); keep the best."""
+        d, _ = geodesic_to_segments(lon[r], lat[r], self.seg[si], t)
+        order = np.lexsort((d, r))
+        r, si, d = r[order], si[order], d[order]
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        better = d[first] < best_d[todo[r[first]]]
+        upd = todo[r[first][better]]
+        best_d[upd] = d[first][better]
+        best_i[upd] = si[first][better]
+
+
+def _local_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and rotation (rows: east, north, up) of the points' mean position."""
+    centre = points.mean(axis=0)
+    up = centre / np.linalg.norm(centre) if np.linalg.norm(centre) > 0 else np.array([0, 0, 1.0])
+    east = np.cross([0.0, 0.0, 1.0], up)
+    east = east / np.linalg.norm(east) if np.linalg.norm(east) > 1e-9 else np.array([1.0, 0, 0])
+    return centre, np.vstack([east, np.cross(up, east), up])
+
+
+def _vertex_table(seg: np.ndarray, group: np.ndarray, a3: np.ndarray, b3: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The k-d tree's entries: vertices, each with the segments that end there.
+
+    A vertex where more segments end than fit in one row (two; one if every segment is a
+    point) is entered more than once, each entry listing some of them.
+
+    Returns
+    -------
+    entries : ndarray of shape (n, 4)
+        3-D position, and the group's offset (``GROUP_GAP_M`` apart) as a fourth
+        coordinate: a point is nearer to every vertex of its own group than to any
+        vertex of another.
+    incident : ndarray of shape (n, width)
+        Segment indexes, padded with -1.
+    """
+    n = len(seg)
+    lon, lat = np.concatenate([seg[:, 0], seg[:, 2]]), np.concatenate([seg[:, 1], seg[:, 3]])
+    _, place = np.unique(lon + 1j * lat, return_inverse=True)  # exact: no rounding
+    _, first, vertex_of_end = np.unique(place * (group.max() + 1) + np.tile(group, 2),
+                                        return_index=True, return_inverse=True)
+    pair_key = np.sort(vertex_of_end * n + np.tile(np.arange(n), 2))
+    pair_key = pair_key[np.r_[True, pair_key[1:] != pair_key[:-1]]]
+    pairs = np.column_stack([pair_key // n, pair_key % n])
+    width = 1 if (seg[:, :2] == seg[:, 2:]).all() else 2
+    count = np.bincount(pairs[:, 0], minlength=len(first))
+    slot = np.arange(len(pairs)) - np.repeat(np.cumsum(count) - count, count)
+    entry_key = pairs[:, 0] * (count.max() // width + 1) + slot // width
+    keys, entry = np.unique(entry_key, return_inverse=True)
+    incident = np.full((len(keys), width), -1, dtype=np.int64)
+    incident[entry, slot % width] = pairs[:, 1]
+    where = first[pairs[_first_of(entry), 0]]
+    position = np.vstack([a3, b3])[where]
+    gap = np.concatenate([group, group])[where, None] * GROUP_GAP_M
+    return np.hstack([position, gap]), incident
+
+
+def _first_of(labels: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of each label 0..max in ``labels``."""
+    out = np.full(labels.max() + 1, len(labels), dtype=np.int64)
+    np.minimum.at(out, labels, np.arange(len(labels)))
+    return out
 
 
 def _chord_of_arc(arc_m: np.ndarray) -> np.ndarray:
@@ -266,8 +390,12 @@ def _ecef(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     )
 
 
-def _split_segments(seg: np.ndarray, max_len_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Split segments longer than ``max_len_m`` into equal pieces of the same lon/lat line."""
+def _split_segments(seg: np.ndarray, max_len_m: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split segments longer than ``max_len_m`` into equal pieces of the same lon/lat line.
+
+    Returns the pieces, the segment each came from, and each piece's geodesic length (m).
+    """
     _, _, length = GEOD.inv(*seg.T)
     pieces = np.maximum(1, np.ceil(length / max_len_m)).astype(np.int64)
     parent = np.repeat(np.arange(len(seg)), pieces)
@@ -276,4 +404,9 @@ def _split_segments(seg: np.ndarray, max_len_m: float) -> tuple[np.ndarray, np.n
     f0 = (k / pieces[parent])[:, None]
     f1 = ((k + 1) / pieces[parent])[:, None]
     a, b = seg[parent, :2], seg[parent, 2:]
-    return np.hstack([a + f0 * (b - a), a + f1 * (b - a)]), parent
+    out = np.hstack([a + f0 * (b - a), a + f1 * (b - a)])
+    piece_len = length[parent]
+    cut = pieces[parent] > 1
+    if cut.any():
+        _, _, piece_len[cut] = GEOD.inv(*out[cut].T)
+    return out, parent, piece_len

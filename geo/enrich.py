@@ -34,19 +34,15 @@ log = logging.getLogger(__name__)
 def _nearest_borders(
     bnd: Boundaries, state: np.ndarray, lon: np.ndarray, lat: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest land border of each point's own state, grouped by state (not per point)."""
+    """Nearest land border of each point's own state: one query, grouped by state."""
     name = np.full(len(lon), "", dtype=object)
-    dist_km = np.full(len(lon), np.nan)
-    for j in np.unique(state[state >= 0]):
-        found = bnd.border_distance(bnd.airspace.iso3.iloc[j])
-        if found is None:  # an island state: no land border
-            continue
-        index, owner, names = found
-        rows = np.flatnonzero(state == j)
-        dist_m, seg = index.query(lon[rows], lat[rows])
-        name[rows] = np.asarray(names, dtype=object)[owner[seg]]
-        dist_km[rows] = dist_m / 1000.0
-    return name, dist_km
+    index, names = bnd.border_distance(tuple(np.unique(state[state >= 0]).tolist()))
+    if index is None:  # no point in a state with a land border
+        return name, np.full(len(lon), np.nan)
+    dist_m, seg = index.query(lon, lat, group=state)
+    found = seg >= 0  # a point in no state, or in an island state, has no land border
+    name[found] = names[seg[found]]
+    return name, dist_m / 1000.0
 
 
 def _distance_km(index, inside: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

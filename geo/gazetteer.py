@@ -172,13 +172,18 @@ class Gazetteer:
         return names[:MAX_CANDIDATES]
 
     @cached_property
-    def _label_places(self) -> pd.DataFrame:
+    def label_places(self) -> pd.DataFrame:
+        """The towns location labels refer to: populated places of at least
+        ``LABEL_MIN_POPULATION`` people; of places at the same coordinates, the most
+        populous."""
         big = self.table["population"] >= LABEL_MIN_POPULATION
-        return self.table[big & (self.table["kind"] == "populated place")].reset_index(drop=True)
+        towns = self.table[big & (self.table["kind"] == "populated place")]
+        towns = towns.sort_values("population", ascending=False, kind="stable")
+        return towns.drop_duplicates(["lon", "lat"]).sort_index().reset_index(drop=True)
 
     @cached_property
     def _label_index(self) -> NearestSegments:
-        lp = self._label_places
+        lp = self.label_places
         seg = np.column_stack([lp["lon"], lp["lat"], lp["lon"], lp["lat"]]).astype(float)
         return NearestSegments(seg)
 
@@ -196,7 +201,7 @@ class Gazetteer:
         dist_m, seg = self._label_index.query(lon, lat)
         ok = seg >= 0
         rows = self._label_index.parent[seg[ok]]
-        lp = self._label_places
+        lp = self.label_places
         name = np.full(len(lon), "", dtype=object)
         name[ok] = lp["name"].to_numpy()[rows]
         az, _, _ = GEOD.inv(lp["lon"].to_numpy()[rows], lp["lat"].to_numpy()[rows],

@@ -121,14 +121,9 @@ def _depth_reference(bnd: Boundaries, iso3: str, came_from: str):
     """
     if iso3 == INTERNATIONAL:
         return None, ""
-    found = bnd.border_distance(iso3)
-    if found is not None and came_from:
-        index, owner, names = found
-        name = f"{iso3}-{came_from}"
-        if name in names:
-            rows = np.flatnonzero(np.asarray(names) == name)
-            keep = np.isin(owner, rows)
-            return NearestSegments(index.seg[keep]), name
+    border = bnd.border_between(iso3, came_from) if came_from else None
+    if border is not None:
+        return NearestSegments.from_geometries([border])[0], f"{iso3}-{came_from}"
     geom = bnd.airspace.loc[bnd.airspace.iso3 == iso3].geometry.iloc[0]
     return NearestSegments.from_geometries([geom])[0], f"{iso3} airspace edge"
 
