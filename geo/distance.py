@@ -15,8 +15,8 @@ Every distance is measured on the WGS84 ellipsoid with :data:`geo.settings.GEOD`
    needed. The result is the exact minimum, not an approximation.
 
 Segments may be put in groups (say, the land borders of each state): a point then
-searches its own group only, all groups sharing one tree through a fourth coordinate
-that keeps groups ``GROUP_GAP_M`` apart.
+searches its own group only; each group has its own tree, everything after the tree
+search is done for all points at once.
 
 On a segment the nearest point is found by iterating
 ``t <- t + d cos(az_QP - az_seg) / |dQ/dt|`` (the point projected onto the segment's
@@ -25,6 +25,10 @@ could shorten the distance by less than ``REFINE_TOL_M``.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import numpy as np
 import shapely
@@ -38,14 +42,12 @@ MAX_PIECE_M = 500.0
 #: not measured: results are exact to this tolerance.
 GAIN_WORTH_M = 1e-3
 #: Nearest vertices looked at first; points needing more are asked again.
-FIRST_K = 4
+FIRST_K = 2
 #: Slack (metres) added to the distance within which a closer segment must have a
 #: vertex; covers the lon/lat lines' departure from geodesics (millimetres).
 REACH_SLACK_M = 0.05
-#: Distance (m) between groups of segments in the k-d tree's fourth coordinate; far
-#: more than any distance on Earth.
-GROUP_GAP_M = 1e9
-#: Queries of more points than this share the k-d tree search between all cores.
+#: Queries of more points than this share the k-d tree search and the geodesic
+#: measurements between all cores.
 PARALLEL_FROM = 2000
 #: Iterations of the nearest-point refinement, and its convergence threshold (metres).
 MAX_REFINE_ITER = 12
@@ -55,6 +57,28 @@ _A = GEOD.a
 _E2 = GEOD.es
 #: Largest radius of curvature of the WGS84 ellipsoid (at the poles), metres.
 RHO_MAX_M = _A / np.sqrt(1.0 - _E2)
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="geod")
+
+
+def geodesic_inverse(lon1, lat1, lon2, lat2) -> tuple[np.ndarray, np.ndarray]:
+    """Forward azimuth (degrees) and geodesic distance (m) from points 1 to points 2.
+
+    :meth:`pyproj.Geod.inv` on every core: pyproj releases the GIL while it computes,
+    so long arrays are cut into one slice per core.
+    """
+    arrays = [np.asarray(a, dtype=float) for a in (lon1, lat1, lon2, lat2)]
+    n, cores = len(arrays[0]), os.cpu_count() or 1
+    if n <= PARALLEL_FROM or cores == 1:
+        az, _, dist = GEOD.inv(*arrays)
+        return az, dist
+    bounds = np.linspace(0, n, cores + 1).astype(int)
+    parts = list(_pool().map(lambda lo, hi: GEOD.inv(*(a[lo:hi] for a in arrays)),
+                             bounds[:-1], bounds[1:]))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
 def segments_of(geoms: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +154,7 @@ def geodesic_to_segments(
         t[todo[go_on]] = new_t[go_on]
         todo = todo[go_on]
     if len(todo):  # moved on the last iteration: measure where the foot ended
-        _, _, dist[todo] = GEOD.inv(alon[todo] + t[todo] * dlon[todo],
+        _, dist[todo] = geodesic_inverse(alon[todo] + t[todo] * dlon[todo],
                                     alat[todo] + t[todo] * dlat[todo], lon[todo], lat[todo])
     return dist, t
 
@@ -139,7 +163,7 @@ def _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, idx):
     """Distance from the foot at ``t`` to the point, and the Newton step towards the
     nearest point: signed metres along the segment, and metres per unit of ``t``."""
     qlon, qlat = alon[idx] + t[idx] * dlon[idx], alat[idx] + t[idx] * dlat[idx]
-    az_qp, _, d = GEOD.inv(qlon, qlat, lon[idx], lat[idx])
+    az_qp, d = geodesic_inverse(qlon, qlat, lon[idx], lat[idx])
     phi = np.radians(qlat)
     w = 1.0 - _E2 * np.sin(phi) ** 2
     east = np.radians(dlon[idx]) * _A / np.sqrt(w) * np.cos(phi)  # m per unit t
@@ -174,7 +198,6 @@ class NearestSegments:
             raise ValueError(msg)
         self.seg, self.parent, length = _split_segments(seg, max_len_m)
         self.group = group[self.parent].astype(np.int64)
-        self._grouped = bool(self.group.any())
         a3 = _ecef(self.seg[:, 0], self.seg[:, 1])
         b3 = _ecef(self.seg[:, 2], self.seg[:, 3])
         self._a3, self._ab3 = a3, b3 - a3
@@ -184,11 +207,11 @@ class NearestSegments:
         #: How far the lon/lat curve strays from its 3-D chord (metres): bound on the
         #: error of the chord distance as a lower bound of the geodesic one.
         self._bulge_m = float(np.linalg.norm(mid_curve - (a3 + b3) / 2, axis=1).max()) * 1.5 + 1e-3
-        vertices, self._incident = _vertex_table(self.seg, self.group, a3, b3)
-        self._frame = _local_frame(vertices[:, :3])
-        # unbalanced, uncompacted nodes answer far-away queries ~4x faster here
-        self._tree = cKDTree(self._tree_coords(vertices[:, :3], vertices[:, 3:]),
-                             balanced_tree=False, compact_nodes=False)
+        position, entry_group, incident = _vertex_table(self.seg, self.group, a3, b3)
+        # a last row of padding: the entry -1 (no vertex) lists no segment
+        self._incident = np.vstack([incident, np.full(incident.shape[1], -1)])
+        self._trees = {int(g): _GroupTree(position, np.flatnonzero(entry_group == g))
+                       for g in np.unique(entry_group)}
 
     @classmethod
     def from_geometries(cls, geoms: np.ndarray | list) -> tuple[NearestSegments, np.ndarray]:
@@ -221,18 +244,24 @@ class NearestSegments:
             dist[ok], nearest[ok] = self._query_valid(lon[ok], lat[ok], group[ok])
         return dist, nearest
 
-    def _tree_coords(self, p3: np.ndarray, gap: np.ndarray) -> np.ndarray:
-        """Coordinates in the k-d tree: 3-D positions turned so that the third axis is
-        the data's mean vertical (the tree's boxes then lie flat along the Earth's
-        surface), and for grouped segments the group's offset as a fourth axis."""
-        centre, turn = self._frame
-        turned = (p3 - centre) @ turn.T
-        return np.hstack([turned, gap]) if self._grouped else turned
+    def _nearest_vertices(self, p3: np.ndarray, group: np.ndarray, k: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """3-D distance to, and entry of, each point's ``k`` nearest vertices in its
+        group (``inf`` and -1 beyond the group's size)."""
+        dist = np.full((len(p3), k), np.inf)
+        entry = np.full((len(p3), k), -1, dtype=np.int64)
+        for g in np.unique(group):
+            rows = np.flatnonzero(group == g)
+            dist[rows], entry[rows] = self._trees[int(g)].query(p3[rows], k)
+        return dist, entry
 
     def _chord(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """3-D distance from each point to each candidate chord, and the foot parameter."""
+        """3-D distance from points to segments' chords, and the foot parameter.
+
+        ``p3`` (shape ``(..., 3)``) broadcasts against the segments ``si``.
+        """
         ab = self._ab3[si]
-        ap = p3[:, None, :] - self._a3[si]
+        ap = p3 - self._a3[si]
         len2 = np.einsum("...i,...i", ab, ab)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.einsum("...i,...i", ap, ab) / len2, 0.0, 1.0)
@@ -240,67 +269,63 @@ class NearestSegments:
         foot = ap - t[..., None] * ab
         return np.sqrt(np.einsum("...i,...i", foot, foot)), t
 
-    def _candidates(self, p3: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
-        """The segments meeting each point's ``k`` nearest vertices.
-
-        Returns the segment indexes (``-1`` for padding; a segment met at both its
-        vertices is listed twice), the 3-D distance to the vertex each is listed under,
-        and the distance to the k-th nearest vertex.
-        """
-        vert_d, vert = self._tree.query(p3, k=k, workers=-1 if len(p3) > PARALLEL_FROM else 1)
-        vert_d, vert = vert_d.reshape(len(p3), k), vert.reshape(len(p3), k)
-        width = self._incident.shape[1]
-        si = self._incident[vert].reshape(len(p3), k * width)
-        return si, np.repeat(vert_d, width, axis=1), vert_d[:, -1]
-
     def _query_valid(self, lon: np.ndarray, lat: np.ndarray, group: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
         p3 = _ecef(lon, lat)
-        key = self._tree_coords(p3, group[:, None] * GROUP_GAP_M)
-        n_vertices = self._tree.n
+        n_vertices = max(tree.size for tree in self._trees.values())
         k = min(FIRST_K, n_vertices)
         best_d = np.empty(len(lon))
         best_i = np.empty(len(lon), dtype=np.int64)
         todo = np.arange(len(lon))
         while len(todo):
-            si, vert_d, kth_d = self._candidates(key[todo], k)
-            listed = si >= 0
-            chord, t = self._chord(p3[todo], np.where(listed, si, 0))
-            chord[~listed] = np.inf
-            rows = np.arange(len(todo))
-            pick = np.argmin(chord, axis=1)
-            g0, _ = geodesic_to_segments(
-                lon[todo], lat[todo], self.seg[si[rows, pick]], t[rows, pick]
-            )
-            best_d[todo], best_i[todo] = g0, si[rows, pick]
+            vert_d, vert = self._nearest_vertices(p3[todo], group[todo], k)
+            # the best of the segments at the nearest vertex gives an upper bound g0
+            pick, pick_t = self._pick(p3[todo], self._incident[vert[:, 0]])
+            g0, _ = geodesic_to_segments(lon[todo], lat[todo], self.seg[pick], pick_t)
+            best_d[todo], best_i[todo] = g0, pick
             # A closer segment has a vertex within `reach_m` (geodesic) of the point,
             # hence within chord_of_arc(reach_m) in space, and a chord distance whose
             # shortest possible geodesic is below the best found so far.
             reach_m = np.sqrt(g0**2 + (self._half_max_m * (1 + 1e-3)) ** 2) + REACH_SLACK_M
             reach = _chord_of_arc(reach_m)
-            lower = _arc_of_chord(np.maximum(chord - self._bulge_m, 0.0))
-            maybe = listed & (vert_d <= reach[:, None]) & (lower < g0[:, None] - GAIN_WORTH_M)
-            maybe[rows, pick] = False
-            maybe[maybe] = ~self._shares_foot(si, t, pick, maybe)
-            r, c = np.nonzero(maybe)
+            r, si, t = self._could_be_closer(p3[todo], vert, vert_d <= reach[:, None],
+                                             pick, pick_t, g0)
             if len(r):
-                self._measure_more(lon[todo], lat[todo], todo, r, si[r, c], t[r, c],
-                                   best_d, best_i)
+                self._measure_more(lon[todo], lat[todo], todo, r, si, t, best_d, best_i)
             if k >= n_vertices:
                 break
-            todo = todo[kth_d <= reach]  # closer segments may meet vertices beyond the k
+            # closer segments may meet vertices beyond the k (inf: the group has no more)
+            todo = todo[vert_d[:, -1] <= reach]
             k = min(k * 4, n_vertices)
         return best_d, best_i
 
-    def _shares_foot(self, si, t, pick, maybe) -> np.ndarray:
-        """Whether each flagged candidate's 3-D foot is the picked one's (a shared vertex):
-        such a neighbour ties with the pick, there is nothing to gain by measuring it."""
-        r, c = np.nonzero(maybe)
-        p = pick[r]
-        feet = self._a3[si[r, c]] + t[r, c, None] * self._ab3[si[r, c]]
-        picked = self._a3[si[r, p]] + t[r, p, None] * self._ab3[si[r, p]]
-        gap = feet - picked
-        return np.einsum("ij,ij->i", gap, gap) < GAIN_WORTH_M**2
+    def _pick(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of each row of segments (-1: none), the one with the shortest 3-D distance."""
+        listed = si >= 0
+        chord, t = self._chord(p3[:, None, :], np.where(listed, si, 0))
+        chord[~listed] = np.inf
+        rows = np.arange(len(si))
+        pick = np.argmin(chord, axis=1)
+        return si[rows, pick], t[rows, pick]
+
+    def _could_be_closer(self, p3, vert, within, pick, pick_t, g0) -> tuple[np.ndarray, ...]:
+        """Segments at the vertices ``within`` reach whose 3-D distance allows a geodesic
+        shorter than ``g0``: point row, segment and starting foot of each, listed once."""
+        r, j = np.nonzero(within)
+        width = self._incident.shape[1]
+        r = np.repeat(r, width)
+        si = self._incident[vert[r[::width], j]].ravel()
+        keep = (si >= 0) & (si != pick[r])
+        key = np.unique(r[keep] * len(self.seg) + si[keep])  # a segment met at both ends
+        r, si = key // len(self.seg), key % len(self.seg)
+        chord, t = self._chord(p3[r], si)
+        lower = _arc_of_chord(np.maximum(chord - self._bulge_m, 0.0))
+        maybe = lower < g0[r] - GAIN_WORTH_M
+        # a neighbour whose foot is the pick's (their shared vertex) ties: nothing to gain
+        gap = (self._a3[si] + t[:, None] * self._ab3[si]
+               - self._a3[pick[r]] - pick_t[r, None] * self._ab3[pick[r]])
+        maybe &= np.einsum("ij,ij->i", gap, gap) >= GAIN_WORTH_M**2
+        return r[maybe], si[maybe], t[maybe]
 
     def _measure_more(self, lon, lat, todo, r, si, t, best_d, best_i) -> None:
         """Measure further candidates (point ``todo[r]``, segment ``si``); keep the best."""
@@ -314,17 +339,42 @@ class NearestSegments:
         best_i[upd] = si[first][better]
 
 
-def _local_frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centre and rotation (rows: east, north, up) of the points' mean position."""
-    centre = points.mean(axis=0)
-    up = centre / np.linalg.norm(centre) if np.linalg.norm(centre) > 0 else np.array([0, 0, 1.0])
-    east = np.cross([0.0, 0.0, 1.0], up)
-    east = east / np.linalg.norm(east) if np.linalg.norm(east) > 1e-9 else np.array([1.0, 0, 0])
-    return centre, np.vstack([east, np.cross(up, east), up])
+class _GroupTree:
+    """A k-d tree over some entries' 3-D positions, turned so that its third axis is
+    their mean vertical: the tree's boxes then lie flat along the Earth's surface, which
+    answers far-away queries faster."""
+
+    def __init__(self, position: np.ndarray, entries: np.ndarray) -> None:
+        self.entries = entries
+        self.size = len(entries)
+        points = position[entries]
+        self.centre = points.mean(axis=0)
+        norm = np.linalg.norm(self.centre)
+        up = self.centre / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+        east = np.cross([0.0, 0.0, 1.0], up)
+        east = east / np.linalg.norm(east) if np.linalg.norm(east) > 1e-9 else np.array(
+            [1.0, 0.0, 0.0])
+        self.turn = np.vstack([east, np.cross(up, east), up])
+        # unbalanced, uncompacted nodes and larger leaves answer far-away queries faster
+        self.tree = cKDTree(self._turned(points), leafsize=32, balanced_tree=False,
+                            compact_nodes=False)
+
+    def _turned(self, p3: np.ndarray) -> np.ndarray:
+        return (p3 - self.centre) @ self.turn.T
+
+    def query(self, p3: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Distances to and entries of the ``k`` nearest (padded with inf and -1)."""
+        found = min(k, self.size)
+        dist, at = self.tree.query(self._turned(p3), k=found,
+                                   workers=-1 if len(p3) > PARALLEL_FROM else 1)
+        dist, at = dist.reshape(len(p3), found), at.reshape(len(p3), found)
+        pad = k - found
+        return (np.pad(dist, ((0, 0), (0, pad)), constant_values=np.inf),
+                np.pad(self.entries[at], ((0, 0), (0, pad)), constant_values=-1))
 
 
 def _vertex_table(seg: np.ndarray, group: np.ndarray, a3: np.ndarray, b3: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The k-d tree's entries: vertices, each with the segments that end there.
 
     A vertex where more segments end than fit in one row (two; one if every segment is a
@@ -332,10 +382,10 @@ def _vertex_table(seg: np.ndarray, group: np.ndarray, a3: np.ndarray, b3: np.nda
 
     Returns
     -------
-    entries : ndarray of shape (n, 4)
-        3-D position, and the group's offset (``GROUP_GAP_M`` apart) as a fourth
-        coordinate: a point is nearer to every vertex of its own group than to any
-        vertex of another.
+    position : ndarray of shape (n, 3)
+        Each entry's vertex, Earth-centred.
+    entry_group : ndarray of shape (n,)
+        The group of the entry's segments.
     incident : ndarray of shape (n, width)
         Segment indexes, padded with -1.
     """
@@ -355,9 +405,7 @@ def _vertex_table(seg: np.ndarray, group: np.ndarray, a3: np.ndarray, b3: np.nda
     incident = np.full((len(keys), width), -1, dtype=np.int64)
     incident[entry, slot % width] = pairs[:, 1]
     where = first[pairs[_first_of(entry), 0]]
-    position = np.vstack([a3, b3])[where]
-    gap = np.concatenate([group, group])[where, None] * GROUP_GAP_M
-    return np.hstack([position, gap]), incident
+    return np.vstack([a3, b3])[where], np.concatenate([group, group])[where], incident
 
 
 def _first_of(labels: np.ndarray) -> np.ndarray:

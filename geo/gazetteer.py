@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 from anyascii import anyascii
 
-from geo.distance import NearestSegments
+from geo.distance import NearestSegments, geodesic_inverse
 from geo.errors import GeocodeError, ReferenceDataError
 from geo.settings import (
-    GEOD,
     LABEL_AT_PLACE_KM,
     LABEL_MIN_POPULATION,
     PLACES_PATH,
@@ -204,8 +203,8 @@ class Gazetteer:
         lp = self.label_places
         name = np.full(len(lon), "", dtype=object)
         name[ok] = lp["name"].to_numpy()[rows]
-        az, _, _ = GEOD.inv(lp["lon"].to_numpy()[rows], lp["lat"].to_numpy()[rows],
-                            lon[ok], lat[ok])
+        az, _ = geodesic_inverse(lp["lon"].to_numpy()[rows], lp["lat"].to_numpy()[rows],
+                                 lon[ok], lat[ok])
         km = dist_m / 1000.0
         label = np.full(len(lon), "", dtype=object)
         rounded = np.round(km[ok]).astype(int).astype(str)
