@@ -30,9 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from geo.boundaries import load_boundaries  # noqa: E402
-from geo.enrich import enrich_points  # noqa: E402
+from geo.enrich import enrich_points, territory_facts  # noqa: E402
 from geo.gazetteer import compass_point, load_gazetteer  # noqa: E402
-from geo.settings import BELARUS_ISO3  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 TYPES = np.array(["drone", "aircraft", "missile", "balloon", "helicopter", "debris", "unknown"])
@@ -135,16 +134,8 @@ def naive_all_columns(frame: pd.DataFrame, bnd, places: pd.DataFrame) -> dict:
 
 
 def ours_three_columns(lon: np.ndarray, lat: np.ndarray, bnd) -> dict:
-    """Our country and the two geodesic distances (the same indexes `enrich` uses)."""
-    state = bnd.airspace_index.locate(lon, lat)
-    iso3 = np.where(state >= 0, bnd.airspace.iso3.to_numpy(dtype=object)[state], "")
-    blr = np.zeros(len(lon))
-    outside = iso3 != BELARUS_ISO3
-    blr[outside] = bnd.belarus_distance.query(lon[outside], lat[outside])[0] / 1000
-    kal = np.zeros(len(lon))
-    outside = ~bnd.kaliningrad_index.contains(lon, lat)
-    kal[outside] = bnd.kaliningrad_distance.query(lon[outside], lat[outside])[0] / 1000
-    return {"country_iso3": iso3, "dist_belarus_km": blr, "dist_kaliningrad_km": kal}
+    """Our country and the two geodesic distances (what `enrich` computes them with)."""
+    return territory_facts(lon, lat, boundaries=bnd)
 
 
 def compare_with_naive(frame: pd.DataFrame) -> None:

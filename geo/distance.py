@@ -26,14 +26,11 @@ could shorten the distance by less than ``REFINE_TOL_M``.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-
 import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
+from geo._parallel import each_in_parallel, map_slices
 from geo.settings import GEOD
 
 #: Segments are split into pieces no longer than this (metres) before indexing.
@@ -59,11 +56,6 @@ _E2 = GEOD.es
 RHO_MAX_M = _A / np.sqrt(1.0 - _E2)
 
 
-@cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="geod")
-
-
 def geodesic_inverse(lon1, lat1, lon2, lat2) -> tuple[np.ndarray, np.ndarray]:
     """Forward azimuth (degrees) and geodesic distance (m) from points 1 to points 2.
 
@@ -71,13 +63,10 @@ def geodesic_inverse(lon1, lat1, lon2, lat2) -> tuple[np.ndarray, np.ndarray]:
     so long arrays are cut into one slice per core.
     """
     arrays = [np.asarray(a, dtype=float) for a in (lon1, lat1, lon2, lat2)]
-    n, cores = len(arrays[0]), os.cpu_count() or 1
-    if n <= PARALLEL_FROM or cores == 1:
+    if len(arrays[0]) <= PARALLEL_FROM:
         az, _, dist = GEOD.inv(*arrays)
         return az, dist
-    bounds = np.linspace(0, n, cores + 1).astype(int)
-    parts = list(_pool().map(lambda lo, hi: GEOD.inv(*(a[lo:hi] for a in arrays)),
-                             bounds[:-1], bounds[1:]))
+    parts = map_slices(lambda lo, hi: GEOD.inv(*(a[lo:hi] for a in arrays)), len(arrays[0]))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[2] for p in parts])
 
 
@@ -250,9 +239,19 @@ class NearestSegments:
         group (``inf`` and -1 beyond the group's size)."""
         dist = np.full((len(p3), k), np.inf)
         entry = np.full((len(p3), k), -1, dtype=np.int64)
-        for g in np.unique(group):
-            rows = np.flatnonzero(group == g)
-            dist[rows], entry[rows] = self._trees[int(g)].query(p3[rows], k)
+        groups = np.unique(group)
+        if len(groups) == 1:
+            dist[:], entry[:] = self._trees[int(groups[0])].query(p3, k)
+            return dist, entry
+        order = np.argsort(group, kind="stable")
+        cuts = np.searchsorted(group[order], groups)
+        rows = np.split(order, cuts[1:])
+
+        def search(j: int) -> None:  # groups share the cores, each tree searched by one
+            dist[rows[j]], entry[rows[j]] = self._trees[int(groups[j])].query(
+                p3[rows[j]], k, workers=1)
+
+        each_in_parallel(search, len(groups))
         return dist, entry
 
     def _chord(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,11 +361,13 @@ class _GroupTree:
     def _turned(self, p3: np.ndarray) -> np.ndarray:
         return (p3 - self.centre) @ self.turn.T
 
-    def query(self, p3: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, p3: np.ndarray, k: int, *, workers: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
         """Distances to and entries of the ``k`` nearest (padded with inf and -1)."""
         found = min(k, self.size)
-        dist, at = self.tree.query(self._turned(p3), k=found,
-                                   workers=-1 if len(p3) > PARALLEL_FROM else 1)
+        if workers is None:
+            workers = -1 if len(p3) > PARALLEL_FROM else 1
+        dist, at = self.tree.query(self._turned(p3), k=found, workers=workers)
         dist, at = dist.reshape(len(p3), found), at.reshape(len(p3), found)
         pad = k - found
         return (np.pad(dist, ((0, 0), (0, pad)), constant_values=np.inf),

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from geo._parallel import run_together
 from geo.boundaries import Boundaries, load_boundaries
 from geo.errors import GeocodeError
 from geo.gazetteer import Gazetteer, load_gazetteer
@@ -54,6 +55,56 @@ def _distance_km(index, inside: np.ndarray, lon: np.ndarray, lat: np.ndarray) ->
     return out
 
 
+def _states_of(bnd: Boundaries, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+    """Coverage, state (row of ``bnd.airspace`` or -1), its code and name, and whether
+    each point is in the Kaliningrad exclave."""
+    covered = in_coverage_box(lon, lat)
+    state = np.full(len(lon), -1, dtype=np.int64)
+    state[covered] = bnd.airspace_index.locate(lon[covered], lat[covered])
+    has_state = state >= 0
+    return {
+        "state": state,
+        "in_coverage": covered,
+        "country_iso3": np.where(has_state, bnd.airspace.iso3.to_numpy(dtype=object)[state], ""),
+        "country_name": np.where(has_state, bnd.airspace.name.to_numpy(dtype=object)[state], ""),
+        "in_kaliningrad": bnd.kaliningrad_index.contains(lon, lat),
+    }
+
+
+def _territory_distances(bnd: Boundaries, facts: dict, lon: np.ndarray, lat: np.ndarray):
+    """The two distance computations (to Belarus, to Kaliningrad), ready to run."""
+    belarus, kaliningrad = bnd.belarus_distance, bnd.kaliningrad_distance  # built here
+    return (lambda: _distance_km(belarus, facts["country_iso3"] == BELARUS_ISO3, lon, lat),
+            lambda: _distance_km(kaliningrad, facts["in_kaliningrad"], lon, lat))
+
+
+def territory_facts(lon: np.ndarray, lat: np.ndarray, *,
+                    boundaries: Boundaries | None = None) -> dict[str, np.ndarray]:
+    """Whose airspace each point is in, and how far it is from Belarus and Kaliningrad.
+
+    Parameters
+    ----------
+    lon, lat : array_like
+        Degrees (WGS84). NaN gives empty values.
+    boundaries : Boundaries, optional
+        Reference data; the committed default when omitted.
+
+    Returns
+    -------
+    dict of ndarray
+        ``state`` (row of ``boundaries.airspace``, -1 for none), ``in_coverage``,
+        ``country_iso3``, ``country_name``, ``in_kaliningrad``, ``dist_belarus_km`` and
+        ``dist_kaliningrad_km`` (geodesic; 0 inside).
+    """
+    bnd = boundaries or load_boundaries()
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    facts = _states_of(bnd, lon, lat)
+    facts["dist_belarus_km"], facts["dist_kaliningrad_km"] = run_together(
+        *_territory_distances(bnd, facts, lon, lat))
+    return facts
+
+
 def enrich_points(
     lon: np.ndarray,
     lat: np.ndarray,
@@ -79,29 +130,28 @@ def enrich_points(
     gaz = gazetteer or load_gazetteer()
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    covered = in_coverage_box(lon, lat)
-    state = np.full(len(lon), -1, dtype=np.int64)
-    state[covered] = bnd.airspace_index.locate(lon[covered], lat[covered])
-    has_state = state >= 0
-    iso3 = np.where(has_state, bnd.airspace.iso3.to_numpy(dtype=object)[state], "")
-    names = np.where(has_state, bnd.airspace.name.to_numpy(dtype=object)[state], "")
-    on_land = bnd.land_index.contains(lon, lat)
-    over_water = pd.array(np.where(covered, ~on_land, False), dtype="boolean")
-    over_water[~covered] = pd.NA
-    in_kal = bnd.kaliningrad_index.contains(lon, lat)
-    border_name, border_km = _nearest_borders(bnd, state, lon, lat)
+    facts = _states_of(bnd, lon, lat)
+    covered = facts["in_coverage"]
     rows = np.flatnonzero(covered)
-    places = gaz.nearest(lon[rows], lat[rows]).set_axis(rows).reindex(range(len(lon)))
+    # the four searches are independent and release the GIL: run them side by side
+    dist_blr, dist_kal, (border_name, border_km), places = run_together(
+        *_territory_distances(bnd, facts, lon, lat),
+        lambda: _nearest_borders(bnd, facts["state"], lon, lat),
+        lambda: gaz.nearest(lon[rows], lat[rows]))
+    over_water = pd.array(np.where(covered, ~bnd.land_index.contains(lon, lat), False),
+                          dtype="boolean")
+    over_water[~covered] = pd.NA
+    places = places.set_axis(rows).reindex(range(len(lon)))
     places[["nearest_place", "location_label"]] = places[
         ["nearest_place", "location_label"]].fillna("")
     return pd.DataFrame({
-        "country_iso3": iso3,
-        "country_name": names,
+        "country_iso3": facts["country_iso3"],
+        "country_name": facts["country_name"],
         "over_water": over_water,
         "in_coverage": covered,
-        "in_kaliningrad": in_kal,
-        "dist_belarus_km": _distance_km(bnd.belarus_distance, iso3 == BELARUS_ISO3, lon, lat),
-        "dist_kaliningrad_km": _distance_km(bnd.kaliningrad_distance, in_kal, lon, lat),
+        "in_kaliningrad": facts["in_kaliningrad"],
+        "dist_belarus_km": dist_blr,
+        "dist_kaliningrad_km": dist_kal,
         "nearest_border": border_name,
         "dist_border_km": border_km,
         "nearest_place": places["nearest_place"].to_numpy(dtype=object),
