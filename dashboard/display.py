@@ -24,7 +24,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.settings import AIRSPACE_PATH, LAND_PATH, PLACES_PATH
+from geo.settings import AIRSPACE_PATH, BORDERS_PATH, LAND_PATH, PLACES_PATH
 
 #: Where display layers are written for the browser to fetch (and cache) once, and the
 #: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
@@ -133,7 +133,7 @@ def borders() -> list[tuple[str, shapely.Geometry]]:
                                           LINE_TOLERANCE_DEG))
         return list(zip(bnd.borders.name, lines, strict=True))
 
-    return _cached("borders", AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)
+    return _cached("borders", BORDERS_PATH, (LINE_TOLERANCE_DEG,), compute)
 
 
 @lru_cache(maxsize=4)

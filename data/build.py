@@ -4,7 +4,7 @@ Users never need to run this: its outputs are committed and are the embedded def
 It needs ``npm`` on the PATH and the packages of ``requirements-dev.txt``::
 
     .venv/bin/python data/build.py            # everything
-    .venv/bin/python data/build.py places     # one step: airspace | land | places
+    .venv/bin/python data/build.py places     # one step: airspace (+ borders) | land | places
 
 Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 
@@ -17,7 +17,9 @@ Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 Outputs:
 
 - ``airspace.gpkg``: layers ``airspace`` (one row per state; Belarus is its ``BLR``
-  row), ``kaliningrad`` and ``borders`` (land border line of each neighbouring pair).
+  row) and ``kaliningrad``.
+- ``borders.gpkg``: layer ``borders``, the land border line of each neighbouring pair
+  (derived from the airspace and land polygons).
 - ``land.gpkg``: layer ``land``, simplified for display with a coverage-preserving
   method so that neighbours keep one shared border.
 - ``places.csv.gz``: populated places of the coverage area.
@@ -49,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from geo.settings import (
     AIRSPACE_PATH,
+    BORDERS_PATH,
     COVERAGE_BBOX,
     DATA_DIR,
     GEOD,
@@ -261,30 +264,40 @@ def land_borders(airspace: gpd.GeoDataFrame, land: gpd.GeoDataFrame) -> gpd.GeoD
     return borders
 
 
-def build_airspace(workdir: Path, land_clean: gpd.GeoDataFrame | None) -> dict:
-    """Write ``airspace.gpkg``; return its provenance entry."""
+def build_airspace(workdir: Path, land: tuple[dict, gpd.GeoDataFrame] | None
+                   ) -> tuple[dict, dict]:
+    """Write ``airspace.gpkg`` and ``borders.gpkg``; return their provenance entries.
+
+    ``land`` is the land package's input entry and cleaned polygons, if already read.
+    """
     path, info = fetch_npm_geojson("maritime", workdir)
     raw = read_countries(path)
     airspace = clean_coverage(raw)
     shift = shift_stats_m(raw, airspace)
     airspace.insert(1, "name", [country_name(c) for c in airspace.iso3])
-    if land_clean is None:
-        land_clean = clean_coverage(
-            read_countries(fetch_npm_geojson("land", workdir)[0], fill_holes=True))
-    borders = land_borders(airspace, land_clean)
+    if land is None:
+        land_path, land_info = fetch_npm_geojson("land", workdir)
+        land = land_info, clean_coverage(read_countries(land_path, fill_holes=True))
+    borders = land_borders(airspace, land[1])
     kal = gpd.GeoDataFrame({"name": ["Kaliningrad exclave"]},
                            geometry=[kaliningrad_of(airspace)], crs=4326)
     AIRSPACE_PATH.unlink(missing_ok=True)
-    for layer, frame in [("airspace", airspace), ("kaliningrad", kal), ("borders", borders)]:
+    for layer, frame in [("airspace", airspace), ("kaliningrad", kal)]:
         frame.to_file(AIRSPACE_PATH, layer=layer, driver="GPKG", SPATIAL_INDEX="NO")
+    BORDERS_PATH.unlink(missing_ok=True)
+    borders.to_file(BORDERS_PATH, layer="borders", driver="GPKG", SPATIAL_INDEX="NO")
     stats = {
         "states": len(airspace),
         "vertices": int(shapely.get_num_coordinates(airspace.geometry.to_numpy()).sum()),
         "boundary_shift_from_source_m": shift,
-        "borders": len(borders),
     }
-    log.info("airspace: %s", stats)
-    return {"inputs": [info], "stats": stats}
+    border_stats = {
+        "borders": len(borders),
+        "vertices": int(shapely.get_num_coordinates(borders.geometry.to_numpy()).sum()),
+    }
+    log.info("airspace: %s; borders: %s", stats, border_stats)
+    return ({"inputs": [info], "stats": stats},
+            {"inputs": [info, land[0]], "stats": border_stats})
 
 
 def build_land(workdir: Path) -> tuple[dict, gpd.GeoDataFrame]:
@@ -364,7 +377,8 @@ def build_places() -> dict:
 def write_provenance(entries: dict[str, dict]) -> None:
     """Merge this run's entries into ``provenance.json`` with each output's checksum."""
     current = json.loads(PROVENANCE_PATH.read_text()) if PROVENANCE_PATH.exists() else {}
-    outputs = {"airspace": AIRSPACE_PATH, "land": LAND_PATH, "places": PLACES_PATH}
+    outputs = {"airspace": AIRSPACE_PATH, "borders": BORDERS_PATH, "land": LAND_PATH,
+               "places": PLACES_PATH}
     for key, entry in entries.items():
         out = outputs[key]
         entry["output"] = {"file": out.name, "sha256": sha256_of(out),
@@ -388,13 +402,14 @@ def main(argv: list[str] | None = None) -> int:
         print("npm is needed to fetch the geo-maps packages", file=sys.stderr)
         return 2
     entries: dict[str, dict] = {}
-    land_clean = None
+    land = None
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "land" in args.steps:
-            entries["land"], land_clean = build_land(work)
+            entries["land"], clean = build_land(work)
+            land = entries["land"]["inputs"][0], clean
         if "airspace" in args.steps:
-            entries["airspace"] = build_airspace(work, land_clean)
+            entries["airspace"], entries["borders"] = build_airspace(work, land)
         if "places" in args.steps:
             entries["places"] = build_places()
     write_provenance(entries)

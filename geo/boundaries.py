@@ -16,7 +16,7 @@ import shapely
 
 from geo.distance import NearestSegments, segments_of
 from geo.errors import ReferenceDataError
-from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, LAND_PATH
+from geo.settings import AIRSPACE_PATH, BELARUS_ISO3, BORDERS_PATH, LAND_PATH
 
 
 class PolygonIndex:
@@ -160,7 +160,8 @@ def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
 
 @lru_cache(maxsize=4)
 def load_boundaries(
-    airspace_path: Path = AIRSPACE_PATH, land_path: Path = LAND_PATH
+    airspace_path: Path = AIRSPACE_PATH, land_path: Path = LAND_PATH,
+    borders_path: Path = BORDERS_PATH,
 ) -> Boundaries:
     """Read the reference layers (cached per process)."""
     kal = _read_layer(airspace_path, "kaliningrad")
@@ -168,7 +169,7 @@ def load_boundaries(
         airspace=_read_layer(airspace_path, "airspace"),
         land=_read_layer(land_path, "land"),
         kaliningrad=kal.geometry.iloc[0],
-        borders=_read_layer(airspace_path, "borders"),
+        borders=_read_layer(borders_path, "borders"),
     )
 
 

@@ -17,8 +17,11 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT_DIR / "data"
 
 #: Sovereign airspace (land + 12-nm territorial sea), one row per state, with the
-#: derived layers ``kaliningrad`` and ``borders``.
+#: derived layer ``kaliningrad``.
 AIRSPACE_PATH = DATA_DIR / "airspace.gpkg"
+
+#: Derived: the land border line between each pair of neighbouring states.
+BORDERS_PATH = DATA_DIR / "borders.gpkg"
 
 #: Land territory, simplified for display and for the over-water test.
 LAND_PATH = DATA_DIR / "land.gpkg"
