@@ -122,17 +122,26 @@ def geodesic_to_segments(
         Distance in metres, measured at ``t``, and the foot's position along the segment.
         Moving the foot further would shorten the distance by less than ``REFINE_TOL_M``.
     """
+    dist, t, _ = _feet(lon, lat, seg, t0)
+    return dist, t
+
+
+def _feet(lon, lat, seg, t0=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`geodesic_to_segments`, also giving the azimuth (degrees) from the foot to
+    the point."""
     alon, alat, blon, blat = seg.T
     dlon, dlat = blon - alon, blat - alat
     t = np.full(len(lon), 0.5) if t0 is None else np.clip(t0, 0.0, 1.0).astype(float)
     moving = (dlon != 0) | (dlat != 0)
     t[~moving] = 0.0
     dist = np.full(len(lon), np.nan)
+    az = np.full(len(lon), np.nan)
     todo = np.arange(len(lon))  # not yet measured at the current t
     for _ in range(MAX_REFINE_ITER):
         if not len(todo):
             break
-        dist[todo], step_m, speed = _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, todo)
+        az[todo], dist[todo], step_m, speed = _measure_and_step(
+            lon, lat, alon, alat, dlon, dlat, t, todo)
         new_t = np.clip(t[todo] + step_m / speed, 0.0, 1.0)
         moved_m = (new_t - t[todo]) * speed  # the step, cut at the segment's ends
         # In the tangent plane, moving the foot by `moved_m` towards the optimum
@@ -143,14 +152,15 @@ def geodesic_to_segments(
         t[todo[go_on]] = new_t[go_on]
         todo = todo[go_on]
     if len(todo):  # moved on the last iteration: measure where the foot ended
-        _, dist[todo] = geodesic_inverse(alon[todo] + t[todo] * dlon[todo],
-                                    alat[todo] + t[todo] * dlat[todo], lon[todo], lat[todo])
-    return dist, t
+        az[todo], dist[todo] = geodesic_inverse(alon[todo] + t[todo] * dlon[todo],
+                                                alat[todo] + t[todo] * dlat[todo],
+                                                lon[todo], lat[todo])
+    return dist, t, az
 
 
 def _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, idx):
-    """Distance from the foot at ``t`` to the point, and the Newton step towards the
-    nearest point: signed metres along the segment, and metres per unit of ``t``."""
+    """Azimuth and distance from the foot at ``t`` to the point, and the Newton step
+    towards the nearest point: signed metres along the segment, metres per unit of ``t``."""
     qlon, qlat = alon[idx] + t[idx] * dlon[idx], alat[idx] + t[idx] * dlat[idx]
     az_qp, d = geodesic_inverse(qlon, qlat, lon[idx], lat[idx])
     phi = np.radians(qlat)
@@ -160,7 +170,7 @@ def _measure_and_step(lon, lat, alon, alat, dlon, dlat, t, idx):
     speed = np.hypot(east, north)
     step_m = d * np.cos(np.radians(az_qp) - np.arctan2(east, north))
     point = speed == 0  # a segment of length zero: nowhere to move
-    return d, np.where(point, 0.0, step_m), np.where(point, 1.0, speed)
+    return az_qp, d, np.where(point, 0.0, step_m), np.where(point, 1.0, speed)
 
 
 class NearestSegments:
@@ -209,8 +219,8 @@ class NearestSegments:
         index = cls(seg)
         return index, owner[index.parent]
 
-    def query(self, lon: np.ndarray, lat: np.ndarray, *, group: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, lon: np.ndarray, lat: np.ndarray, *, group: np.ndarray | None = None,
+              azimuth: bool = False) -> tuple[np.ndarray, ...]:
         """Return the geodesic distance (m) to the nearest segment and that segment's index.
 
         The index refers to the (split) segments; ``parent`` maps it to the input row.
@@ -222,16 +232,20 @@ class NearestSegments:
         group : array_like of int, optional
             Per point, the only group of segments to look in (see ``group`` of the
             constructor); a point whose group has no segments gives NaN and index -1.
+        azimuth : bool
+            Also return the azimuth (degrees) from the nearest point of the segment to
+            the point: where the point lies as seen from there.
         """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
         group = np.zeros(lon.shape, dtype=np.int64) if group is None else np.asarray(group)
         dist = np.full(lon.shape, np.nan)
+        az = np.full(lon.shape, np.nan)
         nearest = np.full(lon.shape, -1, dtype=np.int64)
         ok = np.isfinite(lon) & np.isfinite(lat) & np.isin(group, self.group)
         if ok.any():
-            dist[ok], nearest[ok] = self._query_valid(lon[ok], lat[ok], group[ok])
-        return dist, nearest
+            dist[ok], nearest[ok], az[ok] = self._query_valid(lon[ok], lat[ok], group[ok])
+        return (dist, nearest, az) if azimuth else (dist, nearest)
 
     def _nearest_vertices(self, p3: np.ndarray, group: np.ndarray, k: int
                           ) -> tuple[np.ndarray, np.ndarray]:
@@ -275,12 +289,13 @@ class NearestSegments:
         k = min(FIRST_K, n_vertices)
         best_d = np.empty(len(lon))
         best_i = np.empty(len(lon), dtype=np.int64)
+        best_az = np.empty(len(lon))
         todo = np.arange(len(lon))
         while len(todo):
             vert_d, vert = self._nearest_vertices(p3[todo], group[todo], k)
             # the best of the segments at the nearest vertex gives an upper bound g0
             pick, pick_t = self._pick(p3[todo], self._incident[vert[:, 0]])
-            g0, _ = geodesic_to_segments(lon[todo], lat[todo], self.seg[pick], pick_t)
+            g0, _, best_az[todo] = _feet(lon[todo], lat[todo], self.seg[pick], pick_t)
             best_d[todo], best_i[todo] = g0, pick
             # A closer segment has a vertex within `reach_m` (geodesic) of the point,
             # hence within chord_of_arc(reach_m) in space, and a chord distance whose
@@ -290,13 +305,14 @@ class NearestSegments:
             r, si, t = self._could_be_closer(p3[todo], vert, vert_d <= reach[:, None],
                                              pick, pick_t, g0)
             if len(r):
-                self._measure_more(lon[todo], lat[todo], todo, r, si, t, best_d, best_i)
+                self._measure_more(lon[todo], lat[todo], todo, r, si, t,
+                                   (best_d, best_i, best_az))
             if k >= n_vertices:
                 break
             # closer segments may meet vertices beyond the k (inf: the group has no more)
             todo = todo[vert_d[:, -1] <= reach]
             k = min(k * 4, n_vertices)
-        return best_d, best_i
+        return best_d, best_i, best_az
 
     def _pick(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Of each row of segments (-1: none), the one with the shortest 3-D distance."""
@@ -326,16 +342,17 @@ class NearestSegments:
         maybe &= np.einsum("ij,ij->i", gap, gap) >= GAIN_WORTH_M**2
         return r[maybe], si[maybe], t[maybe]
 
-    def _measure_more(self, lon, lat, todo, r, si, t, best_d, best_i) -> None:
-        """Measure further candidates (point ``todo[r]``, segment ``si``); keep the best."""
-        d, _ = geodesic_to_segments(lon[r], lat[r], self.seg[si], t)
+    def _measure_more(self, lon, lat, todo, r, si, t, best) -> None:
+        """Measure further candidates (point ``todo[r]``, segment ``si``); keep the best
+        in ``best`` (distance, segment, azimuth arrays)."""
+        best_d, best_i, best_az = best
+        d, _, az = _feet(lon[r], lat[r], self.seg[si], t)
         order = np.lexsort((d, r))
-        r, si, d = r[order], si[order], d[order]
+        r, si, d, az = r[order], si[order], d[order], az[order]
         first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-        better = d[first] < best_d[todo[r[first]]]
-        upd = todo[r[first][better]]
-        best_d[upd] = d[first][better]
-        best_i[upd] = si[first][better]
+        better = first[d[first] < best_d[todo[r[first]]]]
+        upd = todo[r[better]]
+        best_d[upd], best_i[upd], best_az[upd] = d[better], si[better], az[better]
 
 
 class _GroupTree:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from anyascii import anyascii
 
-from geo.distance import NearestSegments, geodesic_inverse
+from geo.distance import NearestSegments
 from geo.errors import GeocodeError, ReferenceDataError
 from geo.settings import (
     LABEL_AT_PLACE_KM,
@@ -181,6 +181,10 @@ class Gazetteer:
         return towns.drop_duplicates(["lon", "lat"]).sort_index().reset_index(drop=True)
 
     @cached_property
+    def _label_names(self) -> np.ndarray:
+        return self.label_places["name"].to_numpy(dtype=object)
+
+    @cached_property
     def _label_index(self) -> NearestSegments:
         lp = self.label_places
         seg = np.column_stack([lp["lon"], lp["lat"], lp["lon"], lp["lat"]]).astype(float)
@@ -197,14 +201,12 @@ class Gazetteer:
         """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        dist_m, seg = self._label_index.query(lon, lat)
+        dist_m, seg, az = self._label_index.query(lon, lat, azimuth=True)
         ok = seg >= 0
         rows = self._label_index.parent[seg[ok]]
-        lp = self.label_places
         name = np.full(len(lon), "", dtype=object)
-        name[ok] = lp["name"].to_numpy()[rows]
-        az, _ = geodesic_inverse(lp["lon"].to_numpy()[rows], lp["lat"].to_numpy()[rows],
-                                 lon[ok], lat[ok])
+        name[ok] = self._label_names[rows]
+        az = az[ok]  # from the town to the point
         km = dist_m / 1000.0
         label = np.full(len(lon), "", dtype=object)
         rounded = np.round(km[ok]).astype(int).astype(str)

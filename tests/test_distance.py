@@ -24,9 +24,17 @@ def test_beyond_the_end_the_distance_is_to_the_endpoint():
 
 def test_point_targets_measure_point_to_point():
     index = NearestSegments(np.array([[25.28, 54.69, 25.28, 54.69], [24.28, 55.08, 24.28, 55.08]]))
-    dist, i = index.query([25.0], [54.8])
+    dist, i, az = index.query([25.0], [54.8], azimuth=True)
     assert i[0] == 0
-    assert dist[0] == pytest.approx(GEOD.inv(25.28, 54.69, 25.0, 54.8)[2], abs=1e-3)
+    az_town, _, expected = GEOD.inv(25.28, 54.69, 25.0, 54.8)
+    assert dist[0] == pytest.approx(expected, abs=1e-3)
+    assert az[0] == pytest.approx(az_town, abs=1e-9)  # from the town to the point
+
+
+def test_azimuth_is_from_the_nearest_point_of_the_segment():
+    seg = np.array([[20.0, 55.0, 21.0, 55.0]])  # a parallel: the point lies due north
+    _, _, az = NearestSegments(seg).query([20.5], [55.3], azimuth=True)
+    assert az[0] == pytest.approx(0.0, abs=0.01)
 
 
 def test_nan_points_give_nan():
