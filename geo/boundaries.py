@@ -86,6 +86,11 @@ class Boundaries:
         return PolygonIndex(self.land.geometry.values)
 
     @cached_property
+    def belarus_index(self) -> PolygonIndex:
+        """Point-in-polygon index over Belarus alone."""
+        return PolygonIndex(np.array([self.belarus], dtype=object))
+
+    @cached_property
     def kaliningrad_index(self) -> PolygonIndex:
         """Point-in-polygon index over the Kaliningrad exclave."""
         return PolygonIndex(np.array([self.kaliningrad], dtype=object))

@@ -27,7 +27,7 @@ from geo.schema import (
     validate_points,
     validate_records,
 )
-from geo.settings import BELARUS_ISO3, in_coverage_box
+from geo.settings import in_coverage_box
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,7 @@ def _distance_km(index, inside: np.ndarray, lon: np.ndarray, lat: np.ndarray) ->
 
 
 def _states_of(bnd: Boundaries, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
-    """Coverage, state (row of ``bnd.airspace`` or -1), its code and name, and whether
-    each point is in the Kaliningrad exclave."""
+    """Coverage, state (row of ``bnd.airspace`` or -1), and its code and name."""
     covered = in_coverage_box(lon, lat)
     state = np.full(len(lon), -1, dtype=np.int64)
     state[covered] = bnd.airspace_index.locate(lon[covered], lat[covered])
@@ -67,15 +66,24 @@ def _states_of(bnd: Boundaries, lon: np.ndarray, lat: np.ndarray) -> dict[str, n
         "in_coverage": covered,
         "country_iso3": np.where(has_state, bnd.airspace.iso3.to_numpy(dtype=object)[state], ""),
         "country_name": np.where(has_state, bnd.airspace.name.to_numpy(dtype=object)[state], ""),
-        "in_kaliningrad": bnd.kaliningrad_index.contains(lon, lat),
     }
 
 
-def _territory_distances(bnd: Boundaries, facts: dict, lon: np.ndarray, lat: np.ndarray):
-    """The two distance computations (to Belarus, to Kaliningrad), ready to run."""
-    belarus, kaliningrad = bnd.belarus_distance, bnd.kaliningrad_distance  # built here
-    return (lambda: _distance_km(belarus, facts["country_iso3"] == BELARUS_ISO3, lon, lat),
-            lambda: _distance_km(kaliningrad, facts["in_kaliningrad"], lon, lat))
+def _belarus_km(bnd: Boundaries, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return _distance_km(bnd.belarus_distance, bnd.belarus_index.contains(lon, lat), lon, lat)
+
+
+def _kaliningrad_km(bnd: Boundaries, lon: np.ndarray, lat: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    inside = bnd.kaliningrad_index.contains(lon, lat)
+    return inside, _distance_km(bnd.kaliningrad_distance, inside, lon, lat)
+
+
+def _build_indexes(bnd: Boundaries) -> None:
+    """Build the lazily made indexes that parallel tasks read, before they start."""
+    for name in ("airspace_index", "land_index", "belarus_index", "kaliningrad_index",
+                 "belarus_distance", "kaliningrad_distance"):
+        getattr(bnd, name)
 
 
 def territory_facts(lon: np.ndarray, lat: np.ndarray, *,
@@ -99,10 +107,13 @@ def territory_facts(lon: np.ndarray, lat: np.ndarray, *,
     bnd = boundaries or load_boundaries()
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    facts = _states_of(bnd, lon, lat)
-    facts["dist_belarus_km"], facts["dist_kaliningrad_km"] = run_together(
-        *_territory_distances(bnd, facts, lon, lat))
-    return facts
+    _build_indexes(bnd)
+    facts, dist_blr, (in_kal, dist_kal) = run_together(
+        lambda: _states_of(bnd, lon, lat),
+        lambda: _belarus_km(bnd, lon, lat),
+        lambda: _kaliningrad_km(bnd, lon, lat))
+    return {**facts, "in_kaliningrad": in_kal, "dist_belarus_km": dist_blr,
+            "dist_kaliningrad_km": dist_kal}
 
 
 def enrich_points(
@@ -130,16 +141,22 @@ def enrich_points(
     gaz = gazetteer or load_gazetteer()
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    facts = _states_of(bnd, lon, lat)
-    covered = facts["in_coverage"]
+    covered = in_coverage_box(lon, lat)
     rows = np.flatnonzero(covered)
-    # the four searches are independent and release the GIL: run them side by side
-    dist_blr, dist_kal, (border_name, border_km), places = run_together(
-        *_territory_distances(bnd, facts, lon, lat),
-        lambda: _nearest_borders(bnd, facts["state"], lon, lat),
-        lambda: gaz.nearest(lon[rows], lat[rows]))
-    over_water = pd.array(np.where(covered, ~bnd.land_index.contains(lon, lat), False),
-                          dtype="boolean")
+
+    def states_and_borders():
+        facts = _states_of(bnd, lon, lat)
+        return facts, _nearest_borders(bnd, facts["state"], lon, lat)
+
+    _build_indexes(bnd)
+    # the searches are independent and mostly release the GIL: run them side by side
+    (facts, (border_name, border_km)), dist_blr, (in_kal, dist_kal), places, on_land = (
+        run_together(states_and_borders,
+                     lambda: _belarus_km(bnd, lon, lat),
+                     lambda: _kaliningrad_km(bnd, lon, lat),
+                     lambda: gaz.nearest(lon[rows], lat[rows]),
+                     lambda: bnd.land_index.contains(lon, lat)))
+    over_water = pd.array(np.where(covered, ~on_land, False), dtype="boolean")
     over_water[~covered] = pd.NA
     places = places.set_axis(rows).reindex(range(len(lon)))
     places[["nearest_place", "location_label"]] = places[
@@ -149,7 +166,7 @@ def enrich_points(
         "country_name": facts["country_name"],
         "over_water": over_water,
         "in_coverage": covered,
-        "in_kaliningrad": facts["in_kaliningrad"],
+        "in_kaliningrad": in_kal,
         "dist_belarus_km": dist_blr,
         "dist_kaliningrad_km": dist_kal,
         "nearest_border": border_name,
