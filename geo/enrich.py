@@ -142,7 +142,6 @@ def enrich_points(
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
     covered = in_coverage_box(lon, lat)
-    rows = np.flatnonzero(covered)
 
     def states_and_borders():
         facts = _states_of(bnd, lon, lat)
@@ -154,13 +153,10 @@ def enrich_points(
         run_together(states_and_borders,
                      lambda: _belarus_km(bnd, lon, lat),
                      lambda: _kaliningrad_km(bnd, lon, lat),
-                     lambda: gaz.nearest(lon[rows], lat[rows]),
+                     lambda: gaz.nearest_arrays(np.where(covered, lon, np.nan), lat),
                      lambda: bnd.land_index.contains(lon, lat)))
     over_water = pd.array(np.where(covered, ~on_land, False), dtype="boolean")
     over_water[~covered] = pd.NA
-    places = places.set_axis(rows).reindex(range(len(lon)))
-    places[["nearest_place", "location_label"]] = places[
-        ["nearest_place", "location_label"]].fillna("")
     return pd.DataFrame({
         "country_iso3": facts["country_iso3"],
         "country_name": facts["country_name"],
@@ -171,9 +167,7 @@ def enrich_points(
         "dist_kaliningrad_km": dist_kal,
         "nearest_border": border_name,
         "dist_border_km": border_km,
-        "nearest_place": places["nearest_place"].to_numpy(dtype=object),
-        "nearest_place_km": places["nearest_place_km"].to_numpy(dtype=float),
-        "location_label": places["location_label"].to_numpy(dtype=object),
+        **places,  # nearest_place, nearest_place_km, location_label (none outside coverage)
     })
 
 

@@ -199,6 +199,10 @@ class Gazetteer:
             ``nearest_place`` (name), ``nearest_place_km`` (geodesic) and
             ``location_label`` ("12 km SE of Jonava"); empty where a coordinate is NaN.
         """
+        return pd.DataFrame(self.nearest_arrays(lon, lat))
+
+    def nearest_arrays(self, lon: np.ndarray, lat: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`nearest` as a dict of arrays (names and labels as objects, "" if none)."""
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
         dist_m, seg, az = self._label_index.query(lon, lat, azimuth=True)
@@ -213,8 +217,7 @@ class Gazetteer:
         far = km[ok] >= LABEL_AT_PLACE_KM
         label[ok] = np.where(far, rounded + " km " + compass_point(az) + " of " + name[ok],
                              name[ok])
-        return pd.DataFrame({"nearest_place": name, "nearest_place_km": km,
-                             "location_label": label})
+        return {"nearest_place": name, "nearest_place_km": km, "location_label": label}
 
 
 def _read_places(path: Path) -> pd.DataFrame:
