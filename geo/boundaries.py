@@ -29,9 +29,12 @@ class PolygonIndex:
     """
 
     def __init__(self, geoms: np.ndarray) -> None:
-        self.geoms = np.asarray(geoms, dtype=object)
+        # own copies, prepared now: GEOS builds a prepared geometry's point locator on
+        # first use, which must not happen in two threads at once
+        self.geoms = shapely.from_wkb(shapely.to_wkb(np.asarray(geoms, dtype=object)))
         shapely.prepare(self.geoms)
         self.bounds = shapely.bounds(self.geoms)
+        shapely.intersects_xy(self.geoms, self.bounds[:, 0], self.bounds[:, 1])
         self._tree = shapely.STRtree(shapely.envelope(self.geoms))
 
     def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -331,8 +331,7 @@ class NearestSegments:
         r = np.repeat(r, width)
         si = self._incident[vert[r[::width], j]].ravel()
         keep = (si >= 0) & (si != pick[r])
-        key = np.unique(r[keep] * len(self.seg) + si[keep])  # a segment met at both ends
-        r, si = key // len(self.seg), key % len(self.seg)
+        r, si = r[keep], si[keep]
         chord, t = self._chord(p3[r], si)
         lower = _arc_of_chord(np.maximum(chord - self._bulge_m, 0.0))
         maybe = lower < g0[r] - GAIN_WORTH_M
@@ -340,7 +339,9 @@ class NearestSegments:
         gap = (self._a3[si] + t[:, None] * self._ab3[si]
                - self._a3[pick[r]] - pick_t[r, None] * self._ab3[pick[r]])
         maybe &= np.einsum("ij,ij->i", gap, gap) >= GAIN_WORTH_M**2
-        return r[maybe], si[maybe], t[maybe]
+        r, si, t = r[maybe], si[maybe], t[maybe]
+        _, once = np.unique(r * len(self.seg) + si, return_index=True)  # met at both ends
+        return r[once], si[once], t[once]
 
     def _measure_more(self, lon, lat, todo, r, si, t, best) -> None:
         """Measure further candidates (point ``todo[r]``, segment ``si``); keep the best
