@@ -23,7 +23,7 @@ def _pool(name: str) -> ThreadPoolExecutor:
 
 def map_slices(fn: Callable[[int, int], Any], n: int) -> list[Any]:
     """Call ``fn(start, stop)`` on one slice of ``range(n)`` per core, in parallel."""
-    step = -(-n // CORES)
+    step = max(1, -(-n // CORES))
     starts = range(0, n, step)
     return list(_pool("slices").map(lambda lo: fn(lo, min(lo + step, n)), starts))
 
@@ -37,7 +37,8 @@ def each_in_parallel(fn: Callable[[int], None], n: int) -> None:
 def run_together(*calls: Callable[[], Any]) -> list[Any]:
     """Run independent calls in parallel threads; return their results in order.
 
-    The calls must not share lazily built state: build it before.
+    The calls must not share lazily built state (build it before), and must not call
+    :func:`run_together` themselves (its threads would wait on each other).
     """
     if CORES == 1:
         return [call() for call in calls]

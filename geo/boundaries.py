@@ -135,7 +135,7 @@ class Boundaries:
         return self.borders.geometry[pair].iloc[0] if pair.any() else None
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)  # an index over every state's borders holds ~100 MB
 def _border_index(bnd: Boundaries, states: tuple[int, ...]
                   ) -> tuple[NearestSegments | None, np.ndarray]:
     iso3 = bnd.airspace.iso3.to_numpy()

@@ -283,7 +283,7 @@ class NearestSegments:
         return np.sqrt(np.einsum("...i,...i", foot, foot)), t
 
     def _query_valid(self, lon: np.ndarray, lat: np.ndarray, group: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p3 = _ecef(lon, lat)
         n_vertices = max(tree.size for tree in self._trees.values())
         k = min(FIRST_K, n_vertices)
