@@ -29,11 +29,11 @@ class PolygonIndex:
     """
 
     def __init__(self, geoms: np.ndarray) -> None:
-        # own copies, prepared now: GEOS builds a prepared geometry's point locator on
-        # first use, which must not happen in two threads at once
-        self.geoms = shapely.from_wkb(shapely.to_wkb(np.asarray(geoms, dtype=object)))
+        self.geoms = np.asarray(geoms, dtype=object)
         shapely.prepare(self.geoms)
         self.bounds = shapely.bounds(self.geoms)
+        # GEOS builds a prepared geometry's point locator on first use, which must not
+        # happen in two threads at once: build them now
         shapely.intersects_xy(self.geoms, self.bounds[:, 0], self.bounds[:, 1])
         self._tree = shapely.STRtree(shapely.envelope(self.geoms))
 
@@ -90,8 +90,9 @@ class Boundaries:
 
     @cached_property
     def belarus_index(self) -> PolygonIndex:
-        """Point-in-polygon index over Belarus alone."""
-        return PolygonIndex(np.array([self.belarus], dtype=object))
+        """Point-in-polygon index over Belarus alone (a copy of the airspace row's
+        geometry, so that the two indexes never share a prepared geometry)."""
+        return PolygonIndex(shapely.from_wkb(shapely.to_wkb(np.array([self.belarus]))))
 
     @cached_property
     def kaliningrad_index(self) -> PolygonIndex:
