@@ -316,6 +316,8 @@ class NearestSegments:
 
     def _pick(self, p3: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Of each row of segments (-1: none), the one with the shortest 3-D distance."""
+        if si.shape[1] == 1:  # one segment per vertex (points): nothing to choose
+            return si[:, 0], np.zeros(len(si))
         listed = si >= 0
         chord, t = self._chord(p3[:, None, :], np.where(listed, si, 0))
         chord[~listed] = np.inf
