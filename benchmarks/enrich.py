@@ -135,11 +135,6 @@ def naive_all_columns(frame: pd.DataFrame, bnd, places: pd.DataFrame) -> dict:
     return out
 
 
-def ours_three_columns(lon: np.ndarray, lat: np.ndarray, bnd) -> dict:
-    """Our country and the two geodesic distances (what `enrich` computes them with)."""
-    return territory_facts(lon, lat, boundaries=bnd)
-
-
 def compare_with_naive(frame: pd.DataFrame) -> None:
     """Per-point speed of ours against the naive approach, like for like, at one size."""
     bnd = load_boundaries()
@@ -147,7 +142,7 @@ def compare_with_naive(frame: pd.DataFrame) -> None:
     lon, lat = frame.lon.to_numpy(), frame.lat.to_numpy()
     exact = enrich_points(lon, lat)  # also builds every index before timing
     naive3_s, naive3 = _timed(lambda: naive_three_columns(frame, bnd), repeat=3)
-    ours3_s, ours3 = _timed(lambda: ours_three_columns(lon, lat, bnd))
+    ours3_s, ours3 = _timed(lambda: territory_facts(lon, lat, boundaries=bnd))
     naive_s, naive = _timed(lambda: naive_all_columns(frame, bnd, gaz.label_places), repeat=3)
     ours_s, _ = _timed(lambda: enrich_points(lon, lat))
     for name, got in (("naive", naive3), ("ours", ours3)):

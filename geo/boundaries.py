@@ -184,13 +184,12 @@ def load_boundaries(
 
 def border_sections(bnd: Boundaries, names: list[str]) -> shapely.Geometry:
     """The land border lines named ``"LTU-BLR"`` (either order) as one geometry."""
-    by_pair = {frozenset((a, b)): g for a, b, g in zip(bnd.borders.iso3_a, bnd.borders.iso3_b,
-                                                        bnd.borders.geometry, strict=True)}
     parts = []
     for name in names:
-        pair = frozenset(name.split("-"))
-        if pair not in by_pair:
+        iso3, _, other = name.partition("-")
+        line = bnd.border_between(iso3, other)
+        if line is None:
             msg = f"no land border {name!r} in the reference data"
             raise ReferenceDataError(msg)
-        parts.append(by_pair[pair])
+        parts.append(line)
     return shapely.line_merge(shapely.union_all(parts))

@@ -251,12 +251,11 @@ class NearestSegments:
                           ) -> tuple[np.ndarray, np.ndarray]:
         """3-D distance to, and entry of, each point's ``k`` nearest vertices in its
         group (``inf`` and -1 beyond the group's size)."""
-        dist = np.full((len(p3), k), np.inf)
-        entry = np.full((len(p3), k), -1, dtype=np.int64)
         groups = np.unique(group)
         if len(groups) == 1:
-            dist[:], entry[:] = self._trees[int(groups[0])].query(p3, k)
-            return dist, entry
+            return self._trees[int(groups[0])].query(p3, k)
+        dist = np.full((len(p3), k), np.inf)
+        entry = np.full((len(p3), k), -1, dtype=np.int64)
         order = np.argsort(group, kind="stable")
         cuts = np.searchsorted(group[order], groups)
         rows = np.split(order, cuts[1:])
@@ -422,18 +421,11 @@ def _vertex_table(seg: np.ndarray, group: np.ndarray, a3: np.ndarray, b3: np.nda
     count = np.bincount(pairs[:, 0], minlength=len(first))
     slot = np.arange(len(pairs)) - np.repeat(np.cumsum(count) - count, count)
     entry_key = pairs[:, 0] * (count.max() // width + 1) + slot // width
-    keys, entry = np.unique(entry_key, return_inverse=True)
+    keys, first_pair, entry = np.unique(entry_key, return_index=True, return_inverse=True)
     incident = np.full((len(keys), width), -1, dtype=np.int64)
     incident[entry, slot % width] = pairs[:, 1]
-    where = first[pairs[_first_of(entry), 0]]
+    where = first[pairs[first_pair, 0]]
     return np.vstack([a3, b3])[where], np.concatenate([group, group])[where], incident
-
-
-def _first_of(labels: np.ndarray) -> np.ndarray:
-    """Index of the first occurrence of each label 0..max in ``labels``."""
-    out = np.full(labels.max() + 1, len(labels), dtype=np.int64)
-    np.minimum.at(out, labels, np.arange(len(labels)))
-    return out
 
 
 def _chord_of_arc(arc_m: np.ndarray) -> np.ndarray:
