@@ -7,6 +7,7 @@ the incident store (``geo.store``); the map is built by ``dashboard.maps``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 import tempfile
 from dataclasses import replace
@@ -26,7 +27,6 @@ from dashboard.maps import (
     build_map,
     fmt_date,
     fmt_km,
-    safe_url,
 )
 from dashboard.state import NEAR_TARGETS, ViewState, parse_bands
 from dashboard.style import (
@@ -37,6 +37,7 @@ from dashboard.style import (
     LAYER_LABELS,
     PAGE_SIZES,
 )
+from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
 from geo.records import RecordSet, load_file
@@ -44,6 +45,8 @@ from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
+
+log = logging.getLogger("flankwatch.dashboard")
 
 PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 
@@ -150,7 +153,6 @@ def detail_panel(store: Store, selected: str | None,
     if row is None:
         st.caption("Click an incident on the map to see its details here.")
         return
-    st.markdown(f"**{_md(row['title'] or selected)}**")
     facts = {
         "id": selected, "date": fmt_date(row), "type": row["type"],
         "confidence": row["confidence"],
@@ -164,22 +166,17 @@ def detail_panel(store: Store, selected: str | None,
         if row["nearest_border"] else "—",
         "origin": row["origin"], "description": row["description"], "notes": row["notes"],
     }
-    shown = pd.DataFrame({"value": [("" if pd.isna(v) else str(v)) for v in facts.values()]},
-                         index=list(facts))
-    st.table(shown)
-    for ident in split_list(row["sources"]):
-        title, url = sources.get(ident, (ident, ""))
-        link = safe_url(url)
-        if link:
-            st.markdown(f"- [{_md(title)}]({link})")
-        else:
-            st.text(f"- {title}")
+    shown = [(k, "" if v is None or pd.isna(v) else str(v)) for k, v in facts.items()]
+    links = [Markup(link_html(*sources.get(i, (i, "")))) for i in split_list(row["sources"])]
+    if links:
+        shown.append(("sources", Markup("<br>".join(links))))
+    st.html(facts_html(shown, title=row["title"] or selected))
 
 
-def _md(text: str) -> str:
-    """Text with Markdown and HTML special characters neutralised."""
-    special = "\\`*_{}[]()#+-.!|<>~$&"
-    return "".join(f"\\{c}" if c in special else c for c in str(text))
+def notice(kind: str, message: object) -> None:
+    """A message shown exactly as written (no Markdown: it may quote file names and
+    values from the data)."""
+    st.html(notice_html(kind, message))
 
 
 def summary_panel(incidents: pd.DataFrame) -> None:
@@ -247,17 +244,23 @@ def upload_panel(store: Store) -> None:
         try:
             files = load_file(path)
         except FlankwatchError as exc:
-            st.error(f"{file.name}: {exc}")
+            notice("error", f"{file.name}: {_as_uploaded(exc, path, file.name)}")
             return
         rejects = pd.concat([f.rejects[["row", "field", "reason"]] for f in files],
                             ignore_index=True)
         valid = sum(len(f.records) for f in files)
-        st.write(f"{file.name}: {valid} valid rows, {len(rejects)} rejected.")
+        notice("info", f"{file.name}: {valid} valid rows, {len(rejects)} rejected.")
         if len(rejects):
             st.dataframe(rejects, width="stretch", hide_index=True)
         if valid and st.button(f"Import {valid} valid rows", key="do_import"):
             reports = store.write(RecordSet(path.parent, files).batches(), file=file.name)
-            st.success("; ".join(map(str, reports)))
+            notice("success", "; ".join(map(str, reports)))
+
+
+def _as_uploaded(exc: Exception, path: Path, name: str) -> str:
+    """An error message about the upload's server-side copy, naming the file as the
+    user called it (no server path is shown)."""
+    return str(exc).replace(str(path), name).replace(str(path.parent), "(upload)")
 
 
 def main() -> None:
@@ -272,7 +275,7 @@ def main() -> None:
         url_view = ViewState.from_query(st.query_params.to_dict())
         init_widgets(url_view)
         for warning in url_view.warnings:
-            st.warning(warning)
+            notice("warning", warning)
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
     view = sidebar(store, years)
@@ -361,4 +364,17 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
     return replace(view, view=s["view"], selected=s["selected"])
 
 
-main()
+def run() -> None:
+    """The page, with the project's own message for an unexpected failure: the details
+    go to the server's log, never to the visitor (no traceback, no server path)."""
+    try:
+        main()
+    except FlankwatchError as exc:
+        notice("error", str(exc))
+    except Exception:
+        log.exception("the dashboard failed")
+        notice("error", "Something went wrong on the server; the page could not be shown. "
+                        "The details are in the server's log.")
+
+
+run()

@@ -9,13 +9,11 @@ Leaflet assets are the app's own copies (see ``dashboard.vendor``), never a CDN'
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
-from urllib.parse import urlsplit
 
 import folium
 import folium.plugins
@@ -38,6 +36,7 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
+from dashboard.text import esc, link_html
 from dashboard.vendor import asset_url, bundle_url, vendor_file
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
 
@@ -84,26 +83,52 @@ class MapOptions:
 
 # --- escaping -------------------------------------------------------------------------
 
-def esc(value: object) -> str:
-    """HTML-escaped text of a value (empty for missing values)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return ""
-    return html.escape(str(value), quote=True)
-
-
-def safe_url(url: object) -> str | None:
-    """The address if it is an absolute http(s) URL, else None."""
-    text = str(url or "").strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return None
-    return text if parts.scheme in ("http", "https") and parts.netloc else None
+#: Characters of JSON text that are replaced by their ``\\uXXXX`` escapes in a page:
+#: ``<``, ``>`` and ``&`` so that no markup (``</script>``, ``<!--``) can end or change
+#: the script element, and U+2028/U+2029 for older JavaScript parsers.
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029]")
+#: A ``{`` that would open a Jinja tag (``{{``, ``{%``, ``{#``). Structural JSON never
+#: has one (an object's ``{`` is followed by ``"`` or ``}``), so every match is inside a
+#: string, where ``\\u007b`` means the same character.
+_TEMPLATE_OPENER = re.compile(r"\{(?=[{%#])")
 
 
 def _js(value: object) -> str:
-    """JSON for embedding in a script element (no ``</script>`` can close it early)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON of ``value`` for a script element: a literal that is only data, whatever the
+    strings in it hold. No markup can close or change the element, and no template
+    engine that ever sees the page's text finds a tag in it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _SCRIPT_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _TEMPLATE_OPENER.sub(r"\\u007b", text)
+
+
+class _Verbatim(Element):
+    """Text already rendered: put in the page as it is, never compiled as a template."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+class _RenderedOnce(MacroElement):
+    """A macro element whose output is rendered once. branca's ``MacroElement.render``
+    wraps each macro's output in a new ``Element``, which compiles it as a template a
+    second time: text from the data inside it would run as Jinja. Here the output is
+    added as it is."""
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        module = self._template.module
+        for part, target in (("header", figure.header), ("html", figure.html),
+                             ("script", figure.script)):
+            macro = module.__dict__.get(part)
+            if macro is not None:
+                target.add_child(_Verbatim(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
 
 
 # --- popups ---------------------------------------------------------------------------
@@ -129,10 +154,7 @@ def source_links(ids: str, sources: Mapping[str, tuple[str, str]]) -> str:
     items = []
     for ident in split_list(ids):
         title, url = sources.get(ident, (ident, ""))
-        link = safe_url(url)
-        label = esc(title or ident)
-        items.append(f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">'
-                     f"{label}</a>" if link else label)
+        items.append(link_html(title or ident, url))
     return "; ".join(items)
 
 
@@ -153,7 +175,7 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
 
 # --- incidents ------------------------------------------------------------------------
 
-class IncidentLayer(MacroElement):
+class IncidentLayer(_RenderedOnce):
     """Incidents as compact column arrays, clustered in the browser with Supercluster.
 
     Only what is in view is drawn: clusters as counted discs, single incidents as
@@ -333,7 +355,7 @@ def incident_payload(incidents: pd.DataFrame,
 # by our own script: folium's Tooltip and Popup put text inside JavaScript template
 # literals, where "${...}" in a description would run.
 
-class DataLayer(MacroElement):
+class DataLayer(_RenderedOnce):
     """Features with escaped tooltip/popup text, per-feature style, and for points an
     icon built from our own markup (``icon``: letter and colour)."""
 
@@ -451,7 +473,7 @@ def _data_group(m: folium.Map, key: str, features: list[dict]) -> None:
 REFERENCE_PANES = {"fwLand": 150, "fwReference": 350}
 
 
-class ReferenceLayer(folium.map.Layer):
+class ReferenceLayer(folium.map.Layer, _RenderedOnce):
     """A display layer of reference geometry (see ``dashboard.display``), drawn in its
     own pane under the data and not clickable. The browser fetches it from the app (and
     caches it across reruns); standalone pages embed it."""
@@ -514,7 +536,7 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
 
 # --- map furniture --------------------------------------------------------------------
 
-class Legend(MacroElement):
+class Legend(_RenderedOnce):
     """A legend listing only what is drawn."""
 
     _template = Template("""

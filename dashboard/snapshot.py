@@ -356,8 +356,17 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
                     tracks: pd.DataFrame | None = None,
                     crossings: pd.DataFrame | None = None,
                     options: SnapshotOptions | None = None) -> plt.Figure:
-    """Draw the briefing map and return the figure (the caller saves and closes it)."""
-    opts = options or SnapshotOptions()
+    """Draw the briefing map and return the figure (the caller saves and closes it).
+
+    Every text is drawn literally: titles, labels and names from the data never go
+    through matplotlib's mathtext or TeX (``$`` and ``\\`` are just characters)."""
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        return _render(incidents, deployments, defense_lines, tracks, crossings,
+                       options or SnapshotOptions())
+
+
+def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossings,
+            opts: SnapshotOptions) -> plt.Figure:
     width, height = PAGE_SIZES[opts.size]
     fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
     banner = 0.035 if opts.marking else 0.0

@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pycountry
 import pyogrio
@@ -177,7 +178,7 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         raise InputError(msg)
     if suffix in CSV_SUFFIXES:
         frame, malformed = _read_csv(path)
-        table = Table(frame, malformed=malformed)
+        table = Table(frame.apply(unguard_text) if len(frame) else frame, malformed=malformed)
     elif suffix in GEO_SUFFIXES:
         frame, points, non_points, geometries = _read_geo(path)
         table = Table(frame, points=points, non_points=non_points, geometries=geometries)
@@ -203,15 +204,55 @@ def check_output_path(path: str | Path) -> Path:
     return path
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV through Arrow's writer (about 15x faster than pandas on a million rows);
-    pandas writes columns Arrow cannot type, such as mixed text and numbers."""
+#: A text cell a spreadsheet would run as a formula: it begins with = + - @, a tab or
+#: a carriage return (OWASP, "CSV Injection").
+FORMULA_START = r"^[=+\-@\t\r]"
+#: A cell that is only a number (``-12.5``, ``+3``, ``1e-3``): shown as a number by
+#: every spreadsheet, so it is written as it is.
+_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+#: What the writer puts before such a cell (and the reader takes off again).
+FORMULA_GUARD = "'"
+
+
+def _guard_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column with a leading apostrophe before every cell a spreadsheet would
+    take for a formula (numbers excepted)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    risky = pc.and_(pc.match_substring_regex(column, FORMULA_START),
+                    pc.invert(pc.match_substring_regex(column, _PLAIN_NUMBER)))
+    if not pc.any(risky).as_py():
+        return column
+    return pc.if_else(risky, pc.binary_join_element_wise(FORMULA_GUARD, column, ""), column)
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table whose text cells no spreadsheet will run: each cell
+    that begins like a formula gets a leading apostrophe (see :data:`FORMULA_START`).
+    Numeric columns, and text cells that are plain numbers, are left as they are."""
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        frame.to_csv(path, index=False, lineterminator="\n")
-        return
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed columns: written as text
+        table = pa.Table.from_pandas(
+            frame.astype({c: "string" for c in frame.columns
+                          if frame[c].dtype == object}), preserve_index=False)
+    return pa.table([_guard_text(c) for c in table.columns], names=table.column_names)
+
+
+def unguard_text(values: pd.Series) -> pd.Series:
+    """Text cells without the apostrophe :func:`spreadsheet_safe` put before a
+    formula-like value, so that the project's own CSV files read back exactly."""
+    guarded = values.str.startswith(FORMULA_GUARD, na=False)
+    if not guarded.any():
+        return values
+    return values.str.replace(f"^{FORMULA_GUARD}(?={FORMULA_START[1:]})", "", regex=True)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Spreadsheet-safe CSV (:func:`spreadsheet_safe`) through Arrow's writer (about
+    15x faster than pandas on a million rows)."""
+    pacsv.write_csv(spreadsheet_safe(frame), path,
+                    pacsv.WriteOptions(quoting_style="needed"))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -366,7 +407,7 @@ def acled_to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
         if "location" in text else "ACLED",
         origin=_acled_origin(text["actor1"]) if "actor1" in text else "",
         title=(text.get("sub_event_type", "event") + ": " + text.get("location", "")),
-        description=text["notes"],
+        description=frame["notes"].astype("string").fillna(""),  # prose kept as written
         sources=text["source"].str.replace(r"\s*;\s*", LIST_SEPARATOR, regex=True),
         confidence="reported",
     )

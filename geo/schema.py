@@ -286,11 +286,22 @@ _END_BEFORE_START = "date_end is before date"
 _FRAME_CHECK_FIELDS = {_END_BEFORE_START: "date_end"}
 
 
+#: Columns of prose, kept exactly as written (leading spaces or tabs included: they
+#: can be part of the value); a cell of only whitespace counts as empty.
+FREE_TEXT = frozenset({"title", "description", "notes", "name", "operator",
+                       "location_basis", "publication", "document"})
+
+
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
-    """A column as stripped text, empty where absent or missing."""
+    """A column as text, empty where absent or missing: stripped, except the prose
+    columns of :data:`FREE_TEXT`, which keep their exact text."""
     if column not in frame.columns:
         return pd.Series("", index=frame.index, dtype=object)
-    return frame[column].astype("string").str.strip().fillna("").astype(object)
+    text = frame[column].astype("string").fillna("")
+    stripped = text.str.strip()
+    if column in FREE_TEXT:
+        return text.where(stripped != "", "").astype(object)
+    return stripped.astype(object)
 
 
 def _record_schema(rt: RecordType, now: pd.Timestamp):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,6 +21,12 @@ def app(tmp_path, monkeypatch):
 
 def shown(app) -> int:
     return int(app.metric[0].value)
+
+
+def notices(app, kind: str) -> list[str]:
+    """The text of the dashboard's notices of one kind, as a reader sees it."""
+    return [html.unescape(re.sub(r"<[^>]+>", "", el.proto.body)) for el in app.get("html")
+            if f"fw-notice fw-{kind}" in el.proto.body]
 
 
 def test_opens_on_the_seeded_store(app):
@@ -68,7 +77,7 @@ def test_bad_url_parameters_are_reported_and_ignored(app):
     app.query_params["view"] = "999,1,1"
     app.run()
     assert shown(app) == 7
-    warnings = " ".join(w.value for w in app.warning)
+    warnings = " ".join(notices(app, "warning"))
     assert "types" in warnings
     assert "view" in warnings
 
@@ -89,7 +98,7 @@ def test_upload_reports_rejected_rows_and_imports_the_rest(app):
     assert list(rejects["row"]) == [2, 3]
     assert list(rejects["field"]) == ["date", "lat"]
     app.button(key="do_import").click().run()
-    assert "1 inserted" in app.success[0].value
+    assert "1 inserted" in notices(app, "success")[0]
     app.run()
     assert shown(app) == 8
 

@@ -21,8 +21,8 @@ from dashboard.maps import (
     incident_payload,
     incident_popup,
     legend_entries,
-    safe_url,
 )
+from dashboard.text import safe_url
 from dashboard.vendor import PACKAGES, _verify
 from geo.schema import CONFIDENCES
 from geo.settings import GEOD
