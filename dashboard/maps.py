@@ -273,7 +273,9 @@ class IncidentLayer(_RenderedOnce):
   group.on("add", draw);
   draw();
   // for inspection from the page (tests, benchmarks)
-  window.fwIncidents = {total: n, markers: function () { return markers; }};
+  window.fwIncidents = {total: n, markers: function () { return markers; },
+                        popup: function (i) { return d.popups ? d.popups[i] : null; },
+                        tip: function (i) { return d.tips ? d.tips[i] : null; }};
   }
 })();
 {% endmacro %}

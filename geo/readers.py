@@ -223,7 +223,9 @@ def _guard_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
                     pc.invert(pc.match_substring_regex(column, _PLAIN_NUMBER)))
     if not pc.any(risky).as_py():
         return column
-    return pc.if_else(risky, pc.binary_join_element_wise(FORMULA_GUARD, column, ""), column)
+    guard = pa.scalar(FORMULA_GUARD, column.type)
+    guarded = pc.binary_join_element_wise(guard, column, pa.scalar("", column.type))
+    return pc.if_else(risky, guarded, column)
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:

@@ -198,8 +198,11 @@ def load_file(path: str | Path, *, record_type: RecordType | None = None,
         geometries=table.geometries[~is_line])
     lines_part = dataclasses.replace(table, frame=table.frame[is_line], points=None,
                                      non_points={}, geometries=table.geometries[is_line])
+    tracks = _load_lines(path, lines_part, TRACK)
+    if is_line.all():  # a file of tracks only
+        return [tracks]
     records, rejects = prepare_incidents(points_part)
-    return [LoadedFile(path, INCIDENT, records, rejects), _load_lines(path, lines_part, TRACK)]
+    return [LoadedFile(path, INCIDENT, records, rejects), tracks]
 
 
 def _reject_rows(loaded: LoadedFile, bad: pd.Series, field_name: str,

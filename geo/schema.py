@@ -423,6 +423,8 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
 def stable_ids(frame: pd.DataFrame, *, prefix: str = "auto-") -> pd.Series:
     """Ids for records that have none: a hash of the row's values, so that importing
     the same file again gives the same ids (and changes nothing)."""
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
     joined = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
     return joined.map(lambda row: prefix + hashlib.sha1(row.encode()).hexdigest()[:16])
 

@@ -1,6 +1,10 @@
-"""Shared fixtures: the committed reference data, loaded once per test session."""
+"""Shared fixtures: the committed reference data, loaded once per test session, and a
+headless chromium whose pages may only talk to this machine."""
 
 from __future__ import annotations
+
+import shutil
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -35,3 +39,43 @@ def brute_force_distance_m(lon: float, lat: float, geom: shapely.Geometry,
     projected = shapely.transform(dense, lambda xy: np.column_stack(aeqd.transform(xy[:, 0],
                                                                                    xy[:, 1])))
     return float(shapely.distance(shapely.Point(0.0, 0.0), projected))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is needed (make test installs it)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page whose requests off this machine are blocked and recorded, as are dialogs;
+    the test fails if there were any."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    offsite: list[str] = []
+    dialogs: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        host = urlsplit(url).hostname
+        if host in ("127.0.0.1", "localhost") or url.startswith(("data:", "file:")):
+            route.continue_()
+        else:
+            offsite.append(url)
+            route.abort()
+
+    context.route("**/*", guard)
+    pg = context.new_page()
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.offsite, pg.dialogs = offsite, dialogs
+    yield pg
+    context.close()
+    assert offsite == [], f"requests left localhost: {offsite}"
+    assert dialogs == [], f"dialogs fired: {dialogs}"

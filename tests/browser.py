@@ -1,0 +1,103 @@
+"""Helpers for the end-to-end tests: a dashboard server on loopback and the map's frame
+in Debian's chromium (driven by Playwright; no browser is downloaded)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from geo.settings import ROOT_DIR
+
+APP = ROOT_DIR / "dashboard" / "app.py"
+ARTIFACTS = ROOT_DIR / "tests" / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@contextlib.contextmanager
+def dashboard(store: Path) -> Iterator[str]:
+    """Run the dashboard on ``store`` on a free loopback port; yields its URL."""
+    port = free_port()
+    env = {**os.environ, "FLANKWATCH_STORE": str(store), "PYTHONPATH": str(ROOT_DIR)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def map_frame(page, timeout_s: float = 90):
+    """The map's frame once its incidents are indexed. The component's iframe is
+    replaced when the data change (for a moment there are two), so the newest one that
+    is ready is looked up on each try."""
+    deadline = time.monotonic() + timeout_s
+    page.locator("iframe.stCustomComponentV1").first.wait_for(state="attached",
+                                                               timeout=60_000)
+    while time.monotonic() < deadline:
+        for handle in reversed(page.locator("iframe.stCustomComponentV1").element_handles()):
+            frame = handle.content_frame()
+            try:
+                if frame and frame.evaluate(
+                        "() => !!(window.fwIncidents && window.fwIncidents.total)"):
+                    return frame
+            except Exception:  # the frame went away while we asked
+                pass
+        time.sleep(0.5)
+    raise TimeoutError("the map did not draw its incidents")
+
+
+def iframe_of(page, frame):
+    for handle in page.locator("iframe.stCustomComponentV1").element_handles():
+        if handle.content_frame() == frame:
+            return handle
+    raise LookupError("the map's iframe is gone")
+
+
+def click_incident(page, frame, lat: float, lon: float) -> None:
+    """Click the marker drawn at lat/lon (the map must be zoomed in enough to show it
+    on its own)."""
+    frame.wait_for_function(
+        f"""() => window.fwIncidents.markers().some(m =>
+            Math.abs(m.getLatLng().lat - {lat}) < 1e-4 && window.map.hasLayer(m))""",
+        timeout=30_000)
+    x, y = frame.evaluate(f"""() => {{
+        const m = window.fwIncidents.markers().find(m =>
+            Math.abs(m.getLatLng().lat - {lat}) < 1e-4
+            && Math.abs(m.getLatLng().lng - {lon}) < 1e-4);
+        const p = window.map.latLngToContainerPoint(m.getLatLng());
+        const r = window.map.getContainer().getBoundingClientRect();
+        return [r.left + p.x, r.top + p.y];
+    }}""")
+    box = iframe_of(page, frame).bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
