@@ -141,7 +141,7 @@ def _bands(text: str) -> tuple[float, ...]:
     try:
         return parse_bands(text)
     except ValueError as exc:
-        st.sidebar.error(f"Distance bands: {exc}")
+        st.sidebar.html(notice_html("error", f"Distance bands: {exc}"))
         return DEFAULT_BANDS_KM
 
 
