@@ -27,13 +27,15 @@ def _print_rejects(rejects, stream) -> None:
         print(f"  ... and {len(rejects) - SHOWN_REJECTS} more", file=stream)
 
 
+def _check_rejects_path(path: Path | None) -> None:
+    if path is not None:
+        check_output_path(path, suffixes=[".csv"], what="--rejects")
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     """Enrich a table; bad rows stop the run unless --rejects is given."""
-    output = check_output_path(args.output)
-    if args.rejects and Path(args.rejects).suffix.lower() != ".csv":
-        print(f"error: --rejects {args.rejects}: the rejection report is a .csv file",
-              file=sys.stderr)
-        return 2
+    output = check_output_path(args.output, what="-o")
+    _check_rejects_path(args.rejects)
     table = read_table(args.input, column_map=parse_column_map(args.map))
     enriched, rejects = enrich_table(table)
     total = len(table.frame) + len(table.malformed)
@@ -134,10 +136,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from geo.records import RecordSet
     from geo.store import file_sha256, open_store
 
-    if args.rejects and Path(args.rejects).suffix.lower() != ".csv":
-        print(f"error: --rejects {args.rejects}: the rejection report is a .csv file",
-              file=sys.stderr)
-        return 2
+    _check_rejects_path(args.rejects)
+    store = open_store(args.store)
     files = load_file(args.input, column_map=parse_column_map(args.map))
     rejected = sum(len(f.rejects) for f in files)
     total = sum(f.total for f in files)
@@ -146,11 +146,10 @@ def cmd_import(args: argparse.Namespace) -> int:
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)
         _print_file_rejects(files, sys.stderr)
         return 1
-    store = open_store(args.store)
+    if args.rejects:  # written first: a failure here leaves the store untouched
+        write_table(pd.concat([f.rejects for f in files], ignore_index=True), args.rejects)
     reports = store.write(RecordSet(Path(args.input).parent, files).batches(),
                           file=str(args.input), sha256=file_sha256(args.input))
-    if args.rejects:
-        write_table(pd.concat([f.rejects for f in files], ignore_index=True), args.rejects)
     for report in reports:
         print(report)
     print(f"{total} rows read: {total - rejected} valid"
@@ -206,13 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except FlankwatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: said in one line; the traceback with -v
+        logging.getLogger("geo").debug("internal error", exc_info=True)
+        print(f"error: internal error ({type(exc).__name__}: {exc}); nothing was "
+              "committed. Run with -v for details and please report it.", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ _QUALIFIED = re.compile(
 _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")
 
 
+#: Dates this tool keeps: from 1 January 1900 to the end of 2200. Any date a person
+#: writes (years 1 to 9999) is read, and one outside this range is rejected with a
+#: reason: the records here are modern events, and a far past or far future date
+#: (``0001-01-01``, ``9999-12-31``) is a placeholder for "unknown", not a date.
+EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
+LATEST = pd.Timestamp("2200-12-31 23:59:59", tz="UTC")
+
+
 class DateParseError(ValueError):
     """A date text that cannot be read without guessing."""
 
@@ -143,19 +151,38 @@ def parse_date(text: object) -> ParsedDate:
         raise DateParseError(msg)
     try:
         found = _parse_structured(value) or _parse_qualified(value)
-        if found is not None:
-            return found
-        if re.match(r"^\d{4}-\d{2}-\d{2}", value):
-            return ParsedDate(_utc(pd.Timestamp(value)), None, DAY)
-        if not re.search(_MONTHS, value, re.IGNORECASE):
+        if found is None and re.match(r"^\d{4}-\d{2}-\d{2}", value):
+            found = ParsedDate(_utc(pd.Timestamp(value)), None, DAY)
+        if found is None and not re.search(_MONTHS, value, re.IGNORECASE):
             msg = f"{value!r} is not a date this tool reads (use YYYY-MM-DD)"
             raise DateParseError(msg)
-        return ParsedDate(_utc(pd.Timestamp(dateparser.parse(value, dayfirst=True))), None, DAY)
+        if found is None:
+            parsed = dateparser.parse(value, dayfirst=True)
+            written = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", value)]
+            if written and parsed.year not in written:  # dateutil reads 0001 as 2001
+                parsed = parsed.replace(year=max(written[-1], 1))
+            found = ParsedDate(_utc(pd.Timestamp(parsed)), None, DAY)
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, DateParseError):
             raise
         msg = f"{value!r} is not a valid date ({exc})"
         raise DateParseError(msg) from exc
+    return _in_range(found, value)
+
+
+def _in_range(found: ParsedDate, text: str) -> ParsedDate:
+    """``found`` if it lies within :data:`EARLIEST`–:data:`LATEST`, in nanoseconds."""
+    last = found.end if found.end is not None else found.start
+    if found.start < EARLIEST:
+        msg = (f"{text!r} is before {EARLIEST.year} (a placeholder for an unknown date? "
+               "leave the cell empty)")
+        raise DateParseError(msg)
+    if last > LATEST:
+        msg = (f"{text!r} is after {LATEST.year} (a placeholder for an unknown date? "
+               "leave the cell empty)")
+        raise DateParseError(msg)
+    end = found.end.as_unit("ns") if found.end is not None else None
+    return ParsedDate(found.start.as_unit("ns"), end, found.precision)
 
 
 def parse_date_column(values: pd.Series) -> pd.DataFrame:

@@ -235,8 +235,7 @@ def rejection_report(table: Table, rejects: RejectList) -> pd.DataFrame:
     """The rejection table, with records that could not even be split into fields."""
     report = rejects.table(table.frame, table.row_numbers)
     if table.malformed:
-        broken = pd.DataFrame(table.malformed, columns=["row", "reason", "raw"])
-        broken.insert(1, "field", "record")
+        broken = pd.DataFrame(table.malformed, columns=["row", "field", "reason", "raw"])
         report = pd.concat([report, broken], ignore_index=True).sort_values("row",
                                                                             kind="stable")
     return report

@@ -24,6 +24,10 @@ class InputError(FlankwatchError, ValueError):
     """An input file cannot be read at all (as opposed to single bad rows)."""
 
 
+class StoreError(FlankwatchError, OSError):
+    """The store cannot be opened, read or written (it is left as it was)."""
+
+
 class RowsRejectedError(FlankwatchError, ValueError):
     """Some input rows are invalid; ``rejects`` lists each with its row and reason."""
 

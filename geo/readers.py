@@ -7,10 +7,10 @@ header, the first GeoJSON feature).
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import pycountry
 import pyogrio
 import shapely
 
+from geo.csvfile import read_csv_records
 from geo.dates import parse_date_column
 from geo.errors import InputError
 from geo.schema import LIST_SEPARATOR, coordinate_columns
@@ -47,7 +48,7 @@ class Table:
     #: Rows whose geometry is not a point: row label -> geometry type.
     non_points: dict | None = None
     #: CSV records that could not be split into the header's fields:
-    #: (row number, reason, raw text).
+    #: (row number, field, reason, raw text).
     malformed: list = field(default_factory=list)
     #: "canonical" or "acled" (an ACLED export, mapped to canonical columns).
     source_format: str = "canonical"
@@ -87,55 +88,9 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
-    """Every cell as text; UTF-8 (with or without a byte-order mark), else Windows-1252."""
-    last_error: Exception | None = None
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            sep = _delimiter(path, encoding)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
-                                sep=sep)
-        except UnicodeDecodeError as exc:
-            last_error = exc
-            continue
-        except (pd.errors.ParserError, csv.Error):
-            return _read_csv_by_record(path, encoding, sep)
-        except pd.errors.EmptyDataError as exc:
-            msg = f"{path}: the file is empty"
-            raise InputError(msg) from exc
-        frame.columns = [str(c).strip() for c in frame.columns]
-        return frame, []
-    msg = f"{path}: not a text CSV file in UTF-8 or Windows-1252 ({last_error})"
-    raise InputError(msg)
-
-
-def _delimiter(path: Path, encoding: str) -> str:
-    """The header's field separator: comma, or semicolon/tab/pipe where the header uses
-    one of those instead (spreadsheet exports with decimal commas use semicolons)."""
-    with open(path, encoding=encoding, newline="") as fh:
-        header = fh.readline()
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] > counts[","] else ","
-
-
-def _read_csv_by_record(path: Path, encoding: str, sep: str) -> tuple[pd.DataFrame, list]:
-    """Read a CSV whose records do not all have the header's number of fields.
-
-    The well-formed records keep their positions (index = record number - 1); each
-    malformed one is returned as (record number, reason, raw fields).
-    """
-    good_rows, good_index, malformed = [], [], []
-    with open(path, newline="", encoding=encoding) as fh:
-        reader = csv.reader(fh, delimiter=sep)
-        header = [str(c).strip() for c in next(reader, [])]
-        for number, fields in enumerate(reader, start=1):
-            if len(fields) == len(header):
-                good_rows.append(fields)
-                good_index.append(number - 1)
-            elif any(f.strip() for f in fields):
-                reason = f"{len(fields)} fields where the header has {len(header)}"
-                malformed.append((number, reason, sep.join(fields)))
-    return pd.DataFrame(good_rows, columns=header, index=good_index), malformed
+    """Every cell as text, every record checked (see :mod:`geo.csvfile`)."""
+    found = read_csv_records(path)
+    return found.frame, found.malformed
 
 
 def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
@@ -194,13 +149,32 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
     return table
 
 
-def check_output_path(path: str | Path) -> Path:
-    """Return the path if its extension names an output format this tool writes."""
+def check_output_path(path: str | Path, *, suffixes: Iterable[str] = OUTPUT_SUFFIXES,
+                      what: str = "output") -> Path:
+    """Return the path if a file of a format this tool writes can be written there.
+
+    Checked before any work is done or committed: the extension, the folder (it must
+    exist and take a new file) and the path itself (not a folder).
+    """
     path = Path(path)
-    if path.suffix.lower() not in OUTPUT_SUFFIXES:
-        msg = f"{path}: unknown output format {path.suffix!r}; expected one of " \
-              f"{sorted(OUTPUT_SUFFIXES)}"
+    suffixes = sorted(suffixes)
+    if path.suffix.lower() not in suffixes:
+        msg = f"{what} {path}: unknown format {path.suffix!r}; expected one of {suffixes}"
         raise InputError(msg)
+    folder = path.parent
+    if not folder.is_dir():
+        msg = f"{what} {path}: the folder {folder} does not exist; create it first"
+        raise InputError(msg)
+    if path.is_dir():
+        msg = f"{what} {path}: is a folder; give a file name"
+        raise InputError(msg)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        msg = f"{what} {path}: cannot write in {folder} ({exc.strerror or exc})"
+        raise InputError(msg) from exc
     return path
 
 

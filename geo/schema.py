@@ -106,17 +106,24 @@ class RejectList:
     def table(self, frame: pd.DataFrame, row_numbers: pd.Series) -> pd.DataFrame:
         """One row per rejected input row: ``row, field, reason`` then its own values."""
         if not self._items:
-            return pd.DataFrame(columns=[*REJECT_COLUMNS, *frame.columns])
+            return pd.DataFrame(columns=[*REJECT_COLUMNS,
+                                         *map(_clear_of_report_columns, frame.columns)])
         items = pd.DataFrame(self._items, columns=["label", "field", "reason"])
         merged = items.groupby("label", sort=False).agg(
             field=("field", lambda s: ",".join(dict.fromkeys(",".join(s).split(",")))),
             reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
         )
-        out = frame.loc[merged.index].copy()
+        out = frame.loc[merged.index].rename(columns=_clear_of_report_columns).copy()
         out.insert(0, "reason", merged["reason"].to_numpy())
         out.insert(0, "field", merged["field"].to_numpy())
         out.insert(0, "row", row_numbers.loc[merged.index].to_numpy())
         return out.sort_values("row", kind="stable")
+
+
+def _clear_of_report_columns(name: object) -> object:
+    """An input column's name in a rejection table: ``input_row`` for an input's own
+    ``row`` (and so on), so that the report's columns stay the report's."""
+    return f"input_{name}" if name in (*REJECT_COLUMNS, "raw") else name
 
 
 def _numeric(values: pd.Series, field: str, rejects: RejectList) -> pd.Series:

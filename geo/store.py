@@ -20,7 +20,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.errors import InputError
+from geo.errors import InputError, StoreError
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -228,9 +228,45 @@ def _transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield con
     except BaseException:
-        con.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk does): keep the real cause
+        with suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+#: SQLite's words for storage faults → what a user can act on.
+_STORAGE_FAULTS = {
+    "database or disk is full": "the disk is full",
+    "attempt to write a readonly database": "the store is read-only",
+    "readonly database": "the store is read-only",
+    "disk i/o error": "the disk reported an input/output error (removed or failing?)",
+    "unable to open database file": "the store's file or folder cannot be opened",
+    "file is not a database": "the file is not an SQLite/GeoPackage database",
+    "database is locked": "another process held the store's write lock too long",
+}
+
+
+def storage_fault(exc: sqlite3.Error) -> str:
+    """A storage error in words: the cause, as SQLite reported it."""
+    text = str(exc)
+    plain = next((v for k, v in _STORAGE_FAULTS.items() if k in text.lower()), "")
+    return f"{plain} ({text})" if plain else text
+
+
+@contextmanager
+def _store_errors(path: Path, doing: str) -> Iterator[None]:
+    """Storage faults as a :class:`StoreError` naming the store and the cause."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        msg = f"store {path}: {doing}: {storage_fault(exc)}"
+        raise StoreError(msg) from exc
+    except OSError as exc:
+        if isinstance(exc, StoreError):
+            raise
+        msg = f"store {path}: {doing}: {exc.strerror or exc}"
+        raise StoreError(msg) from exc
 
 
 # --- Writing ----------------------------------------------------------------------------
@@ -316,7 +352,9 @@ class Store:
 
         ``batches`` maps a table name (see :data:`LAYERS`) to its valid records.
         """
-        with closing(self.connect()) as con, _transaction(con):
+        doing = "the import was not written and the store is unchanged"
+        with _store_errors(self.path, doing), closing(self.connect()) as con, \
+                _transaction(con):
             reports = [_upsert(con, LAYERS[name], frame) for name, frame in batches.items()
                        if len(frame)]
             con.execute("INSERT INTO imports (file, sha256, imported_at, report) "
@@ -484,17 +522,42 @@ def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None)
     """
     target = resolve_store_path(path)
     if target.exists():
-        return Store(target)
+        return check_store(target)
     from geo.records import load_directory  # records build on the store's definitions
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with _store_errors(target, "cannot create it"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _create_from_seeds(target, load_directory(seeds_dir or SEEDS_DIR))
+    log.info("created the store %s from the seed records", target)
+    return Store(target)
+
+
+def check_store(path: Path) -> Store:
+    """The store at ``path``, after checking that it is one (a GeoPackage with the
+    store's tables); else a :class:`StoreError` saying what it is instead."""
+    if path.is_dir():
+        msg = f"store {path}: is a folder; give the store's file (e.g. var/store.gpkg)"
+        raise StoreError(msg)
+    with _store_errors(path, "cannot be opened as a store"), \
+            closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
+        tables = {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = sorted(set(LAYERS) - tables)
+    if missing:
+        msg = (f"store {path}: a database, but not an incident store (no table "
+               f"{', '.join(missing)}); give a store file or a new path")
+        raise StoreError(msg)
+    return Store(path)
+
+
+def _create_from_seeds(target: Path, seeds) -> None:
+    """Build a store of the seed records beside ``target``, then rename it into place."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()
     try:
         store = create_store(tmp)
-        seeds = load_directory(seeds_dir or SEEDS_DIR)
         seeds.raise_if_rejected()
         store.write(seeds.batches(), file=str(seeds.directory))
         with closing(store.connect()) as con:
@@ -504,5 +567,3 @@ def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
-    log.info("created the store %s from the seed records", target)
-    return Store(target)

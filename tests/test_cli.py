@@ -144,7 +144,7 @@ def test_geojson_in_geopackage_out(tmp_path):
 def test_unknown_output_format_is_refused(tmp_path, capsys):
     src = write(tmp_path, "in.csv", GOOD_CSV)
     assert main(["enrich", str(src), "-o", str(tmp_path / "out.xlsx")]) == 2
-    assert "unknown output format" in capsys.readouterr().err
+    assert "out.xlsx: unknown format '.xlsx'" in capsys.readouterr().err
 
 
 def test_where_and_geocode_from_a_real_process():

@@ -1,0 +1,431 @@
+"""CSV files as people and programs write them, read record by record without losing one.
+
+Every record of a file ends up either among the records read or in the list of malformed
+ones with its row number (1 = the first record after the header), the physical line it
+starts on, the reason and its raw text. The file is streamed: memory stays bounded by
+the limits below whatever the input.
+
+- **Encoding**: a UTF-16 byte-order mark means UTF-16; otherwise a file that is valid
+  UTF-8 (byte-order mark or not) is UTF-8. A file with some invalid UTF-8 bytes but
+  other well-formed multi-byte sequences is still UTF-8: only the records holding the
+  invalid bytes are refused, with the byte named. A file with no well-formed multi-byte
+  sequence at all is Windows-1252 (spreadsheets' "CSV" on Windows).
+- **Separator**: comma, or semicolon, tab or pipe where the header uses more of those.
+- **Field counts**: a record with more or fewer fields than the header is refused.
+- **Quotes**: a quoted field may hold separators and line breaks. A quote that is never
+  closed would swallow the records after it; the reader notices (the record it makes
+  spans several lines and has the wrong number of fields, or an odd number of quotes),
+  refuses the line where the quote opens, and reads on from the next line.
+- **Limits** (:data:`MAX_COLUMNS`, :data:`MAX_FIELD_BYTES`, :data:`MAX_RECORD_BYTES`):
+  checked while reading, so an absurd file is refused at the first offending record
+  with the limit named.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gc
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from geo.errors import InputError
+
+#: Columns a header may name (ACLED's exports have 31).
+MAX_COLUMNS = 1000
+#: Characters one field may hold (descriptions of 10 MB fit).
+MAX_FIELD_BYTES = 16 * 1024 * 1024
+#: Bytes one physical line or one record may take.
+MAX_RECORD_BYTES = 32 * 1024 * 1024
+#: Raw text kept of a refused record, for the rejection report.
+MAX_RAW_CHARS = 10_000
+#: Records turned into a table at a time (bounds the memory of Python lists).
+CHUNK_RECORDS = 50_000
+#: Separators recognised in the header, in order of preference after the comma.
+SEPARATORS = (",", ";", "\t", "|")
+
+_SNIFF_BYTES = 64 * 1024
+_SCAN_BLOCK = 1024 * 1024
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+csv.field_size_limit(MAX_FIELD_BYTES)
+
+
+@dataclass
+class CsvRecords:
+    """What :func:`read_csv_records` found in a file."""
+
+    #: The records, one column per header name, every cell as text; the index is the
+    #: record's position (row number - 1), kept across refused records.
+    frame: pd.DataFrame
+    #: Refused records: (row number, field ("record" where no one field is to blame),
+    #: reason, raw text).
+    malformed: list[tuple[int, str, str, str]] = field(default_factory=list)
+    encoding: str = "utf-8"
+    separator: str = ","
+
+
+@dataclass
+class _Line:
+    number: int  # physical line, 1 = the header
+    text: str
+    problem: str = ""  # a reason to refuse the record holding this line
+
+
+def read_csv_records(path: str | Path) -> CsvRecords:
+    """Read a CSV file (see the module docstring for what is accepted).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as a table at all: empty, binary, no usable header, or a
+        header beyond the limits. Single bad records never raise: they are listed in
+        ``malformed``.
+    """
+    path = Path(path)
+    encoding = _encoding(path)
+    with _open_lines(path, encoding) as source, _no_gc():
+        header = source.next_line()
+        names, separator = _header(path, header)
+        reader = _RecordReader(source, names, separator)
+        frames = [_table(rows, index, names) for index, rows in reader.batches()]
+    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+    return CsvRecords(frame, reader.malformed, encoding, separator)
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cycle collector paused: a million small lists of fields (which form no
+    cycles) would otherwise set it off thousands of times, tripling the reading time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _table(rows: list[list[str]], index: list[int], names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=names, index=pd.Index(index, dtype="int64"),
+                        dtype="str")
+
+
+# --- encoding -------------------------------------------------------------------------
+
+def _encoding(path: Path) -> str:
+    """The file's text encoding (see the module docstring)."""
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+        if not head:
+            msg = f"{path}: the file is empty"
+            raise InputError(msg)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        if _binary(head):
+            msg = (f"{path}: not a text CSV file (it holds binary data); save the table as "
+                   "CSV text, preferably UTF-8")
+            raise InputError(msg)
+        fh.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        well_formed = invalid = 0
+        for block in iter(lambda: fh.read(_SCAN_BLOCK), b""):
+            text = decoder.decode(block)
+            bad = text.count("\ufffd")
+            invalid += bad
+            well_formed += len(text) - len(text.encode("ascii", "ignore")) - bad
+        invalid += decoder.decode(b"", final=True).count("\ufffd")
+    if invalid == 0 or well_formed > 0:
+        return "utf-8-sig"
+    return "cp1252"
+
+
+def _binary(head: bytes) -> bool:
+    """NUL bytes, or many other control bytes: no text file starts like this."""
+    controls = sum(head.count(c) for c in (*range(0, 9), 11, *range(14, 32)))
+    return 0 in head or controls > len(head) // 10
+
+
+class _LineSource:
+    """The file's physical lines as text, a block at a time (each line at most
+    :data:`MAX_RECORD_BYTES` long, keeping its line end). A line that cannot be decoded
+    or is too long is listed in ``problems`` by its number (1 = the header)."""
+
+    def __init__(self, fh, encoding: str) -> None:
+        self._fh = fh
+        self._encoding = encoding
+        self._text = encoding == "utf-16"  # a text stream: decoded already
+        self._nl = "\n" if self._text else b"\n"
+        self.lines_read = 0
+        self.problems: dict[int, str] = {}
+
+    def next_line(self) -> _Line | None:
+        """One line (the header)."""
+        block = self.next_block(one=True)
+        if not block:
+            return None
+        text = block[0].removeprefix("\ufeff")
+        return _Line(1, text, self.problems.get(1, ""))
+
+    def next_block(self, *, one: bool = False) -> list[str]:
+        """The next lines ([] at the end of the file)."""
+        data = self._fh.readline(MAX_RECORD_BYTES + 1) if one else self._fh.read(_SCAN_BLOCK)
+        if not data:
+            return []
+        if not data.endswith(self._nl):
+            data += self._fh.readline(MAX_RECORD_BYTES + 1)
+        raws = data.split(self._nl)
+        tail = raws.pop()  # "" after a final line end; else the last line, unended
+        raws = [r + self._nl for r in raws]
+        first = self.lines_read + 1
+        if len(tail) > MAX_RECORD_BYTES:
+            raws.append(self._oversize(tail, first + len(raws)))
+        elif tail:
+            raws.append(tail)
+        self.lines_read += len(raws)
+        if self._text:
+            for k, raw in enumerate(raws):
+                if "\ufffd" in raw:
+                    self.problems.setdefault(first + k, "it holds bytes that are not UTF-16")
+            return raws
+        try:
+            parts = b"".join(raws).decode(self._encoding).split("\n")
+        except UnicodeDecodeError:
+            return [self._decode(raw, first + k) for k, raw in enumerate(raws)]
+        lines = [p + "\n" for p in parts[:-1]]
+        return [*lines, parts[-1]] if parts[-1] else lines
+
+    def _oversize(self, head, number: int):
+        """Line ``number``, longer than the limit: noted, the rest of it skipped, its
+        start kept."""
+        skipped = len(head)
+        while True:
+            more = self._fh.readline(MAX_RECORD_BYTES)
+            skipped += len(more)
+            if not more or more.endswith(self._nl):
+                break
+        self.problems[number] = (f"line {number} is {skipped:,} bytes long; the limit is "
+                                 f"{MAX_RECORD_BYTES:,}")
+        return head[:MAX_RAW_CHARS] + self._nl
+
+    def _decode(self, raw: bytes, number: int) -> str:
+        try:
+            return raw.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start:exc.start + 1].hex()
+            if self._encoding == "cp1252":
+                problem = f"byte 0x{byte} is not a Windows-1252 character"
+            else:
+                problem = (f"invalid UTF-8 byte 0x{byte} (the rest of the file is UTF-8; "
+                           "the record cannot be read without guessing)")
+            self.problems.setdefault(number, problem)
+            return raw.decode(self._encoding, errors="replace")
+
+
+class _open_lines:  # noqa: N801 - used as a context manager, like open()
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._path, self._encoding = path, encoding
+
+    def __enter__(self) -> _LineSource:
+        if self._encoding == "utf-16":
+            self._fh = open(self._path, encoding="utf-16", errors="replace", newline="")
+            return _LineSource(self._fh, "utf-16")
+        self._fh = open(self._path, "rb")
+        return _LineSource(self._fh, "utf-8" if self._encoding == "utf-8-sig"
+                           else self._encoding)
+
+    def __exit__(self, *exc) -> None:
+        self._fh.close()
+
+
+# --- header ---------------------------------------------------------------------------
+
+def _header(path: Path, line: _Line | None) -> tuple[list[str], str]:
+    """Column names and separator from the first line."""
+    if line is None or not line.text.strip():
+        msg = (f"{path}: line 1, the header, is blank; the first line must name the "
+               "columns (e.g. id,date,type,lat,lon)")
+        raise InputError(msg)
+    if line.problem:
+        msg = f"{path}: the header (line 1) cannot be read: {line.problem}"
+        raise InputError(msg)
+    text = line.text.rstrip("\r\n")
+    if "\r" in text:
+        msg = (f"{path}: lines end with a carriage return only (classic Mac OS); save the "
+               "file with LF or CRLF line ends")
+        raise InputError(msg)
+    counts = {sep: text.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=counts.get)
+    separator = best if counts[best] > counts[","] else ","
+    if counts[separator] + 1 > MAX_COLUMNS:
+        msg = (f"{path}: the header has {counts[separator] + 1:,} columns; the limit is "
+               f"{MAX_COLUMNS:,}")
+        raise InputError(msg)
+    try:
+        names = next(csv.reader([text], delimiter=separator, strict=True))
+    except csv.Error as exc:
+        msg = f"{path}: the header (line 1) cannot be read as CSV ({exc})"
+        raise InputError(msg) from exc
+    return _column_names(path, names), separator
+
+
+def _column_names(path: Path, names: list[str]) -> list[str]:
+    out = [n.strip() or f"column_{i}" for i, n in enumerate(names, start=1)]
+    seen: set[str] = set()
+    for name in out:
+        if name in seen:
+            msg = (f"{path}: the header names column {name!r} twice; give each column "
+                   "its own name")
+            raise InputError(msg)
+        seen.add(name)
+    return out
+
+
+# --- records --------------------------------------------------------------------------
+
+class _RecordReader:
+    """Records of the lines after the header, checked and resynchronised (see the
+    module docstring).
+
+    The csv module reads lines from :meth:`_feed`; how many lines a record took comes
+    from the reader's ``line_num``, and the lines themselves stay in ``_blocks`` until
+    every record that uses them is done, so nothing is copied per line.
+    """
+
+    def __init__(self, source: _LineSource, names: list[str], separator: str) -> None:
+        self._source = source
+        self.names = names
+        self._width = len(names)
+        self._separator = separator
+        #: (number of the first line, lines) of the blocks still needed.
+        self._blocks: deque[tuple[int, list[str]]] = deque()
+        self._row = 0
+        self.malformed: list[tuple[int, str, str, str]] = []
+
+    def _feed(self) -> Iterator[str]:
+        while block := self._source.next_block():
+            self._blocks.append((self._source.lines_read - len(block) + 1, block))
+            yield from block
+
+    def _text(self, first: int, last: int) -> list[str]:
+        """Lines ``first`` to ``last`` (inclusive), by number."""
+        out: list[str] = []
+        for start, block in self._blocks:
+            if start + len(block) <= first or start > last:
+                continue
+            out += block[max(first - start, 0):last - start + 1]
+        return out
+
+    def _release(self, before: int) -> None:
+        """Forget the blocks whose lines all come before line ``before``."""
+        while len(self._blocks) > 1 and self._blocks[0][0] + len(self._blocks[0][1]) <= before:
+            self._blocks.popleft()
+
+    def batches(self) -> Iterator[tuple[list[int], list[list[str]]]]:
+        """The good records, :data:`CHUNK_RECORDS` at a time: (positions, fields)."""
+        feed = self._feed()
+        reader = csv.reader(feed, delimiter=self._separator)
+        self._base, self._seen = 2, 0  # reader's first line is line _base; it read _seen
+        width, problems = self._width, self._source.problems
+        index: list[int] = []
+        rows: list[list[str]] = []
+        while reader is not None:
+            restart = None
+            try:
+                for fields in reader:
+                    seen = reader.line_num
+                    if seen == self._seen + 1 and len(fields) == width and (
+                            not problems or self._base + self._seen not in problems):
+                        self._seen = seen  # the common case: one line, right width
+                        index.append(self._row)
+                        self._row += 1
+                        rows.append(fields)
+                        if len(rows) >= CHUNK_RECORDS:
+                            yield index, rows
+                            index, rows = [], []
+                            self._release(self._base + self._seen)
+                        continue
+                    restart = self._record(fields, "", reader, feed, index, rows)
+                    if restart is not None:
+                        break
+                else:
+                    reader = None
+            except csv.Error as exc:
+                restart = self._record(None, f"cannot be read as CSV ({exc})", reader, feed,
+                                       index, rows)
+            if restart is not None:
+                reader = restart
+        yield index, rows
+
+    def _record(self, fields, error, reader, feed, index, rows):
+        """Handle a record off the common path; returns a new csv reader where reading
+        must start afresh, else None."""
+        first, last = self._base + self._seen, self._base + reader.line_num - 1
+        self._seen = reader.line_num
+        if last < first or (fields is not None and _blank(fields)):
+            return None
+        self._row += 1
+        reason, resync = self._check(fields, error, first, last)
+        if not reason:
+            index.append(self._row - 1)
+            rows.append(fields)
+            return None
+        lines = self._text(first, last)
+        self.malformed.append((
+            self._row, self._culprit(fields, first != last),
+            f"{reason} (line {first})", _raw(lines[0] if resync else "".join(lines))))
+        if not (resync or error):
+            return None
+        # start afresh: from the line after the record's first, or after the record
+        again = lines[1:] if resync else []
+        self._base, self._seen = (first + 1 if resync else last + 1), 0
+        return csv.reader(itertools.chain(again, feed), delimiter=self._separator)
+
+    def _culprit(self, fields: list[str] | None, spans: bool) -> str:
+        """The column holding an undecodable byte, else "record"."""
+        if fields is None or spans or len(fields) != self._width:
+            return "record"
+        return next((name for name, value in zip(self.names, fields, strict=True)
+                     if "\ufffd" in value), "record")
+
+    def _check(self, fields: list[str] | None, error: str, first: int, last: int
+               ) -> tuple[str, bool]:
+        """Why the record on lines ``first``-``last`` is refused ('' if it is not) and
+        whether to read again from the line after its first."""
+        spans = last > first
+        if not spans and not error and len(fields) == self._width and \
+                first not in self._source.problems:
+            return "", False  # the common case, decided at once
+        if error:
+            return error, spans
+        problems = self._source.problems
+        problem = next((problems[n] for n in range(first, last + 1) if n in problems), "")
+        if spans and (len(fields) != self._width
+                      or sum(t.count('"') for t in self._text(first, last)) % 2):
+            return "a quoted field opens here and is never closed", True
+        if problem:
+            return problem, spans
+        if len(fields) > MAX_COLUMNS:
+            return f"{len(fields):,} fields; the limit is {MAX_COLUMNS:,}", False
+        if len(fields) != self._width:
+            return f"{len(fields)} fields where the header has {self._width}", False
+        return "", False
+
+
+def _blank(fields: list[str]) -> bool:
+    """An empty line (not a record)."""
+    return not fields or (len(fields) == 1 and not fields[0].strip())
+
+
+def _raw(text: str) -> str:
+    text = text.rstrip("\r\n")
+    if len(text) > MAX_RAW_CHARS:
+        return f"{text[:MAX_RAW_CHARS]}… ({len(text):,} characters)"
+    return text
+
