@@ -11,7 +11,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from geo.records import RecordSet, load_file  # noqa: E402
+from geo.records import import_file  # noqa: E402
 from geo.store import open_store  # noqa: E402
 
 TYPES = ["drone", "aircraft", "balloon", "missile", "unknown"]
@@ -34,6 +34,5 @@ def fill_store(folder: Path, n: int):
     csv = folder / "synthetic.csv"
     frame.to_csv(csv, index=False)
     store = open_store(folder / "store.gpkg")
-    loaded = load_file(csv)
-    store.write(RecordSet(folder, loaded).batches(), file=str(csv))
+    import_file(store, csv)
     return store

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import sys
 import tempfile
 from dataclasses import replace
@@ -40,7 +41,7 @@ from dashboard.style import (
 from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
-from geo.records import RecordSet, load_file
+from geo.records import import_file
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
@@ -231,30 +232,37 @@ def export_panel(store: Store, view: ViewState) -> None:
 
 
 def upload_panel(store: Store) -> None:
-    """Import a CSV, GeoJSON or ACLED export through the store's importer."""
+    """Import a CSV, GeoJSON or ACLED export through the store's one import path."""
     st.subheader("Import incidents")
     file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
                             type=["csv", "geojson", "json", "gpkg"], key="upload")
     if file is None:
         return
+    done = st.session_state.get("imported")
+    if done and done[0] == file.file_id:  # imported on the previous run
+        notice("success", done[1])
+        return
     suffix = Path(file.name).suffix.lower()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(file.getvalue())
+        with open(path, "wb") as fh:  # the upload goes to disk; it is read from there
+            shutil.copyfileobj(file, fh, length=1 << 20)
+        commit = st.session_state.get("do_import", False)
         try:
-            files = load_file(path)
+            result = import_file(store, path, keep_valid=True, name=file.name,
+                                 dry_run=not commit)
         except FlankwatchError as exc:
             notice("error", f"{file.name}: {_as_uploaded(exc, path, file.name)}")
             return
-        rejects = pd.concat([f.rejects[["row", "field", "reason"]] for f in files],
-                            ignore_index=True)
-        valid = sum(len(f.records) for f in files)
-        notice("info", f"{file.name}: {valid} valid rows, {len(rejects)} rejected.")
-        if len(rejects):
-            st.dataframe(rejects, width="stretch", hide_index=True)
-        if valid and st.button(f"Import {valid} valid rows", key="do_import"):
-            reports = store.write(RecordSet(path.parent, files).batches(), file=file.name)
-            notice("success", "; ".join(map(str, reports)))
+    if result.written:  # run the page again: counts and map show the new records
+        st.session_state["imported"] = (file.file_id, result.summary())
+        st.rerun()
+    notice("info", result.summary())
+    rejects = result.rejects()
+    if len(rejects):
+        st.dataframe(rejects[["row", "field", "reason"]], width="stretch", hide_index=True)
+    if result.valid:
+        st.button(f"Import {result.valid} valid rows", key="do_import")
 
 
 def _as_uploaded(exc: Exception, path: Path, name: str) -> str:

@@ -27,15 +27,11 @@ def _print_rejects(rejects, stream) -> None:
         print(f"  ... and {len(rejects) - SHOWN_REJECTS} more", file=stream)
 
 
-def _check_rejects_path(path: Path | None) -> None:
-    if path is not None:
-        check_output_path(path, suffixes=[".csv"], what="--rejects")
-
-
 def cmd_enrich(args: argparse.Namespace) -> int:
     """Enrich a table; bad rows stop the run unless --rejects is given."""
     output = check_output_path(args.output, what="-o")
-    _check_rejects_path(args.rejects)
+    if args.rejects is not None:
+        check_output_path(args.rejects, suffixes=[".csv"], what="--rejects")
     table = read_table(args.input, column_map=parse_column_map(args.map))
     enriched, rejects = enrich_table(table)
     total = len(table.frame) + len(table.malformed)
@@ -133,30 +129,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Validate, enrich and upsert a file into the store, all or nothing."""
-    from geo.records import RecordSet
-    from geo.store import file_sha256, open_store
+    from geo.records import import_file
+    from geo.store import open_store
 
-    _check_rejects_path(args.rejects)
     store = open_store(args.store)
-    files = load_file(args.input, column_map=parse_column_map(args.map))
-    rejected = sum(len(f.rejects) for f in files)
-    total = sum(f.total for f in files)
-    if rejected and not args.rejects:
-        print(f"{rejected} of {total} rows are invalid; nothing imported "
+    result = import_file(store, args.input, column_map=parse_column_map(args.map),
+                         keep_valid=args.rejects is not None, rejects_path=args.rejects)
+    if not result.written:
+        print(f"{result.rejected} of {result.total} rows are invalid; nothing imported "
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)
-        _print_file_rejects(files, sys.stderr)
+        _print_file_rejects(result.files, sys.stderr)
         return 1
-    if args.rejects:  # written first: a failure here leaves the store untouched
-        write_table(pd.concat([f.rejects for f in files], ignore_index=True), args.rejects)
-    reports = store.write(RecordSet(Path(args.input).parent, files).batches(),
-                          file=str(args.input), sha256=file_sha256(args.input))
-    for report in reports:
+    for report in result.tables:
         print(report)
-    print(f"{total} rows read: {total - rejected} valid"
-          + (f", {rejected} rejected -> {args.rejects}" if rejected else "")
+    print(f"{result.total} rows read: {result.valid} valid"
+          + (f", {result.rejected} rejected -> {args.rejects}" if result.rejected else "")
           + f"; store {store.path}")
-    if rejected:
-        _print_file_rejects(files, sys.stderr)
+    if result.rejected:
+        _print_file_rejects(result.files, sys.stderr)
     return 0
 
 

@@ -147,9 +147,10 @@ def _encoding(path: Path) -> str:
 
 
 def _binary(head: bytes) -> bool:
-    """NUL bytes, or many other control bytes: no text file starts like this."""
-    controls = sum(head.count(c) for c in (*range(0, 9), 11, *range(14, 32)))
-    return 0 in head or controls > len(head) // 10
+    """NUL bytes, or a start of which a quarter is other control bytes: no text file
+    looks like this."""
+    controls = sum(head.count(c) for c in (*range(1, 9), 11, *range(14, 32)))
+    return 0 in head or (len(head) >= 256 and controls > len(head) // 4)
 
 
 class _LineSource:

@@ -245,6 +245,9 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
                  boundaries: Boundaries | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate, geocode and enrich an input table.
 
+    Rows whose ``location_precision`` is "region" keep their state but get no
+    distances, border or nearest place, as in the store (see :func:`prepare_incidents`).
+
     Returns
     -------
     enriched : DataFrame
@@ -269,6 +272,7 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     facts = enrich_points(coords["lon"].to_numpy(), coords["lat"].to_numpy(), gazetteer=gaz,
                           boundaries=boundaries).set_axis(valid.index)
     facts["geocode_source"] = source.loc[valid.index]
+    _blank_regions(facts, region_only(valid))
     stale = [c for c in ENRICHED_COLUMNS if c in valid.columns]  # re-enriching output
     enriched = pd.concat([valid.drop(columns=stale), facts], axis=1)
     return enriched, rejection_report(table, rejects)
@@ -281,6 +285,14 @@ INCIDENT_DEFAULTS = {"type": "unknown", "confidence": "reported"}
 #: Columns that describe a precise position; meaningless for a region-precision record.
 POSITION_COLUMNS = ("dist_belarus_km", "dist_kaliningrad_km", "nearest_border",
                     "dist_border_km", "nearest_place", "nearest_place_km")
+
+
+def region_only(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose ``location_precision`` says only the region is known."""
+    if "location_precision" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    text = frame["location_precision"].astype("string").fillna("")
+    return (text.str.strip().str.lower() == "region").astype(bool)
 
 
 def _blank_regions(facts: pd.DataFrame, region: pd.Series) -> None:
@@ -341,7 +353,7 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
     facts = enrich_points(coords["lon"].to_numpy(), coords["lat"].to_numpy(), gazetteer=gaz,
                           boundaries=boundaries).set_axis(valid.index)
     facts["geocode_source"] = source.loc[valid.index]
-    _blank_regions(facts, valid["location_precision"] == "region")
+    _blank_regions(facts, region_only(valid))
     known = set(INCIDENT.columns) | set(ENRICHED_COLUMNS) | {"place"}
     others = [c for c in frame.columns if c not in known]
     extra = (frame.loc[valid.index, others].astype("string").fillna("")

@@ -250,3 +250,93 @@ def load_directory(directory: str | Path) -> RecordSet:
     files = [loaded for path in found for loaded in load_file(path)]
     cross_check(files)
     return RecordSet(directory, files)
+
+
+# --- importing ------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    """What :func:`import_file` did with one input file."""
+
+    #: The input, and the name it is logged under (an upload's own file name).
+    path: Path
+    name: str
+    #: Every part of the file, each with its valid records and rejected rows.
+    files: list[LoadedFile]
+    #: Per store table: inserted/updated/unchanged; empty where nothing was written.
+    tables: list = field(default_factory=list)
+    #: Whether the valid records went into the store.
+    written: bool = False
+
+    @property
+    def total(self) -> int:
+        """Input rows (valid + rejected)."""
+        return sum(f.total for f in self.files)
+
+    @property
+    def rejected(self) -> int:
+        """Rejected input rows."""
+        return sum(len(f.rejects) for f in self.files)
+
+    @property
+    def valid(self) -> int:
+        """Valid input rows."""
+        return self.total - self.rejected
+
+    def rejects(self) -> pd.DataFrame:
+        """Every rejected row (``row``, ``field``, ``reason``, then its values)."""
+        frames = [f.rejects for f in self.files]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["row", "field", "reason"])
+
+    def summary(self) -> str:
+        """One line: rows read, valid, rejected, and what the store did."""
+        text = f"{self.name}: {self.total} rows read, {self.valid} valid"
+        if self.rejected:
+            text += f", {self.rejected} rejected"
+        if self.written:
+            text += "; " + ("; ".join(map(str, self.tables)) or "nothing to write")
+        return text
+
+
+def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = None,
+                keep_valid: bool = False, rejects_path: str | Path | None = None,
+                name: str | None = None, dry_run: bool = False) -> ImportResult:
+    """Read, validate and enrich a record file, then upsert its valid records into
+    ``store`` in one transaction (the one import path of the command line, the
+    dashboard, the benchmarks and the tests).
+
+    Parameters
+    ----------
+    store : geo.store.Store
+        The store written to (checked to be one before the file is read).
+    path : path
+        CSV (canonical or ACLED), GeoJSON or GeoPackage.
+    column_map : dict, optional
+        ``{source_column: canonical_column}`` renames.
+    keep_valid : bool
+        Import the valid rows even when some are rejected; by default a file with a
+        rejected row imports nothing.
+    rejects_path : path, optional
+        Where to write the rejected rows (CSV); checked before anything is read and
+        written before the store is touched.
+    name : str, optional
+        The file's name in the store's import log (default: ``path``).
+    dry_run : bool
+        Read and check only; the store is not written.
+    """
+    from geo.readers import check_output_path, write_table
+    from geo.store import file_sha256
+
+    path = Path(path)
+    if rejects_path is not None:
+        check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
+    result = ImportResult(path, name or str(path), load_file(path, column_map=column_map))
+    if dry_run or (result.rejected and not keep_valid):
+        return result
+    if rejects_path is not None:
+        write_table(result.rejects(), rejects_path)
+    result.tables = store.write(RecordSet(path.parent, result.files).batches(),
+                                file=result.name, sha256=file_sha256(path))
+    result.written = True
+    return result

@@ -3,7 +3,11 @@ headless chromium whose pages may only talk to this machine."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -79,3 +83,22 @@ def page(browser):
     context.close()
     assert offsite == [], f"requests left localhost: {offsite}"
     assert dialogs == [], f"dialogs fired: {dialogs}"
+
+
+@contextlib.contextmanager
+def small_file_system(folder: Path, *, size: str = "2m", readonly: bool = False
+                      ) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder`` for the length of the block (storage
+    faults: a full disk, a read-only file system); unmounted and removed after."""
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if readonly else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        if subprocess.run(["umount", str(folder)], check=False).returncode:
+            subprocess.run(["umount", "--lazy", str(folder)], check=False)
+        folder.rmdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from geo.records import RecordSet, load_file
+from geo.records import import_file
 from geo.store import open_store
 from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame
 
@@ -29,9 +29,7 @@ def server(tmp_path_factory):
     store = open_store(folder / "store.gpkg")
     xss = folder / "xss.csv"
     xss.write_text(XSS_CSV, encoding="utf-8")
-    loaded = load_file(xss)
-    assert not len(loaded[0].rejects)
-    store.write(RecordSet(folder, loaded).batches(), file=str(xss))
+    assert import_file(store, xss).written
     with dashboard(store.path) as url:
         yield url
 

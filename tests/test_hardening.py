@@ -1,0 +1,315 @@
+"""Malformed and careless files: each gets a clear answer and loses no row.
+
+Every case here was seen in a fuzzing run of ``python -m geo enrich`` and ``import``
+(see issue "Hardening"): dates beyond pandas' nanosecond range, records with more or
+fewer fields than the header, unterminated quotes, encodings, absurd sizes, output
+paths that cannot be written and stores that are not stores.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+
+import pandas as pd
+import pytest
+
+from dashboard.export import main as export_main
+from geo.__main__ import main
+from geo.csvfile import MAX_COLUMNS, read_csv_records
+from geo.errors import InputError, StoreError
+from geo.readers import read_table
+from geo.records import import_file
+from geo.store import open_store
+from tests.conftest import small_file_system
+
+HEADER = "id,date,type,lat,lon,confidence,title"
+GOOD = "g-{n},2025-07-{n:02d},drone,54.6,25.1,reported,good {n}"
+
+
+def write(tmp_path, name: str, text: str | bytes):
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    status = main([str(a) for a in argv])
+    return status, capsys.readouterr().err
+
+
+def enrich(tmp_path, capsys, src) -> tuple[int, str, pd.DataFrame, pd.DataFrame]:
+    out, rejects = tmp_path / "out.csv", tmp_path / "rejects.csv"
+    status, err = run(capsys, "enrich", src, "-o", out, "--rejects", rejects)
+    assert status == 0, err
+    return status, err, read_table(out).frame, read_table(rejects).frame
+
+
+def store_state(path) -> tuple:
+    with closing(sqlite3.connect(path)) as con:
+        return (con.execute("SELECT count(*) FROM incidents").fetchone()[0],
+                con.execute("SELECT count(*) FROM imports").fetchone()[0])
+
+
+# --- dates ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("9999-12-31", "'9999-12-31' is after 2200 (a placeholder for an unknown date? "
+                   "leave the cell empty)"),
+    ("0001-01-01", "'0001-01-01' is before 1900 (a placeholder for an unknown date? "
+                   "leave the cell empty)"),
+    ("2999-01-01", "'2999-01-01' is after 2200"),
+    ("1600", "'1600' is before 1900"),
+    ("01 Jan 0001", "'01 Jan 0001' is before 1900"),
+])
+def test_dates_outside_the_era_are_rejected_with_a_reason(tmp_path, capsys, text, reason):
+    src = write(tmp_path, "in.csv", f"{HEADER}\na-1,{text},drone,54.6,25.1,reported,x\n"
+                                    f"{GOOD.format(n=2)}\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["id"]) == ["g-2"]
+    assert rejects.loc[0, "field"] == "date"
+    assert reason in rejects.loc[0, "reason"]
+
+
+@pytest.mark.parametrize("end", ["9999-12-31", "0001-01-01"])
+def test_an_end_date_outside_the_era_is_rejected_on_import(tmp_path, capsys, end):
+    src = write(tmp_path, "in.csv", "id,date,date_end,type,lat,lon,confidence\n"
+                                    f"a-1,2025-07-01,{end},drone,54.6,25.1,reported\n")
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
+    assert status == 1
+    assert f"row 1: date_end: '{end}' is" in err
+
+
+# --- field counts and quotes --------------------------------------------------------------
+
+def test_records_with_more_or_fewer_fields_are_rejected(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\na-1,2025-07-01,drone,54.6,25.1,reported,x,"
+                                    f"EXTRA\na-2,2025-07-01,drone,54.6,25.1,reported\n"
+                                    f"{GOOD.format(n=3)}\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["id"]) == ["g-3"]
+    assert list(rejects["row"]) == ["1", "2"]
+    assert list(rejects["reason"]) == ["8 fields where the header has 7 (line 2)",
+                                       "6 fields where the header has 7 (line 3)"]
+    assert rejects.loc[0, "raw"] == "a-1,2025-07-01,drone,54.6,25.1,reported,x,EXTRA"
+
+
+def test_an_unterminated_quote_is_reported_where_it_opens_and_reading_goes_on(tmp_path,
+                                                                              capsys):
+    src = write(tmp_path, "in.csv", f'{HEADER}\n{GOOD.format(n=1)}\n'
+                                    f'a-2,2025-07-02,drone,54.6,25.1,reported,"never closed\n'
+                                    f'{GOOD.format(n=3)}\n{GOOD.format(n=4)}\n')
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["id"]) == ["g-1", "g-3", "g-4"]
+    assert list(rejects["row"]) == ["2"]
+    assert rejects.loc[0, "reason"] == ("a quoted field opens here and is never closed "
+                                        "(line 3)")
+
+
+def test_a_quoted_field_may_hold_line_breaks_and_separators(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f'{HEADER}\na-1,2025-07-01,drone,54.6,25.1,reported,'
+                                    f'"two\nlines, one ""quote"""\n{GOOD.format(n=2)}\n')
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["title"]) == ['two\nlines, one "quote"', "good 2"]
+    assert rejects.empty
+
+
+def test_an_unterminated_quote_in_the_header_refuses_the_file(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", 'id,date,"type,lat,lon\na,2025-07-01,drone,54.6,25.1\n')
+    status, err = run(capsys, "enrich", src, "-o", tmp_path / "out.csv")
+    assert status == 2
+    assert "the header (line 1) cannot be read as CSV (unexpected end of data)" in err
+
+
+@pytest.mark.parametrize("header", ["", "    ", " \t "])
+def test_a_blank_header_is_an_error_and_swallows_no_record(tmp_path, capsys, header):
+    src = write(tmp_path, "in.csv", f"{header}\n{GOOD.format(n=1)}\n")
+    status, err = run(capsys, "enrich", src, "-o", tmp_path / "out.csv")
+    assert status == 2
+    assert "line 1, the header, is blank; the first line must name the columns" in err
+
+
+def test_a_header_only_file_gives_an_empty_output(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert out.empty
+    assert rejects.empty
+    assert main(["import", str(src), "--store", str(tmp_path / "s.gpkg")]) == 0
+    assert "0 rows read: 0 valid" in capsys.readouterr().out
+
+
+def test_a_file_whose_only_record_is_broken(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\na-1,2025-07-01,drone\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert out.empty
+    assert list(rejects["reason"]) == ["3 fields where the header has 7 (line 2)"]
+
+
+def test_semicolon_file_with_a_stray_comma(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", "id;date;type;lat;lon;confidence\n"
+                                    "a-1;2025-07-01;drone;54,6;25,1;reported\n"
+                                    "a-2,2025-07-01;drone;54,6;25,1;reported\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["id"]) == ["a-1"]
+    assert list(rejects["reason"]) == ["5 fields where the header has 6 (line 3)"]
+
+
+# --- encodings ------------------------------------------------------------------------
+
+def test_one_invalid_byte_does_not_turn_a_utf8_file_into_mojibake(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", (f"{HEADER}\na-1,2025-07-01,drone,54.6,25.1,reported,"
+                                     "Gaižiūnai\n").encode()
+                + b"a-2,2025-07-02,drone,54.6,25.1,reported,bad\xff byte\n"
+                + f"{GOOD.format(n=3)}\n".encode())
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["title"]) == ["Gaižiūnai", "good 3"]
+    assert rejects.loc[0, "field"] == "title"
+    assert rejects.loc[0, "reason"].startswith("invalid UTF-8 byte 0xff (the rest of the "
+                                               "file is UTF-8")
+
+
+def test_windows_1252_and_utf16_files_are_read(tmp_path, capsys):
+    cp = write(tmp_path, "cp.csv", f"{HEADER}\na-1,2025-07-01,drone,54.6,25.1,reported,"
+                                   "café Šiauliai\n".encode("cp1252"))
+    assert list(enrich(tmp_path, capsys, cp)[2]["title"]) == ["café Šiauliai"]
+    u16 = write(tmp_path, "u16.csv", "id\tdate\ttype\tlat\tlon\n"
+                                     "a-1\t2025-07-01\tdrone\t54.6\t25.1\n".encode("utf-16"))
+    assert list(enrich(tmp_path, capsys, u16)[2]["id"]) == ["a-1"]
+
+
+def test_a_binary_file_is_refused(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", b"PK\x03\x04" + bytes(range(256)) * 4)
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
+    assert status == 2
+    assert "not a text CSV file (it holds binary data)" in err
+
+
+# --- limits ---------------------------------------------------------------------------
+
+def test_a_line_of_a_million_separators_is_refused_quickly(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{',' * 1_000_000}\n{GOOD.format(n=2)}\n")
+    _, _, out, rejects = enrich(tmp_path, capsys, src)
+    assert list(out["id"]) == ["g-2"]
+    assert rejects.loc[0, "reason"] == "1,000,001 fields; the limit is 1,000 (line 2)"
+    assert len(rejects.loc[0, "raw"]) < 10_100  # the report keeps the start of it
+
+
+def test_a_header_beyond_the_column_limit_is_refused(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", ",".join(f"c{i}" for i in range(10_000)) + "\n1,2\n")
+    started = time.monotonic()
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
+    assert status == 2
+    assert f"the header has 10,000 columns; the limit is {MAX_COLUMNS:,}" in err
+    assert time.monotonic() - started < 30  # refused, not worked through
+
+
+def test_duplicate_column_names_are_an_error(tmp_path):
+    src = write(tmp_path, "in.csv", "id,date,id\n1,2025-07-01,2\n")
+    with pytest.raises(InputError, match="names column 'id' twice"):
+        read_csv_records(src)
+
+
+# --- outputs and stores -------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", ["missing/dir/out.csv", "/proc/out.csv"])
+def test_an_output_that_cannot_be_written_is_refused_first(tmp_path, capsys, target):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    out = tmp_path / target if not target.startswith("/") else target
+    status, err = run(capsys, "enrich", src, "-o", out)
+    assert status == 2
+    assert f"-o {out}:" in err
+    status, err = run(capsys, "enrich", src, "-o", tmp_path / "ok.csv", "--rejects", out)
+    assert status == 2
+    assert f"--rejects {out}:" in err
+    assert not (tmp_path / "ok.csv").exists()
+
+
+def test_a_read_only_file_system_is_refused(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    with small_file_system(tmp_path / "ro", readonly=True) as folder:
+        status, err = run(capsys, "enrich", src, "-o", folder / "out.csv")
+    assert status == 2
+    assert f"-o {folder / 'out.csv'}: cannot write in {folder} (Read-only file system)" \
+        in err
+
+
+def test_a_full_disk_is_named_and_the_store_is_left_as_it_was(tmp_path, capsys):
+    rows = "".join(f"f-{n},2025-07-01,drone,54.6,25.1,reported,{'x' * 2000}\n"
+                   for n in range(3000))  # about 6 MB, on a 3 MB file system
+    src = write(tmp_path, "big.csv", f"{HEADER}\n{rows}")
+    with small_file_system(tmp_path / "full", size="3m") as folder:
+        store = folder / "s.gpkg"
+        open_store(store)
+        before = store_state(store)
+        status, err = run(capsys, "import", src, "--store", store)
+        assert status == 2
+        assert f"store {store}: the import was not written and the store is unchanged: " \
+               "the disk is full" in err
+        assert store_state(store) == before
+        with closing(sqlite3.connect(store)) as con:
+            assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_import_with_an_unwritable_rejects_path_leaves_the_store_alone(tmp_path, capsys):
+    store = tmp_path / "s.gpkg"
+    open_store(store)
+    before = store_state(store)
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\na-2,bad,drone,54.6,"
+                                    "25.1,reported,x\n")
+    status, err = run(capsys, "import", src, "--store", store, "--rejects",
+                      tmp_path / "missing" / "dir" / "rej.csv")
+    assert status == 2
+    assert f"the folder {tmp_path / 'missing' / 'dir'} does not exist; create it first" in err
+    assert store_state(store) == before
+
+
+def test_a_store_that_is_not_a_store_is_refused(tmp_path, capsys):
+    bogus = write(tmp_path, "bogus.gpkg", "this is not a database\n" * 100)
+    status = export_main(["--store", str(bogus), "-o", str(tmp_path / "x.csv")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"store {bogus}: cannot be opened as a store: the file is not an " \
+           "SQLite/GeoPackage database" in err
+    other = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(other)) as con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="a database, but not an incident store"):
+        open_store(other)
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    status, err = run(capsys, "import", src, "--store", bogus)
+    assert status == 2
+    assert bogus.read_text().startswith("this is not a database")
+
+
+# --- one import path ------------------------------------------------------------------
+
+def test_import_file_reports_and_logs_the_file_hash(tmp_path):
+    store = open_store(tmp_path / "s.gpkg")
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\na-2,bad,drone,54.6,"
+                                    "25.1,reported,x\n")
+    refused = import_file(store, src)
+    assert (refused.total, refused.valid, refused.rejected, refused.written) == (2, 1, 1,
+                                                                                 False)
+    done = import_file(store, src, keep_valid=True, name="upload.csv")
+    assert done.written
+    assert done.summary() == ("upload.csv: 2 rows read, 1 valid, 1 rejected; incidents: "
+                              "1 inserted, 0 updated, 0 unchanged")
+    with closing(sqlite3.connect(store.path)) as con:
+        file, sha = con.execute("SELECT file, sha256 FROM imports ORDER BY rowid DESC"
+                                ).fetchone()
+    assert file == "upload.csv"
+    assert len(sha) == 64
+
+
+def test_region_only_rows_get_no_distances_from_enrich_either(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", "id,date,type,lat,lon,confidence,location_precision\n"
+                                    "r-1,2025-07-01,drone,55.2,23.9,reported,region\n"
+                                    "e-1,2025-07-01,drone,55.2,23.9,reported,exact\n")
+    out = enrich(tmp_path, capsys, src)[2].set_index("id")
+    assert out.loc["r-1", "dist_belarus_km"] == ""
+    assert out.loc["r-1", "location_label"] == "Lithuania (region; no position reported)"
+    assert float(out.loc["e-1", "dist_belarus_km"]) > 0
