@@ -252,7 +252,9 @@ def upload_panel(store: Store) -> None:
             result = import_file(store, path, keep_valid=True, name=file.name,
                                  dry_run=not commit)
         except FlankwatchError as exc:
-            notice("error", f"{file.name}: {_as_uploaded(exc, path, file.name)}")
+            message = _as_uploaded(exc, path, file.name)
+            notice("error", message if message.startswith(file.name)
+                   else f"{file.name}: {message}")
             return
     if result.written:  # run the page again: counts and map show the new records
         st.session_state["imported"] = (file.file_id, result.summary())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import sys
 import tempfile
 import zipfile
@@ -34,6 +35,7 @@ from dashboard.style import (
     PAGE_SIZES,
 )
 from geo.errors import FlankwatchError, InputError
+from geo.readers import check_output_path
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import DATA_DIR
 from geo.store import Store, file_sha256, open_store
@@ -279,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--end is before --start")
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         parser.error("--dpi must be within {}-{}".format(*DPI_RANGE))
-    if args.output.suffix.lower() not in SUFFIXES:
-        parser.error(f"-o {args.output}: the extension must be one of {', '.join(SUFFIXES)}")
-    if not args.output.parent.is_dir():
-        parser.error(f"-o {args.output}: folder {args.output.parent} does not exist")
+    try:
+        check_output_path(args.output, suffixes=SUFFIXES, what="-o")
+    except InputError as exc:
+        parser.error(str(exc))
     view = ViewState(start=args.start, end=args.end, types=args.types,
                      countries=args.countries, confidence=args.confidence, near=args.near,
                      layers=args.layers or DEFAULT_LAYERS)
@@ -293,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     except (FlankwatchError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug: one line, never a traceback
+        logging.getLogger("dashboard").debug("internal error", exc_info=True)
+        print(f"error: internal error ({type(exc).__name__}: {exc}); please report it",
+              file=sys.stderr)
+        return 3
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

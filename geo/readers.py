@@ -103,6 +103,11 @@ def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
         raise InputError(msg) from exc
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start:exc.start + 1].hex()
+        msg = (f"{path}: text that is not UTF-8 (byte 0x{byte} at offset {exc.start:,}); "
+               "GeoJSON and GeoPackage text must be UTF-8")
+        raise InputError(msg) from exc
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
         raise InputError(msg)

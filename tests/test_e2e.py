@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from geo.records import import_file
+from geo.settings import ROOT_DIR
 from geo.store import open_store
 from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame
 
@@ -101,3 +102,26 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(server, page):
     time.sleep(1)  # give any injected handler the chance to fire (the fixture checks)
     page.screenshot(path=str(ARTIFACTS / "dashboard-xss.png"), full_page=True)
     assert Path(ARTIFACTS / "dashboard-xss.png").stat().st_size > 10_000
+
+
+def test_a_malformed_upload_gets_a_message_without_traceback_or_server_path(server, page):
+    page.goto(server)
+    map_frame(page)
+    page.get_by_role("tab", name="Import").click()
+    upload = page.locator("input[type=file]")
+    upload.set_input_files({"name": "export.csv", "mimeType": "text/csv",
+                            "buffer": b"PK\x03\x04\x00\x00" + bytes(range(256)) * 8})
+    notice = page.locator(".fw-notice.fw-error")
+    notice.wait_for(timeout=30_000)
+    text = notice.inner_text()
+    assert text.startswith("export.csv: not a text CSV file (it holds binary data)")
+    upload.set_input_files({"name": "broken.csv", "mimeType": "text/csv",
+                            "buffer": b'id,date,type,lat,lon\nb-1,2025-07-01,drone,54.6,25.1\n'
+                                      b'b-2,2025-07-02,"drone,54.6,25.1\nb-3,9999-12-31,'
+                                      b'drone,54.6,25.1\n'})
+    page.locator(".fw-notice.fw-info").filter(has_text="broken.csv").wait_for(timeout=30_000)
+    assert "3 rows read, 1 valid, 2 rejected" in page.locator(".fw-notice.fw-info").inner_text()
+    body = page.locator("body").inner_text()
+    for leak in ("Traceback", "/tmp/", str(ROOT_DIR), "File \""):
+        assert leak not in body
+    page.screenshot(path=str(ARTIFACTS / "dashboard-malformed-upload.png"), full_page=True)
