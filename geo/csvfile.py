@@ -43,6 +43,10 @@ MAX_COLUMNS = 1000
 MAX_FIELD_BYTES = 16 * 1024 * 1024
 #: Bytes one physical line or one record may take.
 MAX_RECORD_BYTES = 32 * 1024 * 1024
+#: Records that may be refused before the whole file is (a file whose first
+#: :data:`_HOPELESS_AFTER` records all fail is refused at once).
+MAX_REFUSED = 100_000
+_HOPELESS_AFTER = 1000
 #: Raw text kept of a refused record, for the rejection report.
 MAX_RAW_CHARS = 10_000
 #: Records turned into a table at a time (bounds the memory of Python lists).
@@ -94,7 +98,11 @@ def read_csv_records(path: str | Path) -> CsvRecords:
         header = source.next_line()
         names, separator = _header(path, header)
         reader = _RecordReader(source, names, separator)
-        frames = [_table(rows, index, names) for index, rows in reader.batches()]
+        try:
+            frames = [_table(rows, index, names) for index, rows in reader.batches()]
+        except InputError as exc:
+            msg = f"{path}: {exc}"
+            raise InputError(msg) from None
     frame = pd.concat(frames) if len(frames) > 1 else frames[0]
     return CsvRecords(frame, reader.malformed, encoding, separator)
 
@@ -307,10 +315,12 @@ class _RecordReader:
         #: (number of the first line, lines) of the blocks still needed.
         self._blocks: deque[tuple[int, list[str]]] = deque()
         self._row = 0
+        self._base, self._seen = 2, 0  # reader's first line is line _base; it read _seen
         self.malformed: list[tuple[int, str, str, str]] = []
 
     def _feed(self) -> Iterator[str]:
         while block := self._source.next_block():
+            self._release(self._base + self._seen)
             self._blocks.append((self._source.lines_read - len(block) + 1, block))
             yield from block
 
@@ -332,7 +342,6 @@ class _RecordReader:
         """The good records, :data:`CHUNK_RECORDS` at a time: (positions, fields)."""
         feed = self._feed()
         reader = csv.reader(feed, delimiter=self._separator)
-        self._base, self._seen = 2, 0  # reader's first line is line _base; it read _seen
         width, problems = self._width, self._source.problems
         index: list[int] = []
         rows: list[list[str]] = []
@@ -351,6 +360,9 @@ class _RecordReader:
                             yield index, rows
                             index, rows = [], []
                             self._release(self._base + self._seen)
+                        continue
+                    if not fields and seen == self._seen + 1:  # an empty line
+                        self._seen = seen
                         continue
                     restart = self._record(fields, "", reader, feed, index, rows)
                     if restart is not None:
@@ -381,12 +393,25 @@ class _RecordReader:
         self.malformed.append((
             self._row, self._culprit(fields, first != last),
             f"{reason} (line {first})", _raw(lines[0] if resync else "".join(lines))))
+        self._give_up_if_hopeless()
         if not (resync or error):
             return None
         # start afresh: from the line after the record's first, or after the record
         again = lines[1:] if resync else []
         self._base, self._seen = (first + 1 if resync else last + 1), 0
         return csv.reader(itertools.chain(again, feed), delimiter=self._separator)
+
+    def _give_up_if_hopeless(self) -> None:
+        """Refuse a file whose first records all fail, or that has more refused records
+        than :data:`MAX_REFUSED`: it is not a table of its header's shape (a wrong
+        separator, a shifted header, not a CSV file)."""
+        refused = len(self.malformed)
+        if refused == self._row == _HOPELESS_AFTER or refused > MAX_REFUSED:
+            row, _, reason, _ = self.malformed[0]
+            msg = (f"{refused:,} of the first {self._row:,} records cannot be read (the "
+                   f"first: row {row}: {reason}); is the header right, and the separator "
+                   f"{self._separator!r}?")
+            raise InputError(msg)
 
     def _culprit(self, fields: list[str] | None, spans: bool) -> str:
         """The column holding an undecodable byte, else "record"."""
