@@ -248,14 +248,21 @@ def upload_panel(store: Store) -> None:
         with open(path, "wb") as fh:  # the upload goes to disk; it is read from there
             shutil.copyfileobj(file, fh, length=1 << 20)
         commit = st.session_state.get("do_import", False)
+        bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
+
+        def advance(fraction: float, text: str) -> None:
+            bar.progress(fraction, text=text)
+
         try:
             result = import_file(store, path, keep_valid=True, name=file.name,
-                                 dry_run=not commit)
+                                 dry_run=not commit, progress=advance)
         except FlankwatchError as exc:
+            bar.empty()
             message = _as_uploaded(exc, path, file.name)
             notice("error", message if message.startswith(file.name)
                    else f"{file.name}: {message}")
             return
+    bar.empty()
     if result.written:  # run the page again: counts and map show the new records
         st.session_state["imported"] = (file.file_id, result.summary())
         st.rerun()

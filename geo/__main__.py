@@ -20,11 +20,12 @@ from geo.records import load_directory, load_file
 SHOWN_REJECTS = 20
 
 
-def _print_rejects(rejects, stream) -> None:
+def _print_rejects(rejects, stream, total: int | None = None) -> None:
     for rec in rejects.head(SHOWN_REJECTS).itertuples(index=False):
         print(f"  row {rec.row}: {rec.field}: {rec.reason}", file=stream)
-    if len(rejects) > SHOWN_REJECTS:
-        print(f"  ... and {len(rejects) - SHOWN_REJECTS} more", file=stream)
+    total = len(rejects) if total is None else total
+    if total > SHOWN_REJECTS:
+        print(f"  ... and {total - SHOWN_REJECTS} more", file=stream)
 
 
 def cmd_enrich(args: argparse.Namespace) -> int:
@@ -134,11 +135,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     store = open_store(args.store)
     result = import_file(store, args.input, column_map=parse_column_map(args.map),
-                         keep_valid=args.rejects is not None, rejects_path=args.rejects)
+                         keep_valid=args.rejects is not None, rejects_path=args.rejects,
+                         progress=_progress_line(sys.stderr))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
     if not result.written:
         print(f"{result.rejected} of {result.total} rows are invalid; nothing imported "
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)
-        _print_file_rejects(result.files, sys.stderr)
+        _print_rejects(result.rejects(), sys.stderr, result.rejected)
         return 1
     for report in result.tables:
         print(report)
@@ -146,8 +150,21 @@ def cmd_import(args: argparse.Namespace) -> int:
           + (f", {result.rejected} rejected -> {args.rejects}" if result.rejected else "")
           + f"; store {store.path}")
     if result.rejected:
-        _print_file_rejects(result.files, sys.stderr)
+        _print_rejects(result.rejects(), sys.stderr, result.rejected)
     return 0
+
+
+def _progress_line(stream):
+    """A progress reporter that rewrites one line on a terminal (and prints only the
+    waiting notice elsewhere)."""
+    tty = stream.isatty()
+
+    def report(fraction: float, text: str) -> None:
+        if text.startswith("waiting"):
+            print(text, file=stream, flush=True)
+        elif tty:
+            print(f"\r{fraction:6.1%} of the file: {text}", end="", file=stream, flush=True)
+    return report
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -73,6 +73,8 @@ class CsvRecords:
     malformed: list[tuple[int, str, str, str]] = field(default_factory=list)
     encoding: str = "utf-8"
     separator: str = ","
+    #: The share of the file's bytes read so far (1.0 at the end).
+    fraction: float = 1.0
 
 
 @dataclass
@@ -83,28 +85,47 @@ class _Line:
 
 
 def read_csv_records(path: str | Path) -> CsvRecords:
-    """Read a CSV file (see the module docstring for what is accepted).
+    """Read a CSV file whole (see the module docstring for what is accepted).
 
     Raises
     ------
     InputError
-        The file cannot be read as a table at all: empty, binary, no usable header, or a
-        header beyond the limits. Single bad records never raise: they are listed in
-        ``malformed``.
+        The file cannot be read as a table at all: empty, binary, no usable header, a
+        header beyond the limits, or hopeless records (see :data:`MAX_REFUSED`). Single
+        bad records never raise: they are listed in ``malformed``.
     """
+    chunks = list(iter_csv_records(path))
+    frame = pd.concat([c.frame for c in chunks]) if len(chunks) > 1 else chunks[0].frame
+    malformed = [m for c in chunks for m in c.malformed]
+    return CsvRecords(frame, malformed, chunks[0].encoding, chunks[0].separator, 1.0)
+
+
+def iter_csv_records(path: str | Path, *, chunk_records: int = CHUNK_RECORDS
+                     ) -> Iterator[CsvRecords]:
+    """Read a CSV file a chunk of records at a time (at least one chunk, maybe empty);
+    each chunk lists the records refused since the previous one. Memory stays bounded
+    by the chunk size and the limits, whatever the file's size. Raises as
+    :func:`read_csv_records`."""
     path = Path(path)
     encoding = _encoding(path)
-    with _open_lines(path, encoding) as source, _no_gc():
-        header = source.next_line()
-        names, separator = _header(path, header)
-        reader = _RecordReader(source, names, separator)
-        try:
-            frames = [_table(rows, index, names) for index, rows in reader.batches()]
-        except InputError as exc:
-            msg = f"{path}: {exc}"
-            raise InputError(msg) from None
-    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
-    return CsvRecords(frame, reader.malformed, encoding, separator)
+    size = max(path.stat().st_size, 1)
+    with _open_lines(path, encoding) as source:
+        names, separator = _header(path, source.next_line())
+        reader = _RecordReader(source, names, separator, chunk_records)
+        batches = reader.batches()
+        while True:
+            try:
+                with _no_gc():
+                    index, rows = next(batches)
+                    frame = _table(rows, index, names)
+            except StopIteration:
+                return
+            except InputError as exc:
+                msg = f"{path}: {exc}"
+                raise InputError(msg) from None
+            malformed, reader.malformed = reader.malformed, []
+            yield CsvRecords(frame, malformed, encoding, separator,
+                             min(source.bytes_read / size, 1.0))
 
 
 @contextlib.contextmanager
@@ -172,6 +193,7 @@ class _LineSource:
         self._text = encoding == "utf-16"  # a text stream: decoded already
         self._nl = "\n" if self._text else b"\n"
         self.lines_read = 0
+        self.bytes_read = 0
         self.problems: dict[int, str] = {}
 
     def next_line(self) -> _Line | None:
@@ -189,6 +211,7 @@ class _LineSource:
             return []
         if not data.endswith(self._nl):
             data += self._fh.readline(MAX_RECORD_BYTES + 1)
+        self.bytes_read += len(data) * (2 if self._text else 1)
         raws = data.split(self._nl)
         tail = raws.pop()  # "" after a final line end; else the last line, unended
         raws = [r + self._nl for r in raws]
@@ -307,8 +330,12 @@ class _RecordReader:
     every record that uses them is done, so nothing is copied per line.
     """
 
-    def __init__(self, source: _LineSource, names: list[str], separator: str) -> None:
+    def __init__(self, source: _LineSource, names: list[str], separator: str,
+                 chunk_records: int = CHUNK_RECORDS) -> None:
         self._source = source
+        self._chunk = chunk_records
+        self._refused = 0
+        self._first_refused = ""
         self.names = names
         self._width = len(names)
         self._separator = separator
@@ -356,7 +383,7 @@ class _RecordReader:
                         index.append(self._row)
                         self._row += 1
                         rows.append(fields)
-                        if len(rows) >= CHUNK_RECORDS:
+                        if len(rows) >= self._chunk:
                             yield index, rows
                             index, rows = [], []
                             self._release(self._base + self._seen)
@@ -405,12 +432,15 @@ class _RecordReader:
         """Refuse a file whose first records all fail, or that has more refused records
         than :data:`MAX_REFUSED`: it is not a table of its header's shape (a wrong
         separator, a shifted header, not a CSV file)."""
-        refused = len(self.malformed)
+        self._refused += 1
+        if not self._first_refused:
+            row, _, reason, _ = self.malformed[-1]
+            self._first_refused = f"row {row}: {reason}"
+        refused = self._refused
         if refused == self._row == _HOPELESS_AFTER or refused > MAX_REFUSED:
-            row, _, reason, _ = self.malformed[0]
             msg = (f"{refused:,} of the first {self._row:,} records cannot be read (the "
-                   f"first: row {row}: {reason}); is the header right, and the separator "
-                   f"{self._separator!r}?")
+                   f"first: {self._first_refused}); is the header right, and the "
+                   f"separator {self._separator!r}?")
             raise InputError(msg)
 
     def _culprit(self, fields: list[str] | None, spans: bool) -> str:

@@ -7,10 +7,11 @@ header, the first GeoJSON feature).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pycountry
 import pyogrio
 import shapely
 
-from geo.csvfile import read_csv_records
+from geo.csvfile import CHUNK_RECORDS, iter_csv_records
 from geo.dates import parse_date_column
 from geo.errors import InputError
 from geo.schema import LIST_SEPARATOR, coordinate_columns
@@ -54,6 +55,8 @@ class Table:
     source_format: str = "canonical"
     #: Each row's shapely geometry (GeoJSON, GeoPackage); None for CSV.
     geometries: pd.Series | None = None
+    #: The share of the file read when this table (or chunk of one) was made.
+    fraction: float = 1.0
 
     @property
     def row_numbers(self) -> pd.Series:
@@ -87,12 +90,6 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     return frame.rename(columns=mapping)
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, list]:
-    """Every cell as text, every record checked (see :mod:`geo.csvfile`)."""
-    found = read_csv_records(path)
-    return found.frame, found.malformed
-
-
 def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
     # Dates stay text as written (GDAL would otherwise type a column from its first
     # value and drop the rest of a cell such as a list of track times, or its zone).
@@ -122,7 +119,7 @@ def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
-    """Read an incident table from CSV, GeoJSON or GeoPackage.
+    """Read an incident table from CSV, GeoJSON or GeoPackage, whole.
 
     Parameters
     ----------
@@ -131,21 +128,42 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
     column_map : dict, optional
         ``{source_column: canonical_column}`` renames applied first.
     """
+    tables = list(iter_tables(path, column_map=column_map))
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0]
+    return dataclasses.replace(first, frame=pd.concat([t.frame for t in tables]),
+                               malformed=[m for t in tables for m in t.malformed])
+
+
+def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
+                chunk_records: int = CHUNK_RECORDS) -> Iterator[Table]:
+    """Read a table a chunk of records at a time (CSV; GeoJSON and GeoPackage come as
+    one chunk). Each chunk keeps its records' positions in the file; ``fraction`` says
+    how much of the file has been read. Raises :class:`InputError` for a file that
+    cannot be read at all."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
         msg = f"{path}: no such file"
         raise InputError(msg)
-    if suffix in CSV_SUFFIXES:
-        frame, malformed = _read_csv(path)
-        table = Table(frame.apply(unguard_text) if len(frame) else frame, malformed=malformed)
-    elif suffix in GEO_SUFFIXES:
+    if suffix in GEO_SUFFIXES:
         frame, points, non_points, geometries = _read_geo(path)
-        table = Table(frame, points=points, non_points=non_points, geometries=geometries)
+        yield _canonical(Table(frame, points=points, non_points=non_points,
+                               geometries=geometries), column_map)
+    elif suffix in CSV_SUFFIXES:
+        for chunk in iter_csv_records(path, chunk_records=chunk_records):
+            frame = chunk.frame.apply(unguard_text) if len(chunk.frame) else chunk.frame
+            yield _canonical(Table(frame, malformed=chunk.malformed,
+                                   fraction=chunk.fraction), column_map)
     else:
         msg = f"{path}: unknown input format {suffix!r}; expected one of " \
               f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"
         raise InputError(msg)
+
+
+def _canonical(table: Table, column_map: dict[str, str] | None) -> Table:
+    """A table with ``column_map`` applied, and an ACLED export mapped."""
     if column_map:
         table.frame = _apply_map(table.frame, column_map)
     if table.points is None and is_acled(table.frame.columns):
@@ -217,7 +235,10 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
         table = pa.Table.from_pandas(
             frame.astype({c: "string" for c in frame.columns
                           if frame[c].dtype == object}), preserve_index=False)
-    return pa.table([_guard_text(c) for c in table.columns], names=table.column_names)
+    # one chunk per column: Arrow's CSV writer misreads columns whose chunks include an
+    # empty one (as pandas' concatenations leave them), writing bytes from elsewhere
+    return pa.table([_guard_text(c) for c in table.columns],
+                    names=table.column_names).combine_chunks()
 
 
 def unguard_text(values: pd.Series) -> pd.Series:
@@ -227,6 +248,16 @@ def unguard_text(values: pd.Series) -> pd.Series:
     if not guarded.any():
         return values
     return values.str.replace(f"^{FORMULA_GUARD}(?={FORMULA_START[1:]})", "", regex=True)
+
+
+def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
+    """Add rows to a spreadsheet-safe CSV file (every column as text), with the header
+    line first when ``header``."""
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(spreadsheet_safe(frame.astype("string")), buffer,
+                    pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    with open(path, "ab") as fh:
+        fh.write(buffer.getvalue().to_pybytes())
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

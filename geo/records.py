@@ -8,16 +8,18 @@ of every file ends up either among the valid records or in its file's rejection 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from geo.csvfile import CHUNK_RECORDS
 from geo.dates import parse_date_column
 from geo.enrich import prepare_incidents, rejection_report
 from geo.errors import InputError, RowsRejectedError
-from geo.readers import Table, read_table
+from geo.readers import Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -175,13 +177,42 @@ def _load_lines(path: Path, table: Table, rt: RecordType) -> LoadedFile:
 
 def load_file(path: str | Path, *, record_type: RecordType | None = None,
               column_map: dict[str, str] | None = None) -> list[LoadedFile]:
-    """Load one record file. An incident file with line features yields its tracks too.
+    """Load one record file whole. An incident file with line features yields its
+    tracks too. Incidents are validated and enriched (see
+    :func:`geo.enrich.prepare_incidents`)."""
+    merged: dict[str, LoadedFile] = {}
+    for parts, _ in iter_load_file(path, record_type=record_type, column_map=column_map):
+        for part in parts:
+            got = merged.get(part.record_type.name)
+            if got is None:
+                merged[part.record_type.name] = part
+                continue
+            got.records = pd.concat([got.records, part.records])
+            got.rejects = pd.concat([got.rejects, part.rejects], ignore_index=True)
+    return list(merged.values())
 
-    Incidents are validated and enriched (see :func:`geo.enrich.prepare_incidents`).
-    """
+
+def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
+                   column_map: dict[str, str] | None = None,
+                   chunk_records: int = CHUNK_RECORDS
+                   ) -> Iterator[tuple[list[LoadedFile], float]]:
+    """Load a record file a chunk at a time: (parts of the chunk, share of the file
+    read). An id seen in an earlier chunk is rejected as a duplicate, as within one."""
     path = Path(path)
-    table = read_table(path, column_map=column_map)
-    rt = record_type or record_type_of(path, table.frame.columns)
+    seen: dict[str, set] = {}
+    for table in iter_tables(path, column_map=column_map, chunk_records=chunk_records):
+        rt = record_type or record_type_of(path, table.frame.columns)
+        parts = _load_table(path, table, rt)
+        for part in parts:
+            ids = seen.setdefault(part.record_type.name, set())
+            if "id" in part.records:
+                again = part.records["id"].isin(ids)
+                _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr))
+                ids.update(part.records["id"])
+        yield parts, table.fraction
+
+
+def _load_table(path: Path, table: Table, rt: RecordType) -> list[LoadedFile]:
     if rt in (DEFENSE_LINE, TRACK):
         return [_load_lines(path, table, rt)]
     if rt is not INCIDENT:
@@ -254,6 +285,11 @@ def load_directory(directory: str | Path) -> RecordSet:
 
 # --- importing ------------------------------------------------------------------------
 
+#: Rejected rows an :class:`ImportResult` keeps in memory for display (all of them go to
+#: the rejects file).
+SHOWN_REJECTS = 1000
+
+
 @dataclass
 class ImportResult:
     """What :func:`import_file` did with one input file."""
@@ -261,8 +297,11 @@ class ImportResult:
     #: The input, and the name it is logged under (an upload's own file name).
     path: Path
     name: str
-    #: Every part of the file, each with its valid records and rejected rows.
-    files: list[LoadedFile]
+    #: Per record type name: [valid rows, rejected rows].
+    counts: dict[str, list[int]] = field(default_factory=dict)
+    #: The first :data:`SHOWN_REJECTS` rejected rows (``row``, ``field``, ``reason``,
+    #: then the row's values), by record type name.
+    shown_rejects: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: Per store table: inserted/updated/unchanged; empty where nothing was written.
     tables: list = field(default_factory=list)
     #: Whether the valid records went into the store.
@@ -271,12 +310,12 @@ class ImportResult:
     @property
     def total(self) -> int:
         """Input rows (valid + rejected)."""
-        return sum(f.total for f in self.files)
+        return sum(v + r for v, r in self.counts.values())
 
     @property
     def rejected(self) -> int:
         """Rejected input rows."""
-        return sum(len(f.rejects) for f in self.files)
+        return sum(r for _, r in self.counts.values())
 
     @property
     def valid(self) -> int:
@@ -284,10 +323,11 @@ class ImportResult:
         return self.total - self.rejected
 
     def rejects(self) -> pd.DataFrame:
-        """Every rejected row (``row``, ``field``, ``reason``, then its values)."""
-        frames = [f.rejects for f in self.files]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["row", "field", "reason"])
+        """The rejected rows kept for display (see :data:`SHOWN_REJECTS`)."""
+        frames = [f for f in self.shown_rejects.values() if len(f)]
+        if not frames:
+            return pd.DataFrame(columns=["row", "field", "reason"])
+        return pd.concat(frames, ignore_index=True)
 
     def summary(self) -> str:
         """One line: rows read, valid, rejected, and what the store did."""
@@ -298,18 +338,67 @@ class ImportResult:
             text += "; " + ("; ".join(map(str, self.tables)) or "nothing to write")
         return text
 
+    def _add(self, part: LoadedFile) -> None:
+        name = part.record_type.name
+        counts = self.counts.setdefault(name, [0, 0])
+        counts[0] += len(part.records)
+        counts[1] += len(part.rejects)
+        shown = self.shown_rejects.get(name)
+        if len(part.rejects) and (shown is None or len(shown) < SHOWN_REJECTS):
+            more = part.rejects.head(SHOWN_REJECTS - (0 if shown is None else len(shown)))
+            self.shown_rejects[name] = more if shown is None else pd.concat(
+                [shown, more], ignore_index=True)
+
+
+class _RejectsFile:
+    """Rejected rows written as they come, to a file beside ``path`` that replaces it
+    when :meth:`close` is called (columns fixed by the first rows written)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        self._columns: list[str] | None = None
+
+    def add(self, rejects: pd.DataFrame) -> None:
+        from geo.readers import append_csv
+
+        if self.path is None or not len(rejects):
+            return
+        if self._columns is None:
+            self._tmp = self.path.with_name(f".{self.path.name}.partial")
+            self._columns = [*rejects.columns, *(["raw"] if "raw" not in rejects else [])]
+        append_csv(rejects.reindex(columns=self._columns), self._tmp,
+                   header=not self._tmp.exists())
+
+    def close(self) -> None:
+        from geo.readers import write_table
+
+        if self.path is None:
+            return
+        if self._tmp is None:  # nothing rejected: a report with the header only
+            write_table(pd.DataFrame(columns=["row", "field", "reason"]), self.path)
+            return
+        self._tmp.replace(self.path)
+
+    def discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
 
 def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = None,
                 keep_valid: bool = False, rejects_path: str | Path | None = None,
-                name: str | None = None, dry_run: bool = False) -> ImportResult:
-    """Read, validate and enrich a record file, then upsert its valid records into
-    ``store`` in one transaction (the one import path of the command line, the
-    dashboard, the benchmarks and the tests).
+                name: str | None = None, dry_run: bool = False,
+                progress: Callable[[float, str], None] | None = None,
+                chunk_records: int = CHUNK_RECORDS) -> ImportResult:
+    """Read, validate and enrich a record file a chunk at a time, upserting its valid
+    records into ``store`` in one transaction (the one import path of the command line,
+    the dashboard, the benchmarks and the tests). Memory stays bounded whatever the
+    file's size; a failure at any point leaves the store as it was.
 
     Parameters
     ----------
     store : geo.store.Store
-        The store written to (checked to be one before the file is read).
+        The store written to.
     path : path
         CSV (canonical or ACLED), GeoJSON or GeoPackage.
     column_map : dict, optional
@@ -318,25 +407,53 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         Import the valid rows even when some are rejected; by default a file with a
         rejected row imports nothing.
     rejects_path : path, optional
-        Where to write the rejected rows (CSV); checked before anything is read and
-        written before the store is touched.
+        Where to write every rejected row (CSV); checked before anything is read.
     name : str, optional
         The file's name in the store's import log (default: ``path``).
     dry_run : bool
         Read and check only; the store is not written.
+    progress : callable, optional
+        Called with (share of the file read, a line of text) after each chunk and while
+        waiting for another import to finish.
+    chunk_records : int
+        Records read, checked and written at a time.
     """
-    from geo.readers import check_output_path, write_table
+    from geo.readers import check_output_path
     from geo.store import file_sha256
 
     path = Path(path)
     if rejects_path is not None:
-        check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
-    result = ImportResult(path, name or str(path), load_file(path, column_map=column_map))
-    if dry_run or (result.rejected and not keep_valid):
-        return result
-    if rejects_path is not None:
-        write_table(result.rejects(), rejects_path)
-    result.tables = store.write(RecordSet(path.parent, result.files).batches(),
-                                file=result.name, sha256=file_sha256(path))
-    result.written = True
+        rejects_path = check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
+    result = ImportResult(path, name or str(path))
+    sink = _RejectsFile(None if dry_run else rejects_path)
+    say = progress or (lambda fraction, text: None)
+    try:
+        if dry_run:
+            for parts, fraction in iter_load_file(path, column_map=column_map,
+                                                  chunk_records=chunk_records):
+                for part in parts:
+                    result._add(part)
+                say(fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+            return result
+        with store.importing(file=result.name, sha256=file_sha256(path),
+                             on_wait=lambda text: say(0.0, text)) as writer:
+            for parts, fraction in iter_load_file(path, column_map=column_map,
+                                                  chunk_records=chunk_records):
+                for part in parts:
+                    result._add(part)
+                    sink.add(part.rejects)
+                if result.rejected and not keep_valid:
+                    writer.cancel()  # nothing will be imported; every problem is listed
+                else:
+                    writer.write(RecordSet(path.parent, parts).batches())
+                say(fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+            result.tables = writer.reports
+        result.written = not writer.cancelled
+    except BaseException:
+        sink.discard()
+        raise
+    if result.written:
+        sink.close()
+    else:
+        sink.discard()
     return result

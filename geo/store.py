@@ -19,7 +19,8 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,20 +222,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-@contextmanager
-def _transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: committed whole, or rolled back on any error."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield con
-    except BaseException:
-        # SQLite may have rolled back already (a full disk does): keep the real cause
-        with suppress(sqlite3.Error):
-            con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-
-
 #: SQLite's words for storage faults → what a user can act on.
 _STORAGE_FAULTS = {
     "database or disk is full": "the disk is full",
@@ -321,7 +308,6 @@ def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> Imp
         log.info("%s: wrote %d/%d rows (not committed)", layer.table,
                  min(start + BATCH_ROWS, len(rows)), len(rows))
     changed = sum(1 for r in rows if r[id_at] in old and old[r[id_at]] != r[hash_at])
-    _update_extent(con, layer)
     return ImportReport(layer.table, len(rows) - len(old), changed, len(old) - changed)
 
 
@@ -332,6 +318,69 @@ def _update_extent(con: sqlite3.Connection, layer: Layer) -> None:
             f'(SELECT min(lon), min(lat), max(lon), max(lat) FROM "{layer.table}"), '
             "last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?",
             (layer.table,))
+
+
+#: How long an import waits for another import to finish before giving up, seconds.
+LOCK_WAIT_S = 1800.0
+_LOCK_POLL_S = 0.25
+
+
+def _begin_write(con: sqlite3.Connection, path: Path, on_wait, wait_s: float) -> None:
+    """Take the store's write lock, waiting for another import to finish if need be."""
+    deadline = time.monotonic() + wait_s
+    con.execute(f"PRAGMA busy_timeout = {int(_LOCK_POLL_S * 1000)}")
+    told = False
+    while True:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                msg = (f"store {path}: another import has held the store for over "
+                       f"{wait_s / 60:.0f} minutes; try again when it has finished")
+                raise StoreError(msg) from exc
+            if not told and on_wait is not None:
+                on_wait("waiting for another import to finish…")
+                told = True
+    con.execute("PRAGMA busy_timeout = 30000")
+
+
+class StoreWriter:
+    """Writes batches of records inside an import's transaction (see
+    :meth:`Store.importing`); ``reports`` sums what each table got."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+        self._totals: dict[str, list[int]] = {}
+        self.cancelled = False
+
+    def write(self, batches: dict[str, pd.DataFrame]) -> None:
+        """Upsert one batch of records per table (not yet committed)."""
+        for name, frame in batches.items():
+            if len(frame):
+                got = _upsert(self._con, LAYERS[name], frame)
+                totals = self._totals.setdefault(name, [0, 0, 0])
+                for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
+                    totals[k] += n
+
+    def cancel(self) -> None:
+        """Write nothing: the transaction is rolled back at the end of the import."""
+        self.cancelled = True
+
+    @property
+    def reports(self) -> list[ImportReport]:
+        """Per table: inserted, updated, unchanged so far."""
+        return [ImportReport(name, *t) for name, t in self._totals.items()]
+
+    def finish(self, file: str, sha256: str) -> None:
+        """Update the tables' extents and log the import (inside the transaction)."""
+        for name in self._totals:
+            _update_extent(self._con, LAYERS[name])
+        self._con.execute("INSERT INTO imports (file, sha256, imported_at, report) "
+                          "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)",
+                          (file, sha256, "; ".join(map(str, self.reports))))
 
 
 # --- The store --------------------------------------------------------------------------
@@ -352,15 +401,35 @@ class Store:
 
         ``batches`` maps a table name (see :data:`LAYERS`) to its valid records.
         """
+        with self.importing(file=file, sha256=sha256) as writer:
+            writer.write(batches)
+        return writer.reports
+
+    @contextmanager
+    def importing(self, *, file: str = "", sha256: str = "",
+                  on_wait: Callable[[str], None] | None = None,
+                  lock_wait_s: float | None = None) -> Iterator[StoreWriter]:
+        """One import as a transaction: batches written through the yielded writer are
+        committed together at the end of the block, logged in ``imports``, or not at
+        all (an error, or :meth:`StoreWriter.cancel`).
+
+        The store has one writer at a time: another import's lock is waited for (up to
+        ``lock_wait_s``, default :data:`LOCK_WAIT_S`), and ``on_wait`` is told once.
+        """
         doing = "the import was not written and the store is unchanged"
-        with _store_errors(self.path, doing), closing(self.connect()) as con, \
-                _transaction(con):
-            reports = [_upsert(con, LAYERS[name], frame) for name, frame in batches.items()
-                       if len(frame)]
-            con.execute("INSERT INTO imports (file, sha256, imported_at, report) "
-                        "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)",
-                        (file, sha256, "; ".join(map(str, reports))))
-        return reports
+        with _store_errors(self.path, doing), closing(self.connect()) as con:
+            _begin_write(con, self.path, on_wait,
+                         LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
+            writer = StoreWriter(con)
+            try:
+                yield writer
+                if not writer.cancelled:
+                    writer.finish(file, sha256)
+            except BaseException:
+                with suppress(sqlite3.Error):  # SQLite may have rolled back already
+                    con.execute("ROLLBACK")
+                raise
+            con.execute("ROLLBACK" if writer.cancelled else "COMMIT")
 
     def counts(self) -> dict[str, int]:
         """Number of records in each table."""

@@ -313,3 +313,28 @@ def test_region_only_rows_get_no_distances_from_enrich_either(tmp_path, capsys):
     assert out.loc["r-1", "dist_belarus_km"] == ""
     assert out.loc["r-1", "location_label"] == "Lithuania (region; no position reported)"
     assert float(out.loc["e-1", "dist_belarus_km"]) > 0
+
+
+def test_a_file_read_in_chunks_imports_as_one(tmp_path):
+    """Chunks of two records: refused records, a duplicate id across chunks and a quote
+    left open in one chunk are all found; the valid rows go in together."""
+    store = open_store(tmp_path / "s.gpkg")
+    lines = [GOOD.format(n=1), GOOD.format(n=2), "a-3,2025-07-03,drone,54.6",
+             GOOD.format(n=4), GOOD.format(n=1), 'a-6,2025-07-06,drone,54.6,25.1,reported,"x',
+             GOOD.format(n=7), GOOD.format(n=8)]
+    src = write(tmp_path, "in.csv", HEADER + "\n" + "\n".join(lines) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    seen: list[float] = []
+    result = import_file(store, src, keep_valid=True, rejects_path=rejects,
+                         chunk_records=2, progress=lambda f, _: seen.append(f))
+    assert (result.total, result.valid, result.rejected) == (8, 5, 3)
+    assert [t.inserted for t in result.tables] == [5]
+    got = read_table(rejects).frame
+    assert list(got["row"]) == ["3", "5", "6"]
+    assert got.loc[1, "reason"] == "duplicate id 'g-1'"
+    assert seen == sorted(seen)
+    assert seen[-1] == 1.0
+    assert len(seen) >= 3
+    refused = import_file(store, src, chunk_records=2)  # one bad row: nothing goes in
+    assert not refused.written
+    assert refused.rejected == 3
