@@ -22,7 +22,9 @@ SHOWN_REJECTS = 20
 
 def _print_rejects(rejects, stream, total: int | None = None) -> None:
     for rec in rejects.head(SHOWN_REJECTS).itertuples(index=False):
-        print(f"  row {rec.row}: {rec.field}: {rec.reason}", file=stream)
+        where = f"layer {rec.layer!r} " if isinstance(getattr(rec, "layer", None), str) \
+            else ""
+        print(f"  {where}row {rec.row}: {rec.field}: {rec.reason}", file=stream)
     total = len(rejects) if total is None else total
     if total > SHOWN_REJECTS:
         print(f"  ... and {total - SHOWN_REJECTS} more", file=stream)
@@ -139,6 +141,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                          progress=_progress_line(sys.stderr))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
+    for note in result.notes:
+        print(f"warning: {args.input}: {note}", file=sys.stderr)
     if not result.written:
         print(f"{result.rejected} of {result.total} rows are invalid; nothing imported "
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)

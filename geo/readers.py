@@ -57,6 +57,10 @@ class Table:
     geometries: pd.Series | None = None
     #: The share of the file read when this table (or chunk of one) was made.
     fraction: float = 1.0
+    #: The layer of a GeoPackage of several layers, else None.
+    layer: str | None = None
+    #: Why a layer was not read (the table is then empty).
+    note: str = ""
 
     @property
     def row_numbers(self) -> pd.Series:
@@ -90,13 +94,29 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
     return frame.rename(columns=mapping)
 
 
-def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
+#: Geometry types of the layers read from GeoJSON and GeoPackage files (points are
+#: incidents or deployments, lines tracks or defence lines; no geometry: sources).
+READ_GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Unknown",
+                   "Point Z", "LineString Z", "MultiLineString Z", None}
+
+
+def _geo_layers(path: Path) -> list[tuple[str, str | None]]:
+    """The file's layers: (name, geometry type)."""
+    try:
+        return [(str(n), g) for n, g in pyogrio.list_layers(path)]
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
+        raise InputError(msg) from exc
+
+
+def _read_geo(path: Path, layer: str | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict, pd.Series | None]:
     # Dates stay text as written (GDAL would otherwise type a column from its first
     # value and drop the rest of a cell such as a list of track times, or its zone).
     options = ({"DATE_AS_STRING": "YES"} if path.suffix.lower() in (".geojson", ".json")
                else {"datetime_as_string": True})
     try:
-        gdf = gpd.read_file(path, **options)
+        gdf = gpd.read_file(path, layer=layer, **options)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
         raise InputError(msg) from exc
@@ -105,6 +125,8 @@ def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
         msg = (f"{path}: text that is not UTF-8 (byte 0x{byte} at offset {exc.start:,}); "
                "GeoJSON and GeoPackage text must be UTF-8")
         raise InputError(msg) from exc
+    if not isinstance(gdf, gpd.GeoDataFrame):  # an attribute table (sources)
+        return pd.DataFrame(gdf), None, {}, None
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
         raise InputError(msg)
@@ -118,6 +140,23 @@ def _read_geo(path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.Series]:
     return frame, points, non_points, pd.Series(geoms, index=gdf.index, dtype=object)
 
 
+def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table]:
+    """One table per layer of a GeoJSON or GeoPackage file; a layer this tool does not
+    read (polygons) comes as an empty table whose ``note`` says why."""
+    layers = _geo_layers(path)
+    named = len(layers) > 1
+    for name, geometry in layers:
+        label = name if named else None
+        if geometry not in READ_GEOMETRIES:
+            note = (f"layer {name!r} skipped: it holds {geometry} geometries; points "
+                    "(incidents, deployments) and lines (tracks, defence lines) are read")
+            yield Table(pd.DataFrame(), layer=label, note=note)
+            continue
+        frame, points, non_points, geometries = _read_geo(path, name if named else None)
+        yield _canonical(Table(frame, points=points, non_points=non_points,
+                               geometries=geometries, layer=label), column_map)
+
+
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
     """Read an incident table from CSV, GeoJSON or GeoPackage, whole.
 
@@ -129,8 +168,13 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         ``{source_column: canonical_column}`` renames applied first.
     """
     tables = list(iter_tables(path, column_map=column_map))
-    if len(tables) == 1:
+    if len(tables) == 1 and not tables[0].note:
         return tables[0]
+    if any(t.layer is not None for t in tables):
+        names = ", ".join(repr(t.layer) for t in tables)
+        msg = (f"{path}: has several layers ({names}); this reads one table: save the "
+               "layer alone, or use `python -m geo import`, which reads every layer")
+        raise InputError(msg)
     first = tables[0]
     return dataclasses.replace(first, frame=pd.concat([t.frame for t in tables]),
                                malformed=[m for t in tables for m in t.malformed])
@@ -148,9 +192,7 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
         msg = f"{path}: no such file"
         raise InputError(msg)
     if suffix in GEO_SUFFIXES:
-        frame, points, non_points, geometries = _read_geo(path)
-        yield _canonical(Table(frame, points=points, non_points=non_points,
-                               geometries=geometries), column_map)
+        yield from _geo_tables(path, column_map)
     elif suffix in CSV_SUFFIXES:
         for chunk in iter_csv_records(path, chunk_records=chunk_records):
             frame = chunk.frame.apply(unguard_text) if len(chunk.frame) else chunk.frame

@@ -53,6 +53,8 @@ class LoadedFile:
     record_type: RecordType
     records: pd.DataFrame
     rejects: pd.DataFrame
+    #: The GeoPackage layer the records come from, where the file has several.
+    layer: str | None = None
 
     @property
     def total(self) -> int:
@@ -96,10 +98,12 @@ class RecordSet:
             raise RowsRejectedError(msg, lines)
 
 
-def record_type_of(path: Path, columns) -> RecordType:
-    """A file's record type: from its name in a record directory, else from its header."""
-    if path.stem in FILE_TYPES:
-        return FILE_TYPES[path.stem]
+def record_type_of(path: Path, columns, layer: str | None = None) -> RecordType:
+    """A file's (or layer's) record type: from its name in a record directory (or the
+    layer's name, as in a store), else from its header."""
+    for name in (layer, path.stem):
+        if name in FILE_TYPES:
+            return FILE_TYPES[name]
     names = {str(c).strip().lower() for c in columns}
     if {"kind", "status"} <= names:
         return DEPLOYMENT
@@ -180,36 +184,52 @@ def load_file(path: str | Path, *, record_type: RecordType | None = None,
     """Load one record file whole. An incident file with line features yields its
     tracks too. Incidents are validated and enriched (see
     :func:`geo.enrich.prepare_incidents`)."""
-    merged: dict[str, LoadedFile] = {}
-    for parts, _ in iter_load_file(path, record_type=record_type, column_map=column_map):
-        for part in parts:
-            got = merged.get(part.record_type.name)
+    merged: dict[tuple, LoadedFile] = {}
+    for chunk in iter_load_file(path, record_type=record_type, column_map=column_map):
+        for part in chunk.parts:
+            key = (part.layer, part.record_type.name)
+            got = merged.get(key)
             if got is None:
-                merged[part.record_type.name] = part
+                merged[key] = part
                 continue
             got.records = pd.concat([got.records, part.records])
             got.rejects = pd.concat([got.rejects, part.rejects], ignore_index=True)
     return list(merged.values())
 
 
+@dataclass
+class Chunk:
+    """Records loaded from a part of a file (see :func:`iter_load_file`)."""
+
+    parts: list[LoadedFile]
+    #: The share of the file read so far.
+    fraction: float
+    #: What was not read, and why (a layer of polygons, say).
+    note: str = ""
+
+
 def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
                    column_map: dict[str, str] | None = None,
-                   chunk_records: int = CHUNK_RECORDS
-                   ) -> Iterator[tuple[list[LoadedFile], float]]:
-    """Load a record file a chunk at a time: (parts of the chunk, share of the file
-    read). An id seen in an earlier chunk is rejected as a duplicate, as within one."""
+                   chunk_records: int = CHUNK_RECORDS) -> Iterator[Chunk]:
+    """Load a record file a chunk at a time (a CSV file by :data:`CHUNK_RECORDS`
+    records, a GeoPackage by layer). An id seen in an earlier chunk of the same record
+    type is rejected as a duplicate, as within one."""
     path = Path(path)
     seen: dict[str, set] = {}
     for table in iter_tables(path, column_map=column_map, chunk_records=chunk_records):
-        rt = record_type or record_type_of(path, table.frame.columns)
+        if table.note:
+            yield Chunk([], table.fraction, table.note)
+            continue
+        rt = record_type or record_type_of(path, table.frame.columns, table.layer)
         parts = _load_table(path, table, rt)
         for part in parts:
+            part.layer = table.layer
             ids = seen.setdefault(part.record_type.name, set())
             if "id" in part.records:
                 again = part.records["id"].isin(ids)
                 _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr))
                 ids.update(part.records["id"])
-        yield parts, table.fraction
+        yield Chunk(parts, table.fraction)
 
 
 def _load_table(path: Path, table: Table, rt: RecordType) -> list[LoadedFile]:
@@ -306,6 +326,8 @@ class ImportResult:
     tables: list = field(default_factory=list)
     #: Whether the valid records went into the store.
     written: bool = False
+    #: What was not read, and why (layers skipped).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -334,11 +356,15 @@ class ImportResult:
         text = f"{self.name}: {self.total} rows read, {self.valid} valid"
         if self.rejected:
             text += f", {self.rejected} rejected"
+        for note in self.notes:
+            text += f"; {note}"
         if self.written:
             text += "; " + ("; ".join(map(str, self.tables)) or "nothing to write")
         return text
 
     def _add(self, part: LoadedFile) -> None:
+        if part.layer is not None and len(part.rejects) and "layer" not in part.rejects:
+            part.rejects.insert(0, "layer", part.layer)
         name = part.record_type.name
         counts = self.counts.setdefault(name, [0, 0])
         counts[0] += len(part.records)
@@ -429,24 +455,28 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     say = progress or (lambda fraction, text: None)
     try:
         if dry_run:
-            for parts, fraction in iter_load_file(path, column_map=column_map,
-                                                  chunk_records=chunk_records):
-                for part in parts:
+            for chunk in iter_load_file(path, column_map=column_map,
+                                        chunk_records=chunk_records):
+                result.notes += [chunk.note] if chunk.note else []
+                for part in chunk.parts:
                     result._add(part)
-                say(fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+                say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
+                                    "rejected")
             return result
         with store.importing(file=result.name, sha256=file_sha256(path),
                              on_wait=lambda text: say(0.0, text)) as writer:
-            for parts, fraction in iter_load_file(path, column_map=column_map,
-                                                  chunk_records=chunk_records):
-                for part in parts:
+            for chunk in iter_load_file(path, column_map=column_map,
+                                        chunk_records=chunk_records):
+                result.notes += [chunk.note] if chunk.note else []
+                for part in chunk.parts:
                     result._add(part)
                     sink.add(part.rejects)
                 if result.rejected and not keep_valid:
                     writer.cancel()  # nothing will be imported; every problem is listed
-                else:
-                    writer.write(RecordSet(path.parent, parts).batches())
-                say(fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+                elif chunk.parts:
+                    writer.write(RecordSet(path.parent, chunk.parts).batches())
+                say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
+                                    "rejected")
             result.tables = writer.reports
         result.written = not writer.cancelled
     except BaseException:

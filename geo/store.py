@@ -338,13 +338,23 @@ def _begin_write(con: sqlite3.Connection, path: Path, on_wait, wait_s: float) ->
             if "locked" not in str(exc) and "busy" not in str(exc):
                 raise
             if time.monotonic() > deadline:
+                waited = f"{wait_s / 60:.0f} minutes" if wait_s >= 120 else f"{wait_s:g} s"
                 msg = (f"store {path}: another import has held the store for over "
-                       f"{wait_s / 60:.0f} minutes; try again when it has finished")
+                       f"{waited}; try again when it has finished")
                 raise StoreError(msg) from exc
             if not told and on_wait is not None:
                 on_wait("waiting for another import to finish…")
                 told = True
     con.execute("PRAGMA busy_timeout = 30000")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, None if there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 class StoreWriter:
@@ -420,11 +430,16 @@ class Store:
         with _store_errors(self.path, doing), closing(self.connect()) as con:
             _begin_write(con, self.path, on_wait,
                          LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
+            identity = _file_identity(self.path)
             writer = StoreWriter(con)
             try:
                 yield writer
                 if not writer.cancelled:
                     writer.finish(file, sha256)
+                    if _file_identity(self.path) != identity:
+                        msg = (f"store {self.path}: the file was removed or replaced "
+                               "during the import; nothing was written")
+                        raise StoreError(msg)
             except BaseException:
                 with suppress(sqlite3.Error):  # SQLite may have rolled back already
                     con.execute("ROLLBACK")
@@ -606,6 +621,10 @@ def check_store(path: Path) -> Store:
     store's tables); else a :class:`StoreError` saying what it is instead."""
     if path.is_dir():
         msg = f"store {path}: is a folder; give the store's file (e.g. var/store.gpkg)"
+        raise StoreError(msg)
+    if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+        msg = (f"store {path}: is on a read-only file system; the store needs to write "
+               "beside itself (its log), so copy it somewhere writable")
         raise StoreError(msg)
     with _store_errors(path, "cannot be opened as a store"), \
             closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
