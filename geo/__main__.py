@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.enrich import enrich_points, enrich_table
+from geo.enrich import enrich_points
 from geo.errors import FlankwatchError, GeocodeError
 from geo.gazetteer import load_gazetteer
-from geo.readers import check_output_path, parse_column_map, read_table, write_table
+from geo.readers import check_output_path, parse_column_map
 from geo.records import load_directory, load_file
 
 #: Rejected rows printed before "... and N more".
@@ -32,25 +32,27 @@ def _print_rejects(rejects, stream, total: int | None = None) -> None:
 
 def cmd_enrich(args: argparse.Namespace) -> int:
     """Enrich a table; bad rows stop the run unless --rejects is given."""
-    output = check_output_path(args.output, what="-o")
+    from geo.records import enrich_file
+
     if args.rejects is not None:
         check_output_path(args.rejects, suffixes=[".csv"], what="--rejects")
-    table = read_table(args.input, column_map=parse_column_map(args.map))
-    enriched, rejects = enrich_table(table)
-    total = len(table.frame) + len(table.malformed)
-    if len(rejects) and not args.rejects:
-        print(f"{len(rejects)} of {total} rows are invalid; nothing written "
+    check_output_path(args.output, what="-o")
+    result = enrich_file(args.input, args.output, rejects_path=args.rejects,
+                         column_map=parse_column_map(args.map),
+                         progress=_progress_line(sys.stderr))
+    if sys.stderr.isatty():
+        print(file=sys.stderr)  # end the progress line
+    shown = result.shown_rejects
+    if not result.written:
+        print(f"{result.rejected} of {result.total} rows are invalid; nothing written "
               f"(use --rejects FILE to keep the valid rows):", file=sys.stderr)
-        _print_rejects(rejects, sys.stderr)
+        _print_rejects(shown, sys.stderr, result.rejected)
         return 1
-    write_table(enriched, output)
-    if args.rejects:
-        write_table(rejects, args.rejects)
-    print(f"{len(enriched)} rows enriched -> {output}"
-          + (f"; {len(rejects)} rejected -> {args.rejects}" if args.rejects else ""),
+    print(f"{result.enriched} rows enriched -> {args.output}"
+          + (f"; {result.rejected} rejected -> {args.rejects}" if args.rejects else ""),
           file=sys.stderr)
-    if len(rejects):
-        _print_rejects(rejects, sys.stderr)
+    if result.rejected:
+        _print_rejects(shown, sys.stderr, result.rejected)
     return 0
 
 

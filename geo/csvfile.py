@@ -56,7 +56,6 @@ SEPARATORS = (",", ";", "\t", "|")
 
 _SNIFF_BYTES = 64 * 1024
 _SCAN_BLOCK = 1024 * 1024
-_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 
 csv.field_size_limit(MAX_FIELD_BYTES)
 

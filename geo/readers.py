@@ -293,20 +293,62 @@ def unguard_text(values: pd.Series) -> pd.Series:
 
 
 def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
-    """Add rows to a spreadsheet-safe CSV file (every column as text), with the header
-    line first when ``header``."""
+    """Add rows to a spreadsheet-safe CSV file, with the header line first when
+    ``header``."""
     buffer = pa.BufferOutputStream()
-    pacsv.write_csv(spreadsheet_safe(frame.astype("string")), buffer,
+    pacsv.write_csv(spreadsheet_safe(frame), buffer,
                     pacsv.WriteOptions(include_header=header, quoting_style="needed"))
     with open(path, "ab") as fh:
         fh.write(buffer.getvalue().to_pybytes())
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Spreadsheet-safe CSV (:func:`spreadsheet_safe`) through Arrow's writer (about
-    15x faster than pandas on a million rows)."""
-    pacsv.write_csv(spreadsheet_safe(frame), path,
-                    pacsv.WriteOptions(quoting_style="needed"))
+class TableWriter:
+    """A table written a chunk at a time (see :meth:`append`) to a file beside ``path``
+    that takes its place when :meth:`commit` is called, so the output appears whole or
+    not at all. The format comes from the extension: spreadsheet-safe CSV, GeoJSON or
+    GeoPackage (points from the ``lat``/``lon`` columns)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = check_output_path(path)
+        self._suffix = self.path.suffix.lower()
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self._suffix,
+                                   dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._tmp.unlink()
+        self._started = False
+
+    def append(self, frame: pd.DataFrame) -> None:
+        """Write some more rows (the first call also writes the header or schema)."""
+        if self._suffix == ".csv":
+            append_csv(frame, self._tmp, header=not self._started)
+        elif len(frame) or not self._started:
+            driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
+            _as_points(frame, self.path).to_file(
+                self._tmp, driver=driver, layer="incidents" if driver == "GPKG" else None,
+                mode="a" if self._started else "w")
+        self._started = True
+
+    def commit(self) -> None:
+        """Put the file in place (with an ordinary new file's permissions)."""
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)
+        self._tmp.replace(self.path)
+
+    def discard(self) -> None:
+        """Forget what was written."""
+        self._tmp.unlink(missing_ok=True)
+
+
+def _as_points(frame: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
+    lat_col, lon_col = coordinate_columns(list(frame.columns))
+    if lat_col is None or lon_col is None:
+        msg = f"{path}: the table has no latitude/longitude columns to map"
+        raise InputError(msg)
+    lon = pd.to_numeric(frame[lon_col].astype(str).str.replace(",", "."), errors="coerce")
+    lat = pd.to_numeric(frame[lat_col].astype(str).str.replace(",", "."), errors="coerce")
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat, crs=4326))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
@@ -314,34 +356,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> None:
 
     The file appears whole or not at all (written beside the target, then renamed).
     """
-    path = check_output_path(path)
-    suffix = path.suffix.lower()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    writer = TableWriter(path)
     try:
-        if suffix == ".csv":
-            _write_csv(frame, tmp)
-        else:
-            tmp.unlink()
-            lat_col, lon_col = coordinate_columns(list(frame.columns))
-            if lat_col is None or lon_col is None:
-                msg = f"{path}: the table has no latitude/longitude columns to map"
-                raise InputError(msg)
-            lon = pd.to_numeric(frame[lon_col].astype(str).str.replace(",", "."),
-                                errors="coerce")
-            lat = pd.to_numeric(frame[lat_col].astype(str).str.replace(",", "."),
-                                errors="coerce")
-            geom = gpd.points_from_xy(lon, lat, crs=4326)
-            gdf = gpd.GeoDataFrame(frame, geometry=geom)
-            driver = "GeoJSON" if suffix == ".geojson" else "GPKG"
-            gdf.to_file(tmp, driver=driver, layer="incidents" if driver == "GPKG" else None)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
-        tmp.replace(path)
+        writer.append(frame)
+        writer.commit()
     finally:
-        tmp.unlink(missing_ok=True)
+        writer.discard()
 
 
 # --- ACLED exports --------------------------------------------------------------------

@@ -377,38 +377,32 @@ class ImportResult:
 
 
 class _RejectsFile:
-    """Rejected rows written as they come, to a file beside ``path`` that replaces it
-    when :meth:`close` is called (columns fixed by the first rows written)."""
+    """Rejected rows written as they come (see :class:`geo.readers.TableWriter`); the
+    columns are fixed by the first rows: ``row``, ``field``, ``reason``, the input's
+    columns, then ``raw``."""
 
     def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._tmp: Path | None = None
+        from geo.readers import TableWriter
+
+        self._writer = TableWriter(path) if path is not None else None
         self._columns: list[str] | None = None
 
     def add(self, rejects: pd.DataFrame) -> None:
-        from geo.readers import append_csv
-
-        if self.path is None or not len(rejects):
+        if self._writer is None or (not len(rejects) and self._columns is not None):
             return
         if self._columns is None:
-            self._tmp = self.path.with_name(f".{self.path.name}.partial")
             self._columns = [*rejects.columns, *(["raw"] if "raw" not in rejects else [])]
-        append_csv(rejects.reindex(columns=self._columns), self._tmp,
-                   header=not self._tmp.exists())
+        self._writer.append(rejects.reindex(columns=self._columns))
 
     def close(self) -> None:
-        from geo.readers import write_table
-
-        if self.path is None:
-            return
-        if self._tmp is None:  # nothing rejected: a report with the header only
-            write_table(pd.DataFrame(columns=["row", "field", "reason"]), self.path)
-            return
-        self._tmp.replace(self.path)
+        if self._writer is not None:
+            if self._columns is None:  # nothing read: a report with the header only
+                self.add(pd.DataFrame(columns=["row", "field", "reason"]))
+            self._writer.commit()
 
     def discard(self) -> None:
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
+        if self._writer is not None:
+            self._writer.discard()
 
 
 def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = None,
@@ -487,3 +481,90 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     else:
         sink.discard()
     return result
+
+
+@dataclass
+class EnrichResult:
+    """What :func:`enrich_file` did."""
+
+    total: int = 0
+    enriched: int = 0
+    rejected: int = 0
+    #: The first :data:`SHOWN_REJECTS` rejected rows.
+    shown_rejects: pd.DataFrame | None = None
+    #: Whether the output (and the rejects file) were written.
+    written: bool = False
+
+
+def enrich_file(path: str | Path, output: str | Path, *,
+                rejects_path: str | Path | None = None,
+                column_map: dict[str, str] | None = None,
+                progress: Callable[[float, str], None] | None = None,
+                chunk_records: int = CHUNK_RECORDS) -> EnrichResult:
+    """Enrich a table file a chunk at a time into ``output`` (every input column, then
+    the enriched columns; see :func:`geo.enrich.enrich_table`), with bounded memory.
+
+    Without ``rejects_path`` a file with an invalid row writes nothing (every problem is
+    still counted and the first ones kept); with it, the valid rows go to ``output`` and
+    every rejected row to ``rejects_path``. Outputs appear whole or not at all.
+    """
+    from geo.boundaries import load_boundaries
+    from geo.enrich import enrich_table
+    from geo.gazetteer import load_gazetteer
+    from geo.readers import TableWriter
+
+    out = TableWriter(output)
+    sink = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
+    gazetteer, boundaries = load_gazetteer(), load_boundaries()
+    result, seen = EnrichResult(), set()
+    say = progress or (lambda fraction, text: None)
+    try:
+        for table in iter_tables(path, column_map=column_map, chunk_records=chunk_records):
+            if table.layer is not None or table.note:
+                msg = (f"{path}: has several layers; `enrich` reads one table (save the "
+                       "layer alone, or use `python -m geo import`, which reads them all)")
+                raise InputError(msg)
+            enriched, rejects = enrich_table(table, gazetteer=gazetteer,
+                                             boundaries=boundaries)
+            enriched, rejects = _reject_seen_ids(enriched, rejects, seen)
+            result.total += len(enriched) + len(rejects)
+            result.enriched += len(enriched)
+            result.rejected += len(rejects)
+            if result.shown_rejects is None or len(result.shown_rejects) < SHOWN_REJECTS:
+                result.shown_rejects = pd.concat(
+                    [f for f in (result.shown_rejects, rejects) if f is not None],
+                    ignore_index=True).head(SHOWN_REJECTS)
+            sink.add(rejects)
+            if rejects_path is not None or not result.rejected:
+                out.append(enriched)
+            say(table.fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+        if result.rejected and rejects_path is None:
+            out.discard()
+            return result
+        out.commit()
+        sink.close()
+        result.written = True
+    finally:
+        out.discard()
+        sink.discard()
+    return result
+
+
+def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows whose ``id`` an earlier chunk had move to the rejects; the rest are noted."""
+    if "id" not in enriched.columns or not len(enriched):
+        return enriched, rejects
+    ids = enriched["id"].astype("string").str.strip().fillna("")
+    again = ids.isin(seen) & (ids != "")
+    seen.update(ids[ids != ""])
+    if not again.any():
+        return enriched, rejects
+    from geo.enrich import ENRICHED_COLUMNS
+
+    moved = enriched[again].drop(columns=[c for c in ENRICHED_COLUMNS if c in enriched])
+    moved.insert(0, "reason", "duplicate id " + ids[again].map(repr))
+    moved.insert(0, "field", "id")
+    moved.insert(0, "row", moved.index + 1)
+    rejects = pd.concat([rejects, moved], ignore_index=True).sort_values("row", kind="stable")
+    return enriched[~again], rejects

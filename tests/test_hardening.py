@@ -20,7 +20,7 @@ from geo.__main__ import main
 from geo.csvfile import MAX_COLUMNS, read_csv_records
 from geo.errors import InputError, StoreError
 from geo.readers import read_table
-from geo.records import import_file
+from geo.records import enrich_file, import_file
 from geo.store import open_store
 from tests.conftest import small_file_system
 
@@ -338,3 +338,23 @@ def test_a_file_read_in_chunks_imports_as_one(tmp_path):
     refused = import_file(store, src, chunk_records=2)  # one bad row: nothing goes in
     assert not refused.written
     assert refused.rejected == 3
+
+
+def test_enrich_in_chunks_matches_enrich_whole(tmp_path):
+    lines = [GOOD.format(n=1), GOOD.format(n=2), "a-3,2025-07-03,drone,54.6",
+             GOOD.format(n=4), GOOD.format(n=1), GOOD.format(n=6)]
+    src = write(tmp_path, "in.csv", HEADER + "\n" + "\n".join(lines) + "\n")
+    outputs = {}
+    for chunk in (2, 1000):
+        out, rejects = tmp_path / f"out{chunk}.csv", tmp_path / f"rej{chunk}.csv"
+        result = enrich_file(src, out, rejects_path=rejects, chunk_records=chunk)
+        assert (result.total, result.enriched, result.rejected) == (6, 4, 2)
+        outputs[chunk] = (read_table(out).frame.reset_index(drop=True),
+                          read_table(rejects).frame[["row", "field", "reason"]])
+    pd.testing.assert_frame_equal(outputs[2][0], outputs[1000][0])
+    pd.testing.assert_frame_equal(outputs[2][1], outputs[1000][1])
+    assert list(outputs[2][1]["reason"]) == ["4 fields where the header has 7 (line 4)",
+                                             "duplicate id 'g-1'"]
+    refused = enrich_file(src, tmp_path / "none.csv", chunk_records=2)
+    assert not refused.written
+    assert not (tmp_path / "none.csv").exists()
