@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from geo.enrich import enrich_points
-from geo.errors import FlankwatchError, GeocodeError
+from geo.errors import FlankwatchError, GeocodeError, InputError
 from geo.gazetteer import load_gazetteer
 from geo.readers import check_output_path, parse_column_map
 from geo.records import load_directory, load_file
@@ -137,6 +137,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from geo.records import import_file
     from geo.store import open_store
 
+    if args.rejects is not None:  # checked before the store is opened or created
+        check_output_path(args.rejects, suffixes=[".csv"], what="--rejects")
+    if not Path(args.input).is_file():
+        msg = f"{args.input}: no such file"
+        raise InputError(msg)
     store = open_store(args.store)
     result = import_file(store, args.input, column_map=parse_column_map(args.map),
                          keep_valid=args.rejects is not None, rejects_path=args.rejects,

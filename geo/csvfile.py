@@ -5,7 +5,8 @@ ones with its row number (1 = the first record after the header), the physical l
 starts on, the reason and its raw text. The file is streamed: memory stays bounded by
 the limits below whatever the input.
 
-- **Encoding**: a UTF-16 byte-order mark means UTF-16; otherwise a file that is valid
+- **Encoding**: a UTF-16 or UTF-32 byte-order mark means that encoding (decoded
+  strictly); otherwise a file that is valid
   UTF-8 (byte-order mark or not) is UTF-8. A file with some invalid UTF-8 bytes but
   other well-formed multi-byte sequences is still UTF-8: only the records holding the
   invalid bytes are refused, with the byte named. A file with no well-formed multi-byte
@@ -14,8 +15,8 @@ the limits below whatever the input.
 - **Field counts**: a record with more or fewer fields than the header is refused.
 - **Quotes**: a quoted field may hold separators and line breaks. A quote that is never
   closed would swallow the records after it; the reader notices (the record it makes
-  spans several lines and has the wrong number of fields, or an odd number of quotes),
-  refuses the line where the quote opens, and reads on from the next line.
+  spans several lines and has the wrong number of fields, or the file ends inside the
+  quote), refuses the line where the quote opens, and reads on from the next line.
 - **Limits** (:data:`MAX_COLUMNS`, :data:`MAX_FIELD_BYTES`, :data:`MAX_RECORD_BYTES`):
   checked while reading, so an absurd file is refused at the first offending record
   with the limit named.
@@ -54,6 +55,8 @@ CHUNK_RECORDS = 50_000
 #: Separators recognised in the header, in order of preference after the comma.
 SEPARATORS = (",", ";", "\t", "|")
 
+#: Encodings read as text streams (by their byte-order mark): bytes per character.
+_WIDE = {"utf-16": 2, "utf-32": 4}
 _SNIFF_BYTES = 64 * 1024
 _SCAN_BLOCK = 1024 * 1024
 
@@ -109,7 +112,12 @@ def iter_csv_records(path: str | Path, *, chunk_records: int = CHUNK_RECORDS
     encoding = _encoding(path)
     size = max(path.stat().st_size, 1)
     with _open_lines(path, encoding) as source:
-        names, separator = _header(path, source.next_line())
+        try:
+            first = source.next_line()
+        except UnicodeDecodeError as exc:
+            msg = f"{path}: not valid {encoding.upper()} in its first line ({exc.reason})"
+            raise InputError(msg) from None
+        names, separator = _header(path, first)
         reader = _RecordReader(source, names, separator, chunk_records)
         batches = reader.batches()
         while True:
@@ -121,6 +129,10 @@ def iter_csv_records(path: str | Path, *, chunk_records: int = CHUNK_RECORDS
                 return
             except InputError as exc:
                 msg = f"{path}: {exc}"
+                raise InputError(msg) from None
+            except UnicodeDecodeError as exc:  # a UTF-16/32 file, decoded strictly
+                where = source.lines_read + 1
+                msg = f"{path}: not valid {encoding.upper()} near line {where} ({exc.reason})"
                 raise InputError(msg) from None
             malformed, reader.malformed = reader.malformed, []
             yield CsvRecords(frame, malformed, encoding, separator,
@@ -154,6 +166,8 @@ def _encoding(path: Path) -> str:
         if not head:
             msg = f"{path}: the file is empty"
             raise InputError(msg)
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            return "utf-32"
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
         if _binary(head):
@@ -161,14 +175,16 @@ def _encoding(path: Path) -> str:
                    "CSV text, preferably UTF-8")
             raise InputError(msg)
         fh.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # invalid bytes become lone surrogates (U+DC80-U+DCFF): a real U+FFFD in the
+        # text counts as well-formed
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         well_formed = invalid = 0
         for block in iter(lambda: fh.read(_SCAN_BLOCK), b""):
             text = decoder.decode(block)
-            bad = text.count("\ufffd")
+            bad = len(text) - len(text.encode("utf-8", "ignore").decode("utf-8"))
             invalid += bad
             well_formed += len(text) - len(text.encode("ascii", "ignore")) - bad
-        invalid += decoder.decode(b"", final=True).count("\ufffd")
+        invalid += len(decoder.decode(b"", final=True))
     if invalid == 0 or well_formed > 0:
         return "utf-8-sig"
     return "cp1252"
@@ -189,7 +205,7 @@ class _LineSource:
     def __init__(self, fh, encoding: str) -> None:
         self._fh = fh
         self._encoding = encoding
-        self._text = encoding == "utf-16"  # a text stream: decoded already
+        self._text = encoding in _WIDE  # a text stream: decoded already
         self._nl = "\n" if self._text else b"\n"
         self.lines_read = 0
         self.bytes_read = 0
@@ -210,7 +226,7 @@ class _LineSource:
             return []
         if not data.endswith(self._nl):
             data += self._fh.readline(MAX_RECORD_BYTES + 1)
-        self.bytes_read += len(data) * (2 if self._text else 1)
+        self.bytes_read += len(data) * _WIDE.get(self._encoding, 1)
         raws = data.split(self._nl)
         tail = raws.pop()  # "" after a final line end; else the last line, unended
         raws = [r + self._nl for r in raws]
@@ -220,10 +236,7 @@ class _LineSource:
         elif tail:
             raws.append(tail)
         self.lines_read += len(raws)
-        if self._text:
-            for k, raw in enumerate(raws):
-                if "\ufffd" in raw:
-                    self.problems.setdefault(first + k, "it holds bytes that are not UTF-16")
+        if self._text:  # decoded strictly: a bad sequence refuses the file
             return raws
         try:
             parts = b"".join(raws).decode(self._encoding).split("\n")
@@ -264,9 +277,9 @@ class _open_lines:  # noqa: N801 - used as a context manager, like open()
         self._path, self._encoding = path, encoding
 
     def __enter__(self) -> _LineSource:
-        if self._encoding == "utf-16":
-            self._fh = open(self._path, encoding="utf-16", errors="replace", newline="")
-            return _LineSource(self._fh, "utf-16")
+        if self._encoding in _WIDE:
+            self._fh = open(self._path, encoding=self._encoding, newline="")
+            return _LineSource(self._fh, self._encoding)
         self._fh = open(self._path, "rb")
         return _LineSource(self._fh, "utf-8" if self._encoding == "utf-8-sig"
                            else self._encoding)
@@ -427,6 +440,17 @@ class _RecordReader:
         self._base, self._seen = (first + 1 if resync else last + 1), 0
         return csv.reader(itertools.chain(again, feed), delimiter=self._separator)
 
+    def _open_at_end(self, first: int, last: int) -> bool:
+        """Whether the record on lines ``first``-``last`` ends inside a quoted field
+        (the file ended before the quote was closed)."""
+        try:
+            for _ in csv.reader(self._text(first, last), delimiter=self._separator,
+                                strict=True):
+                pass
+        except csv.Error as exc:
+            return "unexpected end of data" in str(exc)
+        return False
+
     def _give_up_if_hopeless(self) -> None:
         """Refuse a file whose first records all fail, or that has more refused records
         than :data:`MAX_REFUSED`: it is not a table of its header's shape (a wrong
@@ -461,11 +485,12 @@ class _RecordReader:
             return error, spans
         problems = self._source.problems
         problem = next((problems[n] for n in range(first, last + 1) if n in problems), "")
-        if spans and (len(fields) != self._width
-                      or sum(t.count('"') for t in self._text(first, last)) % 2):
+        if spans and (len(fields) != self._width or self._open_at_end(first, last)):
             return "a quoted field opens here and is never closed", True
-        if problem:
-            return problem, spans
+        if problem:  # the record itself is whole: refused as one
+            return problem, False
+        if spans and sum(map(len, self._text(first, last))) > MAX_RECORD_BYTES:
+            return f"the record is longer than {MAX_RECORD_BYTES:,} bytes", False
         if len(fields) > MAX_COLUMNS:
             return f"{len(fields):,} fields; the limit is {MAX_COLUMNS:,}", False
         if len(fields) != self._width:

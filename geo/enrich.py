@@ -329,8 +329,10 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
     """
     gaz = gazetteer or load_gazetteer()
     frame = table.frame
-    if "id" not in frame.columns or (frame["id"].astype("string").str.strip() == "").all():
-        frame = frame.assign(id=stable_ids(frame))
+    ids = (frame["id"].astype("string").str.strip().fillna("") if "id" in frame.columns
+           else pd.Series("", index=frame.index))
+    if (ids == "").any():  # rows without an id: one hashed from the row's content
+        frame = frame.assign(id=ids.where(ids != "", stable_ids(frame)))
         table = dataclasses.replace(table, frame=frame)
     defaults = {c: v for c, v in INCIDENT_DEFAULTS.items() if c not in frame.columns}
     if defaults:  # a whole column missing is a property of the source, not of a row

@@ -127,7 +127,8 @@ def _read_geo(path: Path, layer: str | None = None
         raise InputError(msg) from exc
     if not isinstance(gdf, gpd.GeoDataFrame):  # an attribute table (sources)
         return pd.DataFrame(gdf), None, {}, None
-    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+    if gdf.crs is not None and not gdf.crs.to_2d().equals("EPSG:4326",
+                                                          ignore_axis_order=True):
         msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
         raise InputError(msg)
     geoms = gdf.geometry.values
@@ -147,7 +148,7 @@ def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table
     named = len(layers) > 1
     for name, geometry in layers:
         label = name if named else None
-        if geometry not in READ_GEOMETRIES:
+        if named and geometry not in READ_GEOMETRIES:  # one layer: rejected by feature
             note = (f"layer {name!r} skipped: it holds {geometry} geometries; points "
                     "(incidents, deployments) and lines (tracks, defence lines) are read")
             yield Table(pd.DataFrame(), layer=label, note=note)
@@ -196,6 +197,9 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
     elif suffix in CSV_SUFFIXES:
         for chunk in iter_csv_records(path, chunk_records=chunk_records):
             frame = chunk.frame.apply(unguard_text) if len(chunk.frame) else chunk.frame
+            frame.columns = [c[len(FORMULA_GUARD):] if c.startswith(FORMULA_GUARD)
+                             and _formula_like(c[len(FORMULA_GUARD):]) else c
+                             for c in frame.columns]
             yield _canonical(Table(frame, malformed=chunk.malformed,
                                    fraction=chunk.fraction), column_map)
     else:
@@ -279,8 +283,13 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
                           if frame[c].dtype == object}), preserve_index=False)
     # one chunk per column: Arrow's CSV writer misreads columns whose chunks include an
     # empty one (as pandas' concatenations leave them), writing bytes from elsewhere
-    return pa.table([_guard_text(c) for c in table.columns],
-                    names=table.column_names).combine_chunks()
+    names = [f"{FORMULA_GUARD}{n}" if _formula_like(str(n)) else str(n)
+             for n in table.column_names]
+    return pa.table([_guard_text(c) for c in table.columns], names=names).combine_chunks()
+
+
+def _formula_like(text: str) -> bool:
+    return bool(re.match(FORMULA_START, text)) and not re.match(_PLAIN_NUMBER, text)
 
 
 def unguard_text(values: pd.Series) -> pd.Series:
@@ -289,7 +298,10 @@ def unguard_text(values: pd.Series) -> pd.Series:
     guarded = values.str.startswith(FORMULA_GUARD, na=False)
     if not guarded.any():
         return values
-    return values.str.replace(f"^{FORMULA_GUARD}(?={FORMULA_START[1:]})", "", regex=True)
+    rest = values.str.slice(len(FORMULA_GUARD))
+    written = guarded & rest.str.match(FORMULA_START, na=False) & \
+        ~rest.str.match(_PLAIN_NUMBER, na=False)
+    return values.where(~written, rest)
 
 
 def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
@@ -317,12 +329,16 @@ class TableWriter:
         self._tmp = Path(tmp)
         self._tmp.unlink()
         self._started = False
+        self._empty = pd.DataFrame(columns=["lat", "lon"])
 
     def append(self, frame: pd.DataFrame) -> None:
         """Write some more rows (the first call also writes the header or schema)."""
         if self._suffix == ".csv":
             append_csv(frame, self._tmp, header=not self._started)
-        elif len(frame) or not self._started:
+        elif not len(frame):  # GDAL types the fields from the first rows written
+            self._empty = frame
+            return
+        else:
             driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
             _as_points(frame, self.path).to_file(
                 self._tmp, driver=driver, layer="incidents" if driver == "GPKG" else None,
@@ -331,6 +347,10 @@ class TableWriter:
 
     def commit(self) -> None:
         """Put the file in place (with an ordinary new file's permissions)."""
+        if not self._started:  # no rows at all: the columns alone
+            driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
+            _as_points(self._empty, self.path).to_file(
+                self._tmp, driver=driver, layer="incidents" if driver == "GPKG" else None)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)

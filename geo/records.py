@@ -19,7 +19,7 @@ from geo.csvfile import CHUNK_RECORDS
 from geo.dates import parse_date_column
 from geo.enrich import prepare_incidents, rejection_report
 from geo.errors import InputError, RowsRejectedError
-from geo.readers import Table, iter_tables
+from geo.readers import CSV_SUFFIXES, Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -225,11 +225,21 @@ def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
         for part in parts:
             part.layer = table.layer
             ids = seen.setdefault(part.record_type.name, set())
+            earlier = _ids(part.rejects)  # rejected rows' ids count, as within a chunk
             if "id" in part.records:
                 again = part.records["id"].isin(ids)
                 _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr))
                 ids.update(part.records["id"])
+            ids.update(earlier)
         yield Chunk(parts, table.fraction)
+
+
+def _ids(frame: pd.DataFrame) -> set:
+    """The non-empty ids of a frame of input rows (stripped)."""
+    if "id" not in frame.columns or not len(frame):
+        return set()
+    ids = frame["id"].astype("string").str.strip().dropna()
+    return set(ids[ids != ""])
 
 
 def _load_table(path: Path, table: Table, rt: RecordType) -> list[LoadedFile]:
@@ -377,28 +387,49 @@ class ImportResult:
 
 
 class _RejectsFile:
-    """Rejected rows written as they come (see :class:`geo.readers.TableWriter`); the
-    columns are fixed by the first rows: ``row``, ``field``, ``reason``, the input's
-    columns, then ``raw``."""
+    """Rejected rows for a rejects file (see :class:`geo.readers.TableWriter`): written
+    as they come when ``streamed`` (a CSV input, whose chunks share one header), else
+    gathered and written at :meth:`close` with every part's columns (the layers of a
+    GeoPackage differ). Columns: ``row``, ``field``, ``reason``, the input's, ``raw``."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, streamed: bool = True) -> None:
         from geo.readers import TableWriter
 
+        self.path = path
         self._writer = TableWriter(path) if path is not None else None
+        self._streamed = streamed
         self._columns: list[str] | None = None
+        self._gathered: list[pd.DataFrame] = []
 
     def add(self, rejects: pd.DataFrame) -> None:
-        if self._writer is None or (not len(rejects) and self._columns is not None):
+        if self._writer is None or not len(rejects):
+            return
+        if not self._streamed:
+            self._gathered.append(rejects)
             return
         if self._columns is None:
             self._columns = [*rejects.columns, *(["raw"] if "raw" not in rejects else [])]
-        self._writer.append(rejects.reindex(columns=self._columns))
+        self._write(rejects.reindex(columns=self._columns))
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        try:
+            self._writer.append(frame)
+        except OSError as exc:
+            msg = f"--rejects {self.path}: cannot be written ({exc.strerror or exc})"
+            raise InputError(msg) from exc
 
     def close(self) -> None:
-        if self._writer is not None:
-            if self._columns is None:  # nothing read: a report with the header only
-                self.add(pd.DataFrame(columns=["row", "field", "reason"]))
+        if self._writer is None:
+            return
+        if self._gathered:
+            self._write(pd.concat(self._gathered, ignore_index=True))
+        elif self._columns is None:  # nothing rejected: a report with the header only
+            self._write(pd.DataFrame(columns=["row", "field", "reason"]))
+        try:
             self._writer.commit()
+        except OSError as exc:
+            msg = f"--rejects {self.path}: cannot be written ({exc.strerror or exc})"
+            raise InputError(msg) from exc
 
     def discard(self) -> None:
         if self._writer is not None:
@@ -445,7 +476,8 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     if rejects_path is not None:
         rejects_path = check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
     result = ImportResult(path, name or str(path))
-    sink = _RejectsFile(None if dry_run else rejects_path)
+    sink = _RejectsFile(None if dry_run else rejects_path,
+                        streamed=path.suffix.lower() in CSV_SUFFIXES)
     say = progress or (lambda fraction, text: None)
     try:
         if dry_run:
@@ -476,10 +508,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     except BaseException:
         sink.discard()
         raise
-    if result.written:
-        sink.close()
-    else:
-        sink.discard()
+    sink.close()  # the report is written whether or not the records went in
     return result
 
 
@@ -514,7 +543,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
     from geo.readers import TableWriter
 
     out = TableWriter(output)
-    sink = _RejectsFile(Path(rejects_path) if rejects_path is not None else None)
+    sink = _RejectsFile(Path(rejects_path) if rejects_path is not None else None,
+                        streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
     gazetteer, boundaries = load_gazetteer(), load_boundaries()
     result, seen = EnrichResult(), set()
     say = progress or (lambda fraction, text: None)
@@ -554,10 +584,12 @@ def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows whose ``id`` an earlier chunk had move to the rejects; the rest are noted."""
     if "id" not in enriched.columns or not len(enriched):
+        seen.update(_ids(rejects))
         return enriched, rejects
     ids = enriched["id"].astype("string").str.strip().fillna("")
     again = ids.isin(seen) & (ids != "")
     seen.update(ids[ids != ""])
+    seen.update(_ids(rejects))
     if not again.any():
         return enriched, rejects
     from geo.enrich import ENRICHED_COLUMNS

@@ -12,10 +12,13 @@ import sqlite3
 import time
 from contextlib import closing
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 
 from dashboard.export import main as export_main
+from geo import csvfile
 from geo.__main__ import main
 from geo.csvfile import MAX_COLUMNS, read_csv_records
 from geo.errors import InputError, StoreError
@@ -358,3 +361,88 @@ def test_enrich_in_chunks_matches_enrich_whole(tmp_path):
     refused = enrich_file(src, tmp_path / "none.csv", chunk_records=2)
     assert not refused.written
     assert not (tmp_path / "none.csv").exists()
+
+
+# --- found in review: each once a bug ------------------------------------------------------
+
+def test_a_bad_byte_inside_a_multi_line_record_refuses_that_record_whole(tmp_path):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n".encode() + b'a-1,2025-07-01,drone,54.6,25.1,'
+                b'reported,"caf\xe9 log:\nFAKE,2025-07-10,drone,54.8,24.2,reported,x"\n'
+                + f"{GOOD.format(n=3)}\n".encode() + "Gaižiūnai,x,y,z,w,v,u\n".encode())
+    found = read_csv_records(src)
+    assert [m[:2] for m in found.malformed] == [(1, "record")]
+    assert list(found.frame["id"]) == ["g-3", "Gaižiūnai"]
+    assert list(found.frame.index + 1) == [2, 3]
+
+
+def test_a_literal_quote_beside_a_multi_line_field_is_not_an_open_quote(tmp_path):
+    src = write(tmp_path, "in.csv", 'id,desc,size\n1,"line one\nline two",5"\n2,b,c\n')
+    found = read_csv_records(src)
+    assert found.malformed == []
+    assert found.frame.to_numpy().tolist() == [["1", "line one\nline two", '5"'],
+                                               ["2", "b", "c"]]
+
+
+def test_a_record_over_the_size_limit_across_lines_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(csvfile, "MAX_RECORD_BYTES", 100)
+    long = "x" * 60
+    src = write(tmp_path, "in.csv", f'id,a,b\n1,"{long}\n","{long}\n"\n2,b,c\n')
+    found = read_csv_records(src)
+    assert [m[2] for m in found.malformed] == ["the record is longer than 100 bytes (line 2)"]
+    assert list(found.frame["id"]) == ["2"]
+
+
+def test_formula_column_names_are_defused_and_read_back(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", 'id,date,type,lat,lon,"=HYPERLINK(""x"")"\n'
+                                    "a-1,2025-07-01,drone,54.6,25.1,v\n")
+    out = tmp_path / "out.csv"
+    assert main(["enrich", str(src), "-o", str(out)]) == 0
+    assert out.read_text().splitlines()[0].split(",")[5] == '"\'=HYPERLINK(""x"")"'
+    assert '=HYPERLINK("x")' in read_table(out).frame.columns
+
+
+def test_a_negative_number_after_an_apostrophe_keeps_it(tmp_path):
+    src = write(tmp_path, "in.csv", "id,v,w\n1,'-5,'=1+1\n")
+    frame = read_table(src).frame
+    assert (frame.loc[0, "v"], frame.loc[0, "w"]) == ("'-5", "=1+1")
+
+
+def test_geojson_output_whose_first_chunk_is_all_rejected(tmp_path):
+    src = write(tmp_path, "in.csv", HEADER + "\n" + "".join(
+        f"b-{n},2025-07-01,drone,999,25.1,reported,x\n" for n in range(3))
+        + GOOD.format(n=9) + "\n")
+    out = tmp_path / "out.geojson"
+    result = enrich_file(src, out, rejects_path=tmp_path / "rej.csv", chunk_records=2)
+    assert (result.enriched, result.rejected) == (1, 3)
+    assert list(gpd.read_file(out)["id"]) == ["g-9"]
+
+
+def test_results_do_not_depend_on_where_chunks_end(tmp_path):
+    src = write(tmp_path, "in.csv", HEADER + "\n" + "\n".join([
+        "X,2025-07-01,drone,999,25.1,reported,x", "X,2025-07-01,drone,54.6,25.1,reported,x",
+        GOOD.format(n=3), ",2025-07-04,drone,54.6,25.1,reported,no id"]) + "\n")
+    seen = []
+    for chunk in (1, 2, 1000):
+        result = import_file(open_store(tmp_path / f"s{chunk}.gpkg"), src, dry_run=True,
+                             chunk_records=chunk)
+        seen.append((result.valid, result.rejects()[["row", "reason"]].to_numpy().tolist()))
+    assert seen[0] == seen[1] == seen[2]
+    assert seen[0][0] == 2  # g-3, and the row without an id (its id hashed from the row)
+    assert seen[0][1][1] == [2, "duplicate id 'X'"]
+
+
+def test_a_geojson_of_polygons_rejects_each_feature(tmp_path, capsys):
+    src = tmp_path / "zones.geojson"
+    gpd.GeoDataFrame({"id": ["z1", "z2"], "date": ["2025-07-01"] * 2, "type": ["drone"] * 2},
+                     geometry=[shapely.box(24, 54, 25, 55)] * 2, crs=4326).to_file(src)
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
+    assert status == 1
+    assert "row 2: geometry: geometry is a Polygon; expected a Point" in err
+
+
+def test_utf8_with_a_replacement_character_and_utf32_files(tmp_path):
+    src = write(tmp_path, "a.csv", "id,t\n1,a\ufffdb\n")
+    assert read_csv_records(src).frame.loc[0, "t"] == "a\ufffdb"
+    wide = write(tmp_path, "b.csv", "id,t\n1,Šiauliai\n".encode("utf-32"))
+    found = read_csv_records(wide)
+    assert (found.encoding, found.frame.loc[0, "t"]) == ("utf-32", "Šiauliai")
