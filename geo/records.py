@@ -227,11 +227,18 @@ def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
             ids = seen.setdefault(part.record_type.name, set())
             earlier = _ids(part.rejects)  # rejected rows' ids count, as within a chunk
             if "id" in part.records:
-                again = part.records["id"].isin(ids)
+                again = pd.Series(_seen_before(part.records["id"], ids),
+                                  index=part.records.index)
                 _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr))
                 ids.update(part.records["id"])
             ids.update(earlier)
         yield Chunk(parts, table.fraction)
+
+
+def _seen_before(values: pd.Series, seen: set) -> np.ndarray:
+    """Whether each value is in ``seen`` (a set lookup per value: ``Series.isin`` would
+    copy the whole set for every chunk)."""
+    return np.fromiter((v in seen for v in values.tolist()), dtype=bool, count=len(values))
 
 
 def _ids(frame: pd.DataFrame) -> set:
@@ -587,7 +594,7 @@ def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set
         seen.update(_ids(rejects))
         return enriched, rejects
     ids = enriched["id"].astype("string").str.strip().fillna("")
-    again = ids.isin(seen) & (ids != "")
+    again = pd.Series(_seen_before(ids, seen), index=ids.index) & (ids != "")
     seen.update(ids[ids != ""])
     seen.update(_ids(rejects))
     if not again.any():
