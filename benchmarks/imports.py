@@ -114,8 +114,10 @@ def dashboard_upload(src: Path, store: Path) -> str:
         page.get_by_role("tab", name="Import").click(timeout=120_000)
         started = time.monotonic()
         page.locator("input[type=file]").set_input_files(str(src))
+        before = _peak_mb(server)
         page.locator(".fw-notice.fw-info").wait_for(timeout=1_800_000)
         checked = time.monotonic()
+        after_check = _peak_mb(server)
         page.get_by_role("button", name="Import").click()
         page.locator(".fw-notice.fw-success").wait_for(timeout=1_800_000)
         done = time.monotonic()
@@ -123,7 +125,9 @@ def dashboard_upload(src: Path, store: Path) -> str:
         peak = _peak_mb(server)
         browser.close()
     return (f"uploaded and checked in {checked - started:.0f} s, imported in "
-            f"{done - checked:.0f} s, server peak {peak:.0f} MB; {text[-120:]}")
+            f"{done - checked:.0f} s; server peak {before:.0f} MB before the upload, "
+            f"{after_check:.0f} MB once uploaded and checked, {peak:.0f} MB after the "
+            f"import; {text[-120:]}")
 
 
 def _cmdline(folder: Path) -> str:

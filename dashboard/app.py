@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from streamlit_folium import st_folium
 
 from dashboard import queries
+from dashboard.import_worker import run_import
 from dashboard.maps import (
     POPUP_LIMIT,
     MapOptions,
@@ -41,7 +42,6 @@ from dashboard.style import (
 from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError
-from geo.records import import_file
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
@@ -232,7 +232,8 @@ def export_panel(store: Store, view: ViewState) -> None:
 
 
 def upload_panel(store: Store) -> None:
-    """Import a CSV, GeoJSON or ACLED export through the store's one import path."""
+    """Import a CSV, GeoJSON or ACLED export through the store's one import path, in a
+    process of its own (see ``dashboard.import_worker``)."""
     st.subheader("Import incidents")
     file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
                             type=["csv", "geojson", "json", "gpkg"], key="upload")
@@ -249,35 +250,28 @@ def upload_panel(store: Store) -> None:
             shutil.copyfileobj(file, fh, length=1 << 20)
         commit = st.session_state.get("do_import", False)
         bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
-
-        def advance(fraction: float, text: str) -> None:
-            bar.progress(fraction, text=text)
-
-        try:
-            result = import_file(store, path, keep_valid=True, name=file.name,
-                                 dry_run=not commit, progress=advance)
-        except FlankwatchError as exc:
-            bar.empty()
-            message = _as_uploaded(exc, path, file.name)
+        result = run_import(store.path, path, name=file.name, dry_run=not commit,
+                            progress=lambda fraction, text: bar.progress(fraction, text))
+        bar.empty()
+        if result.error:
+            message = _as_uploaded(result.error, path, file.name)
             notice("error", message if message.startswith(file.name)
                    else f"{file.name}: {message}")
             return
-    bar.empty()
     if result.written:  # run the page again: counts and map show the new records
-        st.session_state["imported"] = (file.file_id, result.summary())
+        st.session_state["imported"] = (file.file_id, result.summary)
         st.rerun()
-    notice("info", result.summary())
-    rejects = result.rejects()
-    if len(rejects):
-        st.dataframe(rejects[["row", "field", "reason"]], width="stretch", hide_index=True)
+    notice("info", result.summary)
+    if len(result.rejects):
+        st.dataframe(result.rejects, width="stretch", hide_index=True)
     if result.valid:
         st.button(f"Import {result.valid} valid rows", key="do_import")
 
 
-def _as_uploaded(exc: Exception, path: Path, name: str) -> str:
+def _as_uploaded(message: str, path: Path, name: str) -> str:
     """An error message about the upload's server-side copy, naming the file as the
     user called it (no server path is shown)."""
-    return str(exc).replace(str(path), name).replace(str(path.parent), "(upload)")
+    return message.replace(str(path), name).replace(str(path.parent), "(upload)")
 
 
 def main() -> None:

@@ -224,7 +224,11 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
             page.goto(f"{url}/?selected={ident}")
             facts = page.locator(".fw-facts")
             facts.wait_for(timeout=60_000)
-            map_frame(page)
+            frame = map_frame(page)
+            if k == 0:  # the live map's popups and tooltips, as the browser reads them
+                popups = "\n".join(frame.evaluate(_COLLECT_POPUPS))
+                for text in TEXTS:
+                    assert _seen(text) in popups
             table = facts.evaluate("e => e.textContent")
             for field, text in prose[ident].items():
                 assert _seen(text) in table, (ident, field)

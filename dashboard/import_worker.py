@@ -1,0 +1,110 @@
+"""Imports for the dashboard, run in a process of their own.
+
+An upload of hundreds of megabytes is checked and imported by ``geo.records.import_file``
+in a child process (``python -m dashboard.import_worker``), so the dashboard's server
+never holds the reference data, the chunks and their enrichment on top of the upload
+Streamlit keeps in memory; the child reports progress and its result as JSON lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class UploadResult:
+    """What the worker reported: the import's summary, counts and first rejects."""
+
+    summary: str = ""
+    valid: int = 0
+    rejected: int = 0
+    written: bool = False
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The project's own error message, when the file could not be imported.
+    error: str = ""
+
+
+def run_import(store: Path, path: Path, *, name: str, dry_run: bool,
+               progress: Callable[[float, str], None] | None = None) -> UploadResult:
+    """Check (``dry_run``) or import ``path`` into ``store`` in a child process."""
+    command = [sys.executable, "-m", "dashboard.import_worker", str(store), str(path),
+               "--name", name, *(["--dry-run"] if dry_run else [])]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        result = None
+        for line in proc.stdout:
+            message = json.loads(line)
+            if "progress" in message and progress is not None:
+                progress(message["progress"], message["text"])
+            elif "result" in message:
+                result = _result(message["result"])
+        errors = proc.stderr.read()
+    if result is None:
+        log.error("the import worker failed (exit %s): %s", proc.returncode, errors)
+        return UploadResult(error="the file could not be imported: an internal error (the "
+                                  "details are in the server's log)")
+    return result
+
+
+def _result(data: dict) -> UploadResult:
+    return UploadResult(summary=data["summary"], valid=data["valid"],
+                        rejected=data["rejected"], written=data["written"],
+                        rejects=pd.DataFrame(data["rejects"]), error=data["error"])
+
+
+def _emit(**message) -> None:
+    print(json.dumps(message, ensure_ascii=False, default=str), flush=True)
+
+
+def _plain(value: object) -> object:
+    """A JSON-safe cell: missing values as None, everything else as it is or as text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value if isinstance(value, int | float | str | bool) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one check or import and report it as JSON lines on standard output."""
+    from geo.errors import FlankwatchError
+    from geo.records import import_file
+    from geo.store import check_store
+
+    parser = argparse.ArgumentParser(prog="python -m dashboard.import_worker")
+    parser.add_argument("store", type=Path)
+    parser.add_argument("input", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        result = import_file(check_store(args.store), args.input, keep_valid=True,
+                             name=args.name, dry_run=args.dry_run,
+                             progress=lambda f, t: _emit(progress=f, text=t))
+    except FlankwatchError as exc:
+        _emit(result={"summary": "", "valid": 0, "rejected": 0, "written": False,
+                      "rejects": [], "error": str(exc)})
+        return 0
+    rejects = result.rejects()[["row", "field", "reason"]] if result.rejected else None
+    rows = [] if rejects is None else [
+        {k: _plain(v) for k, v in r.items()} for r in rejects.to_dict("records")]
+    _emit(result={"summary": result.summary(), "valid": result.valid,
+                  "rejected": result.rejected, "written": result.written, "rejects": rows,
+                  "error": ""})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
