@@ -20,8 +20,9 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,11 @@ def dashboard_upload(src: Path, store: Path) -> str:
         page = browser.new_page()
         page.goto(url)
         page.get_by_role("tab", name="Import").click(timeout=120_000)
+        workers: dict[int, float] = {}
+        watching = threading.Event()
+        watching.set()
+        sampler = threading.Thread(target=_watch_workers, args=(workers, watching))
+        sampler.start()
         started = time.monotonic()
         page.locator("input[type=file]").set_input_files(str(src))
         before = _peak_mb(server)
@@ -121,13 +127,28 @@ def dashboard_upload(src: Path, store: Path) -> str:
         page.get_by_role("button", name="Import").click()
         page.locator(".fw-notice.fw-success").wait_for(timeout=1_800_000)
         done = time.monotonic()
+        watching.clear()
+        sampler.join()
         text = page.locator(".fw-notice.fw-success").inner_text()
         peak = _peak_mb(server)
         browser.close()
     return (f"uploaded and checked in {checked - started:.0f} s, imported in "
             f"{done - checked:.0f} s; server peak {before:.0f} MB before the upload, "
             f"{after_check:.0f} MB once uploaded and checked, {peak:.0f} MB after the "
-            f"import; {text[-120:]}")
+            f"import and the redraw of the map with every incident; import worker peaks "
+            f"(check, import): {', '.join(f'{v:.0f}' for v in workers.values())} MB; "
+            f"{text[-120:]}")
+
+
+def _watch_workers(peaks: dict[int, float], watching: threading.Event) -> None:
+    """The peak memory of every import worker process seen while ``watching``."""
+    while watching.is_set():
+        for folder in Path("/proc").iterdir():
+            if folder.name.isdigit() and "dashboard.import_worker" in _cmdline(folder):
+                with suppress(OSError, ValueError):
+                    peaks[int(folder.name)] = max(peaks.get(int(folder.name), 0.0),
+                                                  _peak_mb(int(folder.name)))
+        time.sleep(0.2)
 
 
 def _cmdline(folder: Path) -> str:
