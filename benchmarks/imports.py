@@ -60,13 +60,19 @@ def _wait(proc: subprocess.Popen) -> tuple[int, float]:
     return proc.returncode, usage.ru_maxrss / 1024
 
 
+def fresh_store(store: Path) -> Path:
+    """A new store of the seed records at ``store`` (an old one and its log removed)."""
+    from geo.store import open_store
+
+    store.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in store.parent.glob(f"{store.name}*"):
+        leftover.unlink()
+    return open_store(store).path
+
+
 def concurrent(processes: int, rows: int) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    store = OUT / "concurrent.gpkg"
-    for leftover in OUT.glob("concurrent.gpkg*"):
-        leftover.unlink()
-    subprocess.run([sys.executable, "-c", "from geo.store import open_store; "
-                    f"open_store({str(store)!r})"], cwd=ROOT, check=True)
+    store = fresh_store(OUT / "concurrent.gpkg")
     files = [write_rows(OUT / f"part{k}.csv", f"p{k}-", rows, seed=k) for k in range(processes)]
     started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, "-m", "geo", "import", str(f), "--store",
@@ -164,7 +170,7 @@ def memory(rows: int) -> None:
     size_mb = src.stat().st_size / 1e6
     store = OUT / "memory.gpkg"
     for leftover in OUT.glob("memory.gpkg*"):
-        leftover.unlink()
+        leftover.unlink()  # the command line creates it
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "geo", "import", str(src), "--store",
                              str(store)], cwd=ROOT, stdout=subprocess.PIPE,
@@ -173,10 +179,7 @@ def memory(rows: int) -> None:
     print(f"command line: {rows:,} rows, {size_mb:.0f} MB: exit {status} in "
           f"{time.monotonic() - started:.0f} s, peak {peak:.0f} MB; "
           f"{proc.stdout.read().strip().splitlines()[-1:]}", flush=True)
-    for leftover in OUT.glob("memory.gpkg*"):
-        leftover.unlink()
-    subprocess.run([sys.executable, "-c", "from geo.store import open_store; "
-                    f"open_store({str(store)!r})"], cwd=ROOT, check=True)
+    fresh_store(store)
     print(f"dashboard Import tab, {size_mb:.0f} MB upload in chromium: "
           f"{dashboard_upload(src, store)}", flush=True)
     src.unlink()

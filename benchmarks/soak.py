@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "soak"
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.imports import write_rows  # noqa: E402
+from benchmarks.imports import fresh_store, write_rows  # noqa: E402
 
 
 def main() -> None:
@@ -35,12 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    OUT.mkdir(parents=True, exist_ok=True)
-    store = OUT / "soak.gpkg"
-    for leftover in OUT.glob("soak.gpkg*"):
-        leftover.unlink()
-    subprocess.run([sys.executable, "-c", "from geo.store import open_store; "
-                    f"open_store({str(store)!r})"], cwd=ROOT, check=True)
+    store = fresh_store(OUT / "soak.gpkg")
     importers: dict[subprocess.Popen, tuple[str, int]] = {}
     readers: list[subprocess.Popen] = []
     committed: dict[str, int] = {}
