@@ -75,7 +75,11 @@ def run_one(python: str, folder: Path, src: Path, store: Path) -> list[str]:
         problems.append(f"import exit {done.returncode}: {done.stderr[-300:]}")
     elif done.returncode == 0:
         m = _READ.search(done.stdout)
-        rejected = len(read_table(rejects).frame) if rejects.exists() else 0
+        try:
+            rejected = len(read_table(rejects).frame) if rejects.exists() else 0
+        except Exception as exc:  # the project's own report must read back
+            problems.append(f"import: the rejects file does not read back: {exc}")
+            return problems
         inserted = sum(int(x) for x in re.findall(r"(\d+) inserted", done.stdout))
         unchanged = sum(int(x) + int(y) for x, y in
                         re.findall(r"(\d+) updated, (\d+) unchanged", done.stdout))

@@ -14,6 +14,7 @@ import logging
 import math
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,13 @@ class UploadResult:
 def run_import(store: Path, path: Path, *, name: str, dry_run: bool,
                progress: Callable[[float, str], None] | None = None) -> UploadResult:
     """Check (``dry_run``) or import ``path`` into ``store`` in a child process."""
-    command = [sys.executable, "-m", "dashboard.import_worker", str(store), str(path),
-               "--name", name, *(["--dry-run"] if dry_run else [])]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
+    command = [sys.executable, "-m", "dashboard.import_worker", str(Path(store).resolve()),
+               str(Path(path).resolve()), "--name", name,
+               *(["--dry-run"] if dry_run else [])]
+    # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
+    with tempfile.TemporaryFile("w+") as errors_file, subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors_file,
+            text=True) as proc:
         result = None
         for line in proc.stdout:
             message = json.loads(line)
@@ -52,7 +56,9 @@ def run_import(store: Path, path: Path, *, name: str, dry_run: bool,
                 progress(message["progress"], message["text"])
             elif "result" in message:
                 result = _result(message["result"])
-        errors = proc.stderr.read()
+        proc.wait()
+        errors_file.seek(0)
+        errors = errors_file.read()[-5000:]
     if result is None:
         log.error("the import worker failed (exit %s): %s", proc.returncode, errors)
         return UploadResult(error="the file could not be imported: an internal error (the "
@@ -97,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         _emit(result={"summary": "", "valid": 0, "rejected": 0, "written": False,
                       "rejects": [], "error": str(exc)})
         return 0
-    rejects = result.rejects()[["row", "field", "reason"]] if result.rejected else None
+    shown = [c for c in ("layer", "row", "field", "reason") if c in result.rejects()]
+    rejects = result.rejects()[shown] if result.rejected else None
     rows = [] if rejects is None else [
         {k: _plain(v) for k, v in r.items()} for r in rejects.to_dict("records")]
     _emit(result={"summary": result.summary(), "valid": result.valid,

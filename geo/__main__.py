@@ -148,8 +148,6 @@ def cmd_import(args: argparse.Namespace) -> int:
                          progress=_progress_line(sys.stderr))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
-    for note in result.notes:
-        print(f"warning: {args.input}: {note}", file=sys.stderr)
     if not result.written:
         print(f"{result.rejected} of {result.total} rows are invalid; nothing imported "
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)

@@ -237,13 +237,23 @@ class _LineSource:
             raws.append(tail)
         self.lines_read += len(raws)
         if self._text:  # decoded strictly: a bad sequence refuses the file
-            return raws
+            return self._no_nul(raws, first)
         try:
             parts = b"".join(raws).decode(self._encoding).split("\n")
         except UnicodeDecodeError:
-            return [self._decode(raw, first + k) for k, raw in enumerate(raws)]
+            return self._no_nul([self._decode(raw, first + k) for k, raw in enumerate(raws)],
+                                first)
         lines = [p + "\n" for p in parts[:-1]]
-        return [*lines, parts[-1]] if parts[-1] else lines
+        return self._no_nul([*lines, parts[-1]] if parts[-1] else lines, first)
+
+    def _no_nul(self, lines: list[str], first: int) -> list[str]:
+        """Lines with a NUL character are noted (binary data inside a text file)."""
+        if any("\x00" in line for line in lines):
+            for k, line in enumerate(lines):
+                if "\x00" in line:
+                    self.problems.setdefault(first + k, "it holds a NUL byte (binary data "
+                                                        "inside the text?)")
+        return lines
 
     def _oversize(self, head, number: int):
         """Line ``number``, longer than the limit: noted, the rest of it skipped, its
@@ -504,7 +514,8 @@ def _blank(fields: list[str]) -> bool:
 
 
 def _raw(text: str) -> str:
-    text = text.rstrip("\r\n")
+    """A refused record's text for the report (NUL written as ``\\x00``, long text cut)."""
+    text = text.rstrip("\r\n").replace("\x00", "\\x00")
     if len(text) > MAX_RAW_CHARS:
         return f"{text[:MAX_RAW_CHARS]}… ({len(text):,} characters)"
     return text

@@ -8,6 +8,7 @@ header, the first GeoJSON feature).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import tempfile
@@ -59,8 +60,6 @@ class Table:
     fraction: float = 1.0
     #: The layer of a GeoPackage of several layers, else None.
     layer: str | None = None
-    #: Why a layer was not read (the table is then empty).
-    note: str = ""
 
     @property
     def row_numbers(self) -> pd.Series:
@@ -92,12 +91,6 @@ def _apply_map(frame: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
                "rename or drop them first")
         raise InputError(msg)
     return frame.rename(columns=mapping)
-
-
-#: Geometry types of the layers read from GeoJSON and GeoPackage files (points are
-#: incidents or deployments, lines tracks or defence lines; no geometry: sources).
-READ_GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Unknown",
-                   "Point Z", "LineString Z", "MultiLineString Z", None}
 
 
 def _geo_layers(path: Path) -> list[tuple[str, str | None]]:
@@ -142,20 +135,16 @@ def _read_geo(path: Path, layer: str | None = None
 
 
 def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table]:
-    """One table per layer of a GeoJSON or GeoPackage file; a layer this tool does not
-    read (polygons) comes as an empty table whose ``note`` says why."""
+    """One table per layer of a GeoJSON or GeoPackage file (named where there are
+    several); features of a geometry a record type cannot hold are rejected one by one
+    by the record loaders, with their layer."""
     layers = _geo_layers(path)
     named = len(layers) > 1
-    for name, geometry in layers:
-        label = name if named else None
-        if named and geometry not in READ_GEOMETRIES:  # one layer: rejected by feature
-            note = (f"layer {name!r} skipped: it holds {geometry} geometries; points "
-                    "(incidents, deployments) and lines (tracks, defence lines) are read")
-            yield Table(pd.DataFrame(), layer=label, note=note)
-            continue
+    for name, _ in layers:
         frame, points, non_points, geometries = _read_geo(path, name if named else None)
         yield _canonical(Table(frame, points=points, non_points=non_points,
-                               geometries=geometries, layer=label), column_map)
+                               geometries=geometries, layer=name if named else None),
+                         column_map)
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
@@ -169,7 +158,7 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
         ``{source_column: canonical_column}`` renames applied first.
     """
     tables = list(iter_tables(path, column_map=column_map))
-    if len(tables) == 1 and not tables[0].note:
+    if len(tables) == 1:
         return tables[0]
     if any(t.layer is not None for t in tables):
         names = ", ".join(repr(t.layer) for t in tables)
@@ -189,8 +178,8 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
     cannot be read at all."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.exists():
-        msg = f"{path}: no such file"
+    if not path.is_file():
+        msg = f"{path}: no such file" if not path.exists() else f"{path}: not a file"
         raise InputError(msg)
     if suffix in GEO_SUFFIXES:
         yield from _geo_tables(path, column_map)
@@ -198,7 +187,7 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
         for chunk in iter_csv_records(path, chunk_records=chunk_records):
             frame = chunk.frame.apply(unguard_text) if len(chunk.frame) else chunk.frame
             frame.columns = [c[len(FORMULA_GUARD):] if c.startswith(FORMULA_GUARD)
-                             and _formula_like(c[len(FORMULA_GUARD):]) else c
+                             and _needs_guard(c[len(FORMULA_GUARD):]) else c
                              for c in frame.columns]
             yield _canonical(Table(frame, malformed=chunk.malformed,
                                    fraction=chunk.fraction), column_map)
@@ -250,11 +239,16 @@ def check_output_path(path: str | Path, *, suffixes: Iterable[str] = OUTPUT_SUFF
 #: A text cell a spreadsheet would run as a formula: it begins with = + - @, a tab or
 #: a carriage return (OWASP, "CSV Injection").
 FORMULA_START = r"^[=+\-@\t\r]"
-#: A cell that is only a number (``-12.5``, ``+3``, ``1e-3``): shown as a number by
-#: every spreadsheet, so it is written as it is.
-_PLAIN_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
-#: What the writer puts before such a cell (and the reader takes off again).
+#: A cell that is only a number (``-12.5``, ``+3``, ``1e-3``; ASCII digits): shown as a
+#: number by every spreadsheet, so it is written as it is. (``$`` is the end of the text
+#: for Arrow's RE2; the Python pattern below uses ``\Z`` for the same.)
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+#: What the writer puts before such a cell (and the reader takes off again). A cell
+#: that already begins with it before a formula-like rest gets one more, so that every
+#: text reads back exactly.
 FORMULA_GUARD = "'"
+_RISKY = re.compile(FORMULA_START)
+_NUMBER = re.compile(_PLAIN_NUMBER[:-1] + r"\Z")
 
 
 def _guard_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -262,8 +256,10 @@ def _guard_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     take for a formula (numbers excepted)."""
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column
-    risky = pc.and_(pc.match_substring_regex(column, FORMULA_START),
-                    pc.invert(pc.match_substring_regex(column, _PLAIN_NUMBER)))
+    # formula-like once any leading guards are set aside (see _needs_guard)
+    guards = f"^{FORMULA_GUARD}*"
+    risky = pc.and_(pc.match_substring_regex(column, guards + FORMULA_START[1:]),
+                    pc.invert(pc.match_substring_regex(column, guards + _PLAIN_NUMBER[1:])))
     if not pc.any(risky).as_py():
         return column
     guard = pa.scalar(FORMULA_GUARD, column.type)
@@ -277,19 +273,40 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
     Numeric columns, and text cells that are plain numbers, are left as they are."""
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed columns: written as text
-        table = pa.Table.from_pandas(
-            frame.astype({c: "string" for c in frame.columns
-                          if frame[c].dtype == object}), preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # mixed columns, or objects and lists from GeoJSON properties: written as text
+        texts = {c: frame[c].map(_as_text, na_action="ignore").astype("string")
+                 for c in frame.columns if frame[c].dtype == object}
+        table = pa.Table.from_pandas(frame.assign(**texts) if texts else frame,
+                                     preserve_index=False)
+    columns = [pa.array(frame.iloc[:, k].map(_as_text, na_action="ignore"), pa.string())
+               if pa.types.is_nested(c.type) else c  # objects, lists: as JSON text
+               for k, c in enumerate(table.columns)]
     # one chunk per column: Arrow's CSV writer misreads columns whose chunks include an
     # empty one (as pandas' concatenations leave them), writing bytes from elsewhere
-    names = [f"{FORMULA_GUARD}{n}" if _formula_like(str(n)) else str(n)
+    names = [f"{FORMULA_GUARD}{n}" if _needs_guard(str(n)) else str(n)
              for n in table.column_names]
-    return pa.table([_guard_text(c) for c in table.columns], names=names).combine_chunks()
+    return pa.table([_guard_text(c) for c in columns], names=names).combine_chunks()
 
 
 def _formula_like(text: str) -> bool:
-    return bool(re.match(FORMULA_START, text)) and not re.match(_PLAIN_NUMBER, text)
+    return bool(_RISKY.match(text)) and not _NUMBER.match(text)
+
+
+def _needs_guard(text: str) -> bool:
+    """Whether the writer puts :data:`FORMULA_GUARD` before this text: it is formula-like
+    once its own leading guards are set aside (so ``'=x`` becomes ``''=x`` and reads
+    back as ``'=x``)."""
+    return _formula_like(text.lstrip(FORMULA_GUARD))
+
+
+def _as_text(value: object) -> object:
+    """A cell as text (objects and lists as JSON)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def unguard_text(values: pd.Series) -> pd.Series:
@@ -299,8 +316,7 @@ def unguard_text(values: pd.Series) -> pd.Series:
     if not guarded.any():
         return values
     rest = values.str.slice(len(FORMULA_GUARD))
-    written = guarded & rest.str.match(FORMULA_START, na=False) & \
-        ~rest.str.match(_PLAIN_NUMBER, na=False)
+    written = guarded & rest.map(_needs_guard, na_action="ignore").fillna(False).astype(bool)
     return values.where(~written, rest)
 
 
@@ -339,18 +355,25 @@ class TableWriter:
             self._empty = frame
             return
         else:
-            driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
+            self._write_geo(frame, mode="a" if self._started else "w")
+        self._started = True
+
+    def _write_geo(self, frame: pd.DataFrame, *, mode: str = "w") -> None:
+        driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
+        try:
             _as_points(frame, self.path).to_file(
                 self._tmp, driver=driver, layer="incidents" if driver == "GPKG" else None,
-                mode="a" if self._started else "w")
-        self._started = True
+                mode=mode)
+        except (pyogrio.errors.DataLayerError, pyogrio.errors.DataSourceError) as exc:
+            msg = (f"{self.path}: cannot be written as {driver} ({exc}); column names "
+                   "must differ in more than letter case, and 'fid' is reserved: rename "
+                   "them with --map, or write .csv")
+            raise InputError(msg) from exc
 
     def commit(self) -> None:
         """Put the file in place (with an ordinary new file's permissions)."""
         if not self._started:  # no rows at all: the columns alone
-            driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
-            _as_points(self._empty, self.path).to_file(
-                self._tmp, driver=driver, layer="incidents" if driver == "GPKG" else None)
+            self._write_geo(self._empty)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)
@@ -368,7 +391,9 @@ def _as_points(frame: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
         raise InputError(msg)
     lon = pd.to_numeric(frame[lon_col].astype(str).str.replace(",", "."), errors="coerce")
     lat = pd.to_numeric(frame[lat_col].astype(str).str.replace(",", "."), errors="coerce")
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(lon, lat, crs=4326))
+    name = "geom" if "geometry" in frame.columns else "geometry"  # keep an input column
+    points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=frame.index, crs=4326)
+    return gpd.GeoDataFrame(frame.assign(**{name: points}), geometry=name, crs=4326)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

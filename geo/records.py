@@ -29,6 +29,7 @@ from geo.schema import (
     RecordType,
     RejectList,
     coordinate_columns,
+    report_names,
     split_list,
     validate_points,
     validate_records,
@@ -204,8 +205,6 @@ class Chunk:
     parts: list[LoadedFile]
     #: The share of the file read so far.
     fraction: float
-    #: What was not read, and why (a layer of polygons, say).
-    note: str = ""
 
 
 def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
@@ -217,9 +216,6 @@ def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
     path = Path(path)
     seen: dict[str, set] = {}
     for table in iter_tables(path, column_map=column_map, chunk_records=chunk_records):
-        if table.note:
-            yield Chunk([], table.fraction, table.note)
-            continue
         rt = record_type or record_type_of(path, table.frame.columns, table.layer)
         parts = _load_table(path, table, rt)
         for part in parts:
@@ -229,10 +225,20 @@ def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
             if "id" in part.records:
                 again = pd.Series(_seen_before(part.records["id"], ids),
                                   index=part.records.index)
-                _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr))
+                _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr),
+                             table.frame)
                 ids.update(part.records["id"])
             ids.update(earlier)
         yield Chunk(parts, table.fraction)
+
+
+def _distinct(*paths: Path) -> None:
+    """Refuse an output that is also the input or another output."""
+    resolved = [p.resolve() for p in paths]
+    for k, path in enumerate(resolved):
+        if path in resolved[:k]:
+            msg = f"{paths[k]}: given twice (as input or output); each file may have one role"
+            raise InputError(msg)
 
 
 def _seen_before(values: pd.Series, seen: set) -> np.ndarray:
@@ -274,13 +280,17 @@ def _load_table(path: Path, table: Table, rt: RecordType) -> list[LoadedFile]:
 
 
 def _reject_rows(loaded: LoadedFile, bad: pd.Series, field_name: str,
-                 reasons: pd.Series) -> None:
-    """Move records flagged in ``bad`` to the rejection table (row numbers kept)."""
+                 reasons: pd.Series, source: pd.DataFrame | None = None) -> None:
+    """Move records flagged in ``bad`` to the rejection table (row numbers kept, and the
+    input's values where ``source``, the input table, is given)."""
     if not bad.any():
         return
     moved = loaded.records[bad]
     report = pd.DataFrame({"row": moved.index + 1, "field": field_name,
                            "reason": reasons[bad]})
+    if source is not None:
+        values = source.loc[moved.index].set_axis(report_names(source.columns), axis=1)
+        report = pd.concat([report, values], axis=1)
     loaded.records = loaded.records[~bad]
     loaded.rejects = pd.concat([loaded.rejects, report], ignore_index=True).sort_values(
         "row", kind="stable")
@@ -343,8 +353,6 @@ class ImportResult:
     tables: list = field(default_factory=list)
     #: Whether the valid records went into the store.
     written: bool = False
-    #: What was not read, and why (layers skipped).
-    notes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -373,8 +381,6 @@ class ImportResult:
         text = f"{self.name}: {self.total} rows read, {self.valid} valid"
         if self.rejected:
             text += f", {self.rejected} rejected"
-        for note in self.notes:
-            text += f"; {note}"
         if self.written:
             text += "; " + ("; ".join(map(str, self.tables)) or "nothing to write")
         return text
@@ -480,8 +486,12 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     from geo.store import file_sha256
 
     path = Path(path)
+    if not path.is_file():
+        msg = f"{path}: no such file" if not path.exists() else f"{path}: not a file"
+        raise InputError(msg)
     if rejects_path is not None:
         rejects_path = check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
+        _distinct(path, rejects_path)
     result = ImportResult(path, name or str(path))
     sink = _RejectsFile(None if dry_run else rejects_path,
                         streamed=path.suffix.lower() in CSV_SUFFIXES)
@@ -490,7 +500,6 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         if dry_run:
             for chunk in iter_load_file(path, column_map=column_map,
                                         chunk_records=chunk_records):
-                result.notes += [chunk.note] if chunk.note else []
                 for part in chunk.parts:
                     result._add(part)
                 say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
@@ -500,7 +509,6 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
                              on_wait=lambda text: say(0.0, text)) as writer:
             for chunk in iter_load_file(path, column_map=column_map,
                                         chunk_records=chunk_records):
-                result.notes += [chunk.note] if chunk.note else []
                 for part in chunk.parts:
                     result._add(part)
                     sink.add(part.rejects)
@@ -511,11 +519,11 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
                 say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
                                     "rejected")
             result.tables = writer.reports
+            sink.close()  # before the commit: a failure here leaves the store as it was
         result.written = not writer.cancelled
     except BaseException:
         sink.discard()
         raise
-    sink.close()  # the report is written whether or not the records went in
     return result
 
 
@@ -549,6 +557,7 @@ def enrich_file(path: str | Path, output: str | Path, *,
     from geo.gazetteer import load_gazetteer
     from geo.readers import TableWriter
 
+    _distinct(*[Path(p) for p in (path, output, rejects_path) if p is not None])
     out = TableWriter(output)
     sink = _RejectsFile(Path(rejects_path) if rejects_path is not None else None,
                         streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
@@ -557,13 +566,13 @@ def enrich_file(path: str | Path, output: str | Path, *,
     say = progress or (lambda fraction, text: None)
     try:
         for table in iter_tables(path, column_map=column_map, chunk_records=chunk_records):
-            if table.layer is not None or table.note:
+            if table.layer is not None:
                 msg = (f"{path}: has several layers; `enrich` reads one table (save the "
                        "layer alone, or use `python -m geo import`, which reads them all)")
                 raise InputError(msg)
             enriched, rejects = enrich_table(table, gazetteer=gazetteer,
                                              boundaries=boundaries)
-            enriched, rejects = _reject_seen_ids(enriched, rejects, seen)
+            enriched, rejects = _reject_seen_ids(enriched, rejects, seen, table.frame)
             result.total += len(enriched) + len(rejects)
             result.enriched += len(enriched)
             result.rejected += len(rejects)
@@ -578,8 +587,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
         if result.rejected and rejects_path is None:
             out.discard()
             return result
+        sink.close()  # the report first: if it fails, no output appears
         out.commit()
-        sink.close()
         result.written = True
     finally:
         out.discard()
@@ -587,8 +596,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
     return result
 
 
-def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set,
+                     source: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows whose ``id`` an earlier chunk had move to the rejects; the rest are noted."""
     if "id" not in enriched.columns or not len(enriched):
         seen.update(_ids(rejects))
@@ -599,10 +608,9 @@ def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set
     seen.update(_ids(rejects))
     if not again.any():
         return enriched, rejects
-    from geo.enrich import ENRICHED_COLUMNS
-
-    moved = enriched[again].drop(columns=[c for c in ENRICHED_COLUMNS if c in enriched])
-    moved.insert(0, "reason", "duplicate id " + ids[again].map(repr))
+    moved = source.loc[enriched.index[again]]  # the row as the input has it
+    moved = moved.set_axis(report_names(moved.columns), axis=1)
+    moved.insert(0, "reason", ("duplicate id " + ids[again].map(repr)).to_numpy())
     moved.insert(0, "field", "id")
     moved.insert(0, "row", moved.index + 1)
     rejects = pd.concat([rejects, moved], ignore_index=True).sort_values("row", kind="stable")

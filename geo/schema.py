@@ -106,24 +106,33 @@ class RejectList:
     def table(self, frame: pd.DataFrame, row_numbers: pd.Series) -> pd.DataFrame:
         """One row per rejected input row: ``row, field, reason`` then its own values."""
         if not self._items:
-            return pd.DataFrame(columns=[*REJECT_COLUMNS,
-                                         *map(_clear_of_report_columns, frame.columns)])
+            return pd.DataFrame(columns=[*REJECT_COLUMNS, *report_names(frame.columns)])
         items = pd.DataFrame(self._items, columns=["label", "field", "reason"])
         merged = items.groupby("label", sort=False).agg(
             field=("field", lambda s: ",".join(dict.fromkeys(",".join(s).split(",")))),
             reason=("reason", lambda s: "; ".join(dict.fromkeys(s))),
         )
-        out = frame.loc[merged.index].rename(columns=_clear_of_report_columns).copy()
+        out = frame.loc[merged.index].set_axis(report_names(frame.columns), axis=1)
         out.insert(0, "reason", merged["reason"].to_numpy())
         out.insert(0, "field", merged["field"].to_numpy())
         out.insert(0, "row", row_numbers.loc[merged.index].to_numpy())
         return out.sort_values("row", kind="stable")
 
 
-def _clear_of_report_columns(name: object) -> object:
-    """An input column's name in a rejection table: ``input_row`` for an input's own
-    ``row`` (and so on), so that the report's columns stay the report's."""
-    return f"input_{name}" if name in (*REJECT_COLUMNS, "raw") else name
+def report_names(columns) -> list:
+    """Input columns' names in a rejection table: an input's own ``row``, ``field``,
+    ``reason`` or ``raw`` becomes ``input_row`` (``input_input_row`` if that is taken
+    too, and so on), so that the report's columns stay the report's."""
+    reserved = {*REJECT_COLUMNS, "raw", "layer"}
+    taken = set(map(str, columns)) | reserved
+    out = []
+    for name in columns:
+        new = name
+        while new in reserved or (new != name and new in taken):
+            new = f"input_{new}"
+        taken.add(new)
+        out.append(new)
+    return out
 
 
 def _numeric(values: pd.Series, field: str, rejects: RejectList) -> pd.Series:
@@ -430,8 +439,10 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
 def stable_ids(frame: pd.DataFrame, *, prefix: str = "auto-") -> pd.Series:
     """Ids for records that have none: a hash of the row's values, so that importing
     the same file again gives the same ids (and changes nothing)."""
-    if frame.empty:
+    if not len(frame):
         return pd.Series([], index=frame.index, dtype=object)
+    if not len(frame.columns):  # features with no properties at all
+        frame = pd.DataFrame({"": ""}, index=frame.index)
     joined = frame.astype("string").fillna("").agg("\x1f".join, axis=1)
     return joined.map(lambda row: prefix + hashlib.sha1(row.encode()).hexdigest()[:16])
 

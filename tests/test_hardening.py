@@ -8,12 +8,15 @@ paths that cannot be written and stores that are not stores.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from contextlib import closing
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
 
@@ -22,7 +25,7 @@ from geo import csvfile
 from geo.__main__ import main
 from geo.csvfile import MAX_COLUMNS, read_csv_records
 from geo.errors import InputError, StoreError
-from geo.readers import read_table
+from geo.readers import read_table, write_table
 from geo.records import enrich_file, import_file
 from geo.store import open_store
 from tests.conftest import small_file_system
@@ -446,3 +449,74 @@ def test_utf8_with_a_replacement_character_and_utf32_files(tmp_path):
     wide = write(tmp_path, "b.csv", "id,t\n1,Šiauliai\n".encode("utf-32"))
     found = read_csv_records(wide)
     assert (found.encoding, found.frame.loc[0, "t"]) == ("utf-32", "Šiauliai")
+
+
+def test_csv_text_reads_back_exactly_whatever_it_looks_like(tmp_path):
+    values = ["'=1+1", "-5\n", "-٣", "''=x", "'-5", "=x", "plain"]
+    frame = pd.DataFrame({"id": [f"v{k}" for k in range(len(values))], "lat": "54.6",
+                          "lon": "25.1", "=note": values, "'=note": values})
+    out = tmp_path / "t.csv"
+    write_table(frame, out)
+    back = read_table(out).frame
+    assert list(back.columns) == list(frame.columns)
+    assert list(back["=note"]) == values
+    assert list(back["'=note"]) == values
+
+
+def test_odd_inputs_get_answers_not_internal_errors(tmp_path, capsys):
+    store = tmp_path / "s.gpkg"
+    nested = tmp_path / "nested.geojson"
+    nested.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [25.1, 54.6]},
+         "properties": {"id": f"n{k}", "date": date, "type": "drone", "x": {"k": [1, 2]}}}
+        for k, date in enumerate(["2025-07-01", "bad"])]}))
+    assert main(["import", str(nested), "--store", str(store), "--rejects",
+                 str(tmp_path / "r1.csv")]) == 0
+    assert read_table(tmp_path / "r1.csv").frame.loc[0, "x"] == '{"k": [1, 2]}'
+    bare = tmp_path / "bare.geojson"
+    bare.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [25.1, 54.6]},
+         "properties": {}}]}))
+    assert main(["import", str(bare), "--store", str(store)]) == 1  # no date: a reason
+    clash = write(tmp_path, "clash.csv", f"{HEADER},row,input_row\n"
+                                         "a-1,bad,drone,54.6,25.1,reported,x,1,2\n")
+    assert main(["enrich", str(clash), "-o", str(tmp_path / "o.csv"), "--rejects",
+                 str(tmp_path / "r2.csv")]) == 0
+    assert list(read_table(tmp_path / "r2.csv").frame.columns)[:5] == [
+        "row", "field", "reason", "id", "date"]
+    fid = write(tmp_path, "fid.csv", "fid,id,lat,lon\n1,a,54.6,25.1\n")
+    assert main(["enrich", str(fid), "-o", str(tmp_path / "o.gpkg")]) == 2
+    assert "'fid' is reserved" in capsys.readouterr().err
+    assert main(["enrich", str(tmp_path), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "not a file" in capsys.readouterr().err
+
+
+def test_one_file_cannot_be_both_input_and_output(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    out = tmp_path / "x.csv"
+    assert main(["enrich", str(src), "-o", str(out), "--rejects", str(out)]) == 2
+    assert main(["import", str(src), "--store", str(tmp_path / "s.gpkg"), "--rejects",
+                 str(src)]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert src.read_text().startswith(HEADER)
+
+
+def test_an_input_geometry_column_is_kept_in_geodata_outputs(tmp_path):
+    src = write(tmp_path, "in.csv", "id,lat,lon,geometry\na,54.6,25.1,POINT (1 2)\n")
+    out = tmp_path / "o.gpkg"
+    assert main(["enrich", str(src), "-o", str(out)]) == 0
+    assert gpd.read_file(out).geometry.iloc[0].x == pytest.approx(25.1)
+    attributes = pyogrio.read_dataframe(out, read_geometry=False)  # GDAL sees both
+    assert attributes.loc[0, "geometry"] == "POINT (1 2)"
+
+
+def test_the_dashboard_worker_finds_a_store_given_relative_to_the_server(tmp_path,
+                                                                          monkeypatch):
+    from dashboard.import_worker import run_import
+
+    open_store(tmp_path / "rel.gpkg")
+    write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    monkeypatch.chdir(tmp_path)
+    result = run_import(Path("rel.gpkg"), Path("in.csv"), name="in.csv", dry_run=False)
+    assert result.error == ""
+    assert result.written

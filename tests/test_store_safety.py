@@ -15,6 +15,7 @@ import pytest
 import shapely
 
 from geo.errors import StoreError
+from geo.readers import read_table
 from geo.records import import_file
 from geo.settings import ROOT_DIR
 from geo.store import create_store, open_store
@@ -119,16 +120,19 @@ def test_a_read_only_store_is_named_and_left_alone(tmp_path, capsys):
 
 def test_every_layer_of_a_geopackage_is_read_and_the_others_named(tmp_path):
     source = open_store(tmp_path / "source.gpkg")  # a store: five layers
-    zones = gpd.GeoDataFrame({"name": ["a zone"]},
+    zones = gpd.GeoDataFrame({"id": ["z1"], "date": ["2025-07-01"], "type": ["drone"],
+                              "confidence": ["reported"]},
                              geometry=[shapely.box(24, 54, 25, 55)], crs=4326)
     zones.to_file(source.path, layer="zones", driver="GPKG")
     target = create_store(tmp_path / "target.gpkg")  # empty
-    result = import_file(target, source.path, keep_valid=True)
-    assert result.notes == ["layer 'zones' skipped: it holds Polygon geometries; points "
-                            "(incidents, deployments) and lines (tracks, defence lines) "
-                            "are read"]
+    rejects = tmp_path / "rejects.csv"
+    result = import_file(target, source.path, keep_valid=True, rejects_path=rejects)
     assert {name: valid for name, (valid, _) in result.counts.items()} == {
         "incident": 7, "deployment": 21, "defense_line": 4, "source": 10, "track": 0}
     for table, n in (("incidents", 7), ("deployments", 21), ("defense_lines", 4),
                      ("sources", 10)):
         assert count(target.path, table) == n
+    refused = read_table(rejects).frame  # the polygon, named with its layer
+    assert refused[["layer", "row", "field"]].to_numpy().tolist() == [["zones", "1",
+                                                                       "geometry"]]
+    assert refused.loc[0, "reason"] == "geometry is a Polygon; expected a Point"
