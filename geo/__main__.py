@@ -34,9 +34,6 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     """Enrich a table; bad rows stop the run unless --rejects is given."""
     from geo.records import enrich_file
 
-    if args.rejects is not None:
-        check_output_path(args.rejects, suffixes=[".csv"], what="--rejects")
-    check_output_path(args.output, what="-o")
     result = enrich_file(args.input, args.output, rejects_path=args.rejects,
                          column_map=parse_column_map(args.map),
                          progress=_progress_line(sys.stderr))

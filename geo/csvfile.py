@@ -79,13 +79,6 @@ class CsvRecords:
     fraction: float = 1.0
 
 
-@dataclass
-class _Line:
-    number: int  # physical line, 1 = the header
-    text: str
-    problem: str = ""  # a reason to refuse the record holding this line
-
-
 def read_csv_records(path: str | Path) -> CsvRecords:
     """Read a CSV file whole (see the module docstring for what is accepted).
 
@@ -113,11 +106,11 @@ def iter_csv_records(path: str | Path, *, chunk_records: int = CHUNK_RECORDS
     size = max(path.stat().st_size, 1)
     with _open_lines(path, encoding) as source:
         try:
-            first = source.next_line()
+            first = source.header_line()
         except UnicodeDecodeError as exc:
             msg = f"{path}: not valid {encoding.upper()} in its first line ({exc.reason})"
             raise InputError(msg) from None
-        names, separator = _header(path, first)
+        names, separator = _header(path, first, source.problems.get(1, ""))
         reader = _RecordReader(source, names, separator, chunk_records)
         batches = reader.batches()
         while True:
@@ -211,13 +204,11 @@ class _LineSource:
         self.bytes_read = 0
         self.problems: dict[int, str] = {}
 
-    def next_line(self) -> _Line | None:
-        """One line (the header)."""
+    def header_line(self) -> str:
+        """The first line, without a byte-order mark ("" for an empty file); a problem
+        with it is in ``problems[1]``."""
         block = self.next_block(one=True)
-        if not block:
-            return None
-        text = block[0].removeprefix("\ufeff")
-        return _Line(1, text, self.problems.get(1, ""))
+        return block[0].removeprefix("\ufeff") if block else ""
 
     def next_block(self, *, one: bool = False) -> list[str]:
         """The next lines ([] at the end of the file)."""
@@ -300,16 +291,16 @@ class _open_lines:  # noqa: N801 - used as a context manager, like open()
 
 # --- header ---------------------------------------------------------------------------
 
-def _header(path: Path, line: _Line | None) -> tuple[list[str], str]:
+def _header(path: Path, line: str, problem: str) -> tuple[list[str], str]:
     """Column names and separator from the first line."""
-    if line is None or not line.text.strip():
+    if not line.strip():
         msg = (f"{path}: line 1, the header, is blank; the first line must name the "
                "columns (e.g. id,date,type,lat,lon)")
         raise InputError(msg)
-    if line.problem:
-        msg = f"{path}: the header (line 1) cannot be read: {line.problem}"
+    if problem:
+        msg = f"{path}: the header (line 1) cannot be read: {problem}"
         raise InputError(msg)
-    text = line.text.rstrip("\r\n")
+    text = line.rstrip("\r\n")
     if "\r" in text:
         msg = (f"{path}: lines end with a carriage return only (classic Mac OS); save the "
                "file with LF or CRLF line ends")

@@ -186,9 +186,7 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
     elif suffix in CSV_SUFFIXES:
         for chunk in iter_csv_records(path, chunk_records=chunk_records):
             frame = chunk.frame.apply(unguard_text) if len(chunk.frame) else chunk.frame
-            frame.columns = [c[len(FORMULA_GUARD):] if c.startswith(FORMULA_GUARD)
-                             and _needs_guard(c[len(FORMULA_GUARD):]) else c
-                             for c in frame.columns]
+            frame.columns = [_unguarded(c) for c in frame.columns]
             yield _canonical(Table(frame, malformed=chunk.malformed,
                                    fraction=chunk.fraction), column_map)
     else:
@@ -312,12 +310,15 @@ def _as_text(value: object) -> object:
 def unguard_text(values: pd.Series) -> pd.Series:
     """Text cells without the apostrophe :func:`spreadsheet_safe` put before a
     formula-like value, so that the project's own CSV files read back exactly."""
-    guarded = values.str.startswith(FORMULA_GUARD, na=False)
-    if not guarded.any():
+    if not values.str.startswith(FORMULA_GUARD, na=False).any():
         return values
-    rest = values.str.slice(len(FORMULA_GUARD))
-    written = guarded & rest.map(_needs_guard, na_action="ignore").fillna(False).astype(bool)
-    return values.where(~written, rest)
+    return values.map(_unguarded, na_action="ignore")
+
+
+def _unguarded(text: str) -> str:
+    """One text without the guard the writer put before it (others as they are)."""
+    rest = text[len(FORMULA_GUARD):]
+    return rest if text.startswith(FORMULA_GUARD) and _needs_guard(rest) else text
 
 
 def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
@@ -336,8 +337,9 @@ class TableWriter:
     not at all. The format comes from the extension: spreadsheet-safe CSV, GeoJSON or
     GeoPackage (points from the ``lat``/``lon`` columns)."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = check_output_path(path)
+    def __init__(self, path: str | Path, *, suffixes: Iterable[str] = OUTPUT_SUFFIXES,
+                 what: str = "output") -> None:
+        self.path = check_output_path(path, suffixes=suffixes, what=what)
         self._suffix = self.path.suffix.lower()
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=self._suffix,
                                    dir=self.path.parent)
@@ -372,7 +374,9 @@ class TableWriter:
 
     def commit(self) -> None:
         """Put the file in place (with an ordinary new file's permissions)."""
-        if not self._started:  # no rows at all: the columns alone
+        if not self._started and self._suffix == ".csv":  # no rows at all: the header
+            self.append(self._empty)
+        elif not self._started:  # ... or the columns alone
             self._write_geo(self._empty)
         umask = os.umask(0)
         os.umask(umask)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,16 +220,14 @@ def iter_load_file(path: str | Path, *, record_type: RecordType | None = None,
         rt = record_type or record_type_of(path, table.frame.columns, table.layer)
         parts = _load_table(path, table, rt)
         for part in parts:
-            part.layer = table.layer
-            ids = seen.setdefault(part.record_type.name, set())
-            earlier = _ids(part.rejects)  # rejected rows' ids count, as within a chunk
             if "id" in part.records:
-                again = pd.Series(_seen_before(part.records["id"], ids),
-                                  index=part.records.index)
-                _reject_rows(part, again, "id", "duplicate id " + part.records["id"].map(repr),
-                             table.frame)
-                ids.update(part.records["id"])
-            ids.update(earlier)
+                ids = part.records["id"]
+                again = _seen_again(ids, part.rejects,
+                                    seen.setdefault(part.record_type.name, set()))
+                _reject_rows(part, again, "id", "duplicate id " + ids.map(repr), table.frame)
+            part.layer = table.layer
+            if table.layer is not None and len(part.rejects):
+                part.rejects.insert(0, "layer", table.layer)
         yield Chunk(parts, table.fraction)
 
 
@@ -241,18 +240,20 @@ def _distinct(*paths: Path) -> None:
             raise InputError(msg)
 
 
-def _seen_before(values: pd.Series, seen: set) -> np.ndarray:
-    """Whether each value is in ``seen`` (a set lookup per value: ``Series.isin`` would
-    copy the whole set for every chunk)."""
-    return np.fromiter((v in seen for v in values.tolist()), dtype=bool, count=len(values))
+def _seen_again(ids: pd.Series, rejects: pd.DataFrame, seen: set) -> pd.Series:
+    """Which of a chunk's valid rows have an id an earlier chunk had (valid or rejected,
+    as a duplicate is found within one chunk); ``seen`` then takes this chunk's ids.
 
-
-def _ids(frame: pd.DataFrame) -> set:
-    """The non-empty ids of a frame of input rows (stripped)."""
-    if "id" not in frame.columns or not len(frame):
-        return set()
-    ids = frame["id"].astype("string").str.strip().dropna()
-    return set(ids[ids != ""])
+    A set lookup per id: ``Series.isin`` would copy the whole set for every chunk.
+    """
+    ids = ids.astype("string").str.strip().fillna("")
+    again = pd.Series(np.fromiter((i in seen for i in ids.tolist()), dtype=bool,
+                                  count=len(ids)), index=ids.index) & (ids != "")
+    seen.update(ids[ids != ""])
+    if "id" in rejects.columns and len(rejects):
+        refused = rejects["id"].astype("string").str.strip().dropna()
+        seen.update(refused[refused != ""])
+    return again
 
 
 def _load_table(path: Path, table: Table, rt: RecordType) -> list[LoadedFile]:
@@ -283,17 +284,22 @@ def _reject_rows(loaded: LoadedFile, bad: pd.Series, field_name: str,
                  reasons: pd.Series, source: pd.DataFrame | None = None) -> None:
     """Move records flagged in ``bad`` to the rejection table (row numbers kept, and the
     input's values where ``source``, the input table, is given)."""
-    if not bad.any():
-        return
-    moved = loaded.records[bad]
-    report = pd.DataFrame({"row": moved.index + 1, "field": field_name,
-                           "reason": reasons[bad]})
+    if bad.any():
+        loaded.rejects = _add_rejects(loaded.rejects, loaded.records.index[bad], field_name,
+                                      reasons[bad], source)
+        loaded.records = loaded.records[~bad]
+
+
+def _add_rejects(rejects: pd.DataFrame, labels: pd.Index, field_name: str,
+                 reasons: pd.Series, source: pd.DataFrame | None) -> pd.DataFrame:
+    """``rejects`` with rows for the records at ``labels`` (positions in the input):
+    ``row``, ``field``, ``reason``, then the input's values where ``source`` is given."""
+    report = pd.DataFrame({"row": labels + 1, "field": field_name,
+                           "reason": reasons.to_numpy()}, index=labels)
     if source is not None:
-        values = source.loc[moved.index].set_axis(report_names(source.columns), axis=1)
+        values = source.loc[labels].set_axis(report_names(source.columns), axis=1)
         report = pd.concat([report, values], axis=1)
-    loaded.records = loaded.records[~bad]
-    loaded.rejects = pd.concat([loaded.rejects, report], ignore_index=True).sort_values(
-        "row", kind="stable")
+    return pd.concat([rejects, report], ignore_index=True).sort_values("row", kind="stable")
 
 
 def cross_check(files: list[LoadedFile]) -> None:
@@ -386,17 +392,21 @@ class ImportResult:
         return text
 
     def _add(self, part: LoadedFile) -> None:
-        if part.layer is not None and len(part.rejects) and "layer" not in part.rejects:
-            part.rejects.insert(0, "layer", part.layer)
         name = part.record_type.name
         counts = self.counts.setdefault(name, [0, 0])
         counts[0] += len(part.records)
         counts[1] += len(part.rejects)
-        shown = self.shown_rejects.get(name)
-        if len(part.rejects) and (shown is None or len(shown) < SHOWN_REJECTS):
-            more = part.rejects.head(SHOWN_REJECTS - (0 if shown is None else len(shown)))
-            self.shown_rejects[name] = more if shown is None else pd.concat(
-                [shown, more], ignore_index=True)
+        self.shown_rejects[name] = _first_rejects(self.shown_rejects.get(name),
+                                                  part.rejects)
+
+
+def _first_rejects(shown: pd.DataFrame | None, more: pd.DataFrame) -> pd.DataFrame:
+    """The first :data:`SHOWN_REJECTS` rejected rows of ``shown`` then ``more``."""
+    if shown is None:
+        return more.head(SHOWN_REJECTS)
+    if len(shown) >= SHOWN_REJECTS or not len(more):
+        return shown
+    return pd.concat([shown, more], ignore_index=True).head(SHOWN_REJECTS)
 
 
 class _RejectsFile:
@@ -405,11 +415,12 @@ class _RejectsFile:
     gathered and written at :meth:`close` with every part's columns (the layers of a
     GeoPackage differ). Columns: ``row``, ``field``, ``reason``, the input's, ``raw``."""
 
-    def __init__(self, path: Path | None, *, streamed: bool = True) -> None:
+    def __init__(self, path: str | Path | None, *, streamed: bool = True) -> None:
         from geo.readers import TableWriter
 
         self.path = path
-        self._writer = TableWriter(path) if path is not None else None
+        self._writer = (TableWriter(path, suffixes=[".csv"], what="--rejects")
+                        if path is not None else None)
         self._streamed = streamed
         self._columns: list[str] | None = None
         self._gathered: list[pd.DataFrame] = []
@@ -424,9 +435,14 @@ class _RejectsFile:
             self._columns = [*rejects.columns, *(["raw"] if "raw" not in rejects else [])]
         self._write(rejects.reindex(columns=self._columns))
 
-    def _write(self, frame: pd.DataFrame) -> None:
+    def _write(self, frame: pd.DataFrame | None = None) -> None:
+        """Append ``frame`` (or, without one, put the file in place); a storage error
+        names the rejects file, not the store or the input."""
         try:
-            self._writer.append(frame)
+            if frame is None:
+                self._writer.commit()
+            else:
+                self._writer.append(frame)
         except OSError as exc:
             msg = f"--rejects {self.path}: cannot be written ({exc.strerror or exc})"
             raise InputError(msg) from exc
@@ -438,11 +454,7 @@ class _RejectsFile:
             self._write(pd.concat(self._gathered, ignore_index=True))
         elif self._columns is None:  # nothing rejected: a report with the header only
             self._write(pd.DataFrame(columns=["row", "field", "reason"]))
-        try:
-            self._writer.commit()
-        except OSError as exc:
-            msg = f"--rejects {self.path}: cannot be written ({exc.strerror or exc})"
-            raise InputError(msg) from exc
+        self._write()
 
     def discard(self) -> None:
         if self._writer is not None:
@@ -482,7 +494,6 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     chunk_records : int
         Records read, checked and written at a time.
     """
-    from geo.readers import check_output_path
     from geo.store import file_sha256
 
     path = Path(path)
@@ -490,37 +501,32 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         msg = f"{path}: no such file" if not path.exists() else f"{path}: not a file"
         raise InputError(msg)
     if rejects_path is not None:
-        rejects_path = check_output_path(rejects_path, suffixes=[".csv"], what="--rejects")
-        _distinct(path, rejects_path)
+        _distinct(path, Path(rejects_path))
     result = ImportResult(path, name or str(path))
-    sink = _RejectsFile(None if dry_run else rejects_path,
+    sink = _RejectsFile(None if dry_run else rejects_path,  # checked here, before reading
                         streamed=path.suffix.lower() in CSV_SUFFIXES)
     say = progress or (lambda fraction, text: None)
+    importing = nullcontext() if dry_run else store.importing(
+        file=result.name, sha256=file_sha256(path), on_wait=lambda text: say(0.0, text))
     try:
-        if dry_run:
-            for chunk in iter_load_file(path, column_map=column_map,
-                                        chunk_records=chunk_records):
-                for part in chunk.parts:
-                    result._add(part)
-                say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
-                                    "rejected")
-            return result
-        with store.importing(file=result.name, sha256=file_sha256(path),
-                             on_wait=lambda text: say(0.0, text)) as writer:
+        with importing as writer:  # None for a dry run
             for chunk in iter_load_file(path, column_map=column_map,
                                         chunk_records=chunk_records):
                 for part in chunk.parts:
                     result._add(part)
                     sink.add(part.rejects)
-                if result.rejected and not keep_valid:
+                if writer is None:
+                    pass
+                elif result.rejected and not keep_valid:
                     writer.cancel()  # nothing will be imported; every problem is listed
                 elif chunk.parts:
                     writer.write(RecordSet(path.parent, chunk.parts).batches())
                 say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
                                     "rejected")
-            result.tables = writer.reports
+            if writer is not None:
+                result.tables = writer.reports
             sink.close()  # before the commit: a failure here leaves the store as it was
-        result.written = not writer.cancelled
+        result.written = writer is not None and not writer.cancelled
     except BaseException:
         sink.discard()
         raise
@@ -558,9 +564,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
     from geo.readers import TableWriter
 
     _distinct(*[Path(p) for p in (path, output, rejects_path) if p is not None])
-    out = TableWriter(output)
-    sink = _RejectsFile(Path(rejects_path) if rejects_path is not None else None,
-                        streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
+    out = TableWriter(output, what="-o")
+    sink = _RejectsFile(rejects_path, streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
     gazetteer, boundaries = load_gazetteer(), load_boundaries()
     result, seen = EnrichResult(), set()
     say = progress or (lambda fraction, text: None)
@@ -572,14 +577,17 @@ def enrich_file(path: str | Path, output: str | Path, *,
                 raise InputError(msg)
             enriched, rejects = enrich_table(table, gazetteer=gazetteer,
                                              boundaries=boundaries)
-            enriched, rejects = _reject_seen_ids(enriched, rejects, seen, table.frame)
+            if "id" in enriched.columns:
+                again = _seen_again(enriched["id"], rejects, seen)
+                if again.any():
+                    ids = enriched["id"][again].astype("string").str.strip()
+                    rejects = _add_rejects(rejects, enriched.index[again], "id",
+                                           "duplicate id " + ids.map(repr), table.frame)
+                    enriched = enriched[~again]
             result.total += len(enriched) + len(rejects)
             result.enriched += len(enriched)
             result.rejected += len(rejects)
-            if result.shown_rejects is None or len(result.shown_rejects) < SHOWN_REJECTS:
-                result.shown_rejects = pd.concat(
-                    [f for f in (result.shown_rejects, rejects) if f is not None],
-                    ignore_index=True).head(SHOWN_REJECTS)
+            result.shown_rejects = _first_rejects(result.shown_rejects, rejects)
             sink.add(rejects)
             if rejects_path is not None or not result.rejected:
                 out.append(enriched)
@@ -594,24 +602,3 @@ def enrich_file(path: str | Path, output: str | Path, *,
         out.discard()
         sink.discard()
     return result
-
-
-def _reject_seen_ids(enriched: pd.DataFrame, rejects: pd.DataFrame, seen: set,
-                     source: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows whose ``id`` an earlier chunk had move to the rejects; the rest are noted."""
-    if "id" not in enriched.columns or not len(enriched):
-        seen.update(_ids(rejects))
-        return enriched, rejects
-    ids = enriched["id"].astype("string").str.strip().fillna("")
-    again = pd.Series(_seen_before(ids, seen), index=ids.index) & (ids != "")
-    seen.update(ids[ids != ""])
-    seen.update(_ids(rejects))
-    if not again.any():
-        return enriched, rejects
-    moved = source.loc[enriched.index[again]]  # the row as the input has it
-    moved = moved.set_axis(report_names(moved.columns), axis=1)
-    moved.insert(0, "reason", ("duplicate id " + ids[again].map(repr)).to_numpy())
-    moved.insert(0, "field", "id")
-    moved.insert(0, "row", moved.index + 1)
-    rejects = pd.concat([rejects, moved], ignore_index=True).sort_values("row", kind="stable")
-    return enriched[~again], rejects

@@ -225,7 +225,6 @@ def _connect(path: Path) -> sqlite3.Connection:
 #: SQLite's words for storage faults → what a user can act on.
 _STORAGE_FAULTS = {
     "database or disk is full": "the disk is full",
-    "attempt to write a readonly database": "the store is read-only",
     "readonly database": "the store is read-only",
     "disk i/o error": "the disk reported an input/output error (removed or failing?)",
     "unable to open database file": "the store's file or folder cannot be opened",

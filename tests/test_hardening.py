@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -206,11 +205,9 @@ def test_a_line_of_a_million_separators_is_refused_quickly(tmp_path, capsys):
 
 def test_a_header_beyond_the_column_limit_is_refused(tmp_path, capsys):
     src = write(tmp_path, "in.csv", ",".join(f"c{i}" for i in range(10_000)) + "\n1,2\n")
-    started = time.monotonic()
     status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
     assert status == 2
     assert f"the header has 10,000 columns; the limit is {MAX_COLUMNS:,}" in err
-    assert time.monotonic() - started < 30  # refused, not worked through
 
 
 def test_duplicate_column_names_are_an_error(tmp_path):
