@@ -29,8 +29,9 @@ from dashboard.maps import (
     build_map,
     fmt_date,
     fmt_km,
+    publish,
 )
-from dashboard.state import NEAR_TARGETS, ViewState, parse_bands
+from dashboard.state import NEAR_TARGETS, TIME_PARAMETERS, ViewState, parse_bands
 from dashboard.style import (
     BASEMAPS,
     DEFAULT_BANDS_KM,
@@ -38,6 +39,7 @@ from dashboard.style import (
     DPI_RANGE,
     LAYER_LABELS,
     PAGE_SIZES,
+    TYPE_COLOURS,
 )
 from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
@@ -95,6 +97,7 @@ def init_widgets(view: ViewState) -> None:
     s["view"] = view.view
     s["origin"] = view.view  # where the map is built; later moves go through st_folium
     s["selected"] = view.selected
+    s["time_origin"] = view.time  # the map's time control keeps its own state after
     s["initialised"] = True
 
 
@@ -135,7 +138,14 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
                      countries=tuple(countries) or None,
                      confidence=tuple(confidence) or None, near=near,
                      layers=tuple(layers), bands_km=bands, basemap=basemap,
-                     view=s["view"], selected=s["selected"])
+                     view=s["view"], selected=s["selected"], time=_time_in_address())
+
+
+def _time_in_address():
+    """The time control's state as the map last wrote it into the page's address (the
+    browser owns it: it moves without a rerun)."""
+    query = st.query_params.to_dict()
+    return ViewState.from_query({k: query[k] for k in TIME_PARAMETERS if k in query}).time
 
 
 def _bands(text: str) -> tuple[float, ...]:
@@ -309,14 +319,15 @@ def main() -> None:
     # and make the component start over (closing popups). Moves go through st_folium.
     lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
-                      center=(lat0, lon0), zoom=int(zoom0), sources=sources)
+                      center=(lat0, lon0), zoom=int(zoom0), sources=sources,
+                      time=st.session_state["time_origin"])
     lat, lon, zoom = view.view
-    fmap = build_map(incidents, deployments=load_table(path, version, "deployments"),
+    page = build_map(incidents, deployments=load_table(path, version, "deployments"),
                      defense_lines=load_table(path, version, "defense_lines"),
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
     with left:
-        out = st_folium(fmap, key="map", height=opts.height, use_container_width=True,
+        out = st_folium(publish(page), key="map", height=opts.height, use_container_width=True,
                         center=(lat, lon), zoom=int(zoom),
                         returned_objects=["last_object_clicked", "zoom", "center",
                                           "bounds"])
@@ -345,7 +356,9 @@ def main() -> None:
                 st.caption("No incidents in the selection.")
             else:
                 st.caption("Incidents per week (by start date) and type")
-                st.bar_chart(queries.weekly_counts(incidents), stack=True)
+                weekly = queries.weekly_counts(incidents)
+                st.bar_chart(weekly, stack=True,
+                             color=[TYPE_COLOURS[t] for t in weekly.columns])
     with tab_export:
         if tab_export.open:
             export_panel(store, view)

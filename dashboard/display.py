@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,31 +50,54 @@ def _rounded(geoms):
     return shapely.set_precision(geoms, DISPLAY_GRID_DEG)
 
 
-def _publish(directory: Path, url: str, prefix: str, data: str | bytes, *,
-             suffix: str = ".json", keep: int | None = None) -> str:
-    """Write ``data`` as ``directory/prefix-<content hash><suffix>`` (once) and return its
-    URL; content-addressed, so browsers may cache it for good. With ``keep``, only the
-    newest that many files of the prefix and suffix are kept."""
+@dataclass(frozen=True)
+class Payload:
+    """A file the map's page fetches: written by :func:`publish`, named by its content
+    (so browsers may cache it for good)."""
+
+    directory: Path
+    url_path: str
+    name: str
+    data: bytes
+    #: Keep only the newest this many files of the same prefix and suffix (None: all).
+    keep: int | None = None
+
+    @property
+    def url(self) -> str:
+        """The address the page loads the file from."""
+        return f"{self.url_path}/{self.name}"
+
+
+def payload(directory: Path, url: str, prefix: str, data: str | bytes, *,
+            suffix: str = ".json", keep: int | None = None) -> Payload:
+    """``data`` as the file ``prefix-<content hash><suffix>`` (not written yet)."""
     raw = data.encode() if isinstance(data, str) else data
     digest = hashlib.sha256(raw).hexdigest()[:20]
-    path = directory / f"{prefix}-{digest}{suffix}"
-    if path.exists():
-        path.touch()  # recently used: pruned last
-    else:
-        _write_atomic(path, raw)
-        if keep is not None:
+    return Payload(directory, url, f"{prefix}-{digest}{suffix}", raw, keep)
+
+
+def publish(payloads) -> None:
+    """Write each payload's file (once; an existing one is marked recently used) and
+    prune the oldest of its kind beyond its ``keep``."""
+    for item in payloads:
+        path = item.directory / item.name
+        if path.exists():
+            path.touch()  # recently used: pruned last
+            continue
+        _write_atomic(path, item.data)
+        if item.keep is not None:
+            prefix, suffix = item.name[:-len(path.suffix)].rsplit("-", 1)[0], path.suffix
             pattern = f"{prefix}-{'[0-9a-f]' * 20}{suffix}"
-            files = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime)
-            for stale in files[:-keep]:
+            files = sorted(item.directory.glob(pattern), key=lambda p: p.stat().st_mtime)
+            for stale in files[:-item.keep]:
                 stale.unlink(missing_ok=True)
-    return f"{url}/{path.name}"
 
 
-def data_url(prefix: str, data: str | bytes, *, suffix: str = ".json") -> str:
-    """The URL of a selection of records (JSON text, binary arrays or a script) for the
-    map to fetch; only the newest :data:`KEEP_SELECTIONS` of each kind are kept."""
-    return _publish(SELECTION_DIR, SELECTION_URL, prefix, data, suffix=suffix,
-                    keep=KEEP_SELECTIONS)
+def selection_payload(prefix: str, data: str | bytes, *, suffix: str = ".json") -> Payload:
+    """A selection of records (JSON text, binary arrays or a script) for the map to fetch;
+    only the newest :data:`KEEP_SELECTIONS` of each kind are kept."""
+    return payload(SELECTION_DIR, SELECTION_URL, prefix, data, suffix=suffix,
+                   keep=KEEP_SELECTIONS)
 
 
 def _boundaries():
@@ -236,8 +260,7 @@ def reference_layer(name: str, bands_km: tuple[float, ...] = ()) -> dict:
 
 
 @lru_cache(maxsize=32)
-def reference_url(name: str, bands_km: tuple[float, ...] = ()) -> str:
-    """The URL of a display layer written as a static file (named by its content hash,
-    so browsers may cache it for good)."""
+def reference_payload(name: str, bands_km: tuple[float, ...] = ()) -> Payload:
+    """A display layer as a static file for the map to fetch."""
     text = json.dumps(reference_layer(name, bands_km), separators=(",", ":"))
-    return _publish(REFERENCE_DIR, REFERENCE_URL, name, text)
+    return payload(REFERENCE_DIR, REFERENCE_URL, name, text)

@@ -137,10 +137,10 @@ def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
         lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat, lon), zoom=int(zoom), sources=source_titles(sel.sources),
-                      inline_reference=True, height="100%")
+                      inline_reference=True, height="100%", time=view.time)
     m = build_map(sel.incidents, deployments=sel.deployments,
                   defense_lines=sel.defense_lines, tracks=sel.tracks,
-                  crossings=sel.crossings, options=opts)
+                  crossings=sel.crossings, options=opts).map
     if request.bbox:
         m.fit_bounds([[request.bbox[1], request.bbox[0]], [request.bbox[3], request.bbox[2]]])
     path.write_text(standalone_html(m), encoding="utf-8")

@@ -24,12 +24,14 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from dashboard import display
+from dashboard.state import TimeState
 from dashboard.style import (
     BASEMAPS,
     CONFIDENCE_STROKES,
     DEFAULT_BANDS_KM,
     DEFAULT_LAYERS,
     DEFAULT_VIEW,
+    DENSITY_LAYERS,
     KIND_LETTERS,
     LAYER_LABELS,
     ONLINE_BASEMAPS,
@@ -37,7 +39,8 @@ from dashboard.style import (
     TYPE_COLOURS,
 )
 from dashboard.text import esc, link_html
-from dashboard.vendor import asset_url, bundle_url, vendor_file
+from dashboard.vendor import asset_url, bundle_url, own_style, vendor_file
+from geo.dates import period_end
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
 
 #: Above this many incidents, popups and tooltips are left out of the page (the detail
@@ -46,11 +49,8 @@ POPUP_LIMIT = 3000
 #: From this zoom level on every incident is drawn on its own.
 UNCLUSTER_ZOOM = 10
 
-_SEA = "#dbe9f4"
 _LAND = "#f4f1ea"
 
-#: Leaflet, Supercluster and the measure and full-screen plugins, in one file.
-_SCRIPTS = [("map_scripts", bundle_url())]
 _LEAFLET_CSS = [("leaflet_css", asset_url("leaflet", "dist/leaflet.css"))]
 
 
@@ -70,6 +70,8 @@ class MapOptions:
     #: Embed the reference layers and the incident arrays in the page (standalone HTML)
     #: instead of having the browser fetch them from the app.
     inline_reference: bool = False
+    #: Where the time control stands when the page opens (None: off).
+    time: TimeState | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.layers) - set(LAYER_LABELS))
@@ -175,136 +177,139 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
 
 # --- incidents ------------------------------------------------------------------------
 
-class IncidentLayer(_RenderedOnce):
-    """Incidents as compact column arrays, clustered in the browser with Supercluster.
+class IncidentData(_RenderedOnce):
+    """The incidents' arrays for the page: loaded once and shared by the clusters, the
+    time control and the density layers.
 
-    Only what is in view is drawn: clusters as counted discs, single incidents as
-    circle markers (colour by type, outline by confidence, large and pale where only the
-    region is known). Clicking a cluster zooms in until it splits.
+    In a served page the arrays (and the popups, when there are any) are files the
+    browser fetches; a tiny script loaded before Leaflet starts the arrays' download so
+    that it runs while the map's scripts load. Standalone pages embed everything.
     """
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-(function () {
-  var group = {{ this._parent.get_name() }};
-  var map = {{ this._parent._parent.get_name() }};
-  var d = {{ this.meta }};
-{% if this.inline %}
-  build(bytes(d.arrays));
-{% else %}
-  // the arrays' download was started by the page's first script (see IncidentLayer)
-  var early = window.fwIncidentData && window.fwIncidentData[{{ this.url }}];
-  var texts = {{ this.text_url }};
-  Promise.all([early || fetch({{ this.url }}).then(function (r) { return r.arrayBuffer(); }),
-               texts && fetch(texts).then(function (r) { return r.json(); })])
-    .then(function (got) {
-      if (got[1]) { d.popups = got[1].popups; d.tips = got[1].tips; }
-      build(got[0]);
-    });
-{% endif %}
-  function bytes(text) {
-    var bin = atob(text), out = new Uint8Array(bin.length);
-    for (var k = 0; k < bin.length; k++) { out[k] = bin.charCodeAt(k); }
-    return out.buffer;
-  }
-  function build(buffer) {
-  var n = d.n;
-  var lat = new Float32Array(buffer, 0, n), lon = new Float32Array(buffer, 4 * n, n);
-  var code = new Uint8Array(buffer, 8 * n, n);
-  var points = new Array(n);
-  for (var i = 0; i < n; i++) {
-    points[i] = {type: "Feature", properties: {i: i},
-                 geometry: {type: "Point", coordinates: [lon[i], lat[i]]}};
-  }
-  var index = new Supercluster({radius: 45, maxZoom: {{ this.uncluster_zoom }} - 1,
-                                minPoints: 3});
-  index.load(points);
-  var shown = L.featureGroup().addTo(group);
-  var markers = [];
-  function point(i) {
-    var s = d.strokes[(code[i] >> 3) & 3], region = (code[i] >> 5) === 1;
-    var m = L.circleMarker([lat[i], lon[i]], {radius: region ? 13 : 7, color: "#222",
-        weight: s[0], dashArray: s[1], fillColor: d.colours[code[i] & 7],
-        fillOpacity: region ? 0.18 : 0.85});
-    m.fwIndex = i;
-    if (d.popups) { m.bindPopup(d.popups[i], {maxWidth: 340}); m.bindTooltip(d.tips[i]); }
-    return m;
-  }
-  function cluster(item) {
-    var count = item.properties.point_count;
-    var size = count < 100 ? 30 : count < 1000 ? 38 : 46;
-    var el = document.createElement("div");
-    el.className = "fw-cluster";
-    el.style.width = el.style.height = el.style.lineHeight = size + "px";
-    el.textContent = item.properties.point_count_abbreviated;
-    var c = item.geometry.coordinates;
-    var m = L.marker([c[1], c[0]], {icon: L.divIcon({html: el, className: "",
-        iconSize: [size, size]})});
-    m.on("click", function () {
-      map.setView([c[1], c[0]],
-                  Math.min(index.getClusterExpansionZoom(item.properties.cluster_id), 18));
-    });
-    return m;
-  }
-  var current = {};  // key -> layer now on the map; kept across redraws so that an
-                    // open popup survives the map panning to show it
-  function draw() {
-    var next = {}, z = Math.round(map.getZoom());
-    if (map.hasLayer(group)) {
-      var b = map.getBounds().pad(0.25);
-      var items = index.getClusters([Math.max(b.getWest(), -180),
-          Math.max(b.getSouth(), -85), Math.min(b.getEast(), 180),
-          Math.min(b.getNorth(), 85)], z);
-      for (var k = 0; k < items.length; k++) {
-        var item = items[k], p = item.properties;
-        var key = p.cluster ? "c" + z + ":" + p.cluster_id : "p" + p.i;
-        next[key] = current[key] || (p.cluster ? cluster(item) : point(p.i));
-      }
-    }
-    for (var old in current) { if (!next[old]) { shown.removeLayer(current[old]); } }
-    markers = [];
-    for (var key2 in next) {
-      if (!current[key2]) { shown.addLayer(next[key2]); }
-      if (next[key2].fwIndex !== undefined) { markers.push(next[key2]); }
-    }
-    current = next;
-  }
-  map.on("moveend", draw);
-  group.on("add", draw);
-  draw();
-  // for inspection from the page (tests, benchmarks)
-  window.fwIncidents = {total: n, markers: function () { return markers; },
-                        popup: function (i) { return d.popups ? d.popups[i] : null; },
-                        tip: function (i) { return d.tips ? d.tips[i] : null; }};
-  }
-})();
+Flankwatch.loadIncidents({{ this.meta }}, {{ this.source }});
 {% endmacro %}
 """)
 
     def __init__(self, incidents: pd.DataFrame, sources: Mapping[str, tuple[str, str]],
                  *, inline: bool = False):
         super().__init__()
-        self._name = "IncidentLayer"
-        self.uncluster_zoom = UNCLUSTER_ZOOM
+        self._name = "IncidentData"
         meta = incident_payload(incidents, sources)
-        arrays = incident_arrays(incidents)
-        self.inline = inline
-        #: In a served page, a tiny script to be loaded before Leaflet that starts the
-        #: arrays' download, so that it runs while the map's scripts load.
+        arrays = incident_arrays(incidents, t0_hours=meta["t0_hours"])
+        #: Files the served page fetches (see ``display.publish``).
+        self.payloads: list[display.Payload] = []
         self.starter_url: str | None = None
-        if inline:  # standalone pages embed everything
-            self.meta = _js({**meta, "arrays": base64.b64encode(arrays).decode("ascii")})
-            self.url = self.text_url = "null"
+        if inline:
+            self.meta = _js(meta)
+            self.source = _js({"inline": base64.b64encode(arrays).decode("ascii")})
             return
         texts = {"popups": meta.pop("popups"), "tips": meta.pop("tips")}
         self.meta = _js(meta)
-        # content-addressed files: the page stays small and browsers cache a selection
-        url = display.data_url("incidents", arrays, suffix=".bin")
-        self.url = _js(url)
-        self.text_url = ("null" if texts["popups"] is None
-                         else _js(display.data_url("popups", _js(texts))))
-        self.starter_url = display.data_url("incidents-start", _starter_script(url),
+        data = display.selection_payload("incidents", arrays, suffix=".bin")
+        self.payloads.append(data)
+        source = {"url": data.url, "texts": None}
+        if texts["popups"] is not None:
+            popups = display.selection_payload("popups", _js(texts))
+            self.payloads.append(popups)
+            source["texts"] = popups.url
+        self.source = _js(source)
+        starter = display.selection_payload("incidents-start", _starter_script(data.url),
                                             suffix=".js")
+        self.payloads.append(starter)
+        self.starter_url = starter.url
+
+
+class IncidentLayer(_RenderedOnce):
+    """Incidents clustered in the browser (Supercluster): a cluster is a ring in the
+    colours of its types with its count; single incidents are circle markers (colour by
+    type, outline by confidence, large and pale where only the region is known).
+    Clicking a cluster zooms in until it splits."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+Flankwatch.incidentLayer({{ this._parent._parent.get_name() }},
+                         {{ this._parent.get_name() }}, {{ this.options }});
+{% endmacro %}
+""")
+
+    def __init__(self):
+        super().__init__()
+        self._name = "IncidentLayer"
+        self.options = _js({"unclusterZoom": UNCLUSTER_ZOOM})
+
+
+class DensityLayer(_RenderedOnce):
+    """A density surface of the incidents that pass the filters and the time window:
+    ``hex`` (counts in H3 cells, a colour per count class) or ``heat`` (leaflet.heat).
+    Its colour scale is written into the legend."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+Flankwatch.{{ this.function }}({{ this._parent._parent.get_name() }},
+                              {{ this._parent.get_name() }});
+{% endmacro %}
+""")
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self._name = "DensityLayer"
+        self.function = {"hex": "hexLayer", "heat": "heatLayer"}[kind]
+
+
+class Playback(_RenderedOnce):
+    """The time control: play, pause, step, step size, speed and window, all in the
+    browser; flight tracks move along their times and their crossings appear when they
+    happen."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+Flankwatch.playback({{ this._parent.get_name() }}, {{ this.options }});
+{% endmacro %}
+""")
+
+    def __init__(self, state: TimeState | None, tracks: pd.DataFrame | None,
+                 crossings: pd.DataFrame | None):
+        super().__init__()
+        self._name = "Playback"
+        self.options = _js({"state": None if state is None else state.to_js(),
+                            "tracks": timed_tracks(tracks),
+                            "crossings": timed_crossings(crossings)})
+
+
+def _epoch_ms(stamps) -> list[float]:
+    return [float(t.value // 1_000_000) for t in pd.to_datetime(stamps, utc=True)]
+
+
+def timed_tracks(tracks: pd.DataFrame | None) -> list[dict]:
+    """Tracks whose every vertex has a time: coordinates (lat, lon), times (ms since
+    1970) and the colour of their type."""
+    out = []
+    if tracks is None or tracks.empty:
+        return out
+    for row in tracks.to_dict("records"):
+        times = split_list(row.get("times") or "")
+        coords = shapely.get_coordinates(row["geometry"])
+        if len(times) < 2 or len(times) != len(coords):
+            continue
+        try:
+            ms = _epoch_ms(times)
+        except (ValueError, TypeError):
+            continue
+        out.append({"coords": [[round(y, 5), round(x, 5)] for x, y in coords],
+                    "times": ms, "colour": TYPE_COLOURS.get(row.get("type"), "#333")})
+    return out
+
+
+def timed_crossings(crossings: pd.DataFrame | None) -> list[dict]:
+    """Border crossings with a time, for the time control."""
+    if crossings is None or crossings.empty or "time" not in crossings:
+        return []
+    known = crossings[crossings["time"].notna()]
+    return [{"lat": float(r["lat"]), "lon": float(r["lon"]), "time": ms}
+            for r, ms in zip(known.to_dict("records"), _epoch_ms(known["time"]),
+                             strict=True)]
 
 
 def _starter_script(url: str) -> str:
@@ -316,11 +321,44 @@ def _starter_script(url: str) -> str:
             "  return r.arrayBuffer();\n});\n")
 
 
-def incident_arrays(incidents: pd.DataFrame) -> bytes:
-    """The positions and symbols sent to the browser, little-endian binary: ``lat`` then
-    ``lon`` as float32 (within half a metre), then one ``code`` byte per incident: type
-    code (bits 0-2, into ``colours``), confidence code (bits 3-4, into ``strokes``), 1 in
-    bit 5 where only the region is known."""
+#: Start time of an incident whose date is unknown (never shown by the time control).
+NO_TIME = 0xFFFFFFFF
+#: Longest period the arrays hold, hours (about 7.5 years; longer ones are cut to it).
+MAX_DURATION_H = 0xFFFF
+
+
+def _hours(stamps: pd.Series) -> np.ndarray:
+    """Whole hours since 1970 (float, NaN where missing)."""
+    values = pd.to_datetime(stamps, utc=True)
+    hours = values.to_numpy("datetime64[s]").astype("float64") / 3600
+    return np.where(values.isna().to_numpy(), np.nan, np.floor(hours))
+
+
+def incident_times(incidents: pd.DataFrame, t0_hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each incident's start (hours since ``t0_hours``) and the length of its period in
+    hours (see ``geo.dates.period_end``), as the arrays' uint32 and uint16 columns."""
+    if "date" not in incidents or incidents.empty:
+        n = len(incidents)
+        return np.full(n, NO_TIME, "<u4"), np.zeros(n, "<u2")
+    start = _hours(incidents["date"])
+    end = _hours(period_end(pd.to_datetime(incidents["date"], utc=True),
+                            pd.to_datetime(incidents.get("date_end"), utc=True)
+                            if "date_end" in incidents else incidents["date"].where(False),
+                            incidents.get("date_precision", pd.Series("day", incidents.index))))
+    rel = start - t0_hours
+    known = ~np.isnan(rel)
+    starts = np.where(known, rel, NO_TIME).astype("<u4")
+    duration = np.clip(np.nan_to_num(end - start, nan=0.0), 0, MAX_DURATION_H)
+    return starts, duration.astype("<u2")
+
+
+def incident_arrays(incidents: pd.DataFrame, *, t0_hours: int = 0) -> bytes:
+    """The positions, times and symbols sent to the browser, little-endian binary, one
+    column after another: ``lat`` and ``lon`` as float32 (within half a metre), the start
+    as uint32 hours since ``t0_hours`` (``NO_TIME`` where unknown), the period's length
+    as uint16 hours, then one ``code`` byte: type code (bits 0-2, into ``colours``),
+    confidence code (bits 3-4, into ``strokes``), 1 in bit 5 where only the region is
+    known."""
     types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
     confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
                                 categories=CONFIDENCES)
@@ -328,19 +366,25 @@ def incident_arrays(incidents: pd.DataFrame) -> bytes:
     c = np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes)
     r = (incidents["location_precision"] == "region").to_numpy(int)
     code = (t | (c << 3) | (r << 5)).astype(np.uint8)
+    starts, durations = incident_times(incidents, t0_hours)
     return b"".join([incidents["lat"].to_numpy("<f4").tobytes(),
-                     incidents["lon"].to_numpy("<f4").tobytes(), code.tobytes()])
+                     incidents["lon"].to_numpy("<f4").tobytes(), starts.tobytes(),
+                     durations.tobytes(), code.tobytes()])
 
 
 def incident_payload(incidents: pd.DataFrame,
                      sources: Mapping[str, tuple[str, str]]) -> dict:
-    """What the browser needs besides :func:`incident_arrays`: the count, the colour and
-    stroke tables the codes index, and escaped popups and tooltips when there are at
-    most :data:`POPUP_LIMIT` incidents (else None)."""
+    """What the browser needs besides :func:`incident_arrays`: the count, the type names
+    and the colour and stroke tables the codes index, the hour the start times count
+    from, and escaped popups and tooltips when there are at most :data:`POPUP_LIMIT`
+    incidents (else None)."""
+    first = _hours(incidents["date"]) if "date" in incidents and len(incidents) else []
     payload = {
         "n": len(incidents),
+        "types": list(INCIDENT_TYPES),
         "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
         "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
+        "t0_hours": int(np.nanmin(first)) if np.isfinite(first).any() else 0,
         "popups": None,
         "tips": None,
     }
@@ -363,33 +407,8 @@ class DataLayer(_RenderedOnce):
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-(function () {
-  var layer = L.geoJSON({{ this.data }}, {
-    style: function (f) { return f.properties.style || {}; },
-    pointToLayer: function (f, latlng) {
-      var p = f.properties;
-      if (p.icon) {
-        var div = document.createElement("div");
-        div.className = "fw-deployment";
-        div.style.background = p.icon.colour;
-        div.textContent = p.icon.letter;
-        var map = {{ this._parent._parent.get_name() }};
-        if (!map.getPane("fwDeployments")) {  // under the incidents (overlay pane, 400)
-          map.createPane("fwDeployments");
-          map.getPane("fwDeployments").style.zIndex = 390;
-        }
-        return L.marker(latlng, {pane: "fwDeployments", icon: L.divIcon({html: div,
-            className: "", iconSize: [18, 18], iconAnchor: [9, 9]})});
-      }
-      return L.circleMarker(latlng, p.style || {});
-    },
-    onEachFeature: function (f, l) {
-      if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
-      if (f.properties.popup) { l.bindPopup(f.properties.popup, {maxWidth: 340}); }
-    }
-  });
-  {{ this._parent.get_name() }}.addLayer(layer);
-})();
+Flankwatch.dataLayer({{ this._parent._parent.get_name() }}, {{ this._parent.get_name() }},
+                     {{ this.data }});
 {% endmacro %}
 """)
 
@@ -482,28 +501,8 @@ class ReferenceLayer(folium.map.Layer, _RenderedOnce):
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-if (!{{ this._parent.get_name() }}.getPane({{ this.pane|tojson }})) {
-  {{ this._parent.get_name() }}.createPane({{ this.pane|tojson }});
-  {{ this._parent.get_name() }}.getPane({{ this.pane|tojson }}).style.zIndex = {{ this.z }};
-}
-var {{ this.get_name() }} = L.geoJSON(null, {
-    pane: {{ this.pane|tojson }},
-    interactive: false,
-    style: function (f) {
-      var s = {{ this.style }};
-      if (f.properties && f.properties.km !== undefined) {
-        var i = {{ this.kms }}.indexOf(f.properties.km);
-        s = Object.assign({}, s, {fillOpacity: Math.max(0.22 - 0.06 * i, 0.05)});
-      }
-      return s;
-    }
-});
-{% if this.data %}
-{{ this.get_name() }}.addData({{ this.data }});
-{% else %}
-fetch({{ this.url }}).then(function (r) { return r.json(); })
-    .then(function (d) { {{ this.get_name() }}.addData(d); });
-{% endif %}
+var {{ this.get_name() }} = Flankwatch.referenceLayer({{ this._parent.get_name() }},
+                                                     {{ this.options }});
 {% endmacro %}
 """)
 
@@ -511,12 +510,17 @@ fetch({{ this.url }}).then(function (r) { return r.json(); })
                  inline: bool = False, show: bool = True, pane: str = "fwReference"):
         super().__init__(name=label, overlay=True, control=True, show=show)
         self._name = "ReferenceLayer"
-        self.pane, self.z = pane, REFERENCE_PANES[pane]
-        self.style = _js(style)
-        self.kms = _js([float(k) for k in sorted(bands_km)])
         bands = tuple(float(k) for k in bands_km)
-        self.data = _js(display.reference_layer(layer, bands)) if inline else ""
-        self.url = "" if inline else _js(display.reference_url(layer, bands))
+        options = {"pane": pane, "z": REFERENCE_PANES[pane], "style": style,
+                   "kms": sorted(bands), "data": None, "url": None}
+        self.payloads: list[display.Payload] = []
+        if inline:
+            options["data"] = display.reference_layer(layer, bands)
+        else:
+            file = display.reference_payload(layer, bands)
+            self.payloads.append(file)
+            options["url"] = file.url
+        self.options = _js(options)
 
 
 def _add_reference(m: folium.Map, opts: MapOptions) -> None:
@@ -543,17 +547,7 @@ class Legend(_RenderedOnce):
 
     _template = Template("""
 {% macro script(this, kwargs) %}
-(function () {
-  var legend = L.control({position: "bottomright"});
-  legend.onAdd = function () {
-    var div = L.DomUtil.create("div", "fw-legend");
-    div.innerHTML = "<details open><summary>Legend</summary>"
-        + {{ this.html }} + "</details>";
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-  };
-  legend.addTo({{ this._parent.get_name() }});
-})();
+Flankwatch.legend({{ this._parent.get_name() }}, {{ this.html }});
 {% endmacro %}
 """)
 
@@ -593,36 +587,11 @@ def legend_entries(incidents: pd.DataFrame, deployments: pd.DataFrame,
     return [f"<div>{r}</div>" for r in rows]
 
 
-_CSS = f"""
-<style>
-.leaflet-container {{ background: {_SEA} !important; }}
-.fw-legend {{ background: rgba(255,255,255,.92); padding: 4px 8px; font: 11px/1.45 sans-serif;
-  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 220px; }}
-.fw-legend summary {{ cursor: pointer; font-weight: bold; }}
-.fw-dot {{ display:inline-block; width:10px; height:10px; border-radius:50%;
-  margin-right:5px; border:1.5px solid #222; vertical-align:middle; }}
-.fw-thick {{ border-width:3px; }} .fw-dashed {{ border-style:dashed; }}
-.fw-region {{ width:14px; height:14px; background:rgba(120,120,120,.2); }}
-.fw-sq {{ display:inline-block; width:11px; height:11px; margin-right:5px;
-  vertical-align:middle; }}
-.fw-line {{ display:inline-block; width:22px; border-top:3px dashed #5b2c06;
-  margin-right:5px; vertical-align:middle; }}
-.fw-small {{ font-size:11px; color:#444; }}
-.fw-deployment {{ width:18px; height:18px; color:#fff; font:bold 11px/18px sans-serif;
-  text-align:center; border:1px solid #222; border-radius:3px; }}
-.fw-popup {{ font: 12px/1.45 sans-serif; }}
-.fw-cluster {{ border-radius: 50%; text-align: center; font: bold 12px sans-serif;
-  color: #222; background: rgba(250, 200, 90, .8); border: 4px solid rgba(240, 160, 40, .45);
-  background-clip: padding-box; box-sizing: border-box; cursor: pointer; }}
-</style>
-"""
-
-
 def _localise(m: folium.Map) -> None:
     """Load only our own copies of Leaflet and its plugins, as one script (folium's
     defaults point at CDNs and pull in jQuery, Bootstrap and icon fonts the map does not
     use)."""
-    m.default_js = list(_SCRIPTS)
+    m.default_js = [("map_scripts", bundle_url())]
     m.default_css = list(_LEAFLET_CSS)
 
 
@@ -638,22 +607,37 @@ class _Fullscreen(folium.plugins.Fullscreen):
                               asset_url("leaflet.fullscreen", "Control.FullScreen.css"))]
 
 
+@dataclass(frozen=True)
+class MapPage:
+    """A built map and the files its page fetches from the app (the incident arrays,
+    popups and reference layers); :func:`publish` writes them."""
+
+    map: folium.Map
+    payloads: tuple[display.Payload, ...] = ()
+
+
+def publish(page: MapPage) -> folium.Map:
+    """Write the files the map's page fetches; returns the map."""
+    display.publish(page.payloads)
+    return page.map
+
+
 def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = None,
               defense_lines: pd.DataFrame | None = None, tracks: pd.DataFrame | None = None,
               crossings: pd.DataFrame | None = None,
-              options: MapOptions | None = None) -> folium.Map:
-    """Build the dashboard map.
+              options: MapOptions | None = None) -> MapPage:
+    """Build the dashboard map (nothing is written: see :func:`publish`).
 
     Parameters
     ----------
     incidents : DataFrame
-        Enriched incident records (``lat``, ``lon``, ``type``, ``confidence``, ...).
+        Enriched incident records (``lat``, ``lon``, ``type``, ``confidence``, ``date``...).
     deployments, defense_lines, tracks : DataFrame, optional
         Records of those types; lines carry shapely ``geometry``.
     crossings : DataFrame, optional
         Border crossings of the tracks (``lon``, ``lat``, ``direction``, ``time``).
     options : MapOptions, optional
-        Layers, bands, basemap and view.
+        Layers, bands, basemap, view and the time control's state.
     """
     opts = options or MapOptions()
     deployments = deployments if deployments is not None else pd.DataFrame(
@@ -662,7 +646,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
                    control_scale=True, prefer_canvas=True, height=opts.height)
     m.options.update(maxZoom=18, minZoom=3)  # folium gives them to tile layers only
     _localise(m)
-    m.get_root().header.add_child(Element(_CSS))
+    m.get_root().header.add_child(_Verbatim(f"<style>{own_style()}</style>"))
     ReferenceLayer("land", "Offline basemap (land)",
                    {"color": "#b9b2a3", "weight": 0.6, "fillColor": _LAND, "fillOpacity": 1},
                    inline=opts.inline_reference, pane="fwLand",
@@ -679,19 +663,28 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         crossings = crossings if crossings is not None else pd.DataFrame(
             columns=["lat", "lon", "direction", "time"])
         _data_group(m, "tracks", track_features(tracks, crossings))
+    data = IncidentData(incidents, opts.sources, inline=opts.inline_reference)
+    data.add_to(m)
+    for kind in DENSITY_LAYERS:
+        if kind in opts.layers:
+            group = folium.FeatureGroup(name=LAYER_LABELS[kind])
+            DensityLayer(kind).add_to(group)
+            group.add_to(m)
     if "incidents" in opts.layers:
         group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
-        layer = IncidentLayer(incidents, opts.sources, inline=opts.inline_reference)
-        layer.add_to(group)
+        IncidentLayer().add_to(group)
         group.add_to(m)
-        if layer.starter_url:  # first of the page's scripts
-            m.default_js = [("incident_arrays", layer.starter_url), *m.default_js]
+    if data.starter_url:  # first of the page's scripts
+        m.default_js = [("incident_arrays", data.starter_url), *m.default_js]
+    shown_tracks = tracks if "tracks" in opts.layers else None
+    Playback(opts.time, shown_tracks, crossings if shown_tracks is not None else None).add_to(m)
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
              primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(m)
     _Fullscreen(position="topleft").add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    return m
+    payloads = [p for element in _walk(m) for p in getattr(element, "payloads", ())]
+    return MapPage(m, tuple(payloads))
 
 
 def asset_links(m: folium.Map) -> list[str]:

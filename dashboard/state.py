@@ -4,7 +4,12 @@ A view round-trips through the query string, so a URL reproduces what its sender
 
 ``?start=2025-07-01&end=2025-09-30&types=drone,aircraft&countries=LTU,POL
 &confidence=confirmed&near=belarus:50&layers=incidents,tracks&bands=10,50,100
-&basemap=offline&view=54.90,24.00,7&selected=ltu-2025-07-28-gerbera``
+&basemap=offline&view=54.90,24.00,7&selected=ltu-2025-07-28-gerbera
+&time=2025-09-10T02:00&window=3&step=hour``
+
+The last three are the time control's cursor (UTC), its window (a number of steps, or
+``all`` for everything up to the cursor) and its step; the map's time control writes
+them into the address itself as it moves.
 
 A parameter that is missing means "no filter" (or the default); one that cannot be read
 is ignored and reported, never half-applied.
@@ -24,6 +29,34 @@ from dashboard.style import (
     LAYER_LABELS,
 )
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
+
+#: Step sizes of the time control.
+TIME_STEPS = ("hour", "day", "week", "month")
+#: Windows the time control offers, in steps (None: cumulative).
+TIME_WINDOWS = (1, 3, 7, 30, None)
+
+
+@dataclass(frozen=True)
+class TimeState:
+    """Where the map's time control stands: the cursor (UTC), the step size and the
+    window (incidents of the last ``window`` steps up to the cursor; None: all of them
+    since the period's start)."""
+
+    cursor: dt.datetime
+    step: str = "day"
+    window: int | None = 7
+
+    def to_query(self) -> dict[str, str]:
+        """The ``time``, ``window`` and ``step`` parameters."""
+        return {"time": self.cursor.strftime("%Y-%m-%dT%H:%M"),
+                "window": "all" if self.window is None else str(self.window),
+                "step": self.step}
+
+    def to_js(self) -> dict:
+        """The time control's starting state (the cursor in ms since 1970)."""
+        return {"cursor": self.cursor.timestamp() * 1000, "step": self.step,
+                "window": self.window or 7, "cumulative": self.window is None}
+
 
 #: Targets of the "within N km of" filter, and the store column each uses.
 NEAR_TARGETS = {"belarus": "dist_belarus_km", "kaliningrad": "dist_kaliningrad_km"}
@@ -46,6 +79,8 @@ class ViewState:
     basemap: str = "offline"
     view: tuple[float, float, int] = DEFAULT_VIEW
     selected: str | None = None
+    #: The time control (None: off, every incident of the filters shown).
+    time: TimeState | None = None
     #: Problems found while reading a URL (not part of the URL itself).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -73,6 +108,8 @@ class ViewState:
             q["view"] = f"{lat:.4f},{lon:.4f},{int(zoom)}"
         if self.selected:
             q["selected"] = self.selected
+        if self.time:
+            q.update(self.time.to_query())
         return q
 
     @classmethod
@@ -89,6 +126,11 @@ class ViewState:
                 found[_FIELD.get(key, key)] = reader(str(text))
             except ValueError as exc:
                 warnings.append(f"URL parameter {key}={text!r} ignored: {exc}")
+        time_parts = {k: found.pop(k) for k in _TIME_FIELDS.values() if k in found}
+        if "cursor" in time_parts:
+            found["time"] = TimeState(**time_parts)
+        elif time_parts:
+            warnings.append("URL parameters window and step ignored: they need time=")
         state = cls(**found)
         if state.start and state.end and state.end < state.start:
             warnings.append("URL dates ignored: end is before start")
@@ -165,6 +207,42 @@ def _view(text: str) -> tuple[float, float, int]:
     return lat_f, lon_f, zoom_i
 
 
+def _cursor(text: str) -> dt.datetime:
+    try:
+        stamp = dt.datetime.fromisoformat(text.strip().removesuffix("Z"))
+    except ValueError as exc:
+        msg = f"{text!r} is not a date and time (YYYY-MM-DDTHH:MM, UTC)"
+        raise ValueError(msg) from exc
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
+    if not 1900 <= stamp.year <= 2200:
+        msg = "the time must be between the years 1900 and 2200"
+        raise ValueError(msg)
+    return stamp.replace(tzinfo=dt.UTC)
+
+
+def _window(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    allowed = [w for w in TIME_WINDOWS if w is not None]
+    try:
+        steps = int(text)
+    except ValueError as exc:
+        msg = f"expected one of {allowed} (steps) or 'all'"
+        raise ValueError(msg) from exc
+    if steps not in allowed:
+        msg = f"expected one of {allowed} (steps) or 'all'"
+        raise ValueError(msg)
+    return steps
+
+
+def _step(text: str) -> str:
+    if text not in TIME_STEPS:
+        msg = f"not one of {list(TIME_STEPS)}"
+        raise ValueError(msg)
+    return text
+
+
 def _selected(text: str) -> str:
     if not text or len(text) > 200:
         msg = "not an incident id"
@@ -180,5 +258,10 @@ PARAMETER_READERS = {
     "confidence": _choices(CONFIDENCES), "near": _near,
     "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _basemap,
     "view": _view, "selected": _selected,
+    "time": _cursor, "window": _window, "step": _step,
 }
-_FIELD = {"bands": "bands_km"}
+#: The time control's parameters and the fields of TimeState they fill.
+_TIME_FIELDS = {"time": "cursor", "window": "window", "step": "step"}
+_FIELD = {"bands": "bands_km", **_TIME_FIELDS}
+#: The parameters the map's time control writes into the address.
+TIME_PARAMETERS = tuple(_TIME_FIELDS)

@@ -26,9 +26,13 @@ LAYER_LABELS = {
     "defense_lines": "Defence lines",
     "deployments": "Deployments and exercises",
     "tracks": "Flight tracks",
+    "heat": "Heatmap of incidents",
+    "hex": "Hexagons of incidents (H3)",
     "incidents": "Incidents",
 }
-DEFAULT_LAYERS = tuple(LAYER_LABELS)
+#: Density surfaces of the incidents (off unless chosen).
+DENSITY_LAYERS = ("heat", "hex")
+DEFAULT_LAYERS = tuple(k for k in LAYER_LABELS if k not in DENSITY_LAYERS)
 
 #: Basemaps: the offline land polygons, or online tiles the user opts into.
 ONLINE_BASEMAPS = {

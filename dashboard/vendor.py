@@ -58,36 +58,68 @@ PACKAGES = (
     Package("leaflet.fullscreen", "3.0.2",
             "sha512-m27waFVmwdrLGXjZw2L8b7w/W28EY+u7IGzK2x8K99XaPuzKbjI+/H1j0OMawLcRPZyDRh+39XpyLsvDwHUEoA==",
             ("Control.FullScreen.js", "Control.FullScreen.css", "icon-fullscreen.svg")),
+    # Uber's H3 grid (the hexagon layer's cells)
+    Package("h3-js", "4.5.0",
+            "sha512-uKmdPc+DuarnR+XqZxEuWOMw7KzzKROrx3MLeJpFnMOs78S9M5eZ+X5RieS9UcSFQqbeXzbfWuX/W9Pyajinqw==",
+            ("dist/h3-js.umd.js",)),
+    # the heatmap (the same plugin folium's HeatMap uses)
+    Package("leaflet.heat", "0.2.0",
+            "sha512-Cd5PbAA/rX3X3XKxfDoUGi9qp78FyhWYurFg3nsfhntcM/MCNK08pRkf4iEenO1KNqwVPKCmkyktjW3UD+h9bQ==",
+            ("dist/leaflet-heat.js",)),
 )
 
+#: The map's own script and stylesheet (in the repository, not fetched).
+OWN_DIR = Path(__file__).resolve().parent / "web"
+OWN_SCRIPT = OWN_DIR / "map.js"
+OWN_STYLE = OWN_DIR / "map.css"
 
-#: The map's scripts in load order. They are also written concatenated into one file,
-#: which the dashboard loads: its map component fetches scripts one after another, so
-#: one request instead of four saves a round trip per script on every first visit.
+
+#: The map's scripts in load order, the project's own last. They are written
+#: concatenated into one file, which the dashboard loads: its map component fetches
+#: scripts one after another, so one request instead of seven saves a round trip per
+#: script on every first visit.
 BUNDLED_SCRIPTS = (("leaflet", "dist/leaflet.js"), ("supercluster", "dist/supercluster.min.js"),
                    ("leaflet-measure", "dist/leaflet-measure.js"),
-                   ("leaflet.fullscreen", "Control.FullScreen.js"))
+                   ("leaflet.fullscreen", "Control.FullScreen.js"),
+                   ("h3-js", "dist/h3-js.umd.js"), ("leaflet.heat", "dist/leaflet-heat.js"))
 
 
 def bundle_name() -> str:
-    """File name of the concatenated scripts, tied to the pinned packages (so a browser
-    never keeps an old bundle after an upgrade)."""
-    pins = "".join(p.integrity for p in PACKAGES)
-    return f"map-scripts-{hashlib.sha256(pins.encode()).hexdigest()[:12]}.js"
+    """File name of the concatenated scripts, tied to the pinned packages and to the
+    project's own script (so a browser never keeps an old bundle after a change)."""
+    pins = "".join(p.integrity for p in PACKAGES).encode() + OWN_SCRIPT.read_bytes()
+    return f"map-scripts-{hashlib.sha256(pins).hexdigest()[:12]}.js"
 
 
 def bundle_url() -> str:
-    """The app-relative address of the concatenated map scripts."""
+    """The app-relative address of the concatenated map scripts; the bundle is written
+    first if it is not there yet (after a change of the project's script)."""
+    if not (VENDOR_DIR / bundle_name()).exists() and all(
+            asset_path(p, f).exists() for p, f in BUNDLED_SCRIPTS):
+        write_bundle()
     return f"/{VENDOR_URL}/{bundle_name()}"
 
 
 def write_bundle() -> Path:
-    """Concatenate :data:`BUNDLED_SCRIPTS` (each keeps its own licence header)."""
+    """Concatenate :data:`BUNDLED_SCRIPTS` (each keeps its own licence header) and the
+    project's own script; older bundles are removed."""
     parts = [f"/* {package}/{file} */\n" + asset_path(package, file).read_text(encoding="utf-8")
              for package, file in BUNDLED_SCRIPTS]
+    parts.append("/* flankwatch: dashboard/web/map.js */\n"
+                 + OWN_SCRIPT.read_text(encoding="utf-8"))
     target = VENDOR_DIR / bundle_name()
-    target.write_text(";\n".join(parts) + ";\n", encoding="utf-8")
+    for old in VENDOR_DIR.glob("map-scripts-*.js"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(";\n".join(parts) + ";\n", encoding="utf-8")
+    tmp.replace(target)
     return target
+
+
+def own_style() -> str:
+    """The map's own stylesheet (put in the page as it is)."""
+    return OWN_STYLE.read_text(encoding="utf-8")
 
 
 def asset_path(package: str, file: str) -> Path:

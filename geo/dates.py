@@ -210,3 +210,22 @@ def parse_date_column(values: pd.Series) -> pd.DataFrame:
     for column in ("date", "date_end"):
         out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[ns, UTC]")
     return out
+
+
+def period_end(start: pd.Series, end: pd.Series, precision: pd.Series) -> pd.Series:
+    """When each record's period ends, for playing records in time.
+
+    The period runs to ``end`` where there is one, else from ``start``; a date without a
+    time of day covers its whole day, a month or a year its whole month or year. A time
+    of day is an instant (a range with times ends at its end time).
+    """
+    base = end.where(end.notna(), start)
+    precision = precision.fillna(DAY).astype(str)
+    out = base.copy()
+    for name, offset in ((YEAR, pd.DateOffset(years=1)), (MONTH, pd.DateOffset(months=1))):
+        chosen = (precision == name) & base.notna()
+        if chosen.any():
+            out[chosen] = base[chosen] + offset
+    whole_day = (precision == DAY) & base.notna() & (base == base.dt.normalize())
+    out[whole_day] = base[whole_day] + pd.Timedelta(days=1)
+    return out

@@ -21,6 +21,7 @@ from dashboard.maps import (
     incident_payload,
     incident_popup,
     legend_entries,
+    publish,
 )
 from dashboard.text import safe_url
 from dashboard.vendor import PACKAGES, _verify
@@ -42,7 +43,7 @@ def incidents(n: int = 3, **overrides) -> pd.DataFrame:
 
 
 def test_the_page_loads_nothing_from_other_hosts():
-    m = build_map(incidents(), options=MapOptions(basemap="offline"))
+    m = build_map(incidents(), options=MapOptions(basemap="offline")).map
     links = asset_links(m)
     assert links
     assert all(link.startswith("/app/static/") for link in links)  # served by the app
@@ -53,8 +54,8 @@ def test_the_page_loads_nothing_from_other_hosts():
 
 
 def test_online_tiles_only_when_asked_for():
-    offline = build_map(incidents()).get_root().render()
-    online = build_map(incidents(), options=MapOptions(basemap="osm")).get_root().render()
+    offline = build_map(incidents()).map.get_root().render()
+    online = build_map(incidents(), options=MapOptions(basemap="osm")).map.get_root().render()
     assert "tile.openstreetmap.org" not in offline
     assert "tile.openstreetmap.org" in online
 
@@ -67,7 +68,7 @@ def test_text_from_data_is_escaped_everywhere(hostile):
     assert "<img" not in popup
     assert "<script" not in popup
     assert "<b>x" not in popup
-    html = build_map(data, options=MapOptions(inline_reference=True)).get_root().render()
+    html = build_map(data, options=MapOptions(inline_reference=True)).map.get_root().render()
     assert "fw-popup" in html  # the popups are in this page, so the checks below bite
     assert "<img src=x" not in html
     assert "</script><script>alert" not in html
@@ -91,12 +92,12 @@ def test_many_incidents_are_sent_as_compact_arrays():
     payload = incident_payload(big, {})
     assert payload["popups"] is None
     assert payload["n"] == len(big)
-    raw = incident_arrays(big)
+    raw = incident_arrays(big, t0_hours=payload["t0_hours"])
     n = len(big)
-    assert len(raw) == 9 * n  # bytes per incident on the wire
+    assert len(raw) == 15 * n  # bytes per incident on the wire
     lat = np.frombuffer(raw, "<f4", n, 0)
     lon = np.frombuffer(raw, "<f4", n, 4 * n)
-    code = np.frombuffer(raw, np.uint8, n, 8 * n)
+    code = np.frombuffer(raw, np.uint8, n, 14 * n)
     # positions survive to within a metre
     _, _, err_m = GEOD.inv(lon, lat, big["lon"].to_numpy(), big["lat"].to_numpy())
     assert err_m.max() < 1.0
@@ -107,15 +108,34 @@ def test_many_incidents_are_sent_as_compact_arrays():
     assert len(small["popups"]) == 5
 
 
+def test_incident_times_cover_their_period():
+    """Start hours and period lengths as the time control reads them."""
+    frame = incidents(4, date=pd.to_datetime(["2025-09-10", "2025-09-10T02:30Z", "2025-09-01",
+                                              "2025-09-09"], utc=True, format="ISO8601"),
+                      date_end=pd.to_datetime([None, None, None, "2025-09-10"], utc=True),
+                      date_precision=["day", "day", "month", "day"])
+    payload = incident_payload(frame, {})
+    raw = incident_arrays(frame, t0_hours=payload["t0_hours"])
+    start = np.frombuffer(raw, "<u4", 4, 8 * 4)
+    hours = np.frombuffer(raw, "<u2", 4, 12 * 4)
+    t0 = pd.Timestamp(payload["t0_hours"] * 3600, unit="s", tz="UTC")
+    assert t0 == pd.Timestamp("2025-09-01", tz="UTC")  # the earliest start
+    assert list(start) == [9 * 24, 9 * 24 + 2, 0, 8 * 24]
+    # a day without a time is the whole day; a time of day an instant; a month 30 days
+    # (September); a range of days runs to the end of its last day
+    assert list(hours) == [24, 0, 30 * 24, 48]
+
+
 def test_served_page_starts_the_arrays_download_before_the_map_scripts():
-    m = build_map(incidents(4))
+    page = build_map(incidents(4))
+    m = publish(page)
     links = asset_links(m)
     assert links[0].startswith("/app/static/data/incidents-start-")
     starter = (display.SELECTION_DIR / links[0].rsplit("/", 1)[1]).read_text()
     arrays_url = re.search(r'fetch\("([^"]+)"\)', starter)[1]
     assert arrays_url.endswith(".bin")
     assert (display.SELECTION_DIR / arrays_url.rsplit("/", 1)[1]).read_bytes() == incident_arrays(
-        incidents(4))
+        incidents(4), t0_hours=incident_payload(incidents(4), {})["t0_hours"])
     assert arrays_url in m.get_root().render()  # the map script waits for that download
 
 

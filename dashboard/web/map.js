@@ -1,0 +1,825 @@
+/* Flankwatch's map: incidents clustered by type, time playback, heat and hexagon
+ * density, reference layers and the legend. Loaded after Leaflet, Supercluster,
+ * h3-js and leaflet.heat (see dashboard/vendor.py); the page built by
+ * dashboard/maps.py calls the functions of window.Flankwatch with its data.
+ *
+ * Text from records reaches this file already escaped (popups and tooltips are built
+ * on the server); everything written here from data goes through textContent. */
+(function () {
+  "use strict";
+
+  var FW = (window.Flankwatch = {});
+  var HOUR_MS = 3600 * 1000;
+  var NO_TIME = 0xffffffff;
+
+  // --- incident arrays ----------------------------------------------------------------
+
+  /* The binary layout written by dashboard.maps.incident_arrays: lat and lon (float32),
+   * start (uint32 hours since meta.t0_hours; NO_TIME where unknown), duration (uint16
+   * hours), code (uint8: type in bits 0-2, confidence in 3-4, region-only in bit 5). */
+  function decode(buffer, n) {
+    var offset = 0;
+    function take(Kind, size) {
+      var view = new Kind(buffer, offset, n);
+      offset += size * n;
+      return view;
+    }
+    return {
+      n: n,
+      lat: take(Float32Array, 4),
+      lon: take(Float32Array, 4),
+      start: take(Uint32Array, 4),
+      dur: take(Uint16Array, 2),
+      code: take(Uint8Array, 1)
+    };
+  }
+
+  function fromBase64(text) {
+    var bin = atob(text);
+    var out = new Uint8Array(bin.length);
+    for (var k = 0; k < bin.length; k++) { out[k] = bin.charCodeAt(k); }
+    return out.buffer;
+  }
+
+  /* Web Mercator position of every incident at zoom 0, in units of the world's width,
+   * so that drawing a frame is two multiplications per point. */
+  function mercator(a) {
+    var x = new Float64Array(a.n), y = new Float64Array(a.n);
+    for (var i = 0; i < a.n; i++) {
+      var s = Math.sin(Math.max(Math.min(a.lat[i], 85.0511), -85.0511) * Math.PI / 180);
+      x[i] = (a.lon[i] + 180) / 360;
+      y[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+    }
+    return {x: x, y: y};
+  }
+
+  /* Loads the arrays once; `FW.incidentData.then(fn)` gives the decoded data to every
+   * layer that needs it (clusters, playback, density). */
+  FW.loadIncidents = function (meta, source) {
+    var got;
+    if (source.inline) {
+      got = Promise.resolve([fromBase64(source.inline), null]);
+    } else {
+      var early = window.fwIncidentData && window.fwIncidentData[source.url];
+      got = Promise.all([
+        early || fetch(source.url).then(function (r) { return r.arrayBuffer(); }),
+        source.texts ? fetch(source.texts).then(function (r) { return r.json(); }) : null
+      ]);
+    }
+    FW.incidentData = got.then(function (parts) {
+      var a = decode(parts[0], meta.n);
+      var texts = parts[1] || meta;
+      var data = {
+        meta: meta, arrays: a, popups: texts.popups || null, tips: texts.tips || null,
+        // which incidents the time control lets through (null: all of them)
+        mask: null, listeners: [],
+        merc: null
+      };
+      data.projected = function () { return data.merc || (data.merc = mercator(a)); };
+      data.setMask = function (mask) {
+        data.mask = mask;
+        data.listeners.forEach(function (fn) { fn(); });
+      };
+      data.onMask = function (fn) { data.listeners.push(fn); };
+      return data;
+    });
+    return FW.incidentData;
+  };
+
+  // --- a canvas in the map, redrawn after each move -------------------------------------
+
+  var CanvasLayer = L.Layer.extend({
+    initialize: function (drawFn, pane) { this._drawFn = drawFn; this._paneName = pane; },
+    onAdd: function (map) {
+      this._canvas = L.DomUtil.create("canvas", "fw-canvas");
+      this._canvas.style.pointerEvents = "none";
+      map.getPane(this._paneName || "overlayPane").appendChild(this._canvas);
+      map.on("moveend resize", this.redraw, this);
+      map.on("zoomstart", this._hide, this);
+      this.redraw();
+    },
+    onRemove: function (map) {
+      L.DomUtil.remove(this._canvas);
+      map.off("moveend resize", this.redraw, this);
+      map.off("zoomstart", this._hide, this);
+    },
+    _hide: function () { this._canvas.style.visibility = "hidden"; },
+    redraw: function () {
+      if (!this._map) { return; }
+      var map = this._map, size = map.getSize(), canvas = this._canvas;
+      var ratio = window.devicePixelRatio || 1;
+      canvas.width = size.x * ratio;
+      canvas.height = size.y * ratio;
+      canvas.style.width = size.x + "px";
+      canvas.style.height = size.y + "px";
+      canvas.style.visibility = "visible";
+      L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([0, 0]));
+      var ctx = canvas.getContext("2d");
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      ctx.clearRect(0, 0, size.x, size.y);
+      this._drawFn(ctx, map, size);
+    }
+  });
+
+  /* Container pixel of a Mercator position (see `mercator`) on the map as it is now. */
+  function screenTransform(map) {
+    var scale = 256 * Math.pow(2, map.getZoom());
+    var origin = map.getPixelOrigin();
+    var pane = map._getMapPanePos ? map._getMapPanePos() : L.point(0, 0);
+    return {scale: scale, dx: pane.x - origin.x, dy: pane.y - origin.y};
+  }
+
+  // --- incidents: clusters that show their composition ----------------------------------
+
+  function clusterElement(props, types, colours) {
+    var counts = types.map(function (t, k) { return props["t" + k] || 0; });
+    var total = props.point_count;
+    var stops = [], at = 0, parts = [];
+    counts.forEach(function (c, k) {
+      if (!c) { return; }
+      var next = at + 100 * c / total;
+      stops.push(colours[k] + " " + at.toFixed(2) + "% " + next.toFixed(2) + "%");
+      parts.push(c + " " + types[k]);
+      at = next;
+    });
+    var size = total < 100 ? 34 : total < 1000 ? 42 : 50;
+    var el = document.createElement("div");
+    el.className = "fw-cluster";
+    el.style.width = el.style.height = size + "px";
+    el.style.background = "conic-gradient(" + stops.join(", ") + ")";
+    var label = document.createElement("span");
+    label.textContent = props.point_count_abbreviated;
+    el.appendChild(label);
+    var summary = total + " incidents: " + parts.join(", ");
+    el.title = summary;
+    el.setAttribute("aria-label", summary);
+    el.setAttribute("role", "button");
+    return {el: el, size: size, counts: counts};
+  }
+
+  /* Supercluster's `reduce`: a new cluster starts as a copy of its first member's
+   * properties (a point's {i, k} or a cluster's counts) and adds the others; counts are
+   * kept as fields t0, t1, ... (numbers, so that copies share nothing). */
+  function countTypes(ntypes) {
+    return function (acc, p) {
+      var k;
+      if (acc.t0 === undefined) {
+        for (k = 0; k < ntypes; k++) { acc["t" + k] = 0; }
+        acc["t" + acc.k] = 1;
+      }
+      if (p.t0 === undefined) {
+        acc["t" + p.k] += 1;
+      } else {
+        for (k = 0; k < ntypes; k++) { acc["t" + k] += p["t" + k]; }
+      }
+    };
+  }
+
+  FW.incidentLayer = function (map, group, options) {
+    FW.incidentData.then(function (data) { buildIncidents(map, group, options, data); });
+  };
+
+  function buildIncidents(map, group, o, data) {
+    var a = data.arrays, meta = data.meta, n = a.n;
+    var reduce = countTypes(meta.types.length);
+    var index = null, shown = L.featureGroup().addTo(group), markers = [], current = {};
+    var frozen = false;  // true while playback draws frames instead of clusters
+
+    function load() {
+      var points = [];
+      for (var i = 0; i < n; i++) {
+        if (data.mask && !data.mask[i]) { continue; }
+        points.push({type: "Feature", properties: {i: i, k: a.code[i] & 7},
+                     geometry: {type: "Point", coordinates: [a.lon[i], a.lat[i]]}});
+      }
+      index = new Supercluster({
+        radius: 45, maxZoom: o.unclusterZoom - 1, minPoints: 3,
+        reduce: reduce
+      });
+      index.load(points);
+      window.fwIncidents.indexed = points.length;
+    }
+    function point(i) {
+      var s = meta.strokes[(a.code[i] >> 3) & 3], region = (a.code[i] >> 5) & 1;
+      var m = L.circleMarker([a.lat[i], a.lon[i]], {radius: region ? 13 : 7, color: "#222",
+          weight: s[0], dashArray: s[1], fillColor: meta.colours[a.code[i] & 7],
+          fillOpacity: region ? 0.18 : 0.85});
+      m.fwIndex = i;
+      if (data.popups) { m.bindPopup(data.popups[i], {maxWidth: 340}); m.bindTooltip(data.tips[i]); }
+      return m;
+    }
+    function cluster(item) {
+      var c = item.geometry.coordinates, built = clusterElement(item.properties, meta.types, meta.colours);
+      var m = L.marker([c[1], c[0]], {icon: L.divIcon({html: built.el, className: "",
+          iconSize: [built.size, built.size]}), keyboard: false});
+      m.fwCounts = built.counts;
+      m.on("click", function () {
+        map.setView([c[1], c[0]],
+                    Math.min(index.getClusterExpansionZoom(item.properties.cluster_id), 18));
+      });
+      return m;
+    }
+    // layers are kept across redraws so that an open popup survives the map panning to it
+    function draw() {
+      var next = {}, z = Math.round(map.getZoom());
+      if (map.hasLayer(group) && !frozen) {
+        var b = map.getBounds().pad(0.25);
+        var items = index.getClusters([Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85),
+            Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)], z);
+        for (var k = 0; k < items.length; k++) {
+          var p = items[k].properties;
+          var key = p.cluster ? "c" + z + ":" + p.cluster_id : "p" + p.i;
+          next[key] = current[key] || (p.cluster ? cluster(items[k]) : point(p.i));
+        }
+      }
+      for (var old in current) { if (!next[old]) { shown.removeLayer(current[old]); } }
+      markers = [];
+      for (var key2 in next) {
+        if (!current[key2]) { shown.addLayer(next[key2]); }
+        if (next[key2].fwIndex !== undefined) { markers.push(next[key2]); }
+      }
+      current = next;
+    }
+
+    // for inspection from the page (tests, benchmarks)
+    window.fwIncidents = {
+      total: n, indexed: 0,
+      markers: function () { return markers; },
+      clusters: function () {
+        var out = [];
+        for (var key in current) {
+          var m = current[key];
+          if (m.fwCounts) {
+            var counts = {};
+            m.fwCounts.forEach(function (c, k) { if (c) { counts[meta.types[k]] = c; } });
+            out.push({lat: m.getLatLng().lat, lon: m.getLatLng().lng, counts: counts});
+          }
+        }
+        return out;
+      },
+      popup: function (i) { return data.popups ? data.popups[i] : null; },
+      tip: function (i) { return data.tips ? data.tips[i] : null; }
+    };
+    load();
+    map.on("moveend", draw);
+    group.on("add", draw);
+    data.onMask(function () { if (!frozen) { load(); draw(); } });
+    data.freeze = function (on) {
+      frozen = on;
+      if (!on) { load(); }
+      draw();
+    };
+    draw();
+  }
+
+  // --- time playback ------------------------------------------------------------------
+
+  var STEPS = {hour: HOUR_MS, day: 24 * HOUR_MS, week: 7 * 24 * HOUR_MS, month: null};
+
+  /* `t` moved by `k` steps; months are calendar months. */
+  function shift(t, step, k) {
+    if (step !== "month") { return t + k * STEPS[step]; }
+    var d = new Date(t), whole = Math.trunc(k), part = k - whole;
+    var moved = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + whole, d.getUTCDate(),
+                         d.getUTCHours(), d.getUTCMinutes());
+    return moved + part * 30.44 * 24 * HOUR_MS;
+  }
+
+  function isoMinute(t) { return new Date(t).toISOString().slice(0, 16); }
+
+  function cursorText(t, step) {
+    var iso = new Date(t).toISOString();
+    if (step === "hour") { return iso.slice(0, 10) + " " + iso.slice(11, 16) + "Z"; }
+    if (step === "month") { return iso.slice(0, 7); }
+    return iso.slice(0, 10);
+  }
+
+  /* Writes the time state into the page's address (the dashboard's own frame), so that a
+   * shared link opens at the same moment and the server keeps it on its next run. */
+  function writeAddress(state) {
+    try {
+      var w = window.parent, url = new URL(w.location.href);
+      if (state) {
+        url.searchParams.set("time", isoMinute(state.cursor));
+        url.searchParams.set("window", state.cumulative ? "all" : String(state.window));
+        url.searchParams.set("step", state.step);
+      } else {
+        ["time", "window", "step"].forEach(function (k) { url.searchParams.delete(k); });
+      }
+      w.history.replaceState(w.history.state, "", url.toString());
+      w.fwPlaybackState = state ? Object.assign({}, state, {playing: false}) : null;
+    } catch (e) { /* a page of another origin, or a file: the address stays */ }
+  }
+
+  function savedState() {
+    try { return window.parent.fwPlaybackState || null; } catch (e) { return null; }
+  }
+
+  FW.playback = function (map, options) {
+    FW.incidentData.then(function (data) { buildPlayback(map, options, data); });
+  };
+
+  function buildPlayback(map, o, data) {
+    var a = data.arrays, meta = data.meta, t0 = meta.t0_hours * HOUR_MS;
+    var first = Infinity, last = -Infinity;
+    for (var i = 0; i < a.n; i++) {
+      if (a.start[i] === NO_TIME) { continue; }
+      first = Math.min(first, a.start[i]);
+      last = Math.max(last, a.start[i] + a.dur[i]);
+    }
+    (o.tracks || []).forEach(function (t) {
+      first = Math.min(first, (t.times[0] - t0) / HOUR_MS);
+      last = Math.max(last, (t.times[t.times.length - 1] - t0) / HOUR_MS);
+    });
+    if (first === Infinity) { return; }
+    var period = {start: t0 + first * HOUR_MS, end: t0 + last * HOUR_MS};
+    var initial = savedState() || o.state;
+    var state = {
+      on: !!initial, playing: false,
+      step: (initial && initial.step) || "day",
+      window: (initial && initial.window) || 7,
+      cumulative: !!(initial && initial.cumulative),
+      speed: (initial && initial.speed) || 4,
+      cursor: initial && initial.cursor !== undefined ? initial.cursor : period.start
+    };
+    var visible = new Uint8Array(a.n), alpha = new Float32Array(a.n);
+    var stats = {frames: [], count: 0};
+
+    /* Which incidents are on the map at the cursor: started by then, and (unless the
+     * window is cumulative) not ended before the window's start. */
+    function compute() {
+      var from = state.cumulative ? -Infinity : shift(state.cursor, state.step, -state.window);
+      var c = (state.cursor - t0) / HOUR_MS, f = (from - t0) / HOUR_MS, span = c - f;
+      var count = 0;
+      for (var i = 0; i < a.n; i++) {
+        var s = a.start[i];
+        var on = s !== NO_TIME && s <= c && s + a.dur[i] >= f;
+        visible[i] = on ? 1 : 0;
+        if (on) {
+          count++;
+          var age = c - (s + a.dur[i]);
+          alpha[i] = state.cumulative || age <= 0 ? 1 : Math.max(0.15, 1 - age / span);
+        }
+      }
+      stats.count = count;
+      return count;
+    }
+
+    var frameLayer = new CanvasLayer(function (ctx, m2, size) {
+      if (!state.on || !state.playing) { return; }
+      var p = data.projected(), tr = screenTransform(m2);
+      for (var i = 0; i < a.n; i++) {
+        if (!visible[i]) { continue; }
+        var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
+        if (x < -10 || y < -10 || x > size.x + 10 || y > size.y + 10) { continue; }
+        ctx.globalAlpha = alpha[i];
+        ctx.fillStyle = meta.colours[a.code[i] & 7];
+        ctx.beginPath();
+        ctx.arc(x, y, 5, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      ctx.globalAlpha = 1;
+    });
+
+    // tracks: the aircraft's position along its line, crossings as they happen
+    var trackLayer = L.layerGroup();
+    var planes = (o.tracks || []).map(function (t) {
+      return L.circleMarker(t.coords[0], {radius: 6, color: "#000", weight: 2,
+                                          fillColor: t.colour, fillOpacity: 1});
+    });
+    var crossings = (o.crossings || []).map(function (c) {
+      return L.circleMarker([c.lat, c.lon], {radius: 8, color: "#c00", weight: 3,
+                                             fillColor: "#fff", fillOpacity: 1});
+    });
+    function trackPositions() {
+      trackLayer.clearLayers();
+      if (!state.on) { return; }
+      var from = state.cumulative ? -Infinity : shift(state.cursor, state.step, -state.window);
+      (o.tracks || []).forEach(function (t, k) {
+        var at = positionAt(t, state.cursor);
+        if (at) { planes[k].setLatLng(at); trackLayer.addLayer(planes[k]); }
+      });
+      (o.crossings || []).forEach(function (c, k) {
+        if (c.time <= state.cursor && c.time >= from) { trackLayer.addLayer(crossings[k]); }
+      });
+    }
+
+    // the control
+    var ui = {};
+    var control = L.control({position: "topleft"});
+    control.onAdd = function () {
+      var div = L.DomUtil.create("div", "fw-time");
+      div.innerHTML = '<button type="button" class="fw-time-toggle">Time</button>' +
+        '<span class="fw-time-body">' +
+        '<button type="button" data-act="back" title="One step back">&#9664;&#9664;</button>' +
+        '<button type="button" data-act="play" title="Play">&#9654;</button>' +
+        '<button type="button" data-act="fwd" title="One step forward">&#9654;&#9654;</button>' +
+        '<input type="range" min="0" max="1000" step="1" aria-label="Time cursor">' +
+        '<label>step <select data-opt="step"><option>hour</option><option>day</option>' +
+        '<option>week</option><option>month</option></select></label>' +
+        '<label>window <select data-opt="window"><option value="1">1 step</option>' +
+        '<option value="3">3 steps</option><option value="7">7 steps</option>' +
+        '<option value="30">30 steps</option><option value="all">cumulative</option>' +
+        '</select></label>' +
+        '<label>speed <select data-opt="speed"><option value="1">1 step/s</option>' +
+        '<option value="2">2 steps/s</option><option value="4">4 steps/s</option>' +
+        '<option value="8">8 steps/s</option><option value="16">16 steps/s</option>' +
+        '</select></label>' +
+        '<output class="fw-time-cursor" aria-live="polite"></output>' +
+        '<output class="fw-time-count"></output></span>';
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      ui.div = div;
+      ui.range = div.querySelector("input[type=range]");
+      ui.play = div.querySelector("[data-act=play]");
+      ui.cursor = div.querySelector(".fw-time-cursor");
+      ui.count = div.querySelector(".fw-time-count");
+      ui.selects = div.querySelectorAll("select");
+      div.querySelector(".fw-time-toggle").addEventListener("click", function () {
+        setOn(!state.on);
+      });
+      div.querySelector("[data-act=back]").addEventListener("click", function () { stepBy(-1); });
+      div.querySelector("[data-act=fwd]").addEventListener("click", function () { stepBy(1); });
+      ui.play.addEventListener("click", function () { state.playing ? pause() : play(); });
+      ui.range.addEventListener("input", function () {
+        state.cursor = period.start + (period.end - period.start) * ui.range.value / 1000;
+        settle();
+      });
+      ui.selects.forEach(function (sel) {
+        sel.addEventListener("change", function () {
+          var key = sel.getAttribute("data-opt");
+          if (key === "window") {
+            state.cumulative = sel.value === "all";
+            if (!state.cumulative) { state.window = Number(sel.value); }
+          } else if (key === "speed") {
+            state.speed = Number(sel.value);
+          } else {
+            state.step = sel.value;
+          }
+          settle();
+        });
+      });
+      return div;
+    };
+    control.addTo(map);
+
+    function show() {
+      ui.div.classList.toggle("fw-time-on", state.on);
+      if (!state.on) { return; }
+      ui.play.innerHTML = state.playing ? "&#10074;&#10074;" : "&#9654;";
+      ui.play.title = state.playing ? "Pause" : "Play";
+      ui.cursor.textContent = cursorText(state.cursor, state.step);
+      ui.count.textContent = stats.count.toLocaleString("en") + " incidents";
+      var span = period.end - period.start || 1;
+      ui.range.value = Math.round(1000 * (state.cursor - period.start) / span);
+      ui.selects[0].value = state.step;
+      ui.selects[1].value = state.cumulative ? "all" : String(state.window);
+      ui.selects[2].value = String(state.speed);
+    }
+    /* Paused (or changed): the selection of the window is clustered as usual. */
+    function settle() {
+      if (state.on) { compute(); }
+      data.setMask(state.on ? visible.slice() : null);
+      trackPositions();
+      show();
+      writeAddress(state.on ? state : null);
+    }
+    function setOn(on) {
+      state.on = on;
+      if (!on) { pause(); }
+      settle();
+    }
+    function stepBy(k) {
+      pause();
+      state.cursor = shift(state.cursor, state.step, k);
+      settle();
+    }
+    var last = null, sinceAddress = 0;
+    function frame(now) {
+      if (!state.playing) { return; }
+      if (last !== null) {
+        var dt = now - last;
+        stats.frames.push(dt);
+        state.cursor = shift(state.cursor, state.step, state.speed * dt / 1000);
+        sinceAddress += dt;
+      }
+      last = now;
+      if (state.cursor >= period.end) { state.cursor = period.end; }
+      compute();
+      frameLayer.redraw();
+      trackPositions();
+      show();
+      if (sinceAddress > 1000) { sinceAddress = 0; writeAddress(state); }
+      if (state.cursor >= period.end) { pause(); return; }
+      requestAnimationFrame(frame);
+    }
+    function play() {
+      if (!state.on) { state.on = true; }
+      if (state.cursor >= period.end) { state.cursor = period.start; }
+      state.playing = true;
+      last = null;
+      data.freeze && data.freeze(true);
+      frameLayer.addTo(map);
+      requestAnimationFrame(frame);
+      show();
+    }
+    function pause() {
+      if (!state.playing) { return; }
+      state.playing = false;
+      map.removeLayer(frameLayer);
+      data.freeze && data.freeze(false);
+      settle();
+    }
+    trackLayer.addTo(map);
+    settle();
+
+    // for the page (tests, benchmarks)
+    window.fwPlayback = {
+      state: function () { return Object.assign({}, state); },
+      period: period, stats: stats,
+      play: play, pause: pause, step: stepBy, setOn: setOn,
+      visible: function () { return stats.count; },
+      planes: function () {
+        return trackLayer.getLayers().filter(function (l) { return planes.indexOf(l) >= 0; })
+          .map(function (l) { return [l.getLatLng().lat, l.getLatLng().lng]; });
+      },
+      crossings: function () {
+        return trackLayer.getLayers().filter(function (l) { return crossings.indexOf(l) >= 0; }).length;
+      }
+    };
+  }
+
+  /* A track's position at time `t` (ms), linear between its timed vertices; null
+   * outside the track's times. */
+  function positionAt(track, t) {
+    var times = track.times, c = track.coords;
+    if (t < times[0] || t > times[times.length - 1]) { return null; }
+    for (var k = 1; k < times.length; k++) {
+      if (t <= times[k]) {
+        var f = times[k] === times[k - 1] ? 1 : (t - times[k - 1]) / (times[k] - times[k - 1]);
+        return [c[k - 1][0] + f * (c[k][0] - c[k - 1][0]), c[k - 1][1] + f * (c[k][1] - c[k - 1][1])];
+      }
+    }
+    return c[c.length - 1];
+  }
+
+  // --- density: hexagons (H3) and heat ------------------------------------------------
+
+  /* H3 resolution for a zoom level: cells a few dozen pixels across. */
+  function h3Resolution(zoom) {
+    return Math.max(1, Math.min(9, Math.round(zoom) - 2));
+  }
+
+  var RAMP = ["#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
+              "#b10026"];
+
+  /* Colour class of a count in [1, max]: equal steps of log(count). */
+  function rampIndex(count, max) {
+    if (max <= 1) { return RAMP.length - 1; }
+    return Math.min(RAMP.length - 1, Math.floor(RAMP.length * Math.log(count) / Math.log(max + 1)));
+  }
+
+  function scaleHtml(title, max, note) {
+    var html = "<div><b>" + title + "</b></div><div class=\"fw-ramp\">";
+    RAMP.forEach(function (c) { html += "<i style=\"background:" + c + "\"></i>"; });
+    var labels = [1, Math.round(Math.exp(Math.log(max + 1) / 2)), max].filter(function (v, k, all) {
+      return all.indexOf(v) === k;
+    });
+    html += "</div><div class=\"fw-ramp-labels\"><span>" + labels.join("</span><span>") +
+      "</span></div><div class=\"fw-small\">" + note + "</div>";
+    return html;
+  }
+
+  function densitySlot(map, key) {
+    var legend = map.getContainer().querySelector(".fw-legend .fw-density");
+    if (!legend) { return null; }
+    var slot = legend.querySelector("[data-layer=" + key + "]");
+    if (!slot) {
+      slot = document.createElement("div");
+      slot.setAttribute("data-layer", key);
+      legend.appendChild(slot);
+    }
+    return slot;
+  }
+
+  FW.hexLayer = function (map, group) {
+    FW.incidentData.then(function (data) { buildHex(map, group, data); });
+  };
+
+  function buildHex(map, group, data) {
+    var a = data.arrays, byRes = {}, current = {cells: [], counts: null, res: 0};
+
+    /* Cell of every incident at a resolution, as indexes into a list of distinct cells
+     * (computed once per resolution). */
+    function cellsAt(res) {
+      if (byRes[res]) { return byRes[res]; }
+      var seen = new Map(), ids = [], of = new Int32Array(a.n);
+      for (var i = 0; i < a.n; i++) {
+        var cell = h3.latLngToCell(a.lat[i], a.lon[i], res);
+        var k = seen.get(cell);
+        if (k === undefined) { k = ids.length; seen.set(cell, k); ids.push(cell); }
+        of[i] = k;
+      }
+      byRes[res] = {ids: ids, of: of, outline: new Array(ids.length)};
+      return byRes[res];
+    }
+    function count() {
+      var res = h3Resolution(map.getZoom()), cells = cellsAt(res);
+      var counts = new Uint32Array(cells.ids.length), mask = data.mask;
+      for (var i = 0; i < a.n; i++) {
+        if (!mask || mask[i]) { counts[cells.of[i]]++; }
+      }
+      current = {cells: cells, counts: counts, res: res};
+    }
+    var layer = new CanvasLayer(function (ctx, m2) {
+      if (!current.counts) { count(); }
+      if (current.res !== h3Resolution(m2.getZoom())) { count(); }
+      var cells = current.cells, counts = current.counts, max = 0, inView = [];
+      var bounds = m2.getBounds().pad(0.1);
+      for (var k = 0; k < counts.length; k++) {
+        if (!counts[k]) { continue; }
+        var outline = cells.outline[k] || (cells.outline[k] = h3.cellToBoundary(cells.ids[k]));
+        if (!bounds.contains(outline[0])) { continue; }
+        inView.push(k);
+        if (counts[k] > max) { max = counts[k]; }
+      }
+      ctx.globalAlpha = 0.75;
+      ctx.strokeStyle = "rgba(80, 40, 0, 0.5)";
+      ctx.lineWidth = 0.7;
+      inView.forEach(function (k) {
+        var outline = cells.outline[k];
+        ctx.beginPath();
+        for (var j = 0; j < outline.length; j++) {
+          var p = m2.latLngToContainerPoint(outline[j]);
+          if (j) { ctx.lineTo(p.x, p.y); } else { ctx.moveTo(p.x, p.y); }
+        }
+        ctx.closePath();
+        ctx.fillStyle = RAMP[rampIndex(counts[k], max)];
+        ctx.fill();
+        ctx.stroke();
+      });
+      ctx.globalAlpha = 1;
+      var km = h3.getHexagonEdgeLengthAvg(current.res, h3.UNITS.km);
+      var slot = densitySlot(m2, "hex");
+      if (slot) {
+        slot.innerHTML = scaleHtml("Hexagons: incidents per cell", max || 1,
+          "H3 resolution " + current.res + ", cells about " + (2 * km).toFixed(km < 5 ? 1 : 0) +
+          " km across");
+      }
+      window.fwDensity = window.fwDensity || {};
+      window.fwDensity.hex = {
+        res: current.res, edgeKm: km, max: max,
+        cells: inView.map(function (k) { return {cell: cells.ids[k], count: counts[k]}; })
+      };
+    }, "fwDensity");
+    function ensurePane() {
+      if (!map.getPane("fwDensity")) {
+        map.createPane("fwDensity");
+        map.getPane("fwDensity").style.zIndex = 380;  // over reference layers, under data
+      }
+    }
+    group.on("add", function () { ensurePane(); layer.addTo(map); });
+    group.on("remove", function () {
+      map.removeLayer(layer);
+      var slot = densitySlot(map, "hex");
+      if (slot) { slot.remove(); }
+    });
+    data.onMask(function () { current.counts = null; if (map.hasLayer(layer)) { layer.redraw(); } });
+    if (map.hasLayer(group)) { ensurePane(); layer.addTo(map); }
+  }
+
+  FW.heatLayer = function (map, group) {
+    FW.incidentData.then(function (data) { buildHeat(map, group, data); });
+  };
+
+  var HEAT_RADIUS = 18;
+
+  /* leaflet.heat draws every point it is given on each move; it is given the incidents
+   * in view summed into cells of a few pixels (weights), so its work does not grow with
+   * the number of incidents. */
+  function buildHeat(map, group, data) {
+    var a = data.arrays, heat = null;
+    function points() {
+      var p = data.projected(), tr = screenTransform(map), size = map.getSize();
+      var cellPx = 4, cols = Math.ceil(size.x / cellPx) + 20, sums = new Map(), mask = data.mask;
+      for (var i = 0; i < a.n; i++) {
+        if (mask && !mask[i]) { continue; }
+        var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
+        if (x < -40 || y < -40 || x > size.x + 40 || y > size.y + 40) { continue; }
+        var key = Math.floor((y + 40) / cellPx) * cols + Math.floor((x + 40) / cellPx);
+        sums.set(key, (sums.get(key) || 0) + 1);
+      }
+      var out = [], max = 0;
+      sums.forEach(function (w, key) {
+        var cx = (key % cols) * cellPx - 40 + cellPx / 2, cy = Math.floor(key / cols) * cellPx - 40 + cellPx / 2;
+        var ll = map.containerPointToLatLng([cx, cy]);
+        out.push([ll.lat, ll.lng, w]);
+        if (w > max) { max = w; }
+      });
+      return {points: out, max: max};
+    }
+    function draw() {
+      if (!map.hasLayer(group)) { return; }
+      var got = points();
+      var peak = Math.max(1, got.max);
+      if (!heat) {
+        heat = L.heatLayer(got.points, {radius: HEAT_RADIUS, blur: 14, max: peak,
+                                        minOpacity: 0.25, gradient: heatGradient()});
+        group.addLayer(heat);
+      } else {
+        heat.setOptions({max: peak});
+        heat.setLatLngs(got.points);
+      }
+      var km = HEAT_RADIUS * 40075 * Math.cos(map.getCenter().lat * Math.PI / 180) /
+               (256 * Math.pow(2, map.getZoom()));
+      var slot = densitySlot(map, "heat");
+      if (slot) {
+        slot.innerHTML = scaleHtml("Heatmap: incidents nearby", peak,
+          "full colour: " + peak + " incidents within about " + km.toFixed(km < 5 ? 1 : 0) +
+          " km (the densest spot in view)");
+      }
+      window.fwDensity = window.fwDensity || {};
+      window.fwDensity.heat = {points: got.points.length, max: peak, radiusKm: km};
+    }
+    map.on("moveend", draw);
+    group.on("add", draw);
+    group.on("remove", function () {
+      var slot = densitySlot(map, "heat");
+      if (slot) { slot.remove(); }
+    });
+    data.onMask(draw);
+    draw();
+  }
+
+  function heatGradient() {
+    var g = {};
+    RAMP.forEach(function (c, k) { g[((k + 1) / RAMP.length).toFixed(3)] = c; });
+    return g;
+  }
+
+  // --- reference and data layers, legend -------------------------------------------------
+
+  FW.referenceLayer = function (map, o) {
+    if (!map.getPane(o.pane)) {
+      map.createPane(o.pane);
+      map.getPane(o.pane).style.zIndex = o.z;
+    }
+    var layer = L.geoJSON(null, {
+      pane: o.pane, interactive: false,
+      style: function (f) {
+        var s = o.style;
+        if (f.properties && f.properties.km !== undefined) {
+          var i = o.kms.indexOf(f.properties.km);
+          s = Object.assign({}, s, {fillOpacity: Math.max(0.22 - 0.06 * i, 0.05)});
+        }
+        return s;
+      }
+    });
+    if (o.data) {
+      layer.addData(o.data);
+    } else {
+      fetch(o.url).then(function (r) { return r.json(); }).then(function (d) { layer.addData(d); });
+    }
+    return layer;
+  };
+
+  FW.dataLayer = function (map, group, collection) {
+    var layer = L.geoJSON(collection, {
+      style: function (f) { return f.properties.style || {}; },
+      pointToLayer: function (f, latlng) {
+        var p = f.properties;
+        if (!p.icon) { return L.circleMarker(latlng, p.style || {}); }
+        var div = document.createElement("div");
+        div.className = "fw-deployment";
+        div.style.background = p.icon.colour;
+        div.textContent = p.icon.letter;
+        if (!map.getPane("fwDeployments")) {  // under the incidents (overlay pane, 400)
+          map.createPane("fwDeployments");
+          map.getPane("fwDeployments").style.zIndex = 390;
+        }
+        return L.marker(latlng, {pane: "fwDeployments", icon: L.divIcon({html: div,
+            className: "", iconSize: [18, 18], iconAnchor: [9, 9]})});
+      },
+      onEachFeature: function (f, l) {
+        if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
+        if (f.properties.popup) { l.bindPopup(f.properties.popup, {maxWidth: 340}); }
+      }
+    });
+    group.addLayer(layer);
+  };
+
+  /* The legend: rows built on the server from the project's own labels, and a slot that
+   * the density layers fill with their colour scale. */
+  FW.legend = function (map, html) {
+    var legend = L.control({position: "bottomright"});
+    legend.onAdd = function () {
+      var div = L.DomUtil.create("div", "fw-legend");
+      div.innerHTML = "<details open><summary>Legend</summary>" + html +
+        "<div class=\"fw-density\"></div></details>";
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    legend.addTo(map);
+  };
+})();

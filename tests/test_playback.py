@@ -1,0 +1,186 @@
+"""The map in time and density, in a real headless Chromium: the time control, flight
+tracks in time, hexagon and heat layers, clusters by type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import pandas as pd
+import pytest
+from dateutil.relativedelta import relativedelta
+
+from dashboard.queries import track_crossings
+from geo.records import import_file
+from geo.store import open_store
+from tests.browser import ARTIFACTS, dashboard, map_frame
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+UTC = dt.UTC
+
+# A cluster of two drones and a balloon near Iași, far from the seed records; dates
+# around the night of 9-10 September 2025 with every kind of period.
+POINTS = [
+    ("pb-drone-1", "2025-09-09", "day", 47.00, 27.60, "drone"),
+    ("pb-drone-2", "2025-09-10T01:30Z", "day", 47.02, 27.62, "drone"),
+    ("pb-balloon", "2025-09", "month", 47.01, 27.58, "balloon"),
+    ("pb-later", "2025-09-10T05:00Z", "day", 53.90, 23.20, "drone"),
+    ("pb-august", "2025-08-01", "day", 54.20, 22.80, "aircraft"),
+]
+# Belarus into Lithuania between 01:00 and 05:00 UTC.
+TRACK = {"coords": [[26.6, 54.1], [25.9, 54.4], [25.3, 54.7]],
+         "times": ["2025-09-10T01:00Z", "2025-09-10T03:00Z", "2025-09-10T05:00Z"]}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("playback")
+    store = open_store(folder / "store.gpkg")
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                 "properties": {"id": ident, "date": date, "date_precision": precision,
+                                "type": kind, "confidence": "reported"}}
+                for ident, date, precision, lat, lon, kind in POINTS]
+    features.append({"type": "Feature",
+                     "geometry": {"type": "LineString", "coordinates": TRACK["coords"]},
+                     "properties": {"id": "pb-track", "type": "drone",
+                                    "times": ";".join(TRACK["times"])}})
+    path = folder / "night.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    assert import_file(store, path).written
+    with dashboard(store.path) as url:
+        yield url, store
+
+
+def _period(row) -> tuple[dt.datetime, dt.datetime]:
+    """A record's period, worked out here from its stored dates (the map has its own)."""
+    start = row["date"].to_pydatetime()
+    base = start if pd.isna(row["date_end"]) else row["date_end"].to_pydatetime()
+    precision = row["date_precision"]
+    if precision == "year":
+        return start, base + relativedelta(years=1)
+    if precision == "month":
+        return start, base + relativedelta(months=1)
+    if base.hour == base.minute == 0:
+        return start, base + dt.timedelta(days=1)
+    return start, base
+
+
+def _expected(store, cursor: dt.datetime, window: dt.timedelta) -> int:
+    return sum(1 for _, row in store.incidents().iterrows()
+               if _period(row)[0] <= cursor and _period(row)[1] >= cursor - window)
+
+
+def _open(page, url: str, query: str):
+    page.goto(f"{url}/?{query}")
+    frame = map_frame(page)
+    frame.wait_for_function("() => !!window.fwPlayback", timeout=30_000)
+    return frame
+
+
+def test_a_link_with_a_cursor_shows_that_window_only(served, page):
+    url, store = served
+    frame = _open(page, url, "time=2025-09-10T03:00&window=1&step=day")
+    expected = _expected(store, dt.datetime(2025, 9, 10, 3, tzinfo=UTC), dt.timedelta(days=1))
+    assert expected >= 3  # the day before, the 01:30 drone, the month of September...
+    assert frame.evaluate("() => window.fwPlayback.visible()") == expected
+    text = frame.locator(".fw-time").inner_text()
+    assert "2025-09-10" in text
+    assert f"{expected} incidents" in text
+    # the clusters and markers hold the window's incidents only
+    assert frame.evaluate("() => window.fwIncidents.indexed") == expected
+
+
+def test_play_moves_the_cursor_and_the_page_address_follows(served, page):
+    url, _ = served
+    frame = _open(page, url, "time=2025-09-01T00:00&window=3&step=day")
+    before = frame.evaluate("() => window.fwPlayback.state().cursor")
+    frame.locator(".fw-time [data-act=play]").click()
+    frame.wait_for_function(f"() => window.fwPlayback.state().cursor > {before} + 86400000",
+                            timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "playback-midway.png"))
+    frame.locator(".fw-time [data-act=play]").click()  # pause
+    state = frame.evaluate("() => window.fwPlayback.state()")
+    assert not state["playing"]
+    frames = frame.evaluate("() => window.fwPlayback.stats.frames.length")
+    assert frames > 3  # drawn frame by frame in the page, no rerun per frame
+    cursor = dt.datetime.fromtimestamp(state["cursor"] / 1000, UTC)
+    deadline = time.monotonic() + 5
+    while f"time={cursor:%Y-%m-%dT%H}" not in page.url and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert f"time={cursor:%Y-%m-%dT%H}" in page.url.replace("%3A", ":")
+
+
+def test_a_track_moves_along_its_times_and_its_crossing_appears_when_it_happens(served, page):
+    url, store = served
+    crossing = track_crossings(store.records("tracks"))["time"].iloc[0].floor("s").to_pydatetime()
+    frame = _open(page, url, "time=2025-09-10T01:30&window=1&step=hour")
+    first = frame.evaluate("() => window.fwPlayback.planes()")
+    assert len(first) == 1
+    lat, lon = first[0]
+    # a quarter of the way from the first vertex to the second
+    assert lat == pytest.approx(54.1 + 0.25 * 0.3, abs=1e-3)
+    assert lon == pytest.approx(26.6 - 0.25 * 0.7, abs=1e-3)
+    shown = frame.evaluate("() => window.fwPlayback.crossings()")
+    assert shown == (crossing <= dt.datetime(2025, 9, 10, 1, 30, tzinfo=UTC))
+    for hour in (2, 3, 4):
+        frame.locator(".fw-time [data-act=fwd]").click()
+        at = dt.datetime(2025, 9, 10, hour, 30, tzinfo=UTC)
+        moved = frame.evaluate("() => window.fwPlayback.planes()")
+        assert moved
+        assert moved[0] != first[0]
+        first = moved
+        expected = at - dt.timedelta(hours=1) <= crossing <= at
+        assert frame.evaluate("() => window.fwPlayback.crossings()") == int(expected)
+    frame.locator(".fw-time [data-act=fwd]").click()  # 05:30: the flight is over
+    assert frame.evaluate("() => window.fwPlayback.planes()") == []
+
+
+def test_a_cluster_shows_what_it_is_made_of(served, page):
+    url, _ = served
+    frame = _open(page, url, "view=47.0,27.6,7")
+    frame.wait_for_function("() => window.fwIncidents.clusters().length > 0", timeout=20_000)
+    clusters = frame.evaluate("() => window.fwIncidents.clusters()")
+    near = [c for c in clusters if abs(c["lat"] - 47.01) < 0.2 and abs(c["lon"] - 27.6) < 0.2]
+    assert [c["counts"] for c in near] == [{"drone": 2, "balloon": 1}]
+    ring = frame.locator(".fw-cluster[title^='3 incidents']")
+    assert ring.get_attribute("title") == "3 incidents: 2 drone, 1 balloon"
+    page.screenshot(path=str(ARTIFACTS / "cluster-composition.png"))
+
+
+def test_hexagon_counts_add_up_to_the_incidents_in_view(served, page):
+    url, store = served
+    frame = _open(page, url, "layers=incidents,hex&view=51.0,25.0,4")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.hex", timeout=20_000)
+    hexes = frame.evaluate("() => window.fwDensity.hex")
+    everything = len(store.incidents())
+    assert sum(c["count"] for c in hexes["cells"]) == everything
+    assert hexes["res"] == 2
+    assert 100 < 2 * hexes["edgeKm"] < 600
+    legend = frame.locator(".fw-legend").inner_text()
+    assert "incidents per cell" in legend
+    assert "km across" in legend
+    # the time control narrows the hexagons too
+    frame.evaluate("() => window.fwPlayback.setOn(true)")
+    frame.evaluate("() => window.fwPlayback.step(0)")
+    visible = frame.evaluate("() => window.fwPlayback.visible()")
+    frame.wait_for_function(
+        f"() => window.fwDensity.hex.cells.reduce((s, c) => s + c.count, 0) === {visible}",
+        timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "hexagons.png"))
+
+
+def test_heatmap_draws_without_errors(served, page):
+    url, _ = served
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    frame = _open(page, url, "layers=incidents,heat&view=51.0,25.0,5")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.heat", timeout=20_000)
+    heat = frame.evaluate("() => window.fwDensity.heat")
+    assert heat["points"] > 0
+    assert heat["max"] >= 1
+    assert frame.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert "Heatmap" in frame.locator(".fw-legend").inner_text()
+    assert errors == []
