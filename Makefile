@@ -20,10 +20,11 @@ $(VENDOR): $(STAMP) dashboard/vendor.py
 	$(BIN)/python -m dashboard.vendor
 	touch $(VENDOR)
 
-## Debian's chromium for the end-to-end tests.
+## Debian's chromium for the end-to-end tests, Node.js to check the map's script.
 browser:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends chromium; }
+	@{ command -v chromium && command -v node; } >/dev/null || { $(SUDO) apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
+	  chromium nodejs; }
 
 ## Start the dashboard on the embedded default data.
 dashboard: $(STAMP) $(VENDOR)

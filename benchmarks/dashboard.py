@@ -1,4 +1,5 @@
-"""Dashboard scale: rerun time, map page size and time to draw, at 10^3..10^5 incidents.
+"""Dashboard scale: rerun time, map page size, time to draw, density layers after a pan
+and a zoom, and the time control's frame rate, at 10^3..10^6 incidents.
 
 For each size a store is filled with random incidents over the Baltic region (enriched
 by the real importer), then:
@@ -11,7 +12,11 @@ by the real importer), then:
   incident is indexed and the view drawn, with the reference layers on the map, both
   moments taken by the page itself on its own clock (polling from outside would add its
   own delay); five visits after a warm-up visit, each in a fresh browser context (cold
-  browser cache; the server's caches warm), median and range.
+  browser cache; the server's caches warm), median and range;
+- hex / heat: with that layer on, the time from a pan (and from a zoom, the first time
+  at a new zoom level and again) to the end of the map's redraw, taken in the page;
+- playback: the time control on, cumulative, 16 days a second for five seconds: frames
+  per second and the longest frame, from requestAnimationFrame's timestamps.
 
 Usage: ``python benchmarks/dashboard.py [--sizes 1000,10000,100000]``; results are
 printed and written to ``benchmarks/out/dashboard.json``.
@@ -67,10 +72,124 @@ def page_bytes(store) -> tuple[int, int]:
 
     incidents = store.incidents()
     m = build_map(incidents, deployments=store.records("deployments"),
-                  defense_lines=store.records("defense_lines"), options=MapOptions())
+                  defense_lines=store.records("defense_lines"), options=MapOptions()).map
     page = len(m.get_root().render().encode())
     data = len(incident_arrays(incidents))
     return page, data
+
+
+#: Run in the map's frame: one pan and one zoom with the density layer on, each timed
+#: from the call until the frame after it has been painted (leaflet.heat redraws in an
+#: animation frame); the zoom is timed twice, the second time at a level seen before.
+_DENSITY_MOVES = """async () => {
+  const map = window.map, out = {};
+  const settle = () => new Promise(r => setTimeout(r, 300));
+  const painted = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+  async function timed(move) {
+    await settle();
+    const t = performance.now();
+    move();
+    await painted();
+    return performance.now() - t;
+  }
+  out.pan_ms = await timed(() => map.panBy([250, 120], {animate: false}));
+  out.zoom_first_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
+  await timed(() => map.setZoom(map.getZoom() - 1, {animate: false}));
+  out.zoom_again_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
+  return out;
+}"""
+
+#: Run in the map's frame: the time control on at a share of the period (0-1000, the
+#: slider's scale), stepping by day at 16 steps a second for five seconds with the given
+#: window; frame times as requestAnimationFrame saw them.
+_PLAYBACK = """async ([at, windowSteps]) => {
+  const pb = window.fwPlayback, control = document.querySelector(".fw-time");
+  const set = (selector, value, event) => {
+    const el = control.querySelector(selector);
+    el.value = value;
+    el.dispatchEvent(new Event(event));
+  };
+  pb.setOn(true);
+  set("[data-opt=window]", windowSteps, "change");
+  set("[data-opt=speed]", "16", "change");
+  set("input[type=range]", String(at), "input");
+  pb.stats.frames.length = 0;
+  pb.play();
+  await new Promise(r => setTimeout(r, 5000));
+  const visible = pb.visible();
+  pb.pause();
+  const f = pb.stats.frames.slice(1);
+  const sum = f.reduce((a, b) => a + b, 0);
+  return {frames: f.length, fps: Math.round(10000 * f.length / sum) / 10,
+          max_ms: Math.round(Math.max(...f)), visible_at_end: visible};
+}"""
+
+#: Playback runs measured: (name, slider position 0-1000, window).
+PLAYBACK_RUNS = (("cumulative", 900, "all"), ("window_7_days", 700, "7"))
+
+
+def interactions(store_path: Path, n_total: int) -> dict:
+    """Density layers after a pan and a zoom, and the time control's frame rate."""
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "FLANKWATCH_STORE": str(store_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
+                             str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    out = {}
+    try:
+        _wait_healthy(url)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                        args=["--no-sandbox"])
+            for layer in ("hex", "heat"):
+                context = browser.new_context(viewport={"width": 1500, "height": 1100})
+                context.add_init_script(_MARKS)
+                page = context.new_page()
+                page.goto(f"{url}/?layers=incidents,{layer}")
+                _wait_drawn(page, n_total)
+                frame = _frame_with(page, "window.fwDensity && window.fwDensity." + layer)
+                out[layer] = {k: round(v) for k, v in frame.evaluate(_DENSITY_MOVES).items()}
+                context.close()
+            context = browser.new_context(viewport={"width": 1500, "height": 1100})
+            context.add_init_script(_MARKS)
+            page = context.new_page()
+            page.goto(url)
+            _wait_drawn(page, n_total)
+            frame = _frame_with(page, "window.fwPlayback")
+            for name, at, steps in PLAYBACK_RUNS:
+                out[f"playback_{name}"] = frame.evaluate(_PLAYBACK, [at, steps])
+            context.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def _wait_healthy(url: str) -> None:
+    for _ in range(180):
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+
+
+def _frame_with(page, condition: str, timeout_s: float = 300):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            try:
+                if frame.evaluate(f"() => !!({condition})"):
+                    return frame
+            except Exception:  # the frame was replaced while we asked
+                pass
+        time.sleep(0.5)
+    raise TimeoutError(condition)
 
 
 def _free_port() -> int:
@@ -114,12 +233,7 @@ def drawn_seconds(store_path: Path, n_total: int) -> list[float]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(180):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+        _wait_healthy(url)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"),
                                         args=["--no-sandbox"])
@@ -164,6 +278,8 @@ def _wait_drawn(page, n: int, timeout_s: float = 300) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--skip-visits", action="store_true",
+                        help="only the page size, the rerun and the interactions")
     args = parser.parse_args()
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
@@ -172,12 +288,15 @@ def main() -> None:
             total = store.counts()["incidents"]
             first, rerun = rerun_seconds(store.path)
             page, data = page_bytes(store)
-            drawn = drawn_seconds(store.path, total)
             row = {"incidents": total, "first_run_s": round(first, 2),
                    "rerun_s": round(rerun, 2), "page_mb": round(page / 1e6, 2),
-                   "arrays_mb": round(data / 1e6, 2),
-                   "drawn_median_s": round(statistics.median(drawn), 2),
-                   "drawn_min_s": round(min(drawn), 2), "drawn_max_s": round(max(drawn), 2)}
+                   "arrays_mb": round(data / 1e6, 2)}
+            if not args.skip_visits:
+                drawn = drawn_seconds(store.path, total)
+                row.update({"drawn_median_s": round(statistics.median(drawn), 2),
+                            "drawn_min_s": round(min(drawn), 2),
+                            "drawn_max_s": round(max(drawn), 2)})
+            row.update(interactions(store.path, total))
             print(row, flush=True)
             results.append(row)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -147,11 +147,9 @@ def vendor_file(url: str) -> Path:
 
 def missing_assets() -> list[str]:
     """Package files that are not unpacked yet (empty when set-up is complete)."""
-    missing = [f"{p.name}/{f}" for p in PACKAGES for f in p.files
-               if not asset_path(p.name, f).exists()]
-    if not (VENDOR_DIR / bundle_name()).exists():
-        missing.append(bundle_name())
-    return missing
+    # (the bundle is not counted: ``bundle_url`` writes it from these when it is missing)
+    return [f"{p.name}/{f}" for p in PACKAGES for f in p.files
+            if not asset_path(p.name, f).exists()]
 
 
 def _verify(data: bytes, integrity: str, name: str) -> None:
@@ -188,11 +186,11 @@ def fetch(*, force: bool = False) -> None:
         _verify(data, package.integrity, f"{package.name}@{package.version}")
         _unpack(package, data)
         print(f"{package.name}@{package.version}: unpacked into {VENDOR_DIR / package.name}")
-    write_bundle()
     still = missing_assets()
     if still:
         msg = f"files not found in the packages: {still}"
         raise RuntimeError(msg)
+    write_bundle()
 
 
 if __name__ == "__main__":

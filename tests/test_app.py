@@ -82,6 +82,24 @@ def test_bad_url_parameters_are_reported_and_ignored(app):
     assert "view" in warnings
 
 
+def test_bad_time_parameters_are_named_with_their_value_and_ignored(app):
+    app.query_params.update({"time": "yesterday", "window": "5", "step": "fortnight"})
+    app.run()
+    assert not app.exception
+    assert shown(app) == 7
+    warnings = " ".join(notices(app, "warning"))
+    for name, value in (("time", "yesterday"), ("window", "5"), ("step", "fortnight")):
+        assert f"{name}={value!r}" in warnings
+
+
+def test_a_time_link_is_kept_in_the_address(app):
+    app.query_params.update({"time": "2025-09-10T03:00", "window": "all", "step": "hour"})
+    app.run()
+    assert not notices(app, "warning")
+    kept = app.query_params
+    assert (kept["time"], kept["window"], kept["step"]) == ("2025-09-10T03:00", "all", "hour")
+
+
 UPLOAD = b"""id,date,type,lat,lon,confidence,description
 up-1,2025-10-03,balloon,54.60,25.10,reported,Balloon near Vilnius
 up-2,31/31/2025,balloon,54.60,25.10,reported,bad date

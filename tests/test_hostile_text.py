@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from dashboard.export import main as export_main
+from dashboard.style import LAYER_LABELS
 from geo.__main__ import main as geo_main
 from geo.readers import FORMULA_START, read_table
 from geo.store import open_store
@@ -221,11 +222,17 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
     with dashboard(store) as url:
         for k in range(0, len(TEXTS), 4):  # four fields each: every string is seen
             ident = f"hx-{k}"
-            page.goto(f"{url}/?selected={ident}")
+            # the first visit with every layer, the density surfaces and the time control
+            extra = ("&layers=" + ",".join(LAYER_LABELS)
+                     + "&time=2025-08-01T01:10&window=all&step=hour") if k == 0 else ""
+            page.goto(f"{url}/?selected={ident}{extra}")
             facts = page.locator(".fw-facts")
             facts.wait_for(timeout=60_000)
             frame = map_frame(page)
             if k == 0:  # the live map's popups and tooltips, as the browser reads them
+                frame.wait_for_function("() => !!window.fwPlayback", timeout=30_000)
+                frame.locator(".fw-time [data-act=fwd]").click()
+                assert frame.evaluate("() => window.fwPlayback.state().on")
                 popups = "\n".join(frame.evaluate(_COLLECT_POPUPS))
                 for text in TEXTS:
                     assert _seen(text) in popups

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ from dashboard.maps import (
     publish,
 )
 from dashboard.text import safe_url
-from dashboard.vendor import PACKAGES, _verify
+from dashboard.vendor import OWN_SCRIPT, PACKAGES, _verify, bundle_url, vendor_file
 from geo.schema import CONFIDENCES
 from geo.settings import GEOD
 
@@ -51,6 +53,18 @@ def test_the_page_loads_nothing_from_other_hosts():
     assert not re.findall(r'(?:src|href)="https?://', html)
     assert "cdn." not in html
     assert "unpkg" not in html
+
+
+def test_the_map_script_is_valid_javascript():
+    """``node --check`` parses the map's own script (``make test`` installs Node.js)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    assert node, "Node.js is needed (make test installs it)"
+    done = subprocess.run([node, "--check", str(OWN_SCRIPT)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    # and the page loads it: the bundle ends with this very script
+    bundle = vendor_file(bundle_url()).read_text(encoding="utf-8")
+    assert bundle.removesuffix(";\n").endswith(OWN_SCRIPT.read_text(encoding="utf-8"))
 
 
 def test_online_tiles_only_when_asked_for():

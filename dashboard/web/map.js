@@ -264,10 +264,9 @@
     map.on("moveend", draw);
     group.on("add", draw);
     data.onMask(function () { if (!frozen) { load(); draw(); } });
-    data.freeze = function (on) {
+    data.freeze = function (on) {  // playing: frames are drawn instead (see buildPlayback)
       frozen = on;
-      if (!on) { load(); }
-      draw();
+      if (on) { draw(); }  // (after playing, the new window's mask rebuilds the index)
     };
     draw();
   }
@@ -365,20 +364,47 @@
       return count;
     }
 
+    /* A frame: the visible incidents as dots written straight into the canvas's pixels
+     * (a path or a sprite per dot costs a hundred times more at 10^5 dots): a disc in the
+     * type's colour with a dark rim, its opacity falling with age. */
+    var DOT_RADIUS = 4.5, packed = meta.colours.map(rgb), image = null, disc = null;
+    function rgb(hex) {
+      var v = parseInt(hex.slice(1), 16);
+      return [(v >> 16) & 255, (v >> 8) & 255, v & 255];
+    }
+    function discOffsets(width, radius) {
+      var fill = [], rim = [], r = Math.ceil(radius);
+      for (var dy = -r; dy <= r; dy++) {
+        for (var dx = -r; dx <= r; dx++) {
+          var d = Math.sqrt(dx * dx + dy * dy);
+          if (d <= radius - 1.2) { fill.push(dy * width + dx); } else if (d <= radius) { rim.push(dy * width + dx); }
+        }
+      }
+      return {fill: fill, rim: rim, r: r, width: width};
+    }
     var frameLayer = new CanvasLayer(function (ctx, m2, size) {
       if (!state.on || !state.playing) { return; }
-      var p = data.projected(), tr = screenTransform(m2);
+      var ratio = window.devicePixelRatio || 1;
+      var w = Math.round(size.x * ratio), h = Math.round(size.y * ratio);
+      if (!image || image.width !== w || image.height !== h) {
+        image = ctx.createImageData(w, h);
+        disc = discOffsets(w, DOT_RADIUS * ratio);
+      }
+      var px = new Uint32Array(image.data.buffer);
+      px.fill(0);
+      var p = data.projected(), tr = screenTransform(m2), r = disc.r;
       for (var i = 0; i < a.n; i++) {
         if (!visible[i]) { continue; }
-        var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
-        if (x < -10 || y < -10 || x > size.x + 10 || y > size.y + 10) { continue; }
-        ctx.globalAlpha = alpha[i];
-        ctx.fillStyle = meta.colours[a.code[i] & 7];
-        ctx.beginPath();
-        ctx.arc(x, y, 5, 0, 2 * Math.PI);
-        ctx.fill();
+        var x = Math.round((p.x[i] * tr.scale + tr.dx) * ratio);
+        var y = Math.round((p.y[i] * tr.scale + tr.dy) * ratio);
+        if (x < r || y < r || x >= w - r || y >= h - r) { continue; }
+        var c = packed[a.code[i] & 7], opacity = Math.round(255 * alpha[i]);
+        var colour = ((opacity << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0;
+        var rim = ((opacity << 24) | 0x222222) >>> 0, at = y * w + x, k;
+        for (k = 0; k < disc.fill.length; k++) { px[at + disc.fill[k]] = colour; }
+        for (k = 0; k < disc.rim.length; k++) { px[at + disc.rim[k]] = rim; }
       }
-      ctx.globalAlpha = 1;
+      ctx.putImageData(image, 0, 0);
     });
 
     // tracks: the aircraft's position along its line, crossings as they happen
@@ -494,11 +520,12 @@
       state.cursor = shift(state.cursor, state.step, k);
       settle();
     }
-    var last = null, sinceAddress = 0;
+    var last = null, sinceAddress = 0, sinceMask = 0;
     function frame(now) {
       if (!state.playing) { return; }
+      var dt = 0;
       if (last !== null) {
-        var dt = now - last;
+        dt = now - last;
         stats.frames.push(dt);
         state.cursor = shift(state.cursor, state.step, state.speed * dt / 1000);
         sinceAddress += dt;
@@ -509,6 +536,8 @@
       frameLayer.redraw();
       trackPositions();
       show();
+      sinceMask += dt || 0;
+      if (sinceMask > 250) { sinceMask = 0; data.setMask(visible); }  // density layers follow
       if (sinceAddress > 1000) { sinceAddress = 0; writeAddress(state); }
       if (state.cursor >= period.end) { pause(); return; }
       requestAnimationFrame(frame);
@@ -609,19 +638,42 @@
   function buildHex(map, group, data) {
     var a = data.arrays, byRes = {}, current = {cells: [], counts: null, res: 0};
 
-    /* Cell of every incident at a resolution, as indexes into a list of distinct cells
-     * (computed once per resolution). */
+    /* Cell of every incident at a resolution, as indexes into a list of distinct cells.
+     * Worked out once per resolution, in slices while the page is idle (see `prefetch`);
+     * whatever is left is done at once when the resolution is needed. */
     function cellsAt(res) {
-      if (byRes[res]) { return byRes[res]; }
-      var seen = new Map(), ids = [], of = new Int32Array(a.n);
-      for (var i = 0; i < a.n; i++) {
-        var cell = h3.latLngToCell(a.lat[i], a.lon[i], res);
+      var cells = byRes[res] || start(res);
+      while (cells.done < a.n) { slice(cells, a.n); }
+      return cells;
+    }
+    function start(res) {
+      byRes[res] = {res: res, ids: [], seen: new Map(), of: new Int32Array(a.n), done: 0,
+                    outline: []};
+      return byRes[res];
+    }
+    function slice(cells, size) {
+      var end = Math.min(a.n, cells.done + size), seen = cells.seen, ids = cells.ids;
+      for (var i = cells.done; i < end; i++) {
+        var cell = h3.latLngToCell(a.lat[i], a.lon[i], cells.res);
         var k = seen.get(cell);
         if (k === undefined) { k = ids.length; seen.set(cell, k); ids.push(cell); }
-        of[i] = k;
+        cells.of[i] = k;
       }
-      byRes[res] = {ids: ids, of: of, outline: new Array(ids.length)};
-      return byRes[res];
+      cells.done = end;
+    }
+    /* The resolutions one zoom level in and out, worked out ahead in the background. */
+    var queue = [];
+    function prefetch(res) {
+      [res + 1, res - 1].forEach(function (r) {
+        if (r >= 1 && r <= 9 && !byRes[r]) { queue.push(start(r)); }
+      });
+      setTimeout(work, 50);
+    }
+    function work() {
+      while (queue.length && queue[0].done >= a.n) { queue.shift(); }
+      if (!queue.length) { return; }
+      slice(queue[0], 20000);
+      setTimeout(work, 0);
     }
     function count() {
       var res = h3Resolution(map.getZoom()), cells = cellsAt(res);
@@ -630,6 +682,7 @@
         if (!mask || mask[i]) { counts[cells.of[i]]++; }
       }
       current = {cells: cells, counts: counts, res: res};
+      prefetch(res);
     }
     var layer = new CanvasLayer(function (ctx, m2) {
       if (!current.counts) { count(); }
