@@ -321,10 +321,16 @@ def _starter_script(url: str) -> str:
             "  return r.arrayBuffer();\n});\n")
 
 
-#: Start time of an incident whose date is unknown (never shown by the time control).
-NO_TIME = 0xFFFFFFFF
-#: Longest period the arrays hold, hours (about 7.5 years; longer ones are cut to it).
-MAX_DURATION_H = 0xFFFF
+#: Bits of the packed time word: the start (hours since ``t0_hours``) in the low 22
+#: bits (478 years), a code for the period's length in the high 10 bits.
+START_BITS = 22
+#: Start of an incident whose date is unknown (never shown by the time control).
+NO_TIME = (1 << START_BITS) - 1
+#: The 10-bit code of a period's length: 0-383 are hours (up to 16 days); 384-767 whole
+#: days from 16 to 399; 768-1023 steps of 30 days from 400 days to 22 years. A length is
+#: rounded up to its step; longer ones are cut to 22 years.
+EXACT_HOURS, DAY_CODES, MONTH_CODES = 383, 384, 768
+FIRST_DAYS, MONTH_FROM_DAYS, MONTH_DAYS = 16, 400, 30
 
 
 def _hours(stamps: pd.Series) -> np.ndarray:
@@ -334,31 +340,41 @@ def _hours(stamps: pd.Series) -> np.ndarray:
     return np.where(values.isna().to_numpy(), np.nan, np.floor(hours))
 
 
-def incident_times(incidents: pd.DataFrame, t0_hours: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each incident's start (hours since ``t0_hours``) and the length of its period in
-    hours (see ``geo.dates.period_end``), as the arrays' uint32 and uint16 columns."""
+def duration_code(hours: np.ndarray) -> np.ndarray:
+    """The 10-bit codes of period lengths in hours (see :data:`EXACT_HOURS`)."""
+    days = np.ceil(hours / 24)
+    by_day = DAY_CODES + np.clip(days, FIRST_DAYS, MONTH_FROM_DAYS - 1) - FIRST_DAYS
+    by_month = MONTH_CODES + np.clip(np.ceil((days - MONTH_FROM_DAYS) / MONTH_DAYS), 0,
+                                     1023 - MONTH_CODES)
+    return np.where(hours <= EXACT_HOURS, hours,
+                    np.where(days < MONTH_FROM_DAYS, by_day, by_month))
+
+
+def incident_times(incidents: pd.DataFrame, t0_hours: int) -> np.ndarray:
+    """Each incident's start (hours since ``t0_hours``) and the length of its period
+    (see ``geo.dates.period_end``), packed in one uint32 (see :data:`START_BITS`)."""
+    n = len(incidents)
     if "date" not in incidents or incidents.empty:
-        n = len(incidents)
-        return np.full(n, NO_TIME, "<u4"), np.zeros(n, "<u2")
-    start = _hours(incidents["date"])
-    end = _hours(period_end(pd.to_datetime(incidents["date"], utc=True),
-                            pd.to_datetime(incidents.get("date_end"), utc=True)
-                            if "date_end" in incidents else incidents["date"].where(False),
-                            incidents.get("date_precision", pd.Series("day", incidents.index))))
+        return np.full(n, NO_TIME, "<u4")
+    dates = pd.to_datetime(incidents["date"], utc=True)
+    ends = (pd.to_datetime(incidents["date_end"], utc=True) if "date_end" in incidents
+            else pd.Series(pd.NaT, incidents.index, dtype=dates.dtype))
+    precision = incidents.get("date_precision", pd.Series("day", incidents.index))
+    start = _hours(dates)
+    length = np.nan_to_num(_hours(period_end(dates, ends, precision)) - start, nan=0.0)
     rel = start - t0_hours
-    known = ~np.isnan(rel)
+    known = ~np.isnan(rel) & (rel >= 0) & (rel < NO_TIME)
     starts = np.where(known, rel, NO_TIME).astype("<u4")
-    duration = np.clip(np.nan_to_num(end - start, nan=0.0), 0, MAX_DURATION_H)
-    return starts, duration.astype("<u2")
+    codes = duration_code(np.clip(length, 0, None)).astype("<u4")
+    return (starts | (codes << START_BITS)).astype("<u4")
 
 
 def incident_arrays(incidents: pd.DataFrame, *, t0_hours: int = 0) -> bytes:
     """The positions, times and symbols sent to the browser, little-endian binary, one
-    column after another: ``lat`` and ``lon`` as float32 (within half a metre), the start
-    as uint32 hours since ``t0_hours`` (``NO_TIME`` where unknown), the period's length
-    as uint16 hours, then one ``code`` byte: type code (bits 0-2, into ``colours``),
-    confidence code (bits 3-4, into ``strokes``), 1 in bit 5 where only the region is
-    known."""
+    column after another: ``lat`` and ``lon`` as float32 (within half a metre), the time
+    word as uint32 (:func:`incident_times`), then one ``code`` byte: type code (bits 0-2,
+    into ``colours``), confidence code (bits 3-4, into ``strokes``), 1 in bit 5 where
+    only the region is known. 13 bytes an incident."""
     types = pd.Categorical(incidents["type"].fillna("unknown"), categories=INCIDENT_TYPES)
     confidence = pd.Categorical(incidents["confidence"].fillna("reported"),
                                 categories=CONFIDENCES)
@@ -366,10 +382,9 @@ def incident_arrays(incidents: pd.DataFrame, *, t0_hours: int = 0) -> bytes:
     c = np.where(confidence.codes < 0, CONFIDENCES.index("reported"), confidence.codes)
     r = (incidents["location_precision"] == "region").to_numpy(int)
     code = (t | (c << 3) | (r << 5)).astype(np.uint8)
-    starts, durations = incident_times(incidents, t0_hours)
     return b"".join([incidents["lat"].to_numpy("<f4").tobytes(),
-                     incidents["lon"].to_numpy("<f4").tobytes(), starts.tobytes(),
-                     durations.tobytes(), code.tobytes()])
+                     incidents["lon"].to_numpy("<f4").tobytes(),
+                     incident_times(incidents, t0_hours).tobytes(), code.tobytes()])
 
 
 def incident_payload(incidents: pd.DataFrame,

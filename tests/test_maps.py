@@ -108,10 +108,10 @@ def test_many_incidents_are_sent_as_compact_arrays():
     assert payload["n"] == len(big)
     raw = incident_arrays(big, t0_hours=payload["t0_hours"])
     n = len(big)
-    assert len(raw) == 15 * n  # bytes per incident on the wire
+    assert len(raw) == 13 * n  # bytes per incident on the wire
     lat = np.frombuffer(raw, "<f4", n, 0)
     lon = np.frombuffer(raw, "<f4", n, 4 * n)
-    code = np.frombuffer(raw, np.uint8, n, 14 * n)
+    code = np.frombuffer(raw, np.uint8, n, 12 * n)
     # positions survive to within a metre
     _, _, err_m = GEOD.inv(lon, lat, big["lon"].to_numpy(), big["lat"].to_numpy())
     assert err_m.max() < 1.0
@@ -130,14 +130,29 @@ def test_incident_times_cover_their_period():
                       date_precision=["day", "day", "month", "day"])
     payload = incident_payload(frame, {})
     raw = incident_arrays(frame, t0_hours=payload["t0_hours"])
-    start = np.frombuffer(raw, "<u4", 4, 8 * 4)
-    hours = np.frombuffer(raw, "<u2", 4, 12 * 4)
+    when = np.frombuffer(raw, "<u4", 4, 8 * 4)
+    start, hours = when & (2**22 - 1), when >> 22
     t0 = pd.Timestamp(payload["t0_hours"] * 3600, unit="s", tz="UTC")
     assert t0 == pd.Timestamp("2025-09-01", tz="UTC")  # the earliest start
     assert list(start) == [9 * 24, 9 * 24 + 2, 0, 8 * 24]
-    # a day without a time is the whole day; a time of day an instant; a month 30 days
-    # (September); a range of days runs to the end of its last day
-    assert list(hours) == [24, 0, 30 * 24, 48]
+    # a day without a time is the whole day; a time of day an instant; a range of days
+    # runs to the end of its last day (hours coded exactly); a month (September, 30
+    # days) is coded in days from 16 on, from code 384
+    assert list(hours) == [24, 0, 384 + 30 - 16, 48]
+
+
+def test_long_periods_are_kept_to_a_month():
+    """Years-long periods ("2022-2025") are coded in 30-day steps, rounded up."""
+    from dashboard.maps import duration_code
+
+    hours = np.array([0, 383, 384, 24 * 399, 24 * 400, 24 * 1461, 24 * 10**5], float)
+    codes = duration_code(hours)
+    decoded = np.where(codes <= 383, codes, np.where(codes <= 767, (codes - 384 + 16) * 24,
+                                                     (400 + (codes - 768) * 30) * 24))
+    assert list(decoded[:5]) == [0, 383, 24 * 16, 24 * 399, 24 * 400]
+    assert 24 * 1461 <= decoded[5] < 24 * (1461 + 30)  # four years, to within a month
+    assert decoded[6] == 24 * (400 + 255 * 30)  # cut at 22 years
+    assert codes.max() <= 1023
 
 
 def test_served_page_starts_the_arrays_download_before_the_map_scripts():
