@@ -608,10 +608,13 @@
     return Math.min(RAMP.length - 1, Math.floor(RAMP.length * Math.log(count) / Math.log(max + 1)));
   }
 
-  function scaleHtml(title, max, note) {
+  /* A colour bar with its numbers: logarithmic from 1 (hexagons), or linear from 0
+   * (the heatmap's shading). */
+  function scaleHtml(title, max, note, linear) {
     var html = "<div><b>" + title + "</b></div><div class=\"fw-ramp\">";
     RAMP.forEach(function (c) { html += "<i style=\"background:" + c + "\"></i>"; });
-    var labels = [1, Math.round(Math.exp(Math.log(max + 1) / 2)), max].filter(function (v, k, all) {
+    var middle = linear ? Math.round(max / 2) : Math.round(Math.exp(Math.log(max + 1) / 2));
+    var labels = [linear ? 0 : 1, middle, max].filter(function (v, k, all) {
       return all.indexOf(v) === k;
     });
     html += "</div><div class=\"fw-ramp-labels\"><span>" + labels.join("</span><span>") +
@@ -745,29 +748,34 @@
     FW.incidentData.then(function (data) { buildHeat(map, group, data); });
   };
 
-  var HEAT_RADIUS = 18;
+  var HEAT_RADIUS = 18, HEAT_CELL_PX = HEAT_RADIUS / 2, HEAT_BIN_PX = HEAT_CELL_PX / 3;
 
   /* leaflet.heat draws every point it is given on each move; it is given the incidents
-   * in view summed into cells of a few pixels (weights), so its work does not grow with
-   * the number of incidents. */
+   * in view summed into bins of a third of its own grid's cells (radius / 2), as
+   * weights, so its work follows the screen, not the number of incidents. Its scale tops
+   * out at the count of the densest grid cell in view. */
   function buildHeat(map, group, data) {
-    var a = data.arrays, heat = null;
+    var a = data.arrays, heat = null, MARGIN = 4 * HEAT_CELL_PX;
     function points() {
       var p = data.projected(), tr = screenTransform(map), size = map.getSize();
-      var cellPx = 4, cols = Math.ceil(size.x / cellPx) + 20, sums = new Map(), mask = data.mask;
+      var cols = Math.ceil((size.x + 2 * MARGIN) / HEAT_BIN_PX) + 1;
+      var bins = new Map(), cells = new Map(), mask = data.mask, max = 0;
       for (var i = 0; i < a.n; i++) {
         if (mask && !mask[i]) { continue; }
-        var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
-        if (x < -40 || y < -40 || x > size.x + 40 || y > size.y + 40) { continue; }
-        var key = Math.floor((y + 40) / cellPx) * cols + Math.floor((x + 40) / cellPx);
-        sums.set(key, (sums.get(key) || 0) + 1);
+        var x = p.x[i] * tr.scale + tr.dx + MARGIN, y = p.y[i] * tr.scale + tr.dy + MARGIN;
+        if (x < 0 || y < 0 || x > size.x + 2 * MARGIN || y > size.y + 2 * MARGIN) { continue; }
+        var bx = Math.floor(x / HEAT_BIN_PX), by = Math.floor(y / HEAT_BIN_PX), key = by * cols + bx;
+        bins.set(key, (bins.get(key) || 0) + 1);
+        var cell = Math.floor(by / 3) * cols + Math.floor(bx / 3), c = (cells.get(cell) || 0) + 1;
+        cells.set(cell, c);
+        if (c > max) { max = c; }
       }
-      var out = [], max = 0;
-      sums.forEach(function (w, key) {
-        var cx = (key % cols) * cellPx - 40 + cellPx / 2, cy = Math.floor(key / cols) * cellPx - 40 + cellPx / 2;
+      var out = [];
+      bins.forEach(function (w, key) {
+        var cx = (key % cols + 0.5) * HEAT_BIN_PX - MARGIN;
+        var cy = (Math.floor(key / cols) + 0.5) * HEAT_BIN_PX - MARGIN;
         var ll = map.containerPointToLatLng([cx, cy]);
         out.push([ll.lat, ll.lng, w]);
-        if (w > max) { max = w; }
       });
       return {points: out, max: max};
     }
@@ -783,16 +791,17 @@
         heat.setOptions({max: peak});
         heat.setLatLngs(got.points);
       }
-      var km = HEAT_RADIUS * 40075 * Math.cos(map.getCenter().lat * Math.PI / 180) /
+      var km = HEAT_CELL_PX * 40075 * Math.cos(map.getCenter().lat * Math.PI / 180) /
                (256 * Math.pow(2, map.getZoom()));
       var slot = densitySlot(map, "heat");
       if (slot) {
         slot.innerHTML = scaleHtml("Heatmap: incidents nearby", peak,
-          "full colour: " + peak + " incidents within about " + km.toFixed(km < 5 ? 1 : 0) +
-          " km (the densest spot in view)");
+          "relative to the densest spot in view: " + peak + " incidents within about " +
+          km.toFixed(km < 5 ? 1 : 0) + " km", true);
       }
       window.fwDensity = window.fwDensity || {};
-      window.fwDensity.heat = {points: got.points.length, max: peak, radiusKm: km};
+      window.fwDensity.heat = {points: got.points.length, max: peak, cellKm: km,
+                               total: got.points.reduce(function (t, p) { return t + p[2]; }, 0)};
     }
     map.on("moveend", draw);
     group.on("add", draw);
