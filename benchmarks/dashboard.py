@@ -14,7 +14,8 @@ by the real importer), then:
   own delay); five visits after a warm-up visit, each in a fresh browser context (cold
   browser cache; the server's caches warm), median and range;
 - hex / heat: with that layer on, the time from a pan (and from a zoom, the first time
-  at a new zoom level and again) to the end of the map's redraw, taken in the page;
+  at a new zoom level and again) to the end of the map's redraw, taken in the page, and
+  the layer's own share of it;
 - playback: the time control on, cumulative, 16 days a second for five seconds: frames
   per second and the longest frame, from requestAnimationFrame's timestamps.
 
@@ -82,7 +83,16 @@ def page_bytes(store) -> tuple[int, int]:
 #: from the call until the frame after it has been painted (leaflet.heat redraws in an
 #: animation frame); the zoom is timed twice, the second time at a level seen before.
 _DENSITY_MOVES = """async () => {
-  const map = window.map, out = {};
+  const map = window.map, out = {}, own = [];
+  // the layer's own share: the hexagons' canvas redraw, or the heatmap's binning plus
+  // leaflet.heat's redraw
+  const heatRedraw = L.HeatLayer.prototype._redraw;
+  let heatMs = 0;
+  L.HeatLayer.prototype._redraw = function () {
+    const t = performance.now(); heatRedraw.call(this); heatMs = performance.now() - t;
+  };
+  const ownMs = () => window.fwDensity.hexLayer && map.hasLayer(window.fwDensity.hexLayer)
+    ? window.fwDensity.hexLayer.drawMs : window.fwDensity.heat.binMs + heatMs;
   const settle = () => new Promise(r => setTimeout(r, 300));
   const painted = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
   async function timed(move) {
@@ -90,12 +100,14 @@ _DENSITY_MOVES = """async () => {
     const t = performance.now();
     move();
     await painted();
+    own.push(Math.round(ownMs()));
     return performance.now() - t;
   }
   out.pan_ms = await timed(() => map.panBy([250, 120], {animate: false}));
   out.zoom_first_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
   await timed(() => map.setZoom(map.getZoom() - 1, {animate: false}));
   out.zoom_again_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
+  out.layer_own_ms = own;  // pan, zoom first, zoom out, zoom again
   return out;
 }"""
 
@@ -152,7 +164,8 @@ def interactions(store_path: Path, n_total: int) -> dict:
                 page.goto(f"{url}/?layers=incidents,{layer}")
                 _wait_drawn(page, n_total)
                 frame = _frame_with(page, "window.fwDensity && window.fwDensity." + layer)
-                out[layer] = {k: round(v) for k, v in frame.evaluate(_DENSITY_MOVES).items()}
+                moves = frame.evaluate(_DENSITY_MOVES)
+                out[layer] = {k: v if isinstance(v, list) else round(v) for k, v in moves.items()}
                 context.close()
             context = browser.new_context(viewport={"width": 1500, "height": 1100})
             context.add_init_script(_MARKS)
