@@ -680,6 +680,10 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         _data_group(m, "tracks", track_features(tracks, crossings))
     data = IncidentData(incidents, opts.sources, inline=opts.inline_reference)
     data.add_to(m)
+    # the time control first: a link's time window applies before the incidents are
+    # indexed (else they would be indexed twice)
+    shown_tracks = tracks if "tracks" in opts.layers else None
+    Playback(opts.time, shown_tracks, crossings if shown_tracks is not None else None).add_to(m)
     for kind in DENSITY_LAYERS:
         if kind in opts.layers:
             group = folium.FeatureGroup(name=LAYER_LABELS[kind])
@@ -691,8 +695,6 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         group.add_to(m)
     if data.starter_url:  # first of the page's scripts
         m.default_js = [("incident_arrays", data.starter_url), *m.default_js]
-    shown_tracks = tracks if "tracks" in opts.layers else None
-    Playback(opts.time, shown_tracks, crossings if shown_tracks is not None else None).add_to(m)
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
              primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(m)

@@ -213,11 +213,11 @@ def _cursor(text: str) -> dt.datetime:
     except ValueError as exc:
         msg = f"{text!r} is not a date and time (YYYY-MM-DDTHH:MM, UTC)"
         raise ValueError(msg) from exc
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
-    if not 1900 <= stamp.year <= 2200:
+    if not 1900 <= stamp.year <= 2200:  # (checked first: a far offset can overflow)
         msg = "the time must be between the years 1900 and 2200"
         raise ValueError(msg)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC).replace(tzinfo=None)
     return stamp.replace(tzinfo=dt.UTC)
 
 

@@ -231,8 +231,8 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
             frame = map_frame(page)
             if k == 0:  # the live map's popups and tooltips, as the browser reads them
                 frame.wait_for_function("() => !!window.fwPlayback", timeout=30_000)
-                frame.locator(".fw-time [data-act=fwd]").click()
-                assert frame.evaluate("() => window.fwPlayback.state().on")
+                frame.locator(".fw-time [data-act=fwd]").click()  # a step: tracks move
+                assert frame.locator(".fw-time-cursor").inner_text() == "2025-08-01 02:10Z"
                 popups = "\n".join(frame.evaluate(_COLLECT_POPUPS))
                 for text in TEXTS:
                     assert _seen(text) in popups

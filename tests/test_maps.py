@@ -27,7 +27,7 @@ from dashboard.maps import (
 )
 from dashboard.text import safe_url
 from dashboard.vendor import OWN_SCRIPT, PACKAGES, _verify, bundle_url, vendor_file
-from geo.schema import CONFIDENCES
+from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import GEOD
 
 
@@ -141,18 +141,55 @@ def test_incident_times_cover_their_period():
     assert list(hours) == [24, 0, 384 + 30 - 16, 48]
 
 
-def test_long_periods_are_kept_to_a_month():
-    """Years-long periods ("2022-2025") are coded in 30-day steps, rounded up."""
-    from dashboard.maps import duration_code
+_NODE_HARNESS = """
+global.window = global;
+global.L = {Layer: {extend: function () { return function () {}; }}};
+require(process.argv[2]);
+const fs = require("fs");
+const bytes = fs.readFileSync(process.argv[3]);
+const n = Number(process.argv[4]);
+const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+const a = window.Flankwatch.decodeArrays(buffer, n);
+const month = window.Flankwatch.shiftTime(Date.UTC(2025, 0, 31, 6), "month", 1);
+console.log(JSON.stringify({start: Array.from(a.start), dur: Array.from(a.dur),
+                            lat: Array.from(a.lat), code: Array.from(a.code),
+                            month: new Date(month).toISOString()}));
+"""
 
-    hours = np.array([0, 383, 384, 24 * 399, 24 * 400, 24 * 1461, 24 * 10**5], float)
-    codes = duration_code(hours)
-    decoded = np.where(codes <= 383, codes, np.where(codes <= 767, (codes - 384 + 16) * 24,
-                                                     (400 + (codes - 768) * 30) * 24))
-    assert list(decoded[:5]) == [0, 383, 24 * 16, 24 * 399, 24 * 400]
-    assert 24 * 1461 <= decoded[5] < 24 * (1461 + 30)  # four years, to within a month
-    assert decoded[6] == 24 * (400 + 255 * 30)  # cut at 22 years
-    assert codes.max() <= 1023
+
+def test_the_map_script_reads_the_arrays_as_written(tmp_path):
+    """The browser's decoder (run in Node.js) against the server's encoder: positions,
+    codes, starts, and period lengths from an instant to thirty years (rounded up to
+    their step, cut at 22 years)."""
+    starts = ["2025-09-10T02:30Z", "2025-09-10", "2025-09-01", "2025-09-01", "2022-01-01",
+              "1990-01-01", "2025-09-10"]
+    ends = [None, None, "2025-09-10", None, "2025-01-01", "2020-01-01", None]
+    precision = ["day", "day", "day", "month", "year", "year", None]
+    frame = incidents(7, date=pd.to_datetime(starts, utc=True, format="ISO8601"),
+                      date_end=pd.to_datetime(ends, utc=True, format="ISO8601"),
+                      date_precision=precision, type="balloon", location_precision="region")
+    t0 = incident_payload(frame, {})["t0_hours"]
+    path = tmp_path / "arrays.bin"
+    path.write_bytes(incident_arrays(frame, t0_hours=t0))
+    script = tmp_path / "harness.js"
+    script.write_text(_NODE_HARNESS, encoding="utf-8")
+    node = shutil.which("node") or shutil.which("nodejs")
+    done = subprocess.run([node, str(script), str(OWN_SCRIPT), str(path), "7"],
+                          capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout)
+    start = pd.to_datetime(starts, utc=True, format="ISO8601")
+    assert got["start"] == [int((t.value // 3_600_000_000_000) - t0) for t in start]
+    true_hours = [0, 24, 10 * 24, 30 * 24, 4 * 8766, 30 * 8766, 24]
+    steps = [1, 1, 1, 24, 30 * 24, 30 * 24, 1]  # the coding's step at that length
+    for dur, hours, step in zip(got["dur"], true_hours[:5], steps[:5], strict=False):
+        assert hours <= dur < hours + step + 24  # years: 365/366 days, rounded up
+    assert got["dur"][5] == (400 + 255 * 30) * 24  # cut at 22 years
+    assert got["dur"][6] == 24  # no precision: a day
+    assert got["lat"] == pytest.approx(list(frame["lat"]), abs=1e-5)
+    assert {c & 7 for c in got["code"]} == {INCIDENT_TYPES.index("balloon")}
+    assert all(c >> 5 == 1 for c in got["code"])
+    # a calendar month from the 31st of January is the 28th of February
+    assert got["month"] == "2025-02-28T06:00:00.000Z"
 
 
 def test_served_page_starts_the_arrays_download_before_the_map_scripts():

@@ -106,10 +106,46 @@ def test_play_moves_the_cursor_and_the_page_address_follows(served, page):
     frames = frame.evaluate("() => window.fwPlayback.stats.frames.length")
     assert frames > 3  # drawn frame by frame in the page, no rerun per frame
     cursor = dt.datetime.fromtimestamp(state["cursor"] / 1000, UTC)
-    deadline = time.monotonic() + 5
-    while f"time={cursor:%Y-%m-%dT%H}" not in page.url and time.monotonic() < deadline:
+    _wait_address(page, f"time={cursor:%Y-%m-%dT%H:%M}")
+
+
+def _wait_address(page, part: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while part not in page.url.replace("%3A", ":") and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert f"time={cursor:%Y-%m-%dT%H}" in page.url.replace("%3A", ":")
+    assert part in page.url.replace("%3A", ":")
+
+
+def test_the_server_keeps_the_time_the_map_moved_to(served, page):
+    """A step writes the address and tells Streamlit; a later rerun (here: opening a tab)
+    keeps the new time instead of writing the old one back."""
+    url, _ = served
+    frame = _open(page, url, "time=2025-09-10T03:00&window=3&step=day")
+    frame.locator(".fw-time [data-act=fwd]").click()
+    _wait_address(page, "time=2025-09-11T03:00")
+    page.get_by_role("tab", name="Timeline").click()  # a rerun of the script
+    page.get_by_text("Incidents per week").wait_for(timeout=30_000)
+    time.sleep(1)
+    assert "time=2025-09-11T03:00" in page.url.replace("%3A", ":")
+    frame.locator(".fw-time .fw-time-toggle").click()  # off: the parameters go
+    deadline = time.monotonic() + 10
+    while "time=" in page.url and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "time=" not in page.url
+
+
+def test_clusters_hold_the_window_after_a_step(served, page):
+    url, _ = served
+    frame = _open(page, url, "time=2025-09-09T12:00&window=1&step=day&view=51.0,25.0,4")
+    for _ in range(2):
+        frame.locator(".fw-time [data-act=fwd]").click()
+        visible = frame.evaluate("() => window.fwPlayback.visible()")
+        frame.wait_for_function(f"() => window.fwIncidents.indexed === {visible}",
+                                timeout=10_000)
+        drawn = frame.evaluate("""() => window.fwIncidents.clusters()
+            .reduce((s, c) => s + Object.values(c.counts).reduce((a, b) => a + b, 0), 0)
+            + window.fwIncidents.markers().length""")
+        assert drawn == visible  # every incident of the window, once, in view
 
 
 def test_a_track_moves_along_its_times_and_its_crossing_appears_when_it_happens(served, page):
@@ -171,16 +207,22 @@ def test_hexagon_counts_add_up_to_the_incidents_in_view(served, page):
     page.screenshot(path=str(ARTIFACTS / "hexagons.png"))
 
 
-def test_heatmap_draws_without_errors(served, page):
-    url, _ = served
+def test_heatmap_weighs_every_incident_in_view_without_errors(served, page):
+    url, store = served
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    frame = _open(page, url, "layers=incidents,heat&view=51.0,25.0,5")
+    frame = _open(page, url, "layers=incidents,heat&view=47.0,27.6,6")
     frame.wait_for_function("() => window.fwDensity && window.fwDensity.heat", timeout=20_000)
     heat = frame.evaluate("() => window.fwDensity.heat")
-    assert heat["points"] > 0
-    assert heat["max"] >= 1
+    south, west, north, east = frame.evaluate("""() => { const b = window.map.getBounds();
+        return [b.getSouth(), b.getWest(), b.getNorth(), b.getEast()]; }""")
+    incidents = store.incidents()
+    inside = incidents["lat"].between(south, north) & incidents["lon"].between(west, east)
+    assert heat["inView"] == inside.sum()  # every incident in view weighs in, once
+    # the two drones and the balloon, 3 km apart, share a cell of the ~27 km grid or
+    # two neighbouring ones: the densest cell holds at least two
+    assert heat["max"] >= 2
     assert frame.locator("canvas.leaflet-heatmap-layer").count() == 1
     assert "Heatmap" in frame.locator(".fw-legend").inner_text()
     assert errors == []

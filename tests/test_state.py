@@ -38,3 +38,13 @@ def test_reversed_dates_are_dropped():
     got = ViewState.from_query({"start": "2025-09-30", "end": "2025-07-01"})
     assert (got.start, got.end) == (None, None)
     assert got.warnings
+
+
+def test_time_in_the_url_is_read_as_utc_and_far_offsets_are_refused():
+    view = ViewState.from_query({"time": "2025-09-10T03:00+02:00", "window": "all"})
+    assert view.time.cursor == dt.datetime(2025, 9, 10, 1, 0, tzinfo=dt.UTC)
+    assert view.time.window is None  # cumulative
+    for text in ("9999-12-31T23:00-05:00", "0001-01-01T00:30+01:00", "2025-13-01T00:00"):
+        view = ViewState.from_query({"time": text})
+        assert view.time is None
+        assert f"time={text!r}" in view.warnings[0]

@@ -32,6 +32,8 @@
     return {n: n, lat: lat, lon: lon, start: start, dur: dur, code: code};
   }
 
+  FW.decodeArrays = decode;  // (for the tests)
+
   function fromBase64(text) {
     var bin = atob(text);
     var out = new Uint8Array(bin.length);
@@ -106,10 +108,13 @@
       if (!this._map) { return; }
       var map = this._map, size = map.getSize(), canvas = this._canvas;
       var ratio = window.devicePixelRatio || 1;
-      canvas.width = size.x * ratio;
-      canvas.height = size.y * ratio;
-      canvas.style.width = size.x + "px";
-      canvas.style.height = size.y + "px";
+      var width = Math.round(size.x * ratio), height = Math.round(size.y * ratio);
+      if (canvas.width !== width || canvas.height !== height) {  // (resizing clears it)
+        canvas.width = width;
+        canvas.height = height;
+        canvas.style.width = size.x + "px";
+        canvas.style.height = size.y + "px";
+      }
       canvas.style.visibility = "visible";
       L.DomUtil.setPosition(canvas, map.containerPointToLayerPoint([0, 0]));
       var ctx = canvas.getContext("2d");
@@ -266,7 +271,13 @@
     window.fwIncidents = api;
     map.on("moveend", draw);
     group.on("add", draw);
-    data.onMask(function () { if (!frozen) { load(); draw(); } });
+    data.onMask(function () {
+      if (frozen) { return; }
+      load();
+      shown.clearLayers();  // cluster ids are only valid for the index that made them
+      current = {};
+      draw();
+    });
     data.freeze = function (on) {  // playing: frames are drawn instead (see buildPlayback)
       frozen = on;
       if (on) { draw(); }  // (after playing, the new window's mask rebuilds the index)
@@ -277,14 +288,18 @@
 
   var STEPS = {hour: HOUR_MS, day: 24 * HOUR_MS, week: 7 * 24 * HOUR_MS, month: null};
 
-  /* `t` moved by `k` steps; months are calendar months. */
+  /* `t` moved by `k` steps; months are calendar months (the 31st of January plus a
+   * month is the last day of February), a fraction of a month is 30.44 days. */
   function shift(t, step, k) {
     if (step !== "month") { return t + k * STEPS[step]; }
     var d = new Date(t), whole = Math.trunc(k), part = k - whole;
-    var moved = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + whole, d.getUTCDate(),
-                         d.getUTCHours(), d.getUTCMinutes());
+    var year = d.getUTCFullYear(), month = d.getUTCMonth() + whole;
+    var last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+    var moved = Date.UTC(year, month, Math.min(d.getUTCDate(), last), d.getUTCHours(),
+                         d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
     return moved + part * 30.44 * 24 * HOUR_MS;
   }
+  FW.shiftTime = shift;  // (for the tests)
 
   function isoMinute(t) { return new Date(t).toISOString().slice(0, 16); }
 
@@ -295,11 +310,13 @@
     return iso.slice(0, 10);
   }
 
-  /* Writes the time state into the page's address (the dashboard's own frame), so that a
-   * shared link opens at the same moment and the server keeps it on its next run. */
+  /* Writes the time state into the dashboard page's address, so that a shared link
+   * opens at the same moment, and tells Streamlit (a "popstate" event: it reads the
+   * address again and runs the script with it), so that the server keeps it. Only when
+   * the address changes: never per frame. */
   function writeAddress(state) {
     try {
-      var w = window.parent, url = new URL(w.location.href);
+      var w = window.parent, url = new URL(w.location.href), before = url.search;
       if (state) {
         url.searchParams.set("time", isoMinute(state.cursor));
         url.searchParams.set("window", state.cumulative ? "all" : String(state.window));
@@ -307,8 +324,10 @@
       } else {
         ["time", "window", "step"].forEach(function (k) { url.searchParams.delete(k); });
       }
-      w.history.replaceState(w.history.state, "", url.toString());
       w.fwPlaybackState = state ? Object.assign({}, state, {playing: false}) : null;
+      if (url.search === before) { return; }
+      w.history.replaceState(w.history.state, "", url.toString());
+      if (w !== window) { w.dispatchEvent(new PopStateEvent("popstate", {state: w.history.state})); }
     } catch (e) { /* a page of another origin, or a file: the address stays */ }
   }
 
@@ -387,26 +406,27 @@
     var frameLayer = new CanvasLayer(function (ctx, m2, size) {
       if (!state.on || !state.playing) { return; }
       var ratio = window.devicePixelRatio || 1;
-      var w = Math.round(size.x * ratio), h = Math.round(size.y * ratio);
+      var r = Math.ceil(DOT_RADIUS * ratio), w = Math.round(size.x * ratio) + 2 * r;
+      var h = Math.round(size.y * ratio) + 2 * r;
       if (!image || image.width !== w || image.height !== h) {
-        image = ctx.createImageData(w, h);
+        image = ctx.createImageData(w, h);  // a margin of r pixels all round
         disc = discOffsets(w, DOT_RADIUS * ratio);
       }
       var px = new Uint32Array(image.data.buffer);
       px.fill(0);
-      var p = data.projected(), tr = screenTransform(m2), r = disc.r;
+      var p = data.projected(), tr = screenTransform(m2);
       for (var i = 0; i < a.n; i++) {
         if (!visible[i]) { continue; }
-        var x = Math.round((p.x[i] * tr.scale + tr.dx) * ratio);
-        var y = Math.round((p.y[i] * tr.scale + tr.dy) * ratio);
-        if (x < r || y < r || x >= w - r || y >= h - r) { continue; }
+        var x = Math.round((p.x[i] * tr.scale + tr.dx) * ratio) + r;
+        var y = Math.round((p.y[i] * tr.scale + tr.dy) * ratio) + r;
+        if (x < r || y < r || x >= w - r || y >= h - r) { continue; }  // centre off the map
         var c = packed[a.code[i] & 7], opacity = Math.round(255 * alpha[i]);
         var colour = ((opacity << 24) | (c[2] << 16) | (c[1] << 8) | c[0]) >>> 0;
         var rim = ((opacity << 24) | 0x222222) >>> 0, at = y * w + x, k;
         for (k = 0; k < disc.fill.length; k++) { px[at + disc.fill[k]] = colour; }
         for (k = 0; k < disc.rim.length; k++) { px[at + disc.rim[k]] = rim; }
       }
-      ctx.putImageData(image, 0, 0);
+      ctx.putImageData(image, -r, -r);  // the canvas clips the margin
     });
 
     // tracks: the aircraft's position along its line, crossings as they happen
@@ -469,10 +489,12 @@
       div.querySelector("[data-act=back]").addEventListener("click", function () { stepBy(-1); });
       div.querySelector("[data-act=fwd]").addEventListener("click", function () { stepBy(1); });
       ui.play.addEventListener("click", function () { state.playing ? pause() : play(); });
-      ui.range.addEventListener("input", function () {
+      function fromSlider() {
         state.cursor = period.start + (period.end - period.start) * ui.range.value / 1000;
-        settle();
-      });
+      }
+      // while dragging: the cursor and the count; let go: the map follows
+      ui.range.addEventListener("input", function () { fromSlider(); compute(); show(); });
+      ui.range.addEventListener("change", function () { fromSlider(); settle(); });
       ui.selects.forEach(function (sel) {
         sel.addEventListener("change", function () {
           var key = sel.getAttribute("data-opt");
@@ -522,7 +544,7 @@
       state.cursor = shift(state.cursor, state.step, k);
       settle();
     }
-    var last = null, sinceAddress = 0, sinceMask = 0;
+    var last = null, sinceMask = 0;
     function frame(now) {
       if (!state.playing) { return; }
       var dt = 0;
@@ -530,7 +552,6 @@
         dt = now - last;
         stats.frames.push(dt);
         state.cursor = shift(state.cursor, state.step, state.speed * dt / 1000);
-        sinceAddress += dt;
       }
       last = now;
       if (state.cursor >= period.end) { state.cursor = period.end; }
@@ -540,7 +561,6 @@
       show();
       sinceMask += dt || 0;
       if (sinceMask > 250) { sinceMask = 0; data.setMask(visible); }  // density layers follow
-      if (sinceAddress > 1000) { sinceAddress = 0; writeAddress(state); }
       if (state.cursor >= period.end) { pause(); return; }
       requestAnimationFrame(frame);
     }
@@ -640,20 +660,24 @@
     FW.incidentData.then(function (data) { buildHex(map, group, data); });
   };
 
-  function buildHex(map, group, data) {
-    var a = data.arrays, byRes = {}, current = {cells: [], counts: null, res: 0};
+  /* Resolutions up to this one are worked out for every incident once and kept (a view
+   * at these zoom levels holds most of them); finer ones are worked out for the
+   * incidents in view at each redraw (a view at those zoom levels holds few). */
+  var HEX_CACHED_RES = 6, HEX_OUTLINES_KEPT = 20000;
 
-    /* Cell of every incident at a resolution, as indexes into a list of distinct cells.
-     * Worked out once per resolution, in slices while the page is idle (see `prefetch`);
-     * whatever is left is done at once when the resolution is needed. */
+  function buildHex(map, group, data) {
+    var a = data.arrays, byRes = {}, outlines = new Map();
+
+    /* Cell of every incident at a cached resolution, as indexes into a list of distinct
+     * cells; worked out in slices while the page is idle (see `prefetch`), whatever is
+     * left at once when the resolution is needed. */
     function cellsAt(res) {
       var cells = byRes[res] || start(res);
       while (cells.done < a.n) { slice(cells, a.n); }
       return cells;
     }
     function start(res) {
-      byRes[res] = {res: res, ids: [], seen: new Map(), of: new Int32Array(a.n), done: 0,
-                    outline: []};
+      byRes[res] = {res: res, ids: [], seen: new Map(), of: new Int32Array(a.n), done: 0};
       return byRes[res];
     }
     function slice(cells, size) {
@@ -666,70 +690,86 @@
       }
       cells.done = end;
     }
-    /* The resolutions one zoom level in and out, worked out ahead in the background. */
-    var queue = [];
+    /* The cached resolutions one zoom level in and out, worked out ahead, one slice at a
+     * time, by a single background chain. */
+    var queue = [], working = false;
     function prefetch(res) {
       [res + 1, res - 1].forEach(function (r) {
-        if (r >= 1 && r <= 9 && !byRes[r]) { queue.push(start(r)); }
+        if (r >= 1 && r <= HEX_CACHED_RES && !byRes[r]) { queue.push(start(r)); }
       });
-      setTimeout(work, 50);
+      if (!working && queue.length) { working = true; setTimeout(work, 50); }
     }
     function work() {
       while (queue.length && queue[0].done >= a.n) { queue.shift(); }
-      if (!queue.length) { return; }
+      if (!queue.length) { working = false; return; }
       slice(queue[0], 20000);
       setTimeout(work, 0);
     }
-    function count() {
-      var res = h3Resolution(map.getZoom()), cells = cellsAt(res);
-      var counts = new Uint32Array(cells.ids.length), mask = data.mask;
-      for (var i = 0; i < a.n; i++) {
-        if (!mask || mask[i]) { counts[cells.of[i]]++; }
+    /* Incidents per cell, for the incidents in the view (padded by a tenth) that the
+     * filters and the time window let through: {cell id: count}. */
+    function count(res, bounds) {
+      var south = bounds.getSouth(), north = bounds.getNorth(), west = bounds.getWest();
+      var east = bounds.getEast(), mask = data.mask, found = new Map(), i;
+      var cached = res <= HEX_CACHED_RES ? cellsAt(res) : null, counts = null;
+      if (cached) { counts = new Uint32Array(cached.ids.length); }
+      for (i = 0; i < a.n; i++) {
+        if (mask && !mask[i]) { continue; }
+        var lat = a.lat[i], lon = a.lon[i];
+        if (lat < south || lat > north || lon < west || lon > east) { continue; }
+        if (cached) {
+          counts[cached.of[i]]++;
+        } else {
+          var id = h3.latLngToCell(lat, lon, res);
+          found.set(id, (found.get(id) || 0) + 1);
+        }
       }
-      current = {cells: cells, counts: counts, res: res};
-      prefetch(res);
+      if (cached) {
+        for (i = 0; i < counts.length; i++) { if (counts[i]) { found.set(cached.ids[i], counts[i]); } }
+        prefetch(res);
+      }
+      return found;
+    }
+    function outline(id) {
+      var got = outlines.get(id);
+      if (!got) {
+        if (outlines.size > HEX_OUTLINES_KEPT) { outlines.clear(); }
+        got = h3.cellToBoundary(id);
+        outlines.set(id, got);
+      }
+      return got;
     }
     var layer = new CanvasLayer(function (ctx, m2) {
-      if (!current.counts) { count(); }
-      if (current.res !== h3Resolution(m2.getZoom())) { count(); }
-      var cells = current.cells, counts = current.counts, max = 0, inView = [];
-      var bounds = m2.getBounds().pad(0.1);
-      for (var k = 0; k < counts.length; k++) {
-        if (!counts[k]) { continue; }
-        var outline = cells.outline[k] || (cells.outline[k] = h3.cellToBoundary(cells.ids[k]));
-        if (!bounds.contains(outline[0])) { continue; }
-        inView.push(k);
-        if (counts[k] > max) { max = counts[k]; }
-      }
+      var res = h3Resolution(m2.getZoom()), found = count(res, m2.getBounds().pad(0.1));
+      var max = 0;
+      found.forEach(function (n) { if (n > max) { max = n; } });
       ctx.globalAlpha = 0.75;
       ctx.strokeStyle = "rgba(80, 40, 0, 0.5)";
       ctx.lineWidth = 0.7;
-      inView.forEach(function (k) {
-        var outline = cells.outline[k];
+      found.forEach(function (n, id) {
+        var ring = outline(id);
         ctx.beginPath();
-        for (var j = 0; j < outline.length; j++) {
-          var p = m2.latLngToContainerPoint(outline[j]);
+        for (var j = 0; j < ring.length; j++) {
+          var p = m2.latLngToContainerPoint(ring[j]);
           if (j) { ctx.lineTo(p.x, p.y); } else { ctx.moveTo(p.x, p.y); }
         }
         ctx.closePath();
-        ctx.fillStyle = RAMP[rampIndex(counts[k], max)];
+        ctx.fillStyle = RAMP[rampIndex(n, max)];
         ctx.fill();
         ctx.stroke();
       });
       ctx.globalAlpha = 1;
-      var km = h3.getHexagonEdgeLengthAvg(current.res, h3.UNITS.km);
+      var km = h3.getHexagonEdgeLengthAvg(res, h3.UNITS.km);
       var slot = densitySlot(m2, "hex");
       if (slot) {
         slot.innerHTML = scaleHtml("Hexagons: incidents per cell", max || 1,
-          "H3 resolution " + current.res + ", cells about " + (2 * km).toFixed(km < 5 ? 1 : 0) +
+          "H3 resolution " + res + ", cells about " + (2 * km).toFixed(km < 5 ? 1 : 0) +
           " km across");
       }
+      var listed = [];
+      found.forEach(function (n, id) { listed.push({cell: id, count: n}); });
       window.fwDensity = window.fwDensity || {};
       window.fwDensity.hexLayer = layer;
-      window.fwDensity.hex = {
-        res: current.res, edgeKm: km, max: max,
-        cells: inView.map(function (k) { return {cell: cells.ids[k], count: counts[k]}; })
-      };
+      window.fwDensity.hex = {res: res, edgeKm: km, max: max, cells: listed};
     }, "fwDensity");
     function ensurePane() {
       if (!map.getPane("fwDensity")) {
@@ -743,7 +783,7 @@
       var slot = densitySlot(map, "hex");
       if (slot) { slot.remove(); }
     });
-    data.onMask(function () { current.counts = null; if (map.hasLayer(layer)) { layer.redraw(); } });
+    data.onMask(function () { if (map.hasLayer(layer)) { layer.redraw(); } });
     if (map.hasLayer(group)) { ensurePane(); layer.addTo(map); }
   }
 
@@ -751,36 +791,40 @@
     FW.incidentData.then(function (data) { buildHeat(map, group, data); });
   };
 
-  var HEAT_RADIUS = 18, HEAT_CELL_PX = HEAT_RADIUS / 2, HEAT_BIN_PX = HEAT_CELL_PX / 3;
+  var HEAT_RADIUS = 18, HEAT_BLUR = 14, HEAT_CELL_PX = (HEAT_RADIUS + HEAT_BLUR) / 2;
 
-  /* leaflet.heat draws every point it is given on each move; it is given the incidents
-   * in view summed into bins of a third of its own grid's cells (radius / 2), as
-   * weights, so its work follows the screen, not the number of incidents. Its scale tops
-   * out at the count of the densest grid cell in view. */
+  /* leaflet.heat sums the points it holds into a grid of (radius + blur) / 2 pixels,
+   * lined up with the map pane, on every move. It is given exactly one point per cell of
+   * that grid, weighted by the cell's incidents and placed at their centroid, so its work
+   * follows the screen, not the number of incidents, and its scale tops out at the count
+   * of the densest cell in view. */
   function buildHeat(map, group, data) {
-    var a = data.arrays, heat = null, MARGIN = 4 * HEAT_CELL_PX;
+    var a = data.arrays, heat = null;
     function points() {
       var p = data.projected(), tr = screenTransform(map), size = map.getSize();
-      var cols = Math.ceil((size.x + 2 * MARGIN) / HEAT_BIN_PX) + 1;
-      var bins = new Map(), cells = new Map(), mask = data.mask, max = 0;
+      var pane = map._getMapPanePos(), g = HEAT_CELL_PX, margin = 2 * g;
+      var ox = pane.x % g, oy = pane.y % g, cols = Math.ceil((size.x + 2 * margin) / g) + 2;
+      var cells = new Map(), mask = data.mask, max = 0, inView = 0;
       for (var i = 0; i < a.n; i++) {
         if (mask && !mask[i]) { continue; }
-        var x = p.x[i] * tr.scale + tr.dx + MARGIN, y = p.y[i] * tr.scale + tr.dy + MARGIN;
-        if (x < 0 || y < 0 || x > size.x + 2 * MARGIN || y > size.y + 2 * MARGIN) { continue; }
-        var bx = Math.floor(x / HEAT_BIN_PX), by = Math.floor(y / HEAT_BIN_PX), key = by * cols + bx;
-        bins.set(key, (bins.get(key) || 0) + 1);
-        var cell = Math.floor(by / 3) * cols + Math.floor(bx / 3), c = (cells.get(cell) || 0) + 1;
-        cells.set(cell, c);
-        if (c > max) { max = c; }
+        var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
+        if (x < -margin || y < -margin || x > size.x + margin || y > size.y + margin) { continue; }
+        if (x >= 0 && y >= 0 && x <= size.x && y <= size.y) { inView++; }
+        var key = (Math.floor((y - oy + margin) / g)) * cols + Math.floor((x - ox + margin) / g);
+        var cell = cells.get(key);
+        if (!cell) { cell = [0, 0, 0]; cells.set(key, cell); }
+        cell[0] += x;
+        cell[1] += y;
+        cell[2] += 1;
+        if (cell[2] > max) { max = cell[2]; }
       }
       var out = [];
-      bins.forEach(function (w, key) {
-        var cx = (key % cols + 0.5) * HEAT_BIN_PX - MARGIN;
-        var cy = (Math.floor(key / cols) + 0.5) * HEAT_BIN_PX - MARGIN;
-        var ll = map.containerPointToLatLng([cx, cy]);
-        out.push([ll.lat, ll.lng, w]);
+      cells.forEach(function (cell) {
+        var ll = map.containerPointToLatLng([cell[0] / cell[2], cell[1] / cell[2]]);
+        out.push([ll.lat, ll.lng, cell[2]]);
       });
-      return {points: out, max: max};
+      // (the cells also take the incidents just off the edges, so the shading runs on)
+      return {points: out, max: max, inView: inView};
     }
     function draw() {
       if (!map.hasLayer(group)) { return; }
@@ -788,25 +832,28 @@
       var got = points();
       var binMs = performance.now() - started;
       var peak = Math.max(1, got.max);
+      // maxZoom: the current zoom, so that leaflet.heat does not scale the weights down
+      var options = {radius: HEAT_RADIUS, blur: HEAT_BLUR, max: peak, maxZoom: map.getZoom(),
+                     minOpacity: 0.2, gradient: heatGradient()};
       if (!heat) {
-        heat = L.heatLayer(got.points, {radius: HEAT_RADIUS, blur: 14, max: peak,
-                                        minOpacity: 0.25, gradient: heatGradient()});
+        heat = L.heatLayer(got.points, options);
         group.addLayer(heat);
       } else {
-        heat.setOptions({max: peak});
-        heat.setLatLngs(got.points);
+        heat.options.maxZoom = map.getZoom();
+        heat.options.max = peak;
+        heat.setLatLngs(got.points);  // (redraws with the new options)
       }
       var km = HEAT_CELL_PX * 40075 * Math.cos(map.getCenter().lat * Math.PI / 180) /
                (256 * Math.pow(2, map.getZoom()));
       var slot = densitySlot(map, "heat");
       if (slot) {
-        slot.innerHTML = scaleHtml("Heatmap: incidents nearby", peak,
-          "relative to the densest spot in view: " + peak + " incidents within about " +
-          km.toFixed(km < 5 ? 1 : 0) + " km", true);
+        slot.innerHTML = scaleHtml("Heatmap: incidents per spot", peak,
+          "full colour: the densest spot in view, " + peak + " incidents in a square about " +
+          km.toFixed(km < 5 ? 1 : 0) + " km across (neighbours blur into each other)", true);
       }
       window.fwDensity = window.fwDensity || {};
       window.fwDensity.heat = {points: got.points.length, max: peak, cellKm: km, binMs: binMs,
-                               total: got.points.reduce(function (t, p) { return t + p[2]; }, 0)};
+                               inView: got.inView};
     }
     map.on("moveend", draw);
     group.on("add", draw);
