@@ -31,7 +31,14 @@ from dashboard.maps import (
     fmt_km,
     publish,
 )
-from dashboard.state import NEAR_TARGETS, TIME_PARAMETERS, ViewState, parse_bands
+from dashboard.state import (
+    NEAR_TARGETS,
+    PARAMETER_READERS,
+    TIME_PARAMETERS,
+    ViewState,
+    encode_area,
+    parse_bands,
+)
 from dashboard.style import (
     BASEMAPS,
     DEFAULT_BANDS_KM,
@@ -81,6 +88,45 @@ def load_crossings(path: str, version: tuple) -> pd.DataFrame:
     return queries.track_crossings(Store(Path(path)).records("tracks"))
 
 
+@st.cache_resource
+def get_gazetteer():
+    """Place names for the search box (read once per server)."""
+    from geo.gazetteer import load_gazetteer
+
+    return load_gazetteer()
+
+
+@st.cache_data(max_entries=4)
+def load_search_table(path: str, version: tuple) -> pd.DataFrame:
+    return Store(Path(path)).incidents(columns=queries.SEARCH_COLUMNS)
+
+
+def search_panel(path: str, version: tuple) -> None:
+    """Search places and incidents; a new search goes to its first hit, the list offers
+    the others. An incident found is selected."""
+    s = st.session_state
+    text = st.sidebar.text_input("Search", key="search",
+                                 placeholder="A place (Wilno, Гродно), an incident id or "
+                                             "words of a title")
+    if not text.strip():
+        return
+    hits = queries.search(get_gazetteer(), load_search_table(path, version), text)
+    if not hits:
+        st.sidebar.caption(f"Nothing found for {text!r}.")
+        return
+    if s.get("searched") != text:  # a new search: to its first hit
+        s["searched"] = text
+        s["search_pick"] = 0
+    pick = st.sidebar.radio("Found", range(len(hits)), key="search_pick",
+                            format_func=lambda k: hits[k].label)
+    if s.get("search_went") != (text, pick):
+        s["search_went"] = (text, pick)
+        hit = hits[pick]
+        s["view"] = (round(hit.lat, 4), round(hit.lon, 4), hit.zoom)
+        if hit.incident:
+            s["selected"] = hit.incident
+
+
 def init_widgets(view: ViewState) -> None:
     """Seed the widgets from the URL's view, once per session."""
     s = st.session_state
@@ -98,6 +144,8 @@ def init_widgets(view: ViewState) -> None:
     s["origin"] = view.view  # where the map is built; later moves go through st_folium
     s["selected"] = view.selected
     s["time_origin"] = view.time  # the map's time control keeps its own state after
+    s["bbox"] = view.bbox
+    s["area"] = view.area
     s["initialised"] = True
 
 
@@ -127,6 +175,7 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
     if target != "none":
         near = (target, st.sidebar.number_input("km", min_value=1.0, max_value=2000.0,
                                                 step=10.0, key="near_km"))
+    area_panel()
     st.sidebar.header("Map")
     layers = st.sidebar.multiselect("Layers", list(LAYER_LABELS), key="layers",
                                     format_func=LAYER_LABELS.get)
@@ -138,7 +187,28 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
                      countries=tuple(countries) or None,
                      confidence=tuple(confidence) or None, near=near,
                      layers=tuple(layers), bands_km=bands, basemap=basemap,
-                     view=s["view"], selected=s["selected"], time=_time_in_address())
+                     view=s["view"], selected=s["selected"], time=_time_in_address(),
+                     bbox=s["bbox"], area=s["area"])
+
+
+def area_panel() -> None:
+    """The area filter: what is set (a box from the address, or an area drawn with the
+    map's rectangle and polygon tools), and a button to clear it."""
+    s = st.session_state
+    if not (s["bbox"] or s["area"]):
+        st.sidebar.caption("Area: draw a rectangle or polygon on the map (tools at its "
+                           "top left) to keep only the incidents inside it.")
+        return
+    parts = []
+    if s["bbox"]:
+        parts.append("box {:g}–{:g}° E, {:g}–{:g}° N".format(*s["bbox"][::2], *s["bbox"][1::2]))
+    if s["area"]:
+        parts.append(f"drawn area ({len(s['area'])} vertices)")
+    st.sidebar.text("Area: " + " and ".join(parts))
+    if st.sidebar.button("Clear the area", key="clear_area"):
+        s["bbox"] = s["area"] = None
+        s["last_drawing"] = None
+        st.rerun()
 
 
 def _time_in_address():
@@ -299,6 +369,7 @@ def main() -> None:
             notice("warning", warning)
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
+    search_panel(path, version)
     view = sidebar(store, years)
     filters = queries.store_filters(view)
     incidents = load_incidents(path, version, filters)
@@ -320,7 +391,7 @@ def main() -> None:
     lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
-                      time=st.session_state["time_origin"])
+                      time=st.session_state["time_origin"], area=view.area, drawing=True)
     lat, lon, zoom = view.view
     page = build_map(incidents, deployments=load_table(path, version, "deployments"),
                      defense_lines=load_table(path, version, "defense_lines"),
@@ -330,7 +401,7 @@ def main() -> None:
         out = st_folium(publish(page), key="map", height=opts.height, use_container_width=True,
                         center=(lat, lon), zoom=int(zoom),
                         returned_objects=["last_object_clicked", "zoom", "center",
-                                          "bounds"])
+                                          "bounds", "last_active_drawing"])
     view = _follow_map(out or {}, incidents, view)
     with right:
         detail_panel(store, view.selected, sources)
@@ -377,6 +448,13 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
         found = queries.incident_at(incidents, clicked["lat"], clicked["lng"], int(zoom))
         if found:
             s["selected"] = found
+    drawing = out.get("last_active_drawing")
+    if drawing and drawing != s.get("last_drawing"):
+        s["last_drawing"] = drawing
+        ring = _drawn_ring(drawing)
+        if ring:  # a new area: the counts, table and exports follow it
+            s["area"] = ring
+            st.rerun()
     bounds = out.get("bounds") or {}
     south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
     if south_west.get("lat") is not None and north_east.get("lat") is not None:
@@ -384,8 +462,24 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
                        min(north_east["lng"], 180.0), min(north_east["lat"], 90.0))
     centre = out.get("center")
     if centre and out.get("zoom"):
-        s["view"] = (round(centre["lat"], 4), round(centre["lng"], 4), int(out["zoom"]))
+        # only a move of the map's own: its value lags one run behind a view set here
+        # (a search, a table row), which it would otherwise undo
+        moved = (round(centre["lat"], 4), round(centre["lng"], 4), int(out["zoom"]))
+        if moved != s.get("map_reported"):
+            s["map_reported"] = moved
+            s["view"] = moved
     return replace(view, view=s["view"], selected=s["selected"])
+
+
+def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:
+    """The outline of a rectangle or polygon drawn on the map, checked as the address's
+    ``area=`` is (None, with a message, when it cannot be used)."""
+    try:
+        coords = drawing["geometry"]["coordinates"][0]
+        return PARAMETER_READERS["area"](encode_area([(float(x), float(y)) for x, y in coords]))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        notice("warning", f"The drawn area cannot be used: {exc}")
+        return None
 
 
 def run() -> None:

@@ -175,6 +175,73 @@ def territory(which: str) -> shapely.Geometry:
     return _cached(which, AIRSPACE_PATH, (LINE_TOLERANCE_DEG,), compute)[0][1]
 
 
+#: Names of the map's labels, where the reference data's is an official long form.
+SHORT_NAMES = {"Russian Federation": "Russia"}
+#: Towns labelled on the interactive map: this populous at least, within this box
+#: (west, south, east, north) around the flank.
+MAP_TOWN_MIN_POPULATION = 15_000
+MAP_LABEL_BOX = (5.0, 40.0, 50.0, 72.0)
+#: From which zoom level on a town of at least this population is labelled.
+TOWN_ZOOMS = ((1_000_000, 4), (250_000, 5), (100_000, 6), (50_000, 7), (25_000, 8), (0, 9))
+
+
+def map_labels() -> list[dict]:
+    """Place names for the interactive map: each country (at a point well inside its
+    largest land part; Kaliningrad too) and towns by population, each with the zoom level
+    from which it is shown and a rank (larger first when labels collide)."""
+    def compute():
+        import pandas as pd
+        import pyogrio
+        from shapely.ops import polylabel
+
+        out = []
+        names = pyogrio.read_dataframe(AIRSPACE_PATH, layer="airspace", read_geometry=False)
+        names = dict(zip(names["iso3"], names["name"], strict=True))
+        land_table = pyogrio.read_dataframe(LAND_PATH)
+        box = shapely.box(*MAP_LABEL_BOX)
+        for iso3, geom in zip(land_table["iso3"], land_table.geometry, strict=True):
+            parts = [p for p in shapely.get_parts(geom) if p.intersects(box)]
+            if not parts or iso3 not in names:
+                continue
+            largest = max(parts, key=lambda p: p.area)
+            point = polylabel(largest, tolerance=0.05)
+            name = SHORT_NAMES.get(names[iso3], names[iso3])
+            out.append((json.dumps({"name": name, "kind": "country", "rank": largest.area,
+                                    "minZoom": 3}), point))
+        kaliningrad = pyogrio.read_dataframe(AIRSPACE_PATH, layer="kaliningrad").geometry[0]
+        land_kal = shapely.intersection(kaliningrad, shapely.union_all(
+            land_table.loc[land_table["iso3"] == "RUS"].geometry))
+        out.append((json.dumps({"name": "Kaliningrad (Russia)", "kind": "country",
+                                "rank": 1.0, "minZoom": 5}),
+                    polylabel(max(shapely.get_parts(land_kal), key=lambda p: p.area), 0.02)))
+        table = pd.read_csv(PLACES_PATH, usecols=["name", "lat", "lon", "population"])
+        west, south, east, north = MAP_LABEL_BOX
+        towns = table[(table["population"] >= MAP_TOWN_MIN_POPULATION)
+                      & table["lon"].between(west, east) & table["lat"].between(south, north)]
+        for r in towns.sort_values("population", ascending=False).itertuples():
+            zoom = next(z for least, z in TOWN_ZOOMS if r.population >= least)
+            out.append((json.dumps({"name": r.name, "kind": "town", "rank": int(r.population),
+                                    "minZoom": zoom}, ensure_ascii=False),
+                        shapely.Point(r.lon, r.lat)))
+        return out
+
+    pairs = _cached("labels", PLACES_PATH, (MAP_TOWN_MIN_POPULATION, MAP_LABEL_BOX,
+                                            TOWN_ZOOMS, "v1"), compute)
+    return [{**json.loads(label), "lat": round(p.y, 4), "lon": round(p.x, 4)}
+            for label, p in pairs]
+
+
+@lru_cache(maxsize=1)
+def labels_payload() -> Payload:
+    """The map's place names as a static file for the browser to fetch (and cache): one
+    ``[name, is_country, lat, lon, min_zoom, rank]`` row per label, largest first."""
+    rows = sorted(([r["name"], int(r["kind"] == "country"), r["lat"], r["lon"], r["minZoom"],
+                    round(r["rank"], 3)] for r in map_labels()),
+                  key=lambda row: (-row[1], -row[5]))
+    text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return payload(REFERENCE_DIR, REFERENCE_URL, "labels", text)
+
+
 #: Towns at least this populous can be labelled on printed maps.
 LABEL_TOWN_MIN_POPULATION = 100_000
 

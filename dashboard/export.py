@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import shapely
 
 from dashboard.state import PARAMETER_READERS, ViewState
 from dashboard.style import (
@@ -76,7 +77,7 @@ def select(store: Store, view: ViewState) -> Selection:
 
     tracks = store.records("tracks")
     return Selection(
-        incidents=store.incidents(**queries.store_filters(view)),
+        incidents=queries.select_incidents(store, queries.store_filters(view)),
         deployments=store.records("deployments"),
         defense_lines=store.records("defense_lines"),
         tracks=tracks,
@@ -92,7 +93,9 @@ def filters_of(view: ViewState) -> dict:
             "types": list(view.types) if view.types else None,
             "countries": list(view.countries) if view.countries else None,
             "confidence": list(view.confidence) if view.confidence else None,
-            "near": [view.near[0], view.near[1]] if view.near else None}
+            "near": [view.near[0], view.near[1]] if view.near else None,
+            "bbox": list(view.bbox) if view.bbox else None,
+            "area": [list(v) for v in view.area] if view.area else None}
 
 
 def _publications(sel: Selection) -> list[str]:
@@ -245,6 +248,40 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
+def _polygons(geometry):
+    """The polygons in a geometry, collections and multi-polygons opened."""
+    if geometry is None or geometry.is_empty:
+        return
+    if geometry.geom_type == "Polygon":
+        yield geometry
+    elif geometry.geom_type in ("MultiPolygon", "GeometryCollection"):
+        for part in shapely.get_parts(geometry):
+            yield from _polygons(part)
+
+
+def _area_file(text: str) -> tuple[tuple[float, float], ...]:
+    """The outline of the first polygon in a GeoJSON file, checked as the dashboard's
+    ``area=`` parameter is."""
+    from dashboard.state import encode_area
+
+    try:
+        raw = Path(text).read_text(encoding="utf-8")
+        geometry = shapely.from_geojson(raw)
+    except (OSError, UnicodeDecodeError, shapely.errors.GEOSException) as exc:
+        msg = f"--area {text!r}: not a readable GeoJSON file ({exc})"
+        raise argparse.ArgumentTypeError(msg) from exc
+    polygons = list(_polygons(geometry))
+    if not polygons:
+        msg = f"--area {text!r}: no Polygon in the file"
+        raise argparse.ArgumentTypeError(msg)
+    ring = shapely.get_coordinates(polygons[0].exterior)
+    try:
+        return PARAMETER_READERS["area"](encode_area([tuple(c) for c in ring]))
+    except ValueError as exc:
+        msg = f"--area {text!r}: {exc}"
+        raise argparse.ArgumentTypeError(msg) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__,
@@ -258,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=_option("confidence"),
                    help=f"comma-separated, of {', '.join(CONFIDENCES)}")
     p.add_argument("--near", type=_option("near"), help="e.g. belarus:50 (within 50 km)")
-    p.add_argument("--bbox", type=_bbox, help="minlon,minlat,maxlon,maxlat")
+    p.add_argument("--bbox", type=_bbox, help="minlon,minlat,maxlon,maxlat: the map's "
+                                              "extent")
+    p.add_argument("--area", type=_area_file, metavar="FILE.geojson",
+                   help="only incidents inside this polygon (the first Polygon of a "
+                        "GeoJSON file; the dashboard's drawn area)")
     p.add_argument("--layers", type=_option("layers"),
                    help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
     p.add_argument("--title", default=ExportRequest.title)
@@ -287,9 +328,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     view = ViewState(start=args.start, end=args.end, types=args.types,
                      countries=args.countries, confidence=args.confidence, near=args.near,
-                     layers=args.layers or DEFAULT_LAYERS)
+                     layers=args.layers or DEFAULT_LAYERS, area=args.area)
+    bbox = args.bbox
+    if bbox is None and args.area:  # framed on the area
+        bbox = tuple(float(v) for v in shapely.Polygon(args.area).bounds)
     request = ExportRequest(view=view, title=args.title, marking=args.marking,
-                            size=args.size, dpi=args.dpi, bbox=args.bbox)
+                            size=args.size, dpi=args.dpi, bbox=bbox)
     try:
         out = export(open_store(args.store), request, args.output)
     except (FlankwatchError, ValueError) as exc:

@@ -72,6 +72,10 @@ class MapOptions:
     inline_reference: bool = False
     #: Where the time control stands when the page opens (None: off).
     time: TimeState | None = None
+    #: The area filter's outline ((lon, lat) vertices), drawn on the map.
+    area: tuple[tuple[float, float], ...] | None = None
+    #: Offer the drawing tools (rectangle, polygon) for the area filter.
+    drawing: bool = False
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.layers) - set(LAYER_LABELS))
@@ -555,6 +559,24 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
                             "fillOpacity": 0.25}, inline=opts.inline_reference).add_to(m)
 
 
+class Labels(_RenderedOnce):
+    """Country and town names on the offline basemap (``display.map_labels``), placed in
+    the browser without overlaps, under the data."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+Flankwatch.labelLayer({{ this._parent.get_name() }}, {{ this.options }});
+{% endmacro %}
+""")
+
+    def __init__(self, *, inline: bool = False):
+        super().__init__()
+        self._name = "Labels"
+        file = display.labels_payload()
+        self.payloads = [] if inline else [file]
+        self.options = _js({"data": json.loads(file.data)} if inline else {"url": file.url})
+
+
 # --- map furniture --------------------------------------------------------------------
 
 class Legend(_RenderedOnce):
@@ -616,6 +638,26 @@ class _Measure(folium.plugins.MeasureControl):
                     asset_url("leaflet-measure", "dist/leaflet-measure.css"))]
 
 
+class _Draw(folium.plugins.Draw):
+    default_js: ClassVar = []  # in the map's script bundle
+    default_css: ClassVar = [("leaflet_draw_css",
+                              asset_url("leaflet-draw", "dist/leaflet.draw.css"))]
+
+
+#: The drawing tools: a rectangle or a polygon (the area filter); nothing else.
+_DRAW_OPTIONS = {"polyline": False, "circle": False, "marker": False, "circlemarker": False,
+                 "rectangle": {"showArea": False, "shapeOptions": {"color": "#0b5394"}},
+                 "polygon": {"allowIntersection": False, "showArea": False,
+                             "shapeOptions": {"color": "#0b5394"}}}
+
+
+def area_feature(ring) -> dict:
+    """The area filter's outline, for the map (dashed, not clickable)."""
+    return display.feature(shapely.Polygon(ring), style={
+        "color": "#0b5394", "weight": 2, "dashArray": "6 4", "fill": False,
+        "interactive": False})
+
+
 class _Fullscreen(folium.plugins.Fullscreen):
     default_js: ClassVar = []  # in the map's script bundle
     default_css: ClassVar = [("fullscreen_css",
@@ -669,6 +711,8 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
     if opts.basemap in ONLINE_BASEMAPS:
         url, attribution, name = ONLINE_BASEMAPS[opts.basemap]
         folium.TileLayer(url, attr=esc(attribution), name=name).add_to(m)
+    else:
+        Labels(inline=opts.inline_reference).add_to(m)
     _add_reference(m, opts)
     if "defense_lines" in opts.layers and defense_lines is not None and len(defense_lines):
         _data_group(m, "defense_lines", defense_line_features(defense_lines))
@@ -695,10 +739,17 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         group.add_to(m)
     if data.starter_url:  # first of the page's scripts
         m.default_js = [("incident_arrays", data.starter_url), *m.default_js]
+    if opts.area:
+        group = folium.FeatureGroup(name="Area filter")
+        DataLayer([area_feature(opts.area)]).add_to(group)
+        group.add_to(m)
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,
              primary_area_unit="sqkilometers", secondary_area_unit=None).add_to(m)
     _Fullscreen(position="topleft").add_to(m)
+    if opts.drawing:
+        _Draw(position="topleft", draw_options=_DRAW_OPTIONS,
+              edit_options={"edit": False, "remove": False}).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     payloads = [p for element in _walk(m) for p in getattr(element, "payloads", ())]
     return MapPage(m, tuple(payloads))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from dashboard.state import NEAR_TARGETS, ViewState
 from geo.schema import INCIDENT_TYPES, split_list
@@ -23,12 +25,37 @@ _M_PER_PX_ZOOM0 = 156_543.034
 
 
 def store_filters(view: ViewState) -> dict:
-    """Keyword arguments of :meth:`geo.store.Store.incidents` for a view."""
+    """The view's filters: keyword arguments of :meth:`geo.store.Store.incidents`, and
+    ``area`` (the area's vertices, applied after the store's box filter; see
+    :func:`select_incidents`). Plain values, so that they can key a cache."""
+    box = view.bbox
+    if view.area:
+        area_box = shapely.Polygon(view.area).bounds
+        box = area_box if box is None else (max(box[0], area_box[0]), max(box[1], area_box[1]),
+                                            min(box[2], area_box[2]), min(box[3], area_box[3]))
     return {
         "start": view.start, "end": view.end, "types": view.types,
         "countries": view.countries, "confidence": view.confidence,
         "near": (NEAR_TARGETS[view.near[0]], view.near[1]) if view.near else None,
+        "bbox": box, "area": view.area,
     }
+
+
+def select_incidents(store: Store, filters: dict, **options) -> pd.DataFrame:
+    """The incidents matching :func:`store_filters` (``options``: ``columns``,
+    ``newest``): the store filters by everything but the area's outline, which is
+    applied here."""
+    filters = dict(filters)
+    area = filters.pop("area", None)
+    box = filters.get("bbox")
+    if box is not None and not (box[0] < box[2] and box[1] < box[3]):
+        return store.incidents(**{**filters, "bbox": None}, **options).iloc[0:0]
+    found = store.incidents(**filters, **options)
+    if area is None or found.empty:
+        return found
+    inside = shapely.contains_xy(shapely.Polygon(area), found["lon"].to_numpy(),
+                                 found["lat"].to_numpy())
+    return found[inside].reset_index(drop=True)
 
 
 #: Columns the map and the summary need for every incident; the rest (popups, table)
@@ -42,15 +69,21 @@ TABLE_ROWS = 2000
 
 def filtered_incidents(store: Store, filters: dict, *, full_below: int) -> pd.DataFrame:
     """The incidents matching :func:`store_filters`: every column when there are fewer
-    than ``full_below`` of them, else only :data:`MAP_COLUMNS` (much faster to read)."""
-    if store.count_incidents(**filters) <= full_below:
-        return store.incidents(**filters)
-    return store.incidents(**filters, columns=MAP_COLUMNS)
+    than ``full_below`` of them (in the store's box), else only :data:`MAP_COLUMNS`
+    (much faster to read)."""
+    in_box = {k: v for k, v in filters.items() if k != "area"}
+    box = in_box.get("bbox")
+    box_ok = box is None or (box[0] < box[2] and box[1] < box[3])
+    if box_ok and store.count_incidents(**in_box) <= full_below:
+        return select_incidents(store, filters)
+    return select_incidents(store, filters, columns=MAP_COLUMNS)
 
 
 def newest_incidents(store: Store, filters: dict) -> pd.DataFrame:
-    """The newest :data:`TABLE_ROWS` incidents matching :func:`store_filters`."""
-    return store.incidents(**filters, newest=TABLE_ROWS)
+    """The newest :data:`TABLE_ROWS` incidents matching :func:`store_filters`. (With an
+    area, the newest of the area's box are read and those outside dropped: a few may be
+    missing from a full table; the map and the counts hold them all.)"""
+    return select_incidents(store, filters, newest=TABLE_ROWS)
 
 
 def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
@@ -131,3 +164,50 @@ def table(incidents: pd.DataFrame) -> pd.DataFrame:
         if column in out:
             out[column] = _day_text(out[column])
     return out
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """Something the search box found: where to look, and the incident to select."""
+
+    label: str
+    lat: float
+    lon: float
+    zoom: int
+    incident: str | None = None
+
+
+#: Columns read for searching incidents.
+SEARCH_COLUMNS = ["id", "title", "lat", "lon", "date", "date_precision"]
+#: Most hits of each kind the search box lists.
+SEARCH_LIMIT = 8
+
+
+def search(gazetteer, incidents: pd.DataFrame, text: str) -> list[SearchHit]:
+    """Incidents whose id contains ``text`` or whose title holds all its words (case
+    ignored), then places of that name or alternate name (``Wilno`` is Vilnius)."""
+    words = text.casefold().split()
+    if not words:
+        return []
+    ids = incidents["id"].astype(str).str.casefold()
+    titles = incidents["title"].fillna("").astype(str).str.casefold()
+    match = ids.str.contains(text.strip().casefold(), regex=False)
+    by_title = pd.Series(True, index=incidents.index)
+    for word in words:
+        by_title &= titles.str.contains(word, regex=False)
+    found = incidents[match | by_title].head(SEARCH_LIMIT)
+    hits = [SearchHit(f"{r['id']}: {r['title'] or 'untitled'} ({_fmt_day(r)})",
+                      float(r["lat"]), float(r["lon"]), 11, str(r["id"]))
+            for r in found.to_dict("records")]
+    hits += [SearchHit(f"{p.name} ({p.country_iso3}, {p.kind})", p.lat, p.lon,
+                       9 if p.kind == "populated place" else 11)
+             for p in gazetteer.search(text, limit=SEARCH_LIMIT)]
+    return hits
+
+
+def _fmt_day(row) -> str:
+    stamp = row.get("date")
+    if stamp is None or pd.isna(stamp):
+        return "no date"
+    return stamp.strftime({"month": "%b %Y", "year": "%Y"}.get(row.get("date_precision"),
+                                                               "%Y-%m-%d"))

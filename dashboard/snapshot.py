@@ -462,4 +462,9 @@ def describe_filters(filters: Mapping[str, object]) -> str:
     near = filters.get("near")
     if near:
         parts.append(f"within {near[1]:g} km of {near[0].title()}")
+    box = filters.get("bbox")
+    if box:
+        parts.append(f"in the box {box[0]:g}–{box[2]:g}° E, {box[1]:g}–{box[3]:g}° N")
+    if filters.get("area"):
+        parts.append(f"in a drawn area ({len(filters['area'])} vertices)")
     return " · ".join(parts)

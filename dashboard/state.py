@@ -5,11 +5,13 @@ A view round-trips through the query string, so a URL reproduces what its sender
 ``?start=2025-07-01&end=2025-09-30&types=drone,aircraft&countries=LTU,POL
 &confidence=confirmed&near=belarus:50&layers=incidents,tracks&bands=10,50,100
 &basemap=offline&view=54.90,24.00,7&selected=ltu-2025-07-28-gerbera
-&time=2025-09-10T02:00&window=3&step=hour``
+&time=2025-09-10T02:00&window=3&step=hour&bbox=20.9,54.0,27.0,56.5&area=...``
 
-The last three are the time control's cursor (UTC), its window (a number of steps, or
-``all`` for everything up to the cursor) and its step; the map's time control writes
-them into the address itself as it moves.
+``time``, ``window`` and ``step`` are the time control's cursor (UTC), its window (a
+number of steps, or ``all`` for everything up to the cursor) and its step; the map's time
+control writes them into the address itself as it moves. ``bbox`` (west, south, east,
+north in degrees) and ``area`` (a polygon drawn on the map, in Google's encoded-polyline
+form of its latitude/longitude vertices) keep only the incidents inside them.
 
 A parameter that is missing means "no filter" (or the default); one that cannot be read
 is ignored and reported, never half-applied.
@@ -20,6 +22,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+
+import polyline
+import shapely
 
 from dashboard.style import (
     BASEMAPS,
@@ -81,6 +86,10 @@ class ViewState:
     selected: str | None = None
     #: The time control (None: off, every incident of the filters shown).
     time: TimeState | None = None
+    #: Only incidents inside this box: west, south, east, north (degrees).
+    bbox: tuple[float, float, float, float] | None = None
+    #: Only incidents inside this polygon: its outline as (lon, lat) vertices.
+    area: tuple[tuple[float, float], ...] | None = None
     #: Problems found while reading a URL (not part of the URL itself).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -110,7 +119,15 @@ class ViewState:
             q["selected"] = self.selected
         if self.time:
             q.update(self.time.to_query())
+        if self.bbox:
+            q["bbox"] = ",".join(f"{v:g}" for v in self.bbox)
+        if self.area:
+            q["area"] = encode_area(self.area)
         return q
+
+    def area_polygon(self) -> shapely.Polygon | None:
+        """The area filter as a polygon (lon/lat), or None."""
+        return shapely.Polygon(self.area) if self.area else None
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> ViewState:
@@ -243,6 +260,49 @@ def _step(text: str) -> str:
     return text
 
 
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        msg = "expected west,south,east,north in degrees"
+        raise ValueError(msg) from exc
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        msg = "expected west < east and south < north, within -180..180 and -90..90"
+        raise ValueError(msg)
+    return west, south, east, north
+
+
+#: Most vertices an area may have.
+MAX_AREA_VERTICES = 500
+
+
+def encode_area(ring) -> str:
+    """An area's (lon, lat) vertices in encoded-polyline form (latitude first, 5 digits)."""
+    return polyline.encode([(lat, lon) for lon, lat in ring], 5)
+
+
+def _area(text: str) -> tuple[tuple[float, float], ...]:
+    try:
+        points = polyline.decode(text, 5)
+    except (ValueError, IndexError, TypeError) as exc:
+        msg = "not an encoded polygon"
+        raise ValueError(msg) from exc
+    ring = [(round(lon, 5), round(lat, 5)) for lat, lon in points]
+    if ring and ring[0] == ring[-1]:
+        ring.pop()
+    if not 3 <= len(ring) <= MAX_AREA_VERTICES:
+        msg = f"a polygon needs 3 to {MAX_AREA_VERTICES} vertices, this has {len(ring)}"
+        raise ValueError(msg)
+    if not all(-180 <= lon <= 180 and -90 <= lat <= 90 for lon, lat in ring):
+        msg = "a vertex is outside -180..180, -90..90"
+        raise ValueError(msg)
+    polygon = shapely.Polygon(ring)
+    if not polygon.is_valid or polygon.area == 0:
+        msg = "the outline crosses itself or encloses nothing"
+        raise ValueError(msg)
+    return tuple(ring)
+
+
 def _selected(text: str) -> str:
     if not text or len(text) > 200:
         msg = "not an incident id"
@@ -258,7 +318,7 @@ PARAMETER_READERS = {
     "confidence": _choices(CONFIDENCES), "near": _near,
     "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _basemap,
     "view": _view, "selected": _selected,
-    "time": _cursor, "window": _window, "step": _step,
+    "time": _cursor, "window": _window, "step": _step, "bbox": _bbox, "area": _area,
 }
 #: The time control's parameters and the fields of TimeState they fill.
 _TIME_FIELDS = {"time": "cursor", "window": "window", "step": "step"}

@@ -62,6 +62,10 @@ PACKAGES = (
     Package("h3-js", "4.5.0",
             "sha512-uKmdPc+DuarnR+XqZxEuWOMw7KzzKROrx3MLeJpFnMOs78S9M5eZ+X5RieS9UcSFQqbeXzbfWuX/W9Pyajinqw==",
             ("dist/h3-js.umd.js",)),
+    # drawing an area on the map (the plugin folium's Draw uses)
+    Package("leaflet-draw", "1.0.4",
+            "sha512-rsQ6saQO5ST5Aj6XRFylr5zvarWgzWnrg46zQ1MEOEIHsppdC/8hnN8qMoFvACsPvTioAuysya/TVtog15tyAQ==",
+            ("dist/leaflet.draw.js", "dist/leaflet.draw.css", "dist/images")),
     # the heatmap (the same plugin folium's HeatMap uses)
     Package("leaflet.heat", "0.2.0",
             "sha512-Cd5PbAA/rX3X3XKxfDoUGi9qp78FyhWYurFg3nsfhntcM/MCNK08pRkf4iEenO1KNqwVPKCmkyktjW3UD+h9bQ==",
@@ -81,7 +85,8 @@ OWN_STYLE = OWN_DIR / "map.css"
 BUNDLED_SCRIPTS = (("leaflet", "dist/leaflet.js"), ("supercluster", "dist/supercluster.min.js"),
                    ("leaflet-measure", "dist/leaflet-measure.js"),
                    ("leaflet.fullscreen", "Control.FullScreen.js"),
-                   ("h3-js", "dist/h3-js.umd.js"), ("leaflet.heat", "dist/leaflet-heat.js"))
+                   ("h3-js", "dist/h3-js.umd.js"), ("leaflet.heat", "dist/leaflet-heat.js"),
+                   ("leaflet-draw", "dist/leaflet.draw.js"))
 
 
 def bundle_name() -> str:

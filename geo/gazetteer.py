@@ -170,6 +170,20 @@ class Gazetteer:
                     names.append(label)
         return names[:MAX_CANDIDATES]
 
+    def search(self, text: str, *, limit: int = MAX_CANDIDATES) -> list[Place]:
+        """Places a search box should offer for ``text``: every place of that name or
+        alternate name (``Wilno``, ``Гродно``), most populous first, then the closest
+        spellings; never raises."""
+        key = normalize_name(text)
+        if not key:
+            return []
+        rows = [r for r, _ in sorted(self._keys.get(key, []), key=self._rank, reverse=True)]
+        if len(rows) < limit:
+            pool = [k for k in self._keys if k[:1] == key[:1]]
+            for close in difflib.get_close_matches(key, pool, n=limit, cutoff=0.8):
+                rows += [r for r, _ in sorted(self._keys[close], key=self._rank, reverse=True)]
+        return [self._place(r) for r in dict.fromkeys(rows)][:limit]
+
     @cached_property
     def label_places(self) -> pd.DataFrame:
         """The towns location labels refer to: populated places of at least

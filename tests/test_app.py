@@ -129,3 +129,50 @@ def test_export_tab_offers_a_download_of_the_current_view(app):
     app.selectbox(key="export_format").set_value(".csv").run()
     assert app.get("download_button")
     assert "Incidents, CSV" in app.get("download_button")[0].proto.label
+
+
+def _stored(tmp_path):
+    from geo.store import open_store
+
+    return open_store(tmp_path / "store.gpkg").incidents()
+
+
+def test_a_box_in_the_url_keeps_the_incidents_inside_it(app, tmp_path):
+    app.query_params["bbox"] = "20.9,54.0,27.0,56.5"
+    app.run()
+    assert not app.exception
+    stored = _stored(tmp_path)
+    inside = stored["lon"].between(20.9, 27.0) & stored["lat"].between(54.0, 56.5)
+    assert 0 < inside.sum() < len(stored)  # the box excludes some: the check bites
+    assert shown(app) == inside.sum()
+    assert app.query_params["bbox"] == "20.9,54,27,56.5"  # kept in the address
+
+
+def test_a_drawn_area_in_the_url_keeps_the_incidents_inside_it(app, tmp_path):
+    import shapely
+
+    from dashboard.state import encode_area
+
+    ring = [(22.0, 53.0), (27.0, 53.0), (27.0, 56.0), (24.5, 56.5), (22.0, 55.5)]  # not a box
+    app.query_params["area"] = encode_area(ring)
+    app.run()
+    assert not app.exception
+    stored = _stored(tmp_path)
+    inside = shapely.contains_xy(shapely.Polygon(ring), stored["lon"], stored["lat"])
+    assert 0 < inside.sum() < len(stored)
+    assert shown(app) == inside.sum()
+    assert "drawn area (5 vertices)" in " ".join(t.value for t in app.sidebar.text)
+    app.sidebar.button(key="clear_area").click().run()
+    assert shown(app) == len(stored)
+    assert "area" not in app.query_params
+
+
+def test_a_bad_box_or_area_is_named_and_ignored(app, tmp_path):
+    app.query_params.update({"bbox": "27,54,20,56", "area": "not-a-polygon"})
+    app.run()
+    assert not app.exception
+    assert shown(app) == len(_stored(tmp_path))
+    warnings = " ".join(notices(app, "warning"))
+    assert "bbox='27,54,20,56'" in warnings
+    assert "west < east" in warnings
+    assert "area='not-a-polygon'" in warnings

@@ -109,11 +109,17 @@ def test_play_moves_the_cursor_and_the_page_address_follows(served, page):
     _wait_address(page, f"time={cursor:%Y-%m-%dT%H:%M}")
 
 
+def _address(page) -> str:
+    """The page's address as it is now (``page.url`` is only updated while Playwright
+    handles the page's events, which a plain sleep does not)."""
+    return page.evaluate("() => location.href").replace("%3A", ":")
+
+
 def _wait_address(page, part: str, timeout_s: float = 10) -> None:
     deadline = time.monotonic() + timeout_s
-    while part not in page.url.replace("%3A", ":") and time.monotonic() < deadline:
+    while part not in _address(page) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert part in page.url.replace("%3A", ":")
+    assert part in _address(page)
 
 
 def test_the_server_keeps_the_time_the_map_moved_to(served, page):
@@ -125,13 +131,13 @@ def test_the_server_keeps_the_time_the_map_moved_to(served, page):
     _wait_address(page, "time=2025-09-11T03:00")
     page.get_by_role("tab", name="Timeline").click()  # a rerun of the script
     page.get_by_text("Incidents per week").wait_for(timeout=30_000)
-    time.sleep(1)
-    assert "time=2025-09-11T03:00" in page.url.replace("%3A", ":")
+    page.wait_for_timeout(1000)
+    assert "time=2025-09-11T03:00" in _address(page)
     frame.locator(".fw-time .fw-time-toggle").click()  # off: the parameters go
     deadline = time.monotonic() + 10
-    while "time=" in page.url and time.monotonic() < deadline:
+    while "time=" in _address(page) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert "time=" not in page.url
+    assert "time=" not in _address(page)
 
 
 def test_clusters_hold_the_window_after_a_step(served, page):

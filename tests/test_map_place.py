@@ -1,0 +1,116 @@
+"""The map in place, in a real headless Chromium: place names, search, the drawn area."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from geo.settings import GEOD
+from geo.store import open_store
+from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VILNIUS = (54.68916, 25.2798)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    store = open_store(tmp_path_factory.mktemp("place") / "store.gpkg")
+    with dashboard(store.path) as url:
+        yield url, store
+
+
+def _shown(page) -> int:
+    return int(page.get_by_test_id("stMetricValue").first.inner_text())
+
+
+def _address(page) -> str:
+    """The page's address as it is now (``page.url`` is only updated while Playwright
+    handles the page's events, which a plain sleep does not)."""
+    return page.evaluate("() => location.href")
+
+
+def _wait(condition, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert condition()
+
+
+def test_country_and_town_names_are_text_on_the_map(served, page):
+    url, _ = served
+    page.goto(url)
+    frame = map_frame(page)
+    frame.wait_for_function("() => window.fwLabels && window.fwLabels.shown.length > 0",
+                            timeout=30_000)
+    names = frame.locator(".fw-label").all_text_contents()  # (shown in capitals by CSS)
+    for name in ("Lithuania", "Latvia", "Belarus", "Vilnius", "Riga"):
+        assert name in names
+    # no two labels overlap
+    boxes = frame.evaluate("""() => Array.from(document.querySelectorAll('.fw-label'))
+        .map(e => { const r = e.getBoundingClientRect();
+                    return [r.left, r.top, r.right, r.bottom]; })""")
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1:]:
+            assert a[2] <= b[0] + 1 or b[2] <= a[0] + 1 or a[3] <= b[1] + 1 or b[3] <= a[1] + 1
+    page.screenshot(path=str(ARTIFACTS / "labels-1600.png"))
+
+
+def test_search_for_a_historical_name_flies_there(served, page):
+    url, _ = served
+    page.goto(url)
+    map_frame(page)
+    box = page.get_by_role("textbox", name="Search")
+    box.fill("Wilno")
+    box.press("Enter")
+
+    def near_vilnius() -> bool:
+        try:
+            frame = map_frame(page, timeout_s=5)
+            lat, lon = frame.evaluate(
+                "() => [window.map.getCenter().lat, window.map.getCenter().lng]")
+        except Exception:  # the frame is being replaced
+            return False
+        return GEOD.inv(lon, lat, VILNIUS[1], VILNIUS[0])[2] < 20_000
+
+    _wait(near_vilnius)
+    assert page.get_by_text("Vilnius (LTU, populated place)").count() == 1
+
+
+def _settled(page):
+    """The map's frame once the page's script runs are over (the first value the map
+    sends back runs the script once more)."""
+    time.sleep(1)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=30_000)
+    return map_frame(page)
+
+
+def test_drawing_a_rectangle_keeps_the_incidents_inside_it(served, page):
+    url, store = served
+    page.goto(url)
+    frame = _settled(page)
+    before = _shown(page)
+    frame.locator(".leaflet-draw-draw-rectangle").click()
+    box = iframe_of(page, frame).bounding_box()
+    origin = frame.evaluate("""() => { const r = window.map.getContainer().getBoundingClientRect();
+                                       return [r.left, r.top]; }""")
+    corners = [(53.8, 22.8), (56.2, 27.0)]  # most of Lithuania
+    points = [frame.evaluate("([lat, lon]) => { const p = window.map.latLngToContainerPoint("
+                             "[lat, lon]); return [p.x, p.y]; }", [lat, lon])
+              for lat, lon in corners]
+    at = [(box["x"] + origin[0] + x, box["y"] + origin[1] + y) for x, y in points]
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    page.mouse.move((at[0][0] + at[1][0]) / 2, (at[0][1] + at[1][1]) / 2, steps=5)
+    page.mouse.move(*at[1], steps=5)
+    page.mouse.up()
+    stored = store.incidents()
+    (lat0, lon0), (lat1, lon1) = corners
+    inside = stored["lat"].between(lat0 - 0.05, lat1 + 0.05) & stored["lon"].between(
+        lon0 - 0.05, lon1 + 0.05)
+    assert 0 < inside.sum() < before
+    _wait(lambda: _shown(page) == inside.sum())
+    _wait(lambda: "area=" in _address(page))
+    page.screenshot(path=str(ARTIFACTS / "area-drawn.png"))
