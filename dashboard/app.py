@@ -55,6 +55,9 @@ from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
+# a map-first page: little space above the map
+st.html("<style>.block-container { padding-top: 2.2rem; } .fw-header { font-size: 1.1rem; }"
+        "</style>")
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -375,16 +378,8 @@ def main() -> None:
     incidents = load_incidents(path, version, filters)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
-    st.title("Flankwatch")
-    st.caption("Airspace incidents on NATO's eastern flank")
-    top = st.columns(4)
-    top[0].metric("Incidents shown", len(incidents))
-    top[1].metric("Airspaces", incidents["country_iso3"].replace("", pd.NA).nunique())
-    first = incidents["date"].min()
-    top[2].metric("First", "—" if pd.isna(first) else f"{first:%Y-%m-%d}")
-    last = incidents["date"].max()
-    top[3].metric("Last", "—" if pd.isna(last) else f"{last:%Y-%m-%d}")
-
+    st.html('<div class="fw-header"><b>Flankwatch</b> · airspace incidents on NATO\'s '
+            'eastern flank</div>')
     left, right = st.columns([3, 1])
     # The map is built at the session's first view: a moved view would change the page
     # and make the component start over (closing popups). Moves go through st_folium.
@@ -393,13 +388,24 @@ def main() -> None:
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
                       time=st.session_state["time_origin"], area=view.area, drawing=True)
     lat, lon, zoom = view.view
-    page = build_map(incidents, deployments=load_table(path, version, "deployments"),
+    deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
+                                    view.end)
+    page = build_map(incidents, deployments=deployments,
                      defense_lines=load_table(path, version, "defense_lines"),
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
+    with right:  # the counts beside the map, so that the map starts at the top
+        top = st.columns(2)
+        top[0].metric("Incidents shown", len(incidents))
+        top[1].metric("Airspaces", incidents["country_iso3"].replace("", pd.NA).nunique())
+        first, last = queries.period_text(incidents)
+        top = st.columns(2)
+        top[0].metric("First", first)
+        top[1].metric("Last", last)
     with left:
         out = st_folium(publish(page), key="map", height=opts.height, use_container_width=True,
                         center=(lat, lon), zoom=int(zoom),
+                        feature_group_to_add=_highlight(incidents, view.selected),
                         returned_objects=["last_object_clicked", "zoom", "center",
                                           "bounds", "last_active_drawing"])
     view = _follow_map(out or {}, incidents, view)
@@ -420,7 +426,10 @@ def main() -> None:
             if len(incidents) > len(newest):
                 st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
                            "narrow the filters or export the selection for all of them.")
-            st.dataframe(queries.table(newest), width="stretch", hide_index=True)
+            picked = st.dataframe(queries.table(newest), width="stretch", hide_index=True,
+                                  on_select="rerun", selection_mode="single-row",
+                                  key="table")
+            _follow_table(newest, picked.selection.rows)
     with tab_time:
         if tab_time.open:
             if incidents.empty:
@@ -469,6 +478,34 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
             s["map_reported"] = moved
             s["view"] = moved
     return replace(view, view=s["view"], selected=s["selected"])
+
+
+def _follow_table(shown: pd.DataFrame, rows: list[int]) -> None:
+    """A row picked in the incident table: select that incident and fly to it."""
+    s = st.session_state
+    if not rows or rows[0] >= len(shown):
+        return
+    row = shown.iloc[rows[0]]
+    if s.get("table_pick") == row["id"]:
+        return
+    s["table_pick"] = s["selected"] = row["id"]
+    s["view"] = (round(float(row["lat"]), 4), round(float(row["lon"]), 4),
+                 max(9, int(s["view"][2])))
+    st.rerun()
+
+
+def _highlight(incidents: pd.DataFrame, selected: str | None):
+    """A ring around the selected incident, added to the map without rebuilding it."""
+    import folium
+
+    group = folium.FeatureGroup(name="Selected incident")
+    if selected:
+        found = incidents[incidents["id"] == selected]
+        if len(found):
+            row = found.iloc[0]
+            folium.CircleMarker([float(row["lat"]), float(row["lon"])], radius=15, weight=4,
+                                color="#00bcd4", fill=False, interactive=False).add_to(group)
+    return group
 
 
 def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:

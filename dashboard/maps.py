@@ -559,6 +559,27 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
                             "fillOpacity": 0.25}, inline=opts.inline_reference).add_to(m)
 
 
+class Behaviour(_RenderedOnce):
+    """How the map behaves in the page: the wheel zooms only after a click on the map (it
+    scrolls the page before), the offline basemap's data are credited, and an online
+    basemap whose tiles fail to load says so on the map."""
+
+    _template = Template("""
+{% macro script(this, kwargs) %}
+Flankwatch.behaviour({{ this._parent.get_name() }}, {{ this.options }});
+{% endmacro %}
+""")
+
+    def __init__(self, *, offline: bool):
+        super().__init__()
+        self._name = "Behaviour"
+        self.options = _js({"attribution": OFFLINE_ATTRIBUTION if offline else None})
+
+
+#: Credit of the offline basemap's data (see data/README.md).
+OFFLINE_ATTRIBUTION = "© OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0)"
+
+
 class Labels(_RenderedOnce):
     """Country and town names on the offline basemap (``display.map_labels``), placed in
     the browser without overlaps, under the data."""
@@ -700,7 +721,8 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
     deployments = deployments if deployments is not None else pd.DataFrame(
         columns=["lat", "lon", "status", "kind"])
     m = folium.Map(location=list(opts.center), zoom_start=opts.zoom, tiles=None,
-                   control_scale=True, prefer_canvas=True, height=opts.height)
+                   control_scale=True, prefer_canvas=True, height=opts.height,
+                   scroll_wheel_zoom=False)
     m.options.update(maxZoom=18, minZoom=3)  # folium gives them to tile layers only
     _localise(m)
     m.get_root().header.add_child(_Verbatim(f"<style>{own_style()}</style>"))
@@ -750,7 +772,8 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
     if opts.drawing:
         _Draw(position="topleft", draw_options=_DRAW_OPTIONS,
               edit_options={"edit": False, "remove": False}).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    # one layer control: the sidebar's (the address and the legend follow it)
+    Behaviour(offline=opts.basemap not in ONLINE_BASEMAPS).add_to(m)
     payloads = [p for element in _walk(m) for p in getattr(element, "payloads", ())]
     return MapPage(m, tuple(payloads))
 

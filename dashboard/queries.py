@@ -211,3 +211,49 @@ def _fmt_day(row) -> str:
         return "no date"
     return stamp.strftime({"month": "%b %Y", "year": "%Y"}.get(row.get("date_precision"),
                                                                "%Y-%m-%d"))
+
+
+def _at_precision(stamp, precision) -> str:
+    return stamp.strftime({"month": "%b %Y", "year": "%Y"}.get(precision, "%Y-%m-%d"))
+
+
+def period_text(incidents: pd.DataFrame) -> tuple[str, str]:
+    """The first and last moments of a selection, each as precise as its record: "2022"
+    for a year-only record, "Sep 2025" for a month (a range's end for the last)."""
+    if incidents.empty or incidents["date"].isna().all():
+        return "—", "—"
+    precision = incidents.get("date_precision", pd.Series("day", incidents.index))
+    first = incidents["date"].idxmin()
+    ends = incidents["date_end"].fillna(incidents["date"]) if "date_end" in incidents \
+        else incidents["date"]
+    last = ends.idxmax()
+    return (_at_precision(incidents.at[first, "date"], precision.at[first]),
+            _at_precision(ends.at[last], precision.at[last]))
+
+
+def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None
+              ) -> pd.DataFrame:
+    """Records (deployments, defence lines) whose own period meets ``start``-``end``
+    (``geo.dates.period_end``: a year-only date covers its year). A record with no end
+    date whose ``status`` is active or planned is still going on; records without a
+    date are kept."""
+    if records.empty or "date" not in records or (start is None and end is None):
+        return records
+    from geo.dates import period_end
+
+    begins = pd.to_datetime(records["date"], utc=True)
+    ends = period_end(begins, pd.to_datetime(records.get("date_end"), utc=True)
+                      if "date_end" in records else begins.where(False),
+                      records.get("date_precision", pd.Series("day", records.index)))
+    if "status" in records:
+        ongoing = records["status"].isin(["active", "planned"])
+        if "date_end" in records:
+            ongoing &= records["date_end"].isna()
+        ends = ends.where(~ongoing)  # no end
+    keep = begins.isna()
+    within = pd.Series(True, index=records.index)
+    if start is not None:
+        within &= ends.isna() | (ends > pd.Timestamp(start, tz="UTC"))
+    if end is not None:
+        within &= begins < pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)
+    return records[keep | within].reset_index(drop=True)

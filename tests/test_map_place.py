@@ -114,3 +114,68 @@ def test_drawing_a_rectangle_keeps_the_incidents_inside_it(served, page):
     _wait(lambda: _shown(page) == inside.sum())
     _wait(lambda: "area=" in _address(page))
     page.screenshot(path=str(ARTIFACTS / "area-drawn.png"))
+
+
+def test_a_table_row_selects_its_incident_on_the_map(served, page):
+    url, store = served
+    page.goto(url)
+    _settled(page)
+    page.get_by_role("tab", name="Incidents").click()
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    box = grid.bounding_box()
+    row_px = 35  # the grid's header and rows
+    page.mouse.click(box["x"] + 16, box["y"] + row_px + row_px / 2)  # first row's marker
+    newest = store.incidents(newest=1).iloc[0]
+    page.locator(".fw-facts").wait_for(timeout=30_000)
+    assert newest["id"] in page.locator(".fw-facts").inner_text()
+
+    def highlighted() -> bool:
+        try:
+            frame = map_frame(page, timeout_s=5)
+            return frame.evaluate("""([lat, lon]) => {
+                let ring = null;
+                window.map.eachLayer(l => { if (l instanceof L.CircleMarker
+                    && l.options.color === "#00bcd4") { ring = l.getLatLng(); } });
+                const c = window.map.getCenter();
+                return !!ring && Math.abs(ring.lat - lat) < 1e-4 && Math.abs(ring.lng - lon) < 1e-4
+                    && Math.abs(c.lat - lat) < 0.05 && Math.abs(c.lng - lon) < 0.05; }""",
+                [float(newest["lat"]), float(newest["lon"])])
+        except Exception:  # the frame is being replaced
+            return False
+
+    _wait(highlighted)
+
+
+def test_the_sidebar_is_the_one_layer_control(served, page):
+    """The map has no layer control of its own; a layer switched off in the sidebar goes
+    from the map, the legend and the address."""
+    url, _ = served
+    page.goto(url)
+    frame = _settled(page)
+    assert frame.locator(".leaflet-control-layers").count() == 0
+    assert "defence line" in frame.locator(".fw-legend").text_content()
+    page.get_by_role("button", name="Remove Defence lines").click()  # the multiselect's tag
+    _wait(lambda: "layers=" in _address(page))
+    assert "defense_lines" not in _address(page).split("layers=")[1].split("&")[0]
+    frame = _settled(page)
+    assert "defence line" not in frame.locator(".fw-legend").text_content()
+
+
+def test_a_narrow_window_still_opens_an_incident_on_click(served, browser):
+    from tests.browser import click_incident
+
+    url, store = served
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/?view=54.95,24.13,10")
+        frame = _settled(page)
+        target = store.incident("ltu-2025-07-28-gerbera")
+        click_incident(page, frame, float(target["lat"]), float(target["lon"]))
+        page.locator(".fw-facts").wait_for(timeout=30_000)
+        assert "ltu-2025-07-28-gerbera" in page.locator(".fw-facts").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "narrow-800.png"))
+    finally:
+        context.close()

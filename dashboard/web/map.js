@@ -969,13 +969,48 @@
     }
   };
 
+  // --- behaviour in the page --------------------------------------------------------
+
+  /* The wheel scrolls the page until the map is clicked, then zooms the map until the
+   * pointer leaves it; the offline basemap's credit; a word on the map when an online
+   * basemap's tiles fail (no internet access). */
+  FW.behaviour = function (map, o) {
+    map.scrollWheelZoom.disable();
+    map.on("click", function () { map.scrollWheelZoom.enable(); });
+    map.getContainer().addEventListener("mouseleave", function () {
+      map.scrollWheelZoom.disable();
+    });
+    if (o.attribution && map.attributionControl) {
+      map.attributionControl.addAttribution(o.attribution);
+    }
+    var warned = false;
+    map.eachLayer(function (layer) {
+      if (!(layer instanceof L.TileLayer)) { return; }
+      layer.on("tileerror", function () {
+        if (warned) { return; }
+        warned = true;
+        var note = L.control({position: "topright"});
+        note.onAdd = function () {
+          var div = L.DomUtil.create("div", "fw-tile-warning");
+          div.setAttribute("role", "alert");
+          div.textContent = "The online basemap's tiles did not load (no internet access?). " +
+            "Choose the offline basemap in the sidebar.";
+          return div;
+        };
+        note.addTo(map);
+      });
+    });
+  };
+
   /* The legend: rows built on the server from the project's own labels, and a slot that
    * the density layers fill with their colour scale. */
   FW.legend = function (map, html) {
-    var legend = L.control({position: "bottomright"});
+    // top right (at the default view: Russia, not Belarus), closed on a narrow map
+    var legend = L.control({position: "topright"});
     legend.onAdd = function () {
       var div = L.DomUtil.create("div", "fw-legend");
-      div.innerHTML = "<details open><summary>Legend</summary>" + html +
+      var open = map.getSize().x >= 900 ? " open" : "";
+      div.innerHTML = "<details" + open + "><summary>Legend</summary>" + html +
         "<div class=\"fw-density\"></div></details>";
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
