@@ -1009,7 +1009,7 @@
     var legend = L.control({position: "topright"});
     legend.onAdd = function () {
       var div = L.DomUtil.create("div", "fw-legend");
-      var open = map.getSize().x >= 900 ? " open" : "";
+      var open = map.getSize().x >= 700 ? " open" : "";
       div.innerHTML = "<details" + open + "><summary>Legend</summary>" + html +
         "<div class=\"fw-density\"></div></details>";
       L.DomEvent.disableClickPropagation(div);
