@@ -176,3 +176,33 @@ def test_a_bad_box_or_area_is_named_and_ignored(app, tmp_path):
     assert "bbox='27,54,20,56'" in warnings
     assert "west < east" in warnings
     assert "area='not-a-polygon'" in warnings
+
+
+def test_first_and_last_dates_keep_their_precision(app):
+    """The seeds run from year-only records of 2022 to a "Sep 2025" record."""
+    app.run()
+    shown_metrics = {m.label: m.value for m in app.metric}
+    assert shown_metrics["First"] == "2022"
+    assert shown_metrics["Last"] == "Sep 2025"
+
+
+def test_deployments_follow_the_period_by_their_own_dates():
+    import datetime as dt
+
+    import pandas as pd
+
+    from dashboard.queries import in_period
+
+    records = pd.DataFrame({
+        "id": ["exercise-2017", "active-since-2017", "ended-2018", "planned-2026", "undated"],
+        "date": pd.to_datetime(["2017-09-14", "2017-01-01", "2016-01-01", "2026-01-01", None],
+                               utc=True),
+        "date_end": pd.to_datetime([None, None, "2018-06-30", None, None], utc=True),
+        "date_precision": ["day", "year", "day", "year", None],
+        "status": ["exercise", "active", "ended", "planned", "active"]})
+    sept_2025 = in_period(records, dt.date(2025, 9, 1), dt.date(2025, 9, 30))
+    assert list(sept_2025["id"]) == ["active-since-2017", "undated"]
+    in_2017 = in_period(records, dt.date(2017, 9, 1), dt.date(2017, 9, 30))
+    assert list(in_2017["id"]) == ["exercise-2017", "active-since-2017", "ended-2018",
+                                   "undated"]
+    assert len(in_period(records, None, None)) == len(records)

@@ -127,6 +127,31 @@ def test_data_exports_hold_the_filtered_incidents(store, tmp_path):
     assert sorted(gpkg["id"]) == sorted(csv["id"])
 
 
+def test_an_area_file_keeps_the_incidents_inside_it(store, tmp_path, capsys):
+    """``--area FILE.geojson``: the first polygon of a FeatureCollection filters the
+    export (as the dashboard's drawn area does); files without a polygon are refused."""
+    ring = [[22.0, 53.0], [27.0, 53.0], [27.0, 56.0], [24.5, 56.5], [22.0, 55.5], [22.0, 53.0]]
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "not a polygon"},
+         "geometry": {"type": "Point", "coordinates": [10, 10]}},
+        {"type": "Feature", "properties": {},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    out = tmp_path / "inside.csv"
+    assert main(["--store", str(store.path), "--area", str(area), "-o", str(out)]) == 0
+    stored = store.incidents()
+    inside = shapely.contains_xy(shapely.Polygon(ring), stored["lon"], stored["lat"])
+    assert 0 < inside.sum() < len(stored)
+    got = pd.read_csv(out, keep_default_na=False)
+    assert sorted(got["id"]) == sorted(stored.loc[inside, "id"])
+    point = tmp_path / "point.geojson"
+    point.write_text('{"type": "Point", "coordinates": [24, 55]}')
+    with pytest.raises(SystemExit) as stop:
+        main(["--store", str(store.path), "--area", str(point), "-o", str(out)])
+    assert stop.value.code == 2
+    assert "no Polygon in the file" in capsys.readouterr().err
+
+
 def test_bundle_manifest_matches_its_files(store, tmp_path):
     view = ViewState(start=pd.Timestamp("2025-07-01").date(),
                      end=pd.Timestamp("2025-09-30").date())

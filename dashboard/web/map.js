@@ -669,13 +669,9 @@
     var a = data.arrays, byRes = {}, outlines = new Map();
 
     /* Cell of every incident at a cached resolution, as indexes into a list of distinct
-     * cells; worked out in slices while the page is idle (see `prefetch`), whatever is
-     * left at once when the resolution is needed. */
-    function cellsAt(res) {
-      var cells = byRes[res] || start(res);
-      while (cells.done < a.n) { slice(cells, a.n); }
-      return cells;
-    }
+     * cells; worked out in slices while the page is idle (see `prefetch`). Until a
+     * resolution is complete, the cells of the incidents in view are worked out at each
+     * redraw instead. */
     function start(res) {
       byRes[res] = {res: res, ids: [], seen: new Map(), of: new Int32Array(a.n), done: 0};
       return byRes[res];
@@ -694,7 +690,7 @@
      * time, by a single background chain. */
     var queue = [], working = false;
     function prefetch(res) {
-      [res + 1, res - 1].forEach(function (r) {
+      [res, res + 1, res - 1].forEach(function (r) {
         if (r >= 1 && r <= HEX_CACHED_RES && !byRes[r]) { queue.push(start(r)); }
       });
       if (!working && queue.length) { working = true; setTimeout(work, 50); }
@@ -710,7 +706,7 @@
     function count(res, bounds) {
       var south = bounds.getSouth(), north = bounds.getNorth(), west = bounds.getWest();
       var east = bounds.getEast(), mask = data.mask, found = new Map(), i;
-      var cached = res <= HEX_CACHED_RES ? cellsAt(res) : null, counts = null;
+      var cached = byRes[res] && byRes[res].done >= a.n ? byRes[res] : null, counts = null;
       if (cached) { counts = new Uint32Array(cached.ids.length); }
       for (i = 0; i < a.n; i++) {
         if (mask && !mask[i]) { continue; }
@@ -725,8 +721,8 @@
       }
       if (cached) {
         for (i = 0; i < counts.length; i++) { if (counts[i]) { found.set(cached.ids[i], counts[i]); } }
-        prefetch(res);
       }
+      if (res <= HEX_CACHED_RES) { prefetch(res); }
       return found;
     }
     function outline(id) {
