@@ -664,6 +664,10 @@
    * at these zoom levels holds most of them); finer ones are worked out for the
    * incidents in view at each redraw (a view at those zoom levels holds few). */
   var HEX_CACHED_RES = 6, HEX_OUTLINES_KEPT = 20000;
+  /* Up to this many incidents in view, a resolution not yet cached is worked out for them
+   * alone at a redraw (about 0.1 s); beyond, the cache is finished first (about a second
+   * per million incidents, once). */
+  var HEX_IN_VIEW_MAX = 100000;
 
   function buildHex(map, group, data) {
     var a = data.arrays, byRes = {}, outlines = new Map();
@@ -705,12 +709,26 @@
      * filters and the time window let through: {cell id: count}. */
     function count(res, bounds) {
       var south = bounds.getSouth(), north = bounds.getNorth(), west = bounds.getWest();
-      var east = bounds.getEast(), mask = data.mask, found = new Map(), i;
+      var east = bounds.getEast(), mask = data.mask, found = new Map(), i, lat, lon;
       var cached = byRes[res] && byRes[res].done >= a.n ? byRes[res] : null, counts = null;
+      if (!cached && res <= HEX_CACHED_RES) {
+        // few incidents in view: their cells now; many: finish the resolution's cache
+        var inView = 0;
+        for (i = 0; i < a.n && inView <= HEX_IN_VIEW_MAX; i++) {
+          lat = a.lat[i];
+          lon = a.lon[i];
+          if (lat >= south && lat <= north && lon >= west && lon <= east) { inView++; }
+        }
+        if (inView > HEX_IN_VIEW_MAX) {
+          cached = byRes[res] || start(res);
+          while (cached.done < a.n) { slice(cached, a.n); }
+        }
+      }
       if (cached) { counts = new Uint32Array(cached.ids.length); }
       for (i = 0; i < a.n; i++) {
         if (mask && !mask[i]) { continue; }
-        var lat = a.lat[i], lon = a.lon[i];
+        lat = a.lat[i];
+        lon = a.lon[i];
         if (lat < south || lat > north || lon < west || lon > east) { continue; }
         if (cached) {
           counts[cached.of[i]]++;
