@@ -13,9 +13,10 @@ by the real importer), then:
   moments taken by the page itself on its own clock (polling from outside would add its
   own delay); five visits after a warm-up visit, each in a fresh browser context (cold
   browser cache; the server's caches warm), median and range;
-- hex / heat: with that layer on, the time from a pan (and from a zoom, the first time
-  at a new zoom level and again) to the end of the map's redraw, taken in the page, and
-  the layer's own share of it;
+- hex / heat: with that layer on, the time from a pan (and from a zoom: the first time
+  at a new zoom level, again after zooming back out, and to a further level three
+  seconds later) to the end of the map's redraw, taken in the page, and the layer's own
+  share of it;
 - playback: the time control on, cumulative, 16 days a second for five seconds: frames
   per second and the longest frame, from requestAnimationFrame's timestamps.
 
@@ -107,7 +108,10 @@ _DENSITY_MOVES = """async () => {
   out.zoom_first_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
   await timed(() => map.setZoom(map.getZoom() - 1, {animate: false}));
   out.zoom_again_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
-  out.layer_own_ms = own;  // pan, zoom first, zoom out, zoom again
+  // a level not seen yet, three seconds later (the layer works ahead while idle)
+  await new Promise(r => setTimeout(r, 3000));
+  out.zoom_new_after_3s_ms = await timed(() => map.setZoom(map.getZoom() + 1, {animate: false}));
+  out.layer_own_ms = own;  // pan, zoom first, zoom out, zoom again, zoom new after 3 s
   return out;
 }"""
 
