@@ -694,7 +694,7 @@
      * time, by a single background chain. */
     var queue = [], working = false;
     function prefetch(res) {
-      [res, res + 1, res - 1].forEach(function (r) {
+      [res + 1, res, res - 1, res + 2].forEach(function (r) {
         if (r >= 1 && r <= HEX_CACHED_RES && !byRes[r]) { queue.push(start(r)); }
       });
       if (!working && queue.length) { working = true; setTimeout(work, 50); }
@@ -719,9 +719,13 @@
           lon = a.lon[i];
           if (lat >= south && lat <= north && lon >= west && lon <= east) { inView++; }
         }
-        if (inView > HEX_IN_VIEW_MAX) {
-          cached = byRes[res] || start(res);
-          while (cached.done < a.n) { slice(cached, a.n); }
+        if (inView > HEX_IN_VIEW_MAX) {  // (and the next level in: zooming in is likely)
+          [res + 1, res].forEach(function (r) {
+            if (r > HEX_CACHED_RES) { return; }
+            var cells = byRes[r] || start(r);
+            while (cells.done < a.n) { slice(cells, a.n); }
+          });
+          cached = byRes[res];
         }
       }
       if (cached) { counts = new Uint32Array(cached.ids.length); }
