@@ -179,11 +179,14 @@ def test_a_bad_box_or_area_is_named_and_ignored(app, tmp_path):
 
 
 def test_first_and_last_dates_keep_their_precision(app):
-    """The seeds run from year-only records of 2022 to a "Sep 2025" record."""
+    """The seeds run from "2022-2025" records (years only) to ...; Estonia's one record
+    is "Sep 2025"."""
     app.run()
     shown_metrics = {m.label: m.value for m in app.metric}
-    assert shown_metrics["First"] == "2022"
-    assert shown_metrics["Last"] == "Sep 2025"
+    assert (shown_metrics["First"], shown_metrics["Last"]) == ("2022", "2025")
+    app.multiselect(key="countries").set_value(["EST"]).run()
+    shown_metrics = {m.label: m.value for m in app.metric}
+    assert (shown_metrics["First"], shown_metrics["Last"]) == ("Sep 2025", "Sep 2025")
 
 
 def test_deployments_follow_the_period_by_their_own_dates():
