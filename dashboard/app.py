@@ -50,7 +50,7 @@ from dashboard.style import (
 )
 from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
-from geo.errors import FlankwatchError
+from geo.errors import FlankwatchError, GeocodeError
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
@@ -149,6 +149,8 @@ def init_widgets(view: ViewState) -> None:
     s["time_origin"] = view.time  # the map's time control keeps its own state after
     s["bbox"] = view.bbox
     s["area"] = view.area
+    s["around_place"] = view.around[0] if view.around else ""
+    s["around_km"] = float(view.around[1]) if view.around else 30.0
     s["initialised"] = True
 
 
@@ -179,6 +181,7 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
         near = (target, st.sidebar.number_input("km", min_value=1.0, max_value=2000.0,
                                                 step=10.0, key="near_km"))
     area_panel()
+    around = _around()
     st.sidebar.header("Map")
     layers = st.sidebar.multiselect("Layers", list(LAYER_LABELS), key="layers",
                                     format_func=LAYER_LABELS.get)
@@ -191,7 +194,24 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
                      confidence=tuple(confidence) or None, near=near,
                      layers=tuple(layers), bands_km=bands, basemap=basemap,
                      view=s["view"], selected=s["selected"], time=_time_in_address(),
-                     bbox=s["bbox"], area=s["area"])
+                     bbox=s["bbox"], area=s["area"], around=around)
+
+
+def _around() -> tuple[str, float] | None:
+    """The "around a place" filter: a place name (any name the gazetteer knows) and a
+    distance; an unknown or ambiguous name is reported and the filter left off."""
+    name = st.sidebar.text_input("Around a place", key="around_place",
+                                 placeholder="e.g. Vilnius, Wilno, Hrodna")
+    if not name.strip():
+        return None
+    km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0,
+                                 step=10.0, key="around_km")
+    try:
+        queries.place_point(name)
+    except GeocodeError as exc:
+        st.sidebar.html(notice_html("error", f"Around a place: {exc}"))
+        return None
+    return name.strip(), float(km)
 
 
 def area_panel() -> None:
@@ -386,7 +406,8 @@ def main() -> None:
     lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
-                      time=st.session_state["time_origin"], area=view.area, drawing=True)
+                      time=st.session_state["time_origin"], outlines=_outlines(view),
+                      drawing=True)
     lat, lon, zoom = view.view
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
                                     view.end)
@@ -478,6 +499,21 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
             s["map_reported"] = moved
             s["view"] = moved
     return replace(view, view=s["view"], selected=s["selected"])
+
+
+def _outlines(view: ViewState) -> tuple:
+    """The area filters drawn on the map: the drawn area, the box, the ring around a
+    place (its geodesic circle)."""
+    rings = []
+    if view.area:
+        rings.append(view.area)
+    if view.bbox:
+        west, south, east, north = view.bbox
+        rings.append(((west, south), (east, south), (east, north), (west, north)))
+    if view.around:
+        lat, lon = queries.place_point(view.around[0])
+        rings.append(tuple(queries.geodesic_circle(lat, lon, view.around[1])))
+    return tuple(rings)
 
 
 def _follow_table(shown: pd.DataFrame, rows: list[int]) -> None:

@@ -95,7 +95,8 @@ def filters_of(view: ViewState) -> dict:
             "confidence": list(view.confidence) if view.confidence else None,
             "near": [view.near[0], view.near[1]] if view.near else None,
             "bbox": list(view.bbox) if view.bbox else None,
-            "area": [list(v) for v in view.area] if view.area else None}
+            "area": [list(v) for v in view.area] if view.area else None,
+            "around": [view.around[0], view.around[1]] if view.around else None}
 
 
 def _publications(sel: Selection) -> list[str]:

@@ -72,8 +72,8 @@ class MapOptions:
     inline_reference: bool = False
     #: Where the time control stands when the page opens (None: off).
     time: TimeState | None = None
-    #: The area filter's outline ((lon, lat) vertices), drawn on the map.
-    area: tuple[tuple[float, float], ...] | None = None
+    #: Outlines of the area filters ((lon, lat) vertices each), drawn on the map.
+    outlines: tuple[tuple[tuple[float, float], ...], ...] = ()
     #: Offer the drawing tools (rectangle, polygon) for the area filter.
     drawing: bool = False
 
@@ -761,9 +761,9 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         group.add_to(m)
     if data.starter_url:  # first of the page's scripts
         m.default_js = [("incident_arrays", data.starter_url), *m.default_js]
-    if opts.area:
+    if opts.outlines:
         group = folium.FeatureGroup(name="Area filter")
-        DataLayer([area_feature(opts.area)]).add_to(group)
+        DataLayer([area_feature(ring) for ring in opts.outlines]).add_to(group)
         group.add_to(m)
     Legend(legend_entries(incidents, deployments, opts)).add_to(m)
     _Measure(primary_length_unit="kilometers", secondary_length_unit=None,

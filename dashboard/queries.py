@@ -33,12 +33,37 @@ def store_filters(view: ViewState) -> dict:
         area_box = shapely.Polygon(view.area).bounds
         box = area_box if box is None else (max(box[0], area_box[0]), max(box[1], area_box[1]),
                                             min(box[2], area_box[2]), min(box[3], area_box[3]))
+    around = None
+    if view.around:
+        lat, lon = place_point(view.around[0])
+        around = (lat, lon, float(view.around[1]))
+        ring_box = shapely.Polygon(geodesic_circle(lat, lon, around[2])).bounds
+        box = ring_box if box is None else (max(box[0], ring_box[0]), max(box[1], ring_box[1]),
+                                            min(box[2], ring_box[2]), min(box[3], ring_box[3]))
     return {
         "start": view.start, "end": view.end, "types": view.types,
         "countries": view.countries, "confidence": view.confidence,
         "near": (NEAR_TARGETS[view.near[0]], view.near[1]) if view.near else None,
-        "bbox": box, "area": view.area,
+        "bbox": box, "area": view.area, "around": around,
     }
+
+
+def place_point(name: str) -> tuple[float, float]:
+    """(lat, lon) of a place name through the gazetteer; raises ``GeocodeError`` (with
+    the candidates) for an unknown or ambiguous name."""
+    from geo.gazetteer import load_gazetteer
+
+    place = load_gazetteer().geocode(name).place
+    return place.lat, place.lon
+
+
+def geodesic_circle(lat: float, lon: float, km: float, *, points: int = 72
+                    ) -> list[tuple[float, float]]:
+    """(lon, lat) vertices of the line ``km`` from a point on the ellipsoid."""
+    azimuths = np.linspace(0.0, 360.0, points, endpoint=False)
+    lons, lats, _ = GEOD.fwd(np.full(points, lon), np.full(points, lat), azimuths,
+                             np.full(points, km * 1000.0))
+    return list(zip(lons.round(5).tolist(), lats.round(5).tolist(), strict=True))
 
 
 def select_incidents(store: Store, filters: dict, **options) -> pd.DataFrame:
@@ -47,15 +72,22 @@ def select_incidents(store: Store, filters: dict, **options) -> pd.DataFrame:
     applied here."""
     filters = dict(filters)
     area = filters.pop("area", None)
+    around = filters.pop("around", None)
     box = filters.get("bbox")
     if box is not None and not (box[0] < box[2] and box[1] < box[3]):
         return store.incidents(**{**filters, "bbox": None}, **options).iloc[0:0]
     found = store.incidents(**filters, **options)
-    if area is None or found.empty:
+    if found.empty or (area is None and around is None):
         return found
-    inside = shapely.contains_xy(shapely.Polygon(area), found["lon"].to_numpy(),
-                                 found["lat"].to_numpy())
-    return found[inside].reset_index(drop=True)
+    keep = np.ones(len(found), bool)
+    lon, lat = found["lon"].to_numpy(float), found["lat"].to_numpy(float)
+    if area is not None:
+        keep &= shapely.contains_xy(shapely.Polygon(area), lon, lat)
+    if around is not None:  # geodesic distance from the place
+        _, _, metres = GEOD.inv(np.full(len(found), around[1]), np.full(len(found), around[0]),
+                                lon, lat)
+        keep &= metres <= around[2] * 1000.0
+    return found[keep].reset_index(drop=True)
 
 
 #: Columns the map and the summary need for every incident; the rest (popups, table)
@@ -71,7 +103,7 @@ def filtered_incidents(store: Store, filters: dict, *, full_below: int) -> pd.Da
     """The incidents matching :func:`store_filters`: every column when there are fewer
     than ``full_below`` of them (in the store's box), else only :data:`MAP_COLUMNS`
     (much faster to read)."""
-    in_box = {k: v for k, v in filters.items() if k != "area"}
+    in_box = {k: v for k, v in filters.items() if k not in ("area", "around")}
     box = in_box.get("bbox")
     box_ok = box is None or (box[0] < box[2] and box[1] < box[3])
     if box_ok and store.count_incidents(**in_box) <= full_below:

@@ -467,4 +467,7 @@ def describe_filters(filters: Mapping[str, object]) -> str:
         parts.append(f"in the box {box[0]:g}–{box[2]:g}° E, {box[1]:g}–{box[3]:g}° N")
     if filters.get("area"):
         parts.append(f"in a drawn area ({len(filters['area'])} vertices)")
+    around = filters.get("around")
+    if around:
+        parts.append(f"within {around[1]:g} km of {around[0]}")
     return " · ".join(parts)

@@ -90,6 +90,8 @@ class ViewState:
     bbox: tuple[float, float, float, float] | None = None
     #: Only incidents inside this polygon: its outline as (lon, lat) vertices.
     area: tuple[tuple[float, float], ...] | None = None
+    #: ("Vilnius", 30.0): only incidents within 30 km of that place (a gazetteer name).
+    around: tuple[str, float] | None = None
     #: Problems found while reading a URL (not part of the URL itself).
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -119,10 +121,18 @@ class ViewState:
             q["selected"] = self.selected
         if self.time:
             q.update(self.time.to_query())
+        q.update(self._where_query())
+        return q
+
+    def _where_query(self) -> dict[str, str]:
+        """The area filters' parameters: ``bbox``, ``area``, ``around``."""
+        q = {}
         if self.bbox:
             q["bbox"] = ",".join(f"{v:g}" for v in self.bbox)
         if self.area:
             q["area"] = encode_area(self.area)
+        if self.around:
+            q["around"] = f"{self.around[0]}:{self.around[1]:g}"
         return q
 
     def area_polygon(self) -> shapely.Polygon | None:
@@ -303,6 +313,23 @@ def _area(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(ring)
 
 
+def _around(text: str) -> tuple[str, float]:
+    name, _, km = text.rpartition(":")
+    name = name.strip()
+    if not name or len(name) > 200:
+        msg = "expected PLACE:KM, e.g. Vilnius:30"
+        raise ValueError(msg)
+    try:
+        value = float(km)
+    except ValueError as exc:
+        msg = f"distance {km!r} is not a number"
+        raise ValueError(msg) from exc
+    if not 0 < value <= 2000:
+        msg = "distance must be between 0 and 2000 km"
+        raise ValueError(msg)
+    return name, value
+
+
 def _selected(text: str) -> str:
     if not text or len(text) > 200:
         msg = "not an incident id"
@@ -319,6 +346,7 @@ PARAMETER_READERS = {
     "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _basemap,
     "view": _view, "selected": _selected,
     "time": _cursor, "window": _window, "step": _step, "bbox": _bbox, "area": _area,
+    "around": _around,
 }
 #: The time control's parameters and the fields of TimeState they fill.
 _TIME_FIELDS = {"time": "cursor", "window": "window", "step": "step"}

@@ -117,8 +117,7 @@ def test_upload_reports_rejected_rows_and_imports_the_rest(app):
     assert list(rejects["field"]) == ["date", "lat"]
     app.button(key="do_import").click().run()
     assert "1 inserted" in notices(app, "success")[0]
-    app.run()
-    assert shown(app) == 8
+    assert shown(app) == 8  # the counts (and the map) follow at once, no further click
 
 
 def test_export_tab_offers_a_download_of_the_current_view(app):
@@ -209,3 +208,25 @@ def test_deployments_follow_the_period_by_their_own_dates():
     assert list(in_2017["id"]) == ["exercise-2017", "active-since-2017", "ended-2018",
                                    "undated"]
     assert len(in_period(records, None, None)) == len(records)
+
+
+def test_around_a_place_keeps_the_incidents_within_that_distance(app, tmp_path):
+    """``around=Wilno:120``: any gazetteer name (Wilno is Vilnius), geodesic distance."""
+    import numpy as np
+
+    from geo.settings import GEOD
+
+    app.query_params["around"] = "Wilno:120"
+    app.run()
+    assert not app.exception
+    stored = _stored(tmp_path)
+    _, _, metres = GEOD.inv(np.full(len(stored), 25.2798), np.full(len(stored), 54.68916),
+                            stored["lon"].to_numpy(), stored["lat"].to_numpy())
+    within = (metres <= 120_000).sum()
+    assert 0 < within < len(stored)
+    assert shown(app) == within
+    assert app.query_params["around"] == "Wilno:120"
+    app.text_input(key="around_place").set_value("Nowhereville").run()
+    assert shown(app) == len(stored)  # an unknown place: the filter is left off, and said
+    assert any("unknown place 'Nowhereville'" in html.unescape(el.proto.body)
+               for el in app.get("html"))

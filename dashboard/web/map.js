@@ -1032,6 +1032,8 @@
         "<div class=\"fw-density\"></div></details>";
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
+      // an opened popup is what the reader looks at: the legend folds away
+      map.on("popupopen", function () { div.querySelector("details").open = false; });
       return div;
     };
     legend.addTo(map);
