@@ -56,7 +56,7 @@ from geo.store import Store, open_store, resolve_store_path
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
 # a map-first page: little space above the map
-st.html("<style>.block-container { padding-top: 2.2rem; } .fw-header { font-size: 1.1rem; }"
+st.html("<style>.block-container { padding-top: 3.8rem; } .fw-header { font-size: 1.1rem; }"
         "</style>")
 
 log = logging.getLogger("flankwatch.dashboard")
@@ -416,13 +416,10 @@ def main() -> None:
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
     with right:  # the counts beside the map, so that the map starts at the top
-        top = st.columns(2)
-        top[0].metric("Incidents shown", len(incidents))
-        top[1].metric("Airspaces", incidents["country_iso3"].replace("", pd.NA).nunique())
+        st.metric("Incidents shown", len(incidents))
         first, last = queries.period_text(incidents)
-        top = st.columns(2)
-        top[0].metric("First", first)
-        top[1].metric("Last", last)
+        st.metric("Period", f"{first} – {last}" if first != last else first)
+        st.caption(f"Airspaces: {incidents['country_iso3'].replace('', pd.NA).nunique()}")
     with left:
         out = st_folium(publish(page), key="map", height=opts.height, use_container_width=True,
                         center=(lat, lon), zoom=int(zoom),

@@ -577,7 +577,7 @@ Flankwatch.behaviour({{ this._parent.get_name() }}, {{ this.options }});
 
 
 #: Credit of the offline basemap's data (see data/README.md).
-OFFLINE_ATTRIBUTION = "© OpenStreetMap contributors (ODbL) · GeoNames (CC BY 4.0)"
+OFFLINE_ATTRIBUTION = "© OpenStreetMap contributors · GeoNames"
 
 
 class Labels(_RenderedOnce):

@@ -1023,11 +1023,11 @@
   /* The legend: rows built on the server from the project's own labels, and a slot that
    * the density layers fill with their colour scale. */
   FW.legend = function (map, html) {
-    // top right (at the default view: Russia, not Belarus), closed on a narrow map
+    // top right (at the default view: Russia, not Belarus), closed unless the map is wide
     var legend = L.control({position: "topright"});
     legend.onAdd = function () {
       var div = L.DomUtil.create("div", "fw-legend");
-      var open = map.getSize().x >= 700 ? " open" : "";
+      var open = map.getSize().x >= 1000 ? " open" : "";  // (a click opens it)
       div.innerHTML = "<details" + open + "><summary>Legend</summary>" + html +
         "<div class=\"fw-density\"></div></details>";
       L.DomEvent.disableClickPropagation(div);
