@@ -148,13 +148,7 @@ def interactions(store_path: Path, n_total: int) -> dict:
     """Density layers after a pan and a zoom, and the time control's frame rate."""
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    env = {**os.environ, "FLANKWATCH_STORE": str(store_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
-                             str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start_server(store_path)
     out = {}
     try:
         _wait_healthy(url)
@@ -185,6 +179,18 @@ def interactions(store_path: Path, n_total: int) -> dict:
         proc.terminate()
         proc.wait(timeout=30)
     return out
+
+
+def _start_server(store_path: Path) -> tuple[subprocess.Popen, str]:
+    """The dashboard on ``store_path``, on a free loopback port."""
+    port = _free_port()
+    env = {**os.environ, "FLANKWATCH_STORE": str(store_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
+                             str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def _wait_healthy(url: str) -> None:
@@ -242,13 +248,7 @@ _MARKS = """
 def drawn_seconds(store_path: Path, n_total: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
-    env = {**os.environ, "FLANKWATCH_STORE": str(store_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run",
-                             str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start_server(store_path)
     try:
         _wait_healthy(url)
         with sync_playwright() as p:

@@ -237,18 +237,6 @@ def _option(key: str):
     return read
 
 
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    except ValueError as exc:
-        msg = "--bbox is minlon,minlat,maxlon,maxlat in degrees"
-        raise argparse.ArgumentTypeError(msg) from exc
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        msg = "--bbox needs minlon < maxlon and minlat < maxlat within WGS84 ranges"
-        raise argparse.ArgumentTypeError(msg)
-    return x0, y0, x1, y1
-
-
 def _polygons(geometry):
     """The polygons in a geometry, collections and multi-polygons opened."""
     if geometry is None or geometry.is_empty:
@@ -296,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", type=_option("confidence"),
                    help=f"comma-separated, of {', '.join(CONFIDENCES)}")
     p.add_argument("--near", type=_option("near"), help="e.g. belarus:50 (within 50 km)")
-    p.add_argument("--bbox", type=_bbox, help="minlon,minlat,maxlon,maxlat: the map's "
-                                              "extent")
+    p.add_argument("--bbox", type=_option("bbox"),
+                   help="west,south,east,north in degrees: the map's extent")
     p.add_argument("--area", type=_area_file, metavar="FILE.geojson",
                    help="only incidents inside this polygon (the first Polygon of a "
                         "GeoJSON file; the dashboard's drawn area)")

@@ -189,20 +189,24 @@ def _choices(allowed: tuple[str, ...] | None, *, upper: bool = False):
     return read
 
 
+def _distance_km(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        msg = f"distance {text!r} is not a number"
+        raise ValueError(msg) from exc
+    if not 0 < value <= 2000:
+        msg = "distance must be between 0 and 2000 km"
+        raise ValueError(msg)
+    return value
+
+
 def _near(text: str) -> tuple[str, float]:
     target, _, km = text.partition(":")
     if target not in NEAR_TARGETS:
         msg = f"expected TARGET:KM with TARGET one of {list(NEAR_TARGETS)}"
         raise ValueError(msg)
-    try:
-        value = float(km)
-    except ValueError as exc:
-        msg = f"distance {km!r} is not a number"
-        raise ValueError(msg) from exc
-    if not 0 < value <= 2000:
-        msg = "distance must be between 0 and 2000 km"
-        raise ValueError(msg)
-    return target, value
+    return target, _distance_km(km)
 
 
 def parse_bands(text: str) -> tuple[float, ...]:
@@ -319,15 +323,7 @@ def _around(text: str) -> tuple[str, float]:
     if not name or len(name) > 200:
         msg = "expected PLACE:KM, e.g. Vilnius:30"
         raise ValueError(msg)
-    try:
-        value = float(km)
-    except ValueError as exc:
-        msg = f"distance {km!r} is not a number"
-        raise ValueError(msg) from exc
-    if not 0 < value <= 2000:
-        msg = "distance must be between 0 and 2000 km"
-        raise ValueError(msg)
-    return name, value
+    return name, _distance_km(km)
 
 
 def _selected(text: str) -> str:

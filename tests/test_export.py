@@ -170,7 +170,7 @@ def test_bundle_manifest_matches_its_files(store, tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--types", "ufo"], "ufo"),
     (["--countries", "Lithuania"], "ISO 3166"),
-    (["--bbox", "30,50,20,60"], "minlon < maxlon"),
+    (["--bbox", "30,50,20,60"], "west < east"),
     (["--start", "2025-09-30", "--end", "2025-07-01"], "before --start"),
     (["--size", "letter"], "invalid choice"),
     (["--dpi", "5000"], "50-600"),
