@@ -626,7 +626,7 @@ def legend_entries(incidents: pd.DataFrame, deployments: pd.DataFrame,
             rows.append(f'<i class="fw-dot" style="background:{TYPE_COLOURS[t]}"></i>{t}')
         rows.append('<i class="fw-dot fw-thick"></i>confirmed '
                     '<i class="fw-dot fw-dashed"></i>disputed '
-                    '<i class="fw-dot fw-region"></i>region only')
+                    '<i class="fw-dot fw-region"></i>region only (beside its point)')
     if "deployments" in opts.layers and len(deployments):
         rows.append("<b>Deployments</b>")
         statuses = set(deployments["status"].unique())

@@ -179,3 +179,22 @@ def test_a_narrow_window_still_opens_an_incident_on_click(served, browser):
         page.screenshot(path=str(ARTIFACTS / "narrow-800.png"))
     finally:
         context.close()
+
+
+def test_incidents_known_only_by_their_country_show_as_one_counted_badge(served, page):
+    """Poland's two region-only seed records share the point standing for Poland: one
+    badge beside it says two, not one dot under the deployment markers."""
+    url, store = served
+    stored = store.incidents()
+    region = stored[stored["location_precision"] == "region"]
+    spots = region.groupby([region["lat"].round(4), region["lon"].round(4)]).size()
+    (lat, lon), count = next((k, v) for k, v in spots.items() if v > 1)
+    page.goto(f"{url}/?view={lat},{lon},7")
+    frame = _settled(page)
+    badges = frame.evaluate("""() => window.fwIncidents.markers().filter(m => m.fwMembers)
+        .map(m => [m.getLatLng().lat, m.getLatLng().lng, m.fwMembers.length,
+                   m.getElement().querySelector('.fw-region-badge').title])""")
+    here = [b for b in badges if abs(b[0] - lat) < 1e-3 and abs(b[1] - lon) < 1e-3]
+    assert len(here) == 1
+    assert here[0][2] == count
+    assert here[0][3].startswith(f"{count} incidents known only by their region")

@@ -158,7 +158,8 @@ def test_clusters_hold_the_window_after_a_step(served, page):
                                 timeout=10_000)
         drawn = frame.evaluate("""() => window.fwIncidents.clusters()
             .reduce((s, c) => s + Object.values(c.counts).reduce((a, b) => a + b, 0), 0)
-            + window.fwIncidents.markers().length""")
+            + window.fwIncidents.markers()
+                .reduce((s, m) => s + (m.fwMembers ? m.fwMembers.length : 1), 0)""")
         assert drawn == visible  # every incident of the window, once, in view
 
 

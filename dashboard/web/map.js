@@ -213,6 +213,32 @@
       if (data.popups) { m.bindPopup(data.popups[i], {maxWidth: 340}); m.bindTooltip(data.tips[i]); }
       return m;
     }
+    /* Incidents known only by their country (or region), all at the point that stands
+     * for it: one badge beside that point (never on it, where a deployment may sit),
+     * dashed, with their number and a ring of their types. */
+    function regionBadge(members) {
+      var counts = {point_count: members.length,
+                    point_count_abbreviated: String(members.length)};
+      members.forEach(function (i) {
+        var t = "t" + (a.code[i] & 7);
+        counts[t] = (counts[t] || 0) + 1;
+      });
+      var built = clusterElement(counts, meta.types, meta.colours);
+      built.el.classList.add("fw-region-badge");
+      built.el.title = members.length + (members.length === 1 ? " incident" : " incidents") +
+        " known only by their region: " + built.el.title.split(": ")[1];
+      built.el.setAttribute("aria-label", built.el.title);
+      var size = built.size, i0 = members[0];
+      var m = L.marker([a.lat[i0], a.lon[i0]], {icon: L.divIcon({html: built.el, className: "",
+          iconSize: [size, size], iconAnchor: [-8, size + 8]}), keyboard: false});
+      m.fwIndex = i0;
+      m.fwMembers = members;
+      if (data.popups) {
+        m.bindPopup(members.map(function (i) { return data.popups[i]; }).join("<hr>"),
+                    {maxWidth: 340, maxHeight: 320});
+      }
+      return m;
+    }
     function cluster(item) {
       var c = item.geometry.coordinates, built = clusterElement(item.properties, meta.types, meta.colours);
       var m = L.marker([c[1], c[0]], {icon: L.divIcon({html: built.el, className: "",
@@ -231,10 +257,20 @@
         var b = map.getBounds().pad(0.25);
         var items = index.getClusters([Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85),
             Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)], z);
+        var regions = {};  // region-only incidents by the point that stands for them
         for (var k = 0; k < items.length; k++) {
           var p = items[k].properties;
+          if (!p.cluster && (a.code[p.i] >> 5) & 1) {
+            var at = a.lat[p.i].toFixed(4) + "," + a.lon[p.i].toFixed(4);
+            (regions[at] = regions[at] || []).push(p.i);
+            continue;
+          }
           var key = p.cluster ? "c" + z + ":" + p.cluster_id : "p" + p.i;
           next[key] = current[key] || (p.cluster ? cluster(items[k]) : point(p.i));
+        }
+        for (var spot in regions) {
+          var members = regions[spot], rkey = "r" + members.join(",");
+          next[rkey] = current[rkey] || regionBadge(members);
         }
       }
       for (var old in current) { if (!next[old]) { shown.removeLayer(current[old]); } }
