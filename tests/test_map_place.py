@@ -198,3 +198,25 @@ def test_incidents_known_only_by_their_country_show_as_one_counted_badge(served,
     assert len(here) == 1
     assert here[0][2] == count
     assert here[0][3].startswith(f"{count} incidents known only by their region")
+
+
+def test_a_measurement_outlives_a_filter_change(served, page):
+    """A finished measurement (the measure tool's own event) is drawn again, with its
+    length, on the map rebuilt after a filter change."""
+    url, _ = served
+    page.goto(url)
+    frame = _settled(page)
+    frame.evaluate("""() => { window.map.fire("measurefinish", {
+        points: [L.latLng(54.68, 25.28), L.latLng(54.9, 23.9)],
+        lengthDisplay: "92.3 Kilometers"}); }""")
+    page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+    page.get_by_role("option", name="2025", exact=True).click()
+
+    def redrawn() -> bool:
+        try:
+            frame = map_frame(page, timeout_s=5)
+            return "92.3 Kilometers" in frame.locator(".fw-measure-label").all_text_contents()
+        except Exception:  # the frame is being replaced
+            return False
+
+    _wait(redrawn)

@@ -1037,6 +1037,7 @@
     if (o.attribution && map.attributionControl) {
       map.attributionControl.addAttribution(o.attribution);
     }
+    keepMeasurements(map);
     var warned = false;
     map.eachLayer(function (layer) {
       if (!(layer instanceof L.TileLayer)) { return; }
@@ -1055,6 +1056,37 @@
       });
     });
   };
+
+  /* Measurements outlive the map: each finished one is kept in the dashboard page
+   * (the map is rebuilt when a filter changes) and drawn again, with its length, on the
+   * next map; a click on one removes it. */
+  function keepMeasurements(map) {
+    var host;
+    try { host = window.parent; host.fwMeasures = host.fwMeasures || []; } catch (e) { host = window; }
+    host.fwMeasures = host.fwMeasures || [];
+    var kept = host.fwMeasures;
+    function draw(m) {
+      var style = {color: "#e65100", weight: 3, dashArray: "6 4", fill: false};
+      var shape = L.polyline(m.points, style).addTo(map);
+      var label = document.createElement("span");
+      label.textContent = m.label;
+      shape.bindTooltip(label, {permanent: true, direction: "center",
+                                className: "fw-measure-label"});
+      shape.on("click", function () {
+        map.removeLayer(shape);
+        var at = kept.indexOf(m);
+        if (at >= 0) { kept.splice(at, 1); }
+      });
+    }
+    kept.forEach(draw);
+    map.on("measurefinish", function (e) {
+      if (!e || !e.points || e.points.length < 2) { return; }
+      var label = String(e.lengthDisplay || "");
+      if (e.points.length > 2 && e.areaDisplay) { label += " · " + e.areaDisplay; }
+      kept.push({points: e.points.map(function (p) { return [p.lat, p.lng]; }), label: label});
+    });
+    window.fwMeasures = kept;
+  }
 
   /* The legend: rows built on the server from the project's own labels, and a slot that
    * the density layers fill with their colour scale. */
