@@ -115,13 +115,15 @@ def search_panel(path: str, version: tuple) -> None:
         return
     hits = queries.search(get_gazetteer(), load_search_table(path, version), text)
     if not hits:
-        st.sidebar.caption(f"Nothing found for {text!r}.")
+        st.sidebar.text(f"Nothing found for {text!r}.")  # (text: never Markdown)
         return
     if s.get("searched") != text:  # a new search: to its first hit
         s["searched"] = text
         s["search_pick"] = 0
-    pick = st.sidebar.radio("Found", range(len(hits)), key="search_pick",
-                            format_func=lambda k: hits[k].label)
+    # a select box: its options are plain text (a radio's would be read as Markdown,
+    # and the hits quote titles from the data)
+    pick = st.sidebar.selectbox("Found", range(len(hits)), key="search_pick",
+                                format_func=lambda k: hits[k].label)
     if s.get("search_went") != (text, pick):
         s["search_went"] = (text, pick)
         hit = hits[pick]

@@ -244,6 +244,21 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
             assert link.get_attribute("href").startswith(f"http://{OUTSIDE}/a)b")
             assert facts.locator("img, script, strong, em, h1").count() == 0
             _assert_nothing_evaluated(page.content())
+        # the search lists hits quoting hostile titles: plain text, nothing fetched
+        word = "pixel.png"  # in the Markdown image of the corpus
+        titled = [i for i, p in prose.items() if word in p["title"]]
+        assert titled  # the corpus puts it in some titles
+        box = page.get_by_role("textbox", name="Search")
+        box.fill(word)
+        box.press("Enter")
+        picked = page.get_by_role("combobox", name="Found")
+        picked.wait_for(timeout=30_000)
+        picked.click()  # the list of hits opens
+        page.get_by_role("option").first.wait_for(timeout=10_000)
+        listed = " ".join(page.get_by_role("option").all_inner_texts())
+        assert CORPUS["markdown_image"] in listed  # literally, not an image
+        assert page.locator("[data-testid=stSidebar] img").count() == 0
+        page.keyboard.press("Escape")
         page.get_by_role("tab", name="Incidents").click()
         page.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
         page.get_by_role("tab", name="Import").click()
