@@ -48,7 +48,7 @@ from dashboard.style import (
     PAGE_SIZES,
     TYPE_COLOURS,
 )
-from dashboard.text import Markup, facts_html, link_html, notice_html
+from dashboard.text import Markup, describe_area, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError, GeocodeError
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
@@ -224,12 +224,7 @@ def area_panel() -> None:
         st.sidebar.caption("Area: draw a rectangle or polygon on the map (tools at its "
                            "top left) to keep only the incidents inside it.")
         return
-    parts = []
-    if s["bbox"]:
-        parts.append("box {:g}–{:g}° E, {:g}–{:g}° N".format(*s["bbox"][::2], *s["bbox"][1::2]))
-    if s["area"]:
-        parts.append(f"drawn area ({len(s['area'])} vertices)")
-    st.sidebar.text("Area: " + " and ".join(parts))
+    st.sidebar.text("Area: " + " and ".join(describe_area(s["bbox"], s["area"])))
     if st.sidebar.button("Clear the area", key="clear_area"):
         s["bbox"] = s["area"] = None
         s["last_drawing"] = None
@@ -408,7 +403,7 @@ def main() -> None:
     lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
-                      time=st.session_state["time_origin"], outlines=_outlines(view),
+                      time=st.session_state["time_origin"], outlines=_outlines(view, filters),
                       drawing=True)
     lat, lon, zoom = view.view
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
@@ -500,18 +495,17 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
     return replace(view, view=s["view"], selected=s["selected"])
 
 
-def _outlines(view: ViewState) -> tuple:
+def _outlines(view: ViewState, filters: dict) -> tuple:
     """The area filters drawn on the map: the drawn area, the box, the ring around a
-    place (its geodesic circle)."""
+    place (its geodesic circle; the place as the filters resolved it)."""
     rings = []
     if view.area:
         rings.append(view.area)
     if view.bbox:
         west, south, east, north = view.bbox
         rings.append(((west, south), (east, south), (east, north), (west, north)))
-    if view.around:
-        lat, lon = queries.place_point(view.around[0])
-        rings.append(tuple(queries.geodesic_circle(lat, lon, view.around[1])))
+    if filters["around"]:
+        rings.append(tuple(queries.geodesic_circle(*filters["around"])))
     return tuple(rings)
 
 

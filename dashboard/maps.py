@@ -40,7 +40,7 @@ from dashboard.style import (
 )
 from dashboard.text import esc, link_html
 from dashboard.vendor import asset_url, bundle_url, own_style, vendor_file
-from geo.dates import period_end
+from geo.dates import format_date, record_periods
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
 
 #: Above this many incidents, popups and tooltips are left out of the page (the detail
@@ -141,12 +141,9 @@ class _RenderedOnce(MacroElement):
 
 def fmt_date(row) -> str:
     """A record's date or range, as precise as its ``date_precision``."""
-    def day(ts) -> str:
-        if ts is None or pd.isna(ts):
-            return ""
-        return ts.strftime({"month": "%b %Y", "year": "%Y"}.get(row.get("date_precision"),
-                                                                  "%Y-%m-%d"))
-    start, end = day(row.get("date")), day(row.get("date_end"))
+    precision = row.get("date_precision")
+    start = format_date(row.get("date"), precision)
+    end = format_date(row.get("date_end"), precision)
     return f"{start} – {end}" if end and end != start else start
 
 
@@ -360,12 +357,9 @@ def incident_times(incidents: pd.DataFrame, t0_hours: int) -> np.ndarray:
     n = len(incidents)
     if "date" not in incidents or incidents.empty:
         return np.full(n, NO_TIME, "<u4")
-    dates = pd.to_datetime(incidents["date"], utc=True)
-    ends = (pd.to_datetime(incidents["date_end"], utc=True) if "date_end" in incidents
-            else pd.Series(pd.NaT, incidents.index, dtype=dates.dtype))
-    precision = incidents.get("date_precision", pd.Series("day", incidents.index))
-    start = _hours(dates)
-    length = np.nan_to_num(_hours(period_end(dates, ends, precision)) - start, nan=0.0)
+    begins, ends = record_periods(incidents)
+    start = _hours(begins)
+    length = np.nan_to_num(_hours(ends) - start, nan=0.0)
     rel = start - t0_hours
     known = ~np.isnan(rel) & (rel >= 0) & (rel < NO_TIME)
     starts = np.where(known, rel, NO_TIME).astype("<u4")
@@ -397,13 +391,14 @@ def incident_payload(incidents: pd.DataFrame,
     and the colour and stroke tables the codes index, the hour the start times count
     from, and escaped popups and tooltips when there are at most :data:`POPUP_LIMIT`
     incidents (else None)."""
-    first = _hours(incidents["date"]) if "date" in incidents and len(incidents) else []
+    first = pd.to_datetime(incidents["date"], utc=True).min() if "date" in incidents else None
     payload = {
         "n": len(incidents),
         "types": list(INCIDENT_TYPES),
         "colours": [TYPE_COLOURS[t] for t in INCIDENT_TYPES],
         "strokes": [list(CONFIDENCE_STROKES[c]) for c in CONFIDENCES],
-        "t0_hours": int(np.nanmin(first)) if np.isfinite(first).any() else 0,
+        # (the earliest start, in whole hours since 1970: the time words count from it)
+        "t0_hours": 0 if first is None or pd.isna(first) else int(first.timestamp() // 3600),
         "popups": None,
         "tips": None,
     }

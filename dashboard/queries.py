@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from dashboard.state import NEAR_TARGETS, ViewState
+from geo.dates import format_date, record_periods
 from geo.schema import INCIDENT_TYPES, split_list
 from geo.settings import GEOD
 from geo.store import Store
@@ -30,22 +31,31 @@ def store_filters(view: ViewState) -> dict:
     :func:`select_incidents`). Plain values, so that they can key a cache."""
     box = view.bbox
     if view.area:
-        area_box = shapely.Polygon(view.area).bounds
-        box = area_box if box is None else (max(box[0], area_box[0]), max(box[1], area_box[1]),
-                                            min(box[2], area_box[2]), min(box[3], area_box[3]))
+        box = _within(box, shapely.Polygon(view.area).bounds)
     around = None
     if view.around:
         lat, lon = place_point(view.around[0])
         around = (lat, lon, float(view.around[1]))
-        ring_box = shapely.Polygon(geodesic_circle(lat, lon, around[2])).bounds
-        box = ring_box if box is None else (max(box[0], ring_box[0]), max(box[1], ring_box[1]),
-                                            min(box[2], ring_box[2]), min(box[3], ring_box[3]))
+        box = _within(box, shapely.Polygon(geodesic_circle(*around)).bounds)
     return {
         "start": view.start, "end": view.end, "types": view.types,
         "countries": view.countries, "confidence": view.confidence,
         "near": (NEAR_TARGETS[view.near[0]], view.near[1]) if view.near else None,
         "bbox": box, "area": view.area, "around": around,
     }
+
+
+def _within(box, other) -> tuple[float, float, float, float]:
+    """The part of ``box`` (None: everything) inside ``other`` (west, south, east,
+    north); may be empty (see :func:`_is_empty`)."""
+    if box is None:
+        return tuple(other)
+    return (max(box[0], other[0]), max(box[1], other[1]), min(box[2], other[2]),
+            min(box[3], other[3]))
+
+
+def _is_empty(box) -> bool:
+    return box is not None and not (box[0] < box[2] and box[1] < box[3])
 
 
 def place_point(name: str) -> tuple[float, float]:
@@ -73,8 +83,7 @@ def select_incidents(store: Store, filters: dict, **options) -> pd.DataFrame:
     filters = dict(filters)
     area = filters.pop("area", None)
     around = filters.pop("around", None)
-    box = filters.get("bbox")
-    if box is not None and not (box[0] < box[2] and box[1] < box[3]):
+    if _is_empty(filters.get("bbox")):
         return store.incidents(**{**filters, "bbox": None}, **options).iloc[0:0]
     found = store.incidents(**filters, **options)
     if found.empty or (area is None and around is None):
@@ -104,9 +113,7 @@ def filtered_incidents(store: Store, filters: dict, *, full_below: int) -> pd.Da
     than ``full_below`` of them (in the store's box), else only :data:`MAP_COLUMNS`
     (much faster to read)."""
     in_box = {k: v for k, v in filters.items() if k not in ("area", "around")}
-    box = in_box.get("bbox")
-    box_ok = box is None or (box[0] < box[2] and box[1] < box[3])
-    if box_ok and store.count_incidents(**in_box) <= full_below:
+    if not _is_empty(in_box.get("bbox")) and store.count_incidents(**in_box) <= full_below:
         return select_incidents(store, filters)
     return select_incidents(store, filters, columns=MAP_COLUMNS)
 
@@ -228,25 +235,14 @@ def search(gazetteer, incidents: pd.DataFrame, text: str) -> list[SearchHit]:
     for word in words:
         by_title &= titles.str.contains(word, regex=False)
     found = incidents[match | by_title].head(SEARCH_LIMIT)
-    hits = [SearchHit(f"{r['id']}: {r['title'] or 'untitled'} ({_fmt_day(r)})",
+    hits = [SearchHit(f"{r['id']}: {r['title'] or 'untitled'} "
+                      f"({format_date(r['date'], r['date_precision']) or 'no date'})",
                       float(r["lat"]), float(r["lon"]), 11, str(r["id"]))
             for r in found.to_dict("records")]
     hits += [SearchHit(f"{p.name} ({p.country_iso3}, {p.kind})", p.lat, p.lon,
                        9 if p.kind == "populated place" else 11)
              for p in gazetteer.search(text, limit=SEARCH_LIMIT)]
     return hits
-
-
-def _fmt_day(row) -> str:
-    stamp = row.get("date")
-    if stamp is None or pd.isna(stamp):
-        return "no date"
-    return stamp.strftime({"month": "%b %Y", "year": "%Y"}.get(row.get("date_precision"),
-                                                               "%Y-%m-%d"))
-
-
-def _at_precision(stamp, precision) -> str:
-    return stamp.strftime({"month": "%b %Y", "year": "%Y"}.get(precision, "%Y-%m-%d"))
 
 
 def period_text(incidents: pd.DataFrame) -> tuple[str, str]:
@@ -259,8 +255,8 @@ def period_text(incidents: pd.DataFrame) -> tuple[str, str]:
     ends = incidents["date_end"].fillna(incidents["date"]) if "date_end" in incidents \
         else incidents["date"]
     last = ends.idxmax()
-    return (_at_precision(incidents.at[first, "date"], precision.at[first]),
-            _at_precision(ends.at[last], precision.at[last]))
+    return (format_date(incidents.at[first, "date"], precision.at[first]),
+            format_date(ends.at[last], precision.at[last]))
 
 
 def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None
@@ -271,12 +267,7 @@ def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None
     date are kept."""
     if records.empty or "date" not in records or (start is None and end is None):
         return records
-    from geo.dates import period_end
-
-    begins = pd.to_datetime(records["date"], utc=True)
-    ends = period_end(begins, pd.to_datetime(records.get("date_end"), utc=True)
-                      if "date_end" in records else begins.where(False),
-                      records.get("date_precision", pd.Series("day", records.index)))
+    begins, ends = record_periods(records)
     if "status" in records:
         ongoing = records["status"].isin(["active", "planned"])
         if "date_end" in records:

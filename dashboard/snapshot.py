@@ -41,6 +41,7 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
+from dashboard.text import describe_area
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
 from geo.settings import GEOD
 
@@ -462,11 +463,8 @@ def describe_filters(filters: Mapping[str, object]) -> str:
     near = filters.get("near")
     if near:
         parts.append(f"within {near[1]:g} km of {near[0].title()}")
-    box = filters.get("bbox")
-    if box:
-        parts.append(f"in the box {box[0]:g}–{box[2]:g}° E, {box[1]:g}–{box[3]:g}° N")
-    if filters.get("area"):
-        parts.append(f"in a drawn area ({len(filters['area'])} vertices)")
+    parts += [f"in the {part}" for part in describe_area(filters.get("bbox"),
+                                                         filters.get("area"))]
     around = filters.get("around")
     if around:
         parts.append(f"within {around[1]:g} km of {around[0]}")

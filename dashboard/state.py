@@ -222,11 +222,14 @@ def parse_bands(text: str) -> tuple[float, ...]:
     return values
 
 
-def _basemap(text: str) -> str:
-    if text not in BASEMAPS:
-        msg = f"not one of {list(BASEMAPS)}"
-        raise ValueError(msg)
-    return text
+def _one_of(allowed: tuple[str, ...]):
+    """A reader of one value from ``allowed``."""
+    def read(text: str) -> str:
+        if text not in allowed:
+            msg = f"not one of {list(allowed)}"
+            raise ValueError(msg)
+        return text
+    return read
 
 
 def _view(text: str) -> tuple[float, float, int]:
@@ -265,13 +268,6 @@ def _window(text: str) -> int | None:
         msg = f"expected one of {allowed} (steps) or 'all'"
         raise ValueError(msg)
     return steps
-
-
-def _step(text: str) -> str:
-    if text not in TIME_STEPS:
-        msg = f"not one of {list(TIME_STEPS)}"
-        raise ValueError(msg)
-    return text
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
@@ -339,9 +335,9 @@ PARAMETER_READERS = {
     "start": _date, "end": _date,
     "types": _choices(INCIDENT_TYPES), "countries": _choices(None, upper=True),
     "confidence": _choices(CONFIDENCES), "near": _near,
-    "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _basemap,
+    "layers": _choices(tuple(LAYER_LABELS)), "bands": parse_bands, "basemap": _one_of(BASEMAPS),
     "view": _view, "selected": _selected,
-    "time": _cursor, "window": _window, "step": _step, "bbox": _bbox, "area": _area,
+    "time": _cursor, "window": _window, "step": _one_of(TIME_STEPS), "bbox": _bbox, "area": _area,
     "around": _around,
 }
 #: The time control's parameters and the fields of TimeState they fill.

@@ -229,3 +229,25 @@ def period_end(start: pd.Series, end: pd.Series, precision: pd.Series) -> pd.Ser
     whole_day = (precision == DAY) & base.notna() & (base == base.dt.normalize())
     out[whole_day] = base[whole_day] + pd.Timedelta(days=1)
     return out
+
+
+def record_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Start and end (``period_end``) of each record of a table with ``date`` and,
+    where present, ``date_end`` and ``date_precision`` columns (UTC; NaT where unknown)."""
+    begins = pd.to_datetime(records["date"], utc=True)
+    ends = (pd.to_datetime(records["date_end"], utc=True) if "date_end" in records
+            else pd.Series(pd.NaT, records.index, dtype=begins.dtype))
+    precision = records.get("date_precision", pd.Series(DAY, records.index))
+    return begins, period_end(begins, ends, precision)
+
+
+#: strftime pattern of a date at each precision.
+_FORMATS = {DAY: "%Y-%m-%d", MONTH: "%b %Y", YEAR: "%Y"}
+
+
+def format_date(stamp, precision: str | None) -> str:
+    """A date as precise as it is known: ``2025-07-28``, ``Sep 2025``, ``2022`` (empty
+    where there is none)."""
+    if stamp is None or pd.isna(stamp):
+        return ""
+    return stamp.strftime(_FORMATS.get(precision, _FORMATS[DAY]))
