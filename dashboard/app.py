@@ -56,8 +56,12 @@ from geo.store import Store, open_store, resolve_store_path
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
 # a map-first page: little space above the map
+# and the figures beside it wrap rather than end in "…" on a narrow screen
 st.html("<style>.block-container { padding-top: 3.8rem; } .fw-header { font-size: 1.1rem; }"
-        "</style>")
+        " [data-testid='stMetricValue'] { font-size: 1.7rem; }"
+        " [data-testid='stMetricValue'] .stMarkdownEllipsis,"
+        " [data-testid='stMetricValue'] p { white-space: normal;"
+        " overflow: visible; }</style>")
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -249,7 +253,7 @@ def _bands(text: str) -> tuple[float, ...]:
 def detail_panel(store: Store, selected: str | None,
                  sources: dict[str, tuple[str, str]]) -> None:
     """Facts of the incident clicked on the map; every value shown as plain text."""
-    st.subheader("Selected incident")
+    st.markdown("**Selected incident**")
     row = store.incident(selected) if selected else None
     if row is None:
         st.caption("Click an incident on the map to see its details here.")
