@@ -25,7 +25,13 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.settings import AIRSPACE_PATH, BORDERS_PATH, LAND_PATH, PLACES_PATH
+from geo.settings import (
+    AIRSPACE_PATH,
+    BORDERS_PATH,
+    CONTEXT_LAND_PATH,
+    LAND_PATH,
+    PLACES_PATH,
+)
 
 #: Where display layers are written for the browser to fetch (and cache) once, and the
 #: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
@@ -146,6 +152,32 @@ def land() -> list:
 
     pairs = _cached("land", LAND_PATH, (LAND_TOLERANCE_DEG, LAND_MIN_AREA_DEG2), compute)
     return [g for _, g in pairs]
+
+
+@lru_cache(maxsize=1)
+def context_land() -> shapely.Geometry:
+    """Land around the coverage box (coarse), for printed maps that reach past it."""
+    import pyogrio
+
+    return pyogrio.read_dataframe(CONTEXT_LAND_PATH, layer="land").geometry.iloc[0]
+
+
+@lru_cache(maxsize=1)
+def airspace_outlines() -> dict[str, tuple[str, shapely.Geometry]]:
+    """ISO3 → (short name, airspace simplified to about 1 km) of every state."""
+    def compute():
+        bnd = _boundaries()
+        simple = _rounded(shapely.simplify(bnd.airspace.geometry.to_numpy(), 0.01))
+        return [(json.dumps([iso3, SHORT_NAMES.get(name, name)], ensure_ascii=False), g)
+                for iso3, name, g in zip(bnd.airspace.iso3, bnd.airspace.name, simple,
+                                         strict=True)]
+
+    pairs = _cached("airspace", AIRSPACE_PATH, (0.01,), compute)
+    out = {}
+    for label, geom in pairs:
+        iso3, name = json.loads(label)
+        out[iso3] = (name, geom)
+    return out
 
 
 @lru_cache(maxsize=1)

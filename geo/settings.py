@@ -26,6 +26,13 @@ BORDERS_PATH = DATA_DIR / "borders.gpkg"
 #: Land territory, simplified for display and for the over-water test.
 LAND_PATH = DATA_DIR / "land.gpkg"
 
+#: Land around the coverage area, coarse, drawn on briefing maps only (never used to
+#: attribute a point): a map whose extent reaches past the coverage still shows land.
+CONTEXT_LAND_PATH = DATA_DIR / "context.gpkg"
+
+#: The box the context land covers, (min lon, min lat, max lon, max lat) in degrees.
+CONTEXT_BBOX = (-60.0, 15.0, 120.0, 84.0)
+
 #: Populated places (GeoNames cities500, filtered to the coverage area).
 PLACES_PATH = DATA_DIR / "places.csv.gz"
 

@@ -18,7 +18,7 @@ def provenance():
 
 
 def test_every_output_matches_its_recorded_checksum(provenance):
-    for key in ("airspace", "borders", "land", "places"):
+    for key in ("airspace", "borders", "land", "places", "context"):
         entry = provenance[key]
         path = DATA_DIR / entry["output"]["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["output"]["sha256"]
