@@ -6,7 +6,12 @@ The format comes from the output's extension:
 - ``.html`` — the interactive map as one file that opens offline;
 - ``.csv`` ``.geojson`` ``.gpkg`` — the filtered incidents with their enriched columns;
 - ``.zip`` — a bundle of the map (PNG), the data (CSV and GeoJSON) and ``manifest.json``
-  (filters, record count, data version, generation time, SHA-256 of every file).
+  (filters, record count, the map's extent, data version, generation time, SHA-256 of
+  every file).
+
+``--pack`` makes a PDF (or the PDF inside a zip) a briefing pack: the map, the incident
+table, a timeline and the sources cited. ``--atlas country|week`` makes one map page per
+airspace or per week with incidents: pages of one PDF, or numbered PNGs in a zip.
 
 The dashboard's download buttons call the same functions with the current view.
 """
@@ -17,8 +22,10 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import tempfile
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +63,12 @@ class ExportRequest:
     size: str = DEFAULT_SIZE
     dpi: int = DEFAULT_DPI
     bbox: tuple[float, float, float, float] | None = None
+    #: ISO3 codes the map is framed on (when there is no bbox).
+    focus: tuple[str, ...] = ()
+    #: A briefing pack (map, table, timeline, sources) rather than the map alone.
+    pack: bool = False
+    #: One map page per "country" or per "week" with incidents.
+    atlas: str | None = None
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
@@ -108,25 +121,72 @@ def _publications(sel: Selection) -> list[str]:
     return [*names, *unknown][:12]
 
 
-def write_snapshot(sel: Selection, request: ExportRequest, path: Path) -> None:
-    """The briefing map as PNG, PDF or SVG."""
-    from dashboard.snapshot import (
-        SnapshotOptions,
-        describe_filters,
-        render_snapshot,
-        save_figure,
-    )
+def snapshot_options(sel: Selection, request: ExportRequest):
+    """The printed map's options for a request."""
+    from dashboard.snapshot import SnapshotOptions, describe_filters
 
     view = request.view
-    opts = SnapshotOptions(title=request.title, marking=request.marking, size=request.size,
-                           dpi=request.dpi, bbox=request.bbox, layers=view.layers,
-                           bands_km=view.bands_km, sources=_publications(sel),
+    return SnapshotOptions(title=request.title, marking=request.marking, size=request.size,
+                           dpi=request.dpi, bbox=request.bbox, focus=request.focus,
+                           layers=view.layers, bands_km=view.bands_km,
+                           sources=_publications(sel),
                            subtitle=describe_filters(filters_of(view)),
                            generated=request.generated)
-    fig = render_snapshot(sel.incidents, deployments=sel.deployments,
-                          defense_lines=sel.defense_lines, tracks=sel.tracks,
-                          crossings=sel.crossings, options=opts)
+
+
+def _map_layers(sel: Selection) -> dict:
+    return {"deployments": sel.deployments, "defense_lines": sel.defense_lines,
+            "tracks": sel.tracks, "crossings": sel.crossings}
+
+
+def write_snapshot(sel: Selection, request: ExportRequest, path: Path) -> list[float]:
+    """The briefing map as PNG, PDF or SVG; returns its extent (WGS84 box)."""
+    from dashboard.snapshot import map_extent_lonlat, render_snapshot, save_figure
+
+    fig = render_snapshot(sel.incidents, options=snapshot_options(sel, request),
+                          **_map_layers(sel))
+    extent = list(map_extent_lonlat(fig))
     save_figure(fig, path, dpi=request.dpi)
+    return extent
+
+
+def write_pages_pdf(sel: Selection, request: ExportRequest, path: Path) -> list[dict]:
+    """A pack or an atlas as one PDF; returns the manifest's page entries."""
+    from dashboard.briefing import atlas_pages, write_pack, write_pdf
+
+    opts = snapshot_options(sel, request)
+    if request.atlas:
+        pages = write_pdf(atlas_pages(sel, opts, _map_layers(sel), request.atlas), opts,
+                          path)
+    else:
+        pages = write_pack(sel, opts, _map_layers(sel), path)
+    return [_page_entry(n, p) for n, p in enumerate(pages, start=1)]
+
+
+def write_pages_png(sel: Selection, request: ExportRequest, folder: Path) -> list[dict]:
+    """An atlas as numbered PNGs in ``folder``; returns the manifest's page entries."""
+    from dashboard.briefing import atlas_pages, draw_pages
+    from dashboard.snapshot import save_figure
+
+    opts = snapshot_options(sel, request)
+    pages = atlas_pages(sel, opts, _map_layers(sel), request.atlas)
+    entries = []
+    for n, (page, fig) in enumerate(draw_pages(pages, opts), start=1):
+        name = f"{n:02d}-{_safe_name(page.title)}.png"
+        save_figure(fig, folder / name, dpi=request.dpi)
+        entries.append({**_page_entry(n, page), "file": name})
+    return entries
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)[:40]
+
+
+def _page_entry(n: int, page) -> dict:
+    entry = {"page": n, "kind": page.kind, "title": page.title, "records": page.records}
+    if page.extent:
+        entry["extent"] = list(page.extent)
+    return entry
 
 
 def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
@@ -169,39 +229,73 @@ def data_version(store: Store) -> dict:
 
 
 def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path) -> None:
-    """A zip of the map, the data and a manifest with each file's SHA-256."""
-    with tempfile.TemporaryDirectory() as folder:
-        parts = {name: Path(folder) / name for name in
-                 ("map.png", "incidents.csv", "incidents.geojson")}
-        write_snapshot(sel, request, parts["map.png"])
-        write_data(sel, parts["incidents.csv"])
-        write_data(sel, parts["incidents.geojson"])
+    """A zip of the map (or the pack's PDF, or the atlas's PNGs), the data and a manifest
+    with the map's extent, the pages and each file's SHA-256."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        extent, pages = None, None
+        if request.atlas:
+            pages = write_pages_png(sel, request, folder)
+        elif request.pack:
+            pages = write_pages_pdf(sel, request, folder / "pack.pdf")
+            extent = pages[0].get("extent")
+        else:
+            extent = write_snapshot(sel, request, folder / "map.png")
+        write_data(sel, folder / "incidents.csv")
+        write_data(sel, folder / "incidents.geojson")
+        parts = sorted(folder.iterdir())
         manifest = {
             "generated": request.generated.isoformat(timespec="seconds"),
             "title": request.title,
             "filters": filters_of(request.view),
             "layers": list(request.view.layers),
             "bbox": list(request.bbox) if request.bbox else None,
+            "focus": list(request.focus) or None,
+            "extent_wgs84": extent,
+            "pages": pages,
             "records": len(sel.incidents),
             "data_version": data_version(store),
-            "files": {name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
-                      for name, p in parts.items()},
+            "files": {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
+                      for p in parts},
         }
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-            for name, p in parts.items():
-                bundle.write(p, name)
+            for p in parts:
+                bundle.write(p, p.name)
             bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
 
 
 def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
-    """Write one export; the format comes from the extension (see module docstring)."""
+    """Write one export; the format comes from the extension (see module docstring).
+    The file appears whole or not at all: it is written beside its place and renamed."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         msg = f"{path}: unknown format {suffix!r}; expected one of {', '.join(SUFFIXES)}"
         raise InputError(msg)
+    if (request.pack or request.atlas) and suffix not in (".pdf", ".zip"):
+        what = "--pack" if request.pack else "--atlas"
+        msg = f"{path}: {what} writes a .pdf or a .zip, not {suffix!r}"
+        raise InputError(msg)
+    if request.atlas and suffix == ".zip" and request.pack:
+        msg = "--pack and --atlas are different documents; choose one"
+        raise InputError(msg)
     sel = select(store, request.view)
-    if suffix in SNAPSHOT_SUFFIXES:
+    # a fresh name beside the output (same file system, so the rename is atomic),
+    # created by the writer with the usual permissions
+    partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:12]}.part{suffix}")
+    try:
+        _write(store, sel, request, partial, suffix)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write(store: Store, sel: Selection, request: ExportRequest, path: Path,
+           suffix: str) -> None:
+    if suffix == ".pdf" and (request.pack or request.atlas):
+        write_pages_pdf(sel, request, path)
+    elif suffix in SNAPSHOT_SUFFIXES:
         write_snapshot(sel, request, path)
     elif suffix == ".html":
         write_html(sel, request, path)
@@ -209,7 +303,6 @@ def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
         write_data(sel, path)
     else:
         write_bundle(store, sel, request, path)
-    return path
 
 
 def export_bytes(store: Store, request: ExportRequest, suffix: str) -> bytes:
@@ -271,6 +364,21 @@ def _area_file(text: str) -> tuple[tuple[float, float], ...]:
         raise argparse.ArgumentTypeError(msg) from exc
 
 
+def _focus(text: str) -> tuple[str, ...]:
+    """ISO3 codes of airspaces with reference data, checked now (not after the store
+    is read)."""
+    from dashboard.display import airspace_outlines
+
+    codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    known = airspace_outlines()
+    unknown = [c for c in codes if c not in known]
+    if not codes or unknown:
+        msg = (f"{text!r}: unknown airspace code(s) {', '.join(unknown) or '(none given)'};"
+               " give ISO3 codes such as LTU, POL, LVA, EST")
+        raise argparse.ArgumentTypeError(msg)
+    return codes
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__,
@@ -289,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--area", type=_area_file, metavar="FILE.geojson",
                    help="only incidents inside this polygon (the first Polygon of a "
                         "GeoJSON file; the dashboard's drawn area)")
+    p.add_argument("--focus", type=_focus, metavar="ISO3[,ISO3]",
+                   help="frame the map on these airspaces, e.g. LTU or LTU,LVA")
+    p.add_argument("--pack", action="store_true",
+                   help="a briefing pack: map, incident table, timeline, sources (.pdf/.zip)")
+    p.add_argument("--atlas", choices=["country", "week"],
+                   help="one map page per airspace or per week with incidents (.pdf/.zip)")
     p.add_argument("--layers", type=_option("layers"),
                    help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
     p.add_argument("--title", default=ExportRequest.title)
@@ -322,7 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     if bbox is None and args.area:  # framed on the area
         bbox = tuple(float(v) for v in shapely.Polygon(args.area).bounds)
     request = ExportRequest(view=view, title=args.title, marking=args.marking,
-                            size=args.size, dpi=args.dpi, bbox=bbox)
+                            size=args.size, dpi=args.dpi, bbox=bbox, focus=args.focus or (),
+                            pack=args.pack, atlas=args.atlas)
     try:
         out = export(open_store(args.store), request, args.output)
     except (FlankwatchError, ValueError) as exc:

@@ -10,6 +10,7 @@ near its centre, distances honest over Europe.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,14 +22,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shapely
-from adjustText import adjust_text
+from matplotlib import patheffects
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter
 from pyproj import Transformer
+from shapely.ops import polylabel
 
 from dashboard import display
+from dashboard.labels import LabelPlacer
 from dashboard.style import (
     CONFIDENCE_STROKES,
     DEFAULT_BANDS_KM,
@@ -41,17 +45,30 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
-from dashboard.text import describe_area
+from dashboard.text import describe_area, printable
+from geo.dates import format_date
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
-from geo.settings import GEOD
+from geo.settings import COVERAGE_BBOX, GEOD
 
 PROJECTION = "EPSG:3035"
 #: Above this many incidents in view, points are counted in hexagons instead.
 AGGREGATE_ABOVE = 5000
-#: At most this many incidents get a text label.
+#: Up to this many incidents in view are labelled with their titles; beyond it each
+#: gets a number and a line in the key, as long as the key has room.
 LABELLED_INCIDENTS = 12
-#: Towns at least this populous are labelled (the largest in view first).
-LABEL_PLACES = 8
+#: At most this many towns are named (the most populous in view that have room).
+PLACE_LABELS = 14
+#: Incident symbols: marker area (points²) and the radius kept clear of labels (points).
+SYMBOL_SIZE_PT2 = 36
+SYMBOL_RADIUS_PT = 3.8
+#: Hexagons across the map when incidents are counted in hexagons.
+HEX_GRID = 70
+#: Height of a line of the numbered key (points).
+KEY_LINE_PT = 7.0
+KEY_COLUMNS = 2
+LAND_COLOUR = "#f4f1ea"
+#: A thin light outline that keeps labels legible over lines and fills.
+HALO = [patheffects.withStroke(linewidth=1.6, foreground="white")]
 ATTRIBUTION = ("Boundaries © OpenStreetMap contributors (ODbL); places: GeoNames "
                "(CC BY 4.0)")
 _NICE_KM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
@@ -90,6 +107,8 @@ class SnapshotOptions:
     dpi: int = DEFAULT_DPI
     #: (min lon, min lat, max lon, max lat); None: the data's bounds with a margin.
     bbox: tuple[float, float, float, float] | None = None
+    #: ISO3 codes whose airspace the map is framed on (when there is no ``bbox``).
+    focus: tuple[str, ...] = ()
     layers: tuple[str, ...] = DEFAULT_LAYERS
     bands_km: tuple[float, ...] = DEFAULT_BANDS_KM
     #: Publications of the records shown, for the attribution line.
@@ -117,14 +136,76 @@ def _project(geom):
         _TO_MAP.transform(xy[:, 0], xy[:, 1])))
 
 
-def data_bbox(incidents: pd.DataFrame, *, margin_deg: float = 1.0,
-              ) -> tuple[float, float, float, float]:
-    """The incidents' bounds with a margin; the Baltic region when there are none."""
+#: Where the map goes when nothing in the selection has a position (lon/lat box).
+DEFAULT_BBOX = (19.0, 52.5, 29.0, 60.0)
+#: The smallest map: one incident alone is shown with this much around it (degrees of
+#: longitude and latitude), and the margin added around the incidents (fraction).
+MIN_SPAN_DEG = (2.0, 1.2)
+FRAME_MARGIN = 0.12
+
+
+def positioned(incidents: pd.DataFrame) -> pd.DataFrame:
+    """The incidents with a reported position (not only a country or region)."""
     if incidents.empty:
-        return (19.0, 52.5, 29.0, 60.0)
-    lon, lat = incidents["lon"], incidents["lat"]
-    return (float(lon.min()) - margin_deg, float(lat.min()) - margin_deg * 0.6,
-            float(lon.max()) + margin_deg, float(lat.max()) + margin_deg * 0.6)
+        return incidents
+    keep = incidents["lat"].notna() & incidents["lon"].notna()
+    if "location_precision" in incidents:
+        keep &= incidents["location_precision"] != "region"
+    return incidents[keep]
+
+
+def focus_bbox(codes: Sequence[str]) -> tuple[float, float, float, float]:
+    """The bounds of the airspace of each ISO3 code (inside the reference coverage)."""
+    outlines = display.airspace_outlines()
+    unknown = [c for c in codes if c.upper() not in outlines]
+    if unknown or not codes:
+        msg = (f"`focus` was {','.join(unknown) or '(empty)'!s} but is expected to be ISO3 "
+               f"codes of states with reference data, e.g. LTU,POL,LVA")
+        raise ValueError(msg)
+    geom = shapely.union_all([outlines[c.upper()][1] for c in codes])
+    geom = shapely.clip_by_rect(geom, *COVERAGE_BBOX)
+    return tuple(float(v) for v in geom.bounds)
+
+
+def data_bbox(incidents: pd.DataFrame, *, layers: Sequence[str] = (),
+              bands_km: Sequence[float] = ()) -> tuple[float, float, float, float]:
+    """The frame that serves the selection: its positioned incidents (region-only records
+    never widen it) with a margin and a least size; with distance bands on, the part of
+    Belarus / the exclave the bands start from near the incidents too."""
+    placed = positioned(incidents)
+    if placed.empty:
+        return DEFAULT_BBOX
+    lon, lat = placed["lon"], placed["lat"]
+    box = shapely.box(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    reach_km = max((*bands_km, 0.0)) + 30.0
+    for which in ("belarus", "kaliningrad"):
+        if f"bands_{which}" not in layers or not bands_km:
+            continue
+        mid_lat = np.deg2rad(box.centroid.y)
+        near = shapely.box(*box.bounds).buffer(reach_km / 111.0 / max(np.cos(mid_lat), 0.2),
+                                               join_style="mitre")
+        part = shapely.intersection(display.territory(which), near)
+        if not part.is_empty:
+            box = shapely.box(*shapely.union(box, part).bounds)
+    x0, y0, x1, y1 = box.bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w = max((x1 - x0) * (1 + 2 * FRAME_MARGIN), MIN_SPAN_DEG[0])
+    h = max((y1 - y0) * (1 + 2 * FRAME_MARGIN), MIN_SPAN_DEG[1])
+    return (cx - w / 2, max(cy - h / 2, -89.0), cx + w / 2, min(cy + h / 2, 89.0))
+
+
+def map_extent_lonlat(fig: plt.Figure) -> tuple[float, float, float, float]:
+    """The drawn map's extent as a WGS84 box (west, south, east, north)."""
+    ax = map_axes(fig)
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    bounds = _view_box_lonlat((x0, x1, y0, y1)).bounds
+    return tuple(round(float(v), 4) for v in bounds)
+
+
+def map_axes(fig: plt.Figure):
+    """The figure's map (not the locator, the key or the colour bar)."""
+    return next(a for a in fig.axes if a.get_gid() == "map")
 
 
 def _extent(bbox, ax_ratio: float) -> tuple[float, float, float, float]:
@@ -192,7 +273,7 @@ def scale_bar_km(extent, centre_lonlat) -> tuple[float, float]:
     return km, km * units_per_km
 
 
-def _draw_scale_bar(ax, extent) -> None:
+def _draw_scale_bar(ax, extent, placer) -> None:
     x0, x1, y0, y1 = extent
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     lon, lat = _TO_LONLAT.transform(cx, cy)
@@ -200,11 +281,15 @@ def _draw_scale_bar(ax, extent) -> None:
     bx, by = x1 - (x1 - x0) * 0.04 - length, y0 + (y1 - y0) * 0.04
     ax.plot([bx, bx + length], [by, by], color="black", lw=3, solid_capstyle="butt",
             gid="scalebar", zorder=20)
-    ax.text(bx + length / 2, by + (y1 - y0) * 0.012, f"{km:g} km (true at {lat:.1f}° N)",
-            ha="center", va="bottom", fontsize=7, zorder=20, gid="scalebar-label")
+    label = ax.text(bx + length / 2, by + (y1 - y0) * 0.012,
+                    f"{km:g} km (true at {lat:.1f}° N)", ha="center", va="bottom",
+                    fontsize=7, zorder=20, gid="scalebar-label")
+    placer.block_artist(label)
+    placer.block(np.r_[ax.transData.transform((bx, by)) - 4,
+                       ax.transData.transform((bx + length, by)) + 4])
 
 
-def _draw_north_arrow(ax, extent) -> None:
+def _draw_north_arrow(ax, extent, placer) -> None:
     """An arrow pointing to true north at the top right of the map."""
     x0, x1, y0, y1 = extent
     x, y = x1 - (x1 - x0) * 0.05, y1 - (y1 - y0) * 0.14
@@ -212,89 +297,169 @@ def _draw_north_arrow(ax, extent) -> None:
     xn, yn = _TO_MAP.transform(lon, lat + 0.5)
     dx, dy = xn - x, yn - y
     scale = (y1 - y0) * 0.07 / np.hypot(dx, dy)
-    ax.annotate("N", xy=(x + dx * scale, y + dy * scale), xytext=(x, y),
-                ha="center", va="top", fontsize=10, fontweight="bold", zorder=20,
-                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5}, gid="north")
+    arrow = ax.annotate("N", xy=(x + dx * scale, y + dy * scale), xytext=(x, y),
+                        ha="center", va="top", fontsize=10, fontweight="bold", zorder=20,
+                        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+                        gid="north")
+    placer.block_artist(arrow)
+    tip = ax.transData.transform((x + dx * scale, y + dy * scale))
+    placer.block(np.r_[tip - 8, ax.transData.transform((x, y)) + 8])
 
 
-def _draw_locator(fig, extent) -> None:
-    inset = fig.add_axes((0.015, 0.70, 0.14, 0.17))
+@dataclass(frozen=True)
+class _Layout:
+    """Figure-fraction rectangles (left, bottom, width, height) of the page's parts."""
+
+    map: tuple[float, float, float, float]
+    #: The legend (and, on landscape pages, the numbered key under it).
+    panel: tuple[float, float, float, float]
+    #: The numbered key's own column (portrait pages), else None.
+    key: tuple[float, float, float, float] | None
+    locator: tuple[float, float, float, float]
+    colorbar: tuple[float, float, float, float]
+    footer_top: float
+    header_bottom: float
+
+
+def _layout(width_in: float, height_in: float, banner: float) -> _Layout:
+    """Landscape pages put the legend, key and locator in a column right of the map;
+    portrait pages put them in a band under it. Nothing of them lies on the map."""
+    top = 1 - 0.95 / height_in - banner  # title and subtitle: about an inch
+    bottom = 0.62 / height_in + banner  # attribution (wrapped), notes, generation line
+    if width_in >= height_in:
+        side = 0.25
+        x = 1 - side
+        locator_h = min(0.24, (side - 0.015) * width_in / height_in * 0.75)
+        above = bottom + locator_h + 0.015
+        return _Layout(map=(0.015, bottom, 1 - side - 0.03, top - bottom),
+                       panel=(x, above, side - 0.015, top - above),
+                       key=None,
+                       locator=(x, bottom, side - 0.015, locator_h),
+                       colorbar=(x + 0.01, bottom + locator_h + 0.04, side - 0.05, 0.014),
+                       footer_top=bottom, header_bottom=top)
+    band = 0.27
+    locator_w = 0.22
+    return _Layout(map=(0.03, bottom + band + 0.01, 0.94, top - bottom - band - 0.01),
+                   panel=(0.03, bottom, 0.36, band - 0.03),
+                   key=(0.41, bottom, 0.97 - locator_w - 0.43, band - 0.03),
+                   locator=(0.97 - locator_w, bottom, locator_w, band - 0.03),
+                   colorbar=(0.41, bottom + band - 0.04, 0.30, 0.01),
+                   footer_top=bottom, header_bottom=top)
+
+
+def _draw_locator(fig, extent, rect) -> None:
+    """Europe with the map's extent as a red box, both wholly inside the inset."""
+    inset = fig.add_axes(rect)
     inset.set_facecolor("#dbe9f4")
-    region = shapely.box(-12, 34, 45, 72)
-    _add_polygons(inset, display.land(), region, facecolor="#e8e4da", lw=0)
+    region = shapely.box(-12, 34, 50, 72)
+    _add_polygons(inset, [*display.land(), display.context_land()], region,
+                  facecolor="#e8e4da", lw=0)
     x0, x1, y0, y1 = extent
     inset.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="#c00",
-                                  lw=1.2))
-    ex0, ey0 = _TO_MAP.transform(-12, 34)
-    ex1, ey1 = _TO_MAP.transform(45, 71)
-    inset.set_xlim(min(ex0, x0), max(ex1, x1))
-    inset.set_ylim(min(ey0, y0), max(ey1, y1))
+                                  lw=1.2, gid="locator-box"))
+    ex0, ey0, ex1, ey1 = _project(shapely.segmentize(region, 1.0)).bounds
+    lx0, lx1, ly0, ly1 = min(ex0, x0), max(ex1, x1), min(ey0, y0), max(ey1, y1)
+    pad_x, pad_y = (lx1 - lx0) * 0.03, (ly1 - ly0) * 0.03
+    inset.set_xlim(lx0 - pad_x, lx1 + pad_x)
+    inset.set_ylim(ly0 - pad_y, ly1 + pad_y)
     inset.set_xticks([])
     inset.set_yticks([])
-    inset.set_xlabel("")
-    inset.set_ylabel("")
     inset.set_aspect("equal", adjustable="box")
     inset.set_gid("locator")
 
 
-def _draw_incidents(ax, incidents: pd.DataFrame, handles: list) -> list:
-    """Points by type (hexagons above :data:`AGGREGATE_ABOVE`); returns text labels."""
-    if incidents.empty:
-        return []
-    x, y = _TO_MAP.transform(incidents["lon"].to_numpy(), incidents["lat"].to_numpy())
-    if len(incidents) > AGGREGATE_ABOVE:
-        ax.hexbin(x, y, gridsize=70, mincnt=1, cmap="YlOrRd", bins="log", alpha=0.85,
-                  zorder=8, linewidths=0.2)
-        handles.append(Patch(color="#f03b20", label=f"incidents per hexagon "
-                                                    f"(log scale, {len(incidents):,})"))
-        return []
-    region = (incidents["location_precision"] == "region").to_numpy()
+def _symbol_widths(frame: pd.DataFrame) -> np.ndarray:
+    return frame["confidence"].map(
+        lambda c: CONFIDENCE_STROKES.get(c, (1.5, None))[0] * 0.5).to_numpy()
+
+
+def _draw_incidents(ax, shown: pd.DataFrame, handles: list):
+    """Points by type, or hexagons above :data:`AGGREGATE_ABOVE` (returned, for the
+    colour bar); the points' projected coordinates are returned for the labels."""
+    x, y = _TO_MAP.transform(shown["lon"].to_numpy(), shown["lat"].to_numpy())
+    if len(shown) > AGGREGATE_ABOVE:
+        x0, x1 = ax.get_xlim()
+        hexes = ax.hexbin(x, y, gridsize=HEX_GRID, mincnt=1, cmap="YlOrRd", bins="log",
+                          alpha=0.85, zorder=8, linewidths=0.2,
+                          extent=(x0, x1, *ax.get_ylim()), gid="density")
+        return hexes, x, y
+    widths = _symbol_widths(shown)
     for kind in INCIDENT_TYPES:
-        sel = (incidents["type"] == kind).to_numpy()
+        sel = (shown["type"] == kind).to_numpy()
         if not sel.any():
             continue
-        widths = incidents["confidence"].map(
-            lambda c: CONFIDENCE_STROKES.get(c, (1.5, None))[0] * 0.5).to_numpy()
-        exact = sel & ~region
-        ax.scatter(x[exact], y[exact], s=36, c=TYPE_COLOURS[kind], edgecolors="#222",
-                   linewidths=widths[exact], zorder=10)
-        ax.scatter(x[sel & region], y[sel & region], s=220, facecolors="none",
-                   edgecolors=TYPE_COLOURS[kind], linewidths=1.2, linestyle="--", zorder=9)
+        ax.scatter(x[sel], y[sel], s=SYMBOL_SIZE_PT2, c=TYPE_COLOURS[kind],
+                   edgecolors="#222", linewidths=widths[sel], zorder=10, gid="incidents")
         handles.append(Line2D([], [], marker="o", ls="", color=TYPE_COLOURS[kind],
                               markeredgecolor="#222", label=f"incident: {kind}"))
-    if region.any():
-        handles.append(Line2D([], [], marker="o", ls="", markersize=11, markerfacecolor="none",
-                              markeredgecolor="#555", linestyle="--",
-                              label="region only (no position reported)"))
-    labelled = incidents.assign(px=x, py=y)[~region].head(LABELLED_INCIDENTS)
-    return [ax.text(r.px, r.py, _short(r.title or r.id), fontsize=6.5, zorder=15)
-            for r in labelled.itertuples()]
+    return None, x, y
 
 
-def _short(text: str, limit: int = 38) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+#: Incidents known only by their country: the outline and the hatch of its airspace.
+REGION_COLOUR = "#6b4c9a"
+REGION_HATCH = (0.42, 0.3, 0.6, 0.3)
 
 
-def _draw_places(ax, focus: tuple[float, float, float, float]) -> list:
-    """Square markers and names of the largest towns inside ``focus`` (lon/lat box),
-    leaving out a town within 30 km of a larger one already named (Budapest and Pest)."""
-    x0, y0, x1, y1 = focus
-    chosen: list[tuple[str, float, float]] = []
-    for name, lon, lat, _ in display.towns():
-        if len(chosen) == LABEL_PLACES:
-            break
-        if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) -> list[str]:
+    """Incidents known only by their country: its airspace hatched, with a count placed
+    like any label. Returns the notes for those outside the map."""
+    if region_only.empty:
+        return []
+    outlines = display.airspace_outlines()
+    counts = region_only["country_iso3"].fillna("").value_counts()
+    notes, drawn = [], False
+    for iso3, count in counts.items():
+        name, geom = outlines.get(iso3, (iso3 or "no country", None))
+        noun = "incident" if count == 1 else "incidents"
+        seen = None if geom is None else shapely.intersection(geom, view)
+        if seen is None or seen.is_empty:
+            notes.append(f"{count} {noun} known only as in {name} (outside this map)")
             continue
-        near = [GEOD.inv(lon, lat, c_lon, c_lat)[2] < 30_000 for _, c_lon, c_lat in chosen]
-        if not any(near):
-            chosen.append((name, lon, lat))
-    texts = []
-    for name, lon, lat in chosen:
-        x, y = _TO_MAP.transform(lon, lat)
-        ax.plot(x, y, "s", color="#333", markersize=2.5, zorder=12)
-        texts.append(ax.text(x, y, name, fontsize=7, color="#333", zorder=12, style="italic"))
-    return texts
+        _add_polygons(ax, [geom], clip, facecolor="none", edgecolor=REGION_HATCH, hatch="//",
+                      lw=0, zorder=3.5, gid="region-only")
+        _add_lines(ax, shapely.get_exterior_ring(shapely.get_parts(geom)).tolist(), clip,
+                   color=REGION_COLOUR, lw=1.0, zorder=3.5)
+        drawn = True
+        point = polylabel(max(shapely.get_parts(seen), key=lambda p: p.area), 0.02)
+        px, py = _TO_MAP.transform(point.x, point.y)
+        text = f"{name}: {count} {noun}, no position"
+        if placer.place(text, px, py, centred=True, fontsize=6.5, color="#4b2c7a",
+                        fontweight="bold", gid="label-region") is None:
+            notes.append(f"{count} {noun} known only as in {name} (hatched)")
+    if drawn:
+        handles.append(Patch(facecolor="none", edgecolor=REGION_COLOUR, hatch="//",
+                             label="airspace of incidents with no position (count)"))
+    return notes
+
+
+#: Distance bands: line colour of those around Belarus and around the exclave.
+BAND_COLOURS = {"belarus": "#b03030", "kaliningrad": "#2e6fae"}
+
+
+def _band_rings(ax, opts, clip, view, handles) -> list:
+    """Distance bands: light fills and a dashed line at each distance; returns, per line,
+    its label and candidate places for it (points on the line inside the view)."""
+    layers, labels = set(opts.layers), []
+    for which in ("belarus", "kaliningrad"):
+        if f"bands_{which}" not in layers or not opts.bands_km:
+            continue
+        colour = BAND_COLOURS[which]
+        for i, (km, ring) in enumerate(display.bands(which, tuple(opts.bands_km))):
+            _add_polygons(ax, [ring], clip, facecolor=colour, lw=0, zorder=2,
+                          alpha=max(0.12 - 0.035 * i, 0.03))
+            outer = shapely.get_exterior_ring(shapely.get_parts(ring)).tolist()
+            _add_lines(ax, outer, clip, color=colour, lw=0.7, linestyle=(0, (4, 2)),
+                       zorder=2.5)
+            line = shapely.intersection(shapely.union_all(outer), view.buffer(-0.05))
+            points = shapely.get_coordinates(shapely.segmentize(line, 0.05))
+            if len(points):
+                every = points[:: max(len(points) // 24, 1)]
+                x, y = _TO_MAP.transform(every[:, 0], every[:, 1])
+                labels.append((f"{km:g} km", x, y, colour))
+        handles.append(Line2D([], [], color=colour, lw=0.9, linestyle=(0, (4, 2)),
+                              label=(f"{', '.join(f'{k:g}' for k in sorted(opts.bands_km))}"
+                                     f" km from {which.title()} (labelled)")))
+    return labels
 
 
 def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
@@ -304,14 +469,6 @@ def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
                    zorder=3)
         handles.append(Line2D([], [], color="#777", lw=0.8, label="land border"))
     for which in ("belarus", "kaliningrad"):
-        if f"bands_{which}" in layers and opts.bands_km:
-            bands = display.bands(which, tuple(opts.bands_km))
-            for i, (_, ring) in enumerate(bands):
-                _add_polygons(ax, [ring], clip, facecolor="#e06666", lw=0, zorder=2,
-                              alpha=0.22 - 0.05 * i)
-            handles.append(Patch(color="#e06666", alpha=0.3, label=(
-                f"within {', '.join(f'{k:g}' for k in sorted(opts.bands_km))} km of "
-                f"{which.title()}")))
         if which in layers:
             _add_polygons(ax, [display.territory(which)], clip, facecolor=(0.67, 0.2, 0.2,
                           0.25), edgecolor="#7a0000", lw=1.6, zorder=4)
@@ -320,7 +477,8 @@ def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
                              label="Belarus / Kaliningrad exclave"))
 
 
-def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings):
+def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings,
+                  placer):
     layers = set(opts.layers)
     if "defense_lines" in layers and defense_lines is not None and len(defense_lines):
         _add_lines(ax, defense_lines["geometry"].tolist(), clip, color="#5b2c06", lw=2,
@@ -334,11 +492,13 @@ def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, c
             cx, cy = _TO_MAP.transform(crossings["lon"].to_numpy(),
                                        crossings["lat"].to_numpy())
             ax.scatter(cx, cy, s=18, c="white", edgecolors="black", zorder=11)
+            placer.block_points(cx, cy, 2.5)
             handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
                                   markeredgecolor="black", label="border crossing"))
     if "deployments" in layers and deployments is not None and len(deployments):
         dx, dy = _TO_MAP.transform(deployments["lon"].to_numpy(),
                                    deployments["lat"].to_numpy())
+        placer.block_points(dx, dy, 4.5)
         for status in DEPLOYMENT_STATUSES:
             sel = (deployments["status"] == status).to_numpy()
             if not sel.any():
@@ -347,9 +507,69 @@ def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, c
                        edgecolors="#222", linewidths=0.6, zorder=9)
             for xx, yy, kind in zip(dx[sel], dy[sel], deployments["kind"][sel], strict=True):
                 ax.text(xx, yy, KIND_LETTERS.get(kind, "?"), fontsize=5, color="white",
-                        ha="center", va="center", fontweight="bold", zorder=9.5)
+                        ha="center", va="center", fontweight="bold", zorder=9.5,
+                        gid="deployment-letter", clip_on=True)
             handles.append(Line2D([], [], marker="s", ls="", color=STATUS_COLOURS[status],
                                   markeredgecolor="#222", label=f"deployment: {status}"))
+
+
+def _place_names(ax, placer, view, *, towns: int) -> None:
+    """Country names (centred on their land, shifted a little if needed) and the most
+    populous towns in view, each only where it meets nothing else."""
+    names = display.map_labels()
+    for r in sorted((n for n in names if n["kind"] == "country"), key=lambda n: -n["rank"]):
+        if not shapely.contains_xy(view, r["lon"], r["lat"]):
+            continue
+        x, y = _TO_MAP.transform(r["lon"], r["lat"])
+        placer.place(r["name"].upper(), x, y, centred=True, fontsize=8, color="#6d6a63",
+                     fontweight="bold", gid="label-country")
+    done = 0
+    for r in sorted((n for n in names if n["kind"] == "town"), key=lambda n: -n["rank"]):
+        if done == towns:
+            break
+        if not shapely.contains_xy(view, r["lon"], r["lat"]):
+            continue
+        x, y = _TO_MAP.transform(r["lon"], r["lat"])
+        if placer.is_free(_point_box(ax, x, y, 1.5)):
+            label = placer.place(r["name"], x, y, radius_pt=2.0, fontsize=6.5,
+                                 color="#333", style="italic", gid="label-town")
+            if label is not None:
+                ax.plot(x, y, "s", color="#333", markersize=2.5, zorder=12, gid="town")
+                placer.block_points([x], [y], 1.5)
+                done += 1
+
+
+def _point_box(ax, x, y, radius_pt):
+    px, py = ax.transData.transform((x, y))
+    r = radius_pt * ax.figure.dpi / 72
+    return np.array([px - r, py - r, px + r, py + r])
+
+
+def _label_incidents(placer, shown: pd.DataFrame, x, y, *, capacity: int):
+    """Titles beside the incidents (up to :data:`LABELLED_INCIDENTS`), else numbers and
+    a key; returns the key's rows (number, date, title) and how many were left out."""
+    order = np.argsort(shown["date"].to_numpy(), kind="stable")
+    titles = [_short(t or i) for t, i in zip(shown["title"].fillna(""), shown["id"],
+                                              strict=True)]
+    key, unplaced = [], 0
+    numbered = len(shown) > LABELLED_INCIDENTS
+    if len(shown) > capacity:
+        return key, len(shown)
+    style = {"fontsize": 6.5, "color": "#111", "path_effects": HALO}
+    for i in order:
+        if not numbered and placer.place(titles[i], x[i], y[i], radius_pt=SYMBOL_RADIUS_PT,
+                                         leader=True, gid="label-incident", **style):
+            continue
+        number = str(len(key) + 1)
+        if placer.place(number, x[i], y[i], radius_pt=SYMBOL_RADIUS_PT, leader=True,
+                        gid="label-incident", **{**style, "fontweight": "bold"}) is None:
+            unplaced += 1
+        key.append((number, format_date(shown["date"].iloc[i], "day"), titles[i]))
+    return key, unplaced
+
+
+def _short(text: str, limit: int = 38) -> str:
+    return printable(text, limit)
 
 
 def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = None,
@@ -366,71 +586,167 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
                        options or SnapshotOptions())
 
 
+def _frame(incidents, opts: SnapshotOptions) -> tuple[float, float, float, float]:
+    if opts.bbox:
+        return opts.bbox
+    if opts.focus:
+        return focus_bbox(opts.focus)
+    return data_bbox(incidents, layers=opts.layers, bands_km=opts.bands_km)
+
+
 def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossings,
             opts: SnapshotOptions) -> plt.Figure:
     width, height = PAGE_SIZES[opts.size]
     fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
-    banner = 0.035 if opts.marking else 0.0
-    top = 0.86 - banner
-    ax_height = top - 0.07 - banner  # figure fraction
-    ax = fig.add_axes((0.02, 0.07 + banner, 0.96, ax_height))
-    ax_ratio = (0.96 * width) / (ax_height * height)
-    focus = opts.bbox or data_bbox(incidents)
-    extent = _extent(focus, ax_ratio)
-    view = _view_box_lonlat(extent)
-    clip = view.buffer(0.5)
-    ax.set_facecolor("#dbe9f4")
-    handles: list = []
-    _add_polygons(ax, display.land(), clip, facecolor="#f4f1ea", edgecolor="#b9b2a3",
-                  lw=0.3, zorder=1)
-    _draw_reference(ax, opts, clip, handles)
-    _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings)
-    shown = incidents
-    if "incidents" in opts.layers and len(incidents):
-        inside = shapely.contains_xy(view, incidents["lon"].to_numpy(),
-                                     incidents["lat"].to_numpy())
-        shown = incidents[inside]
-        texts = _draw_incidents(ax, shown, handles)
-    else:
-        texts = []
-    texts += _draw_places(ax, focus)
+    banner = 0.35 / height if opts.marking else 0.0
+    layout = _layout(width, height, banner)
+    ax = fig.add_axes(layout.map, gid="map")
+    _, _, ax_w, ax_h = layout.map
+    extent = _extent(_frame(incidents, opts), (ax_w * width) / (ax_h * height))
     x0, x1, y0, y1 = extent
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    if texts:
-        adjust_text(texts, ax=ax, expand=(1.1, 1.3), max_move=(40, 40),
-                    arrowprops={"arrowstyle": "-", "color": "#666", "lw": 0.4})
-    if handles:
-        legend = ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.9,
-                           title="Legend", title_fontsize=8)
-        legend.set_zorder(30)
-    _draw_scale_bar(ax, extent)
-    _draw_north_arrow(ax, extent)
-    _draw_locator(fig, extent)
-    _page_text(fig, opts, len(shown), banner)
+    view = _view_box_lonlat(extent)
+    clip = view.buffer(0.5)
+    ax.set_facecolor("#dbe9f4")
+    handles: list = []
+    land_style = {"facecolor": LAND_COLOUR, "edgecolor": "#b9b2a3", "lw": 0.3, "zorder": 1}
+    _add_polygons(ax, [display.context_land()], clip, **land_style)
+    _add_polygons(ax, display.land(), clip, **land_style)
+    placer = LabelPlacer.for_axes(ax)
+    _draw_scale_bar(ax, extent, placer)
+    _draw_north_arrow(ax, extent, placer)
+    band_labels = _band_rings(ax, opts, clip, view, handles)
+    _draw_reference(ax, opts, clip, handles)
+    _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings,
+                  placer)
+    key, notes, hexes, left_out = [], [], None, 0
+    shown = incidents.iloc[0:0]
+    if "incidents" in opts.layers and len(incidents):
+        placed = positioned(incidents)
+        shown = placed[shapely.contains_xy(view, placed["lon"].to_numpy(),
+                                           placed["lat"].to_numpy())]
+        hexes, x, y = _draw_incidents(ax, shown, handles)
+        region_only = incidents[~incidents.index.isin(placed.index)]
+        if hexes is None:
+            placer.block_points(x, y, SYMBOL_RADIUS_PT)
+            notes += _draw_regions(ax, region_only, clip, view, placer, handles)
+            key, left_out = _label_incidents(placer, shown, x, y,
+                                             capacity=_key_capacity(fig, layout,
+                                                                    len(handles)))
+        elif len(region_only):
+            notes.append(f"{len(region_only):,} incidents known only by country are not "
+                         "in the hexagons")
+        if len(placed) > len(shown):
+            notes.append(f"{len(placed) - len(shown):,} incidents lie outside this map")
+    for text, xs, ys, colour in band_labels:  # one label on each line, where it fits
+        for bx, by in zip(xs, ys, strict=True):
+            if placer.place(text, bx, by, centred=True, fontsize=6, color=colour,
+                            fontweight="bold", gid="label-band") is not None:
+                break
+    _place_names(ax, placer, view, towns=PLACE_LABELS)
+    _draw_side(fig, layout, handles, hexes, key, left_out, extent)
+    _page_text(fig, opts, len(shown), layout, banner, notes)
     return fig
 
 
-def _page_text(fig, opts: SnapshotOptions, count: int, banner: float) -> None:
+def _key_capacity(fig, layout: _Layout, legend_entries: int) -> int:
+    """How many numbered key lines fit beside or under the map, in its two columns (the
+    legend's lines estimated at 10 pt each)."""
+    rect = layout.key or layout.panel
+    height_pt = rect[3] * fig.get_figheight() * 72
+    if layout.key is None:
+        height_pt -= (legend_entries + 2) * 9.5
+    return KEY_COLUMNS * max(int(height_pt / KEY_LINE_PT) - 2, 0)
+
+
+def _draw_side(fig, layout: _Layout, handles, hexes, key, left_out, extent) -> None:
+    """The legend, the density colour bar, the numbered key and the locator, off the map."""
+    panel = _blank_axes(fig, layout.panel, "panel")
+    top = 1.0
+    if handles:
+        legend = panel.legend(handles=handles, loc="upper left", fontsize=6.5,
+                              title="Legend", title_fontsize=8, frameon=False,
+                              borderaxespad=0.0, alignment="left")
+        renderer = fig.canvas.get_renderer()
+        box = legend.get_window_extent(renderer).transformed(panel.transAxes.inverted())
+        top = box.y0 - 0.03
+    if hexes is not None:
+        cax = fig.add_axes(layout.colorbar, gid="colorbar")
+        bar = fig.colorbar(hexes, cax=cax, orientation="horizontal")
+        bar.ax.tick_params(labelsize=6)
+        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        bar.ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        hex_km = (extent[1] - extent[0]) / HEX_GRID / 1000
+        bar.set_label(f"incidents per hexagon (about {hex_km:.0f} km across; log scale)",
+                      fontsize=6.5)
+    if key or left_out:
+        if layout.key is not None:
+            panel = _blank_axes(fig, layout.key, "key")
+            top = 1.0
+        _draw_key(fig, panel, top, key, left_out)
+    _draw_locator(fig, extent, layout.locator)
+
+
+def _blank_axes(fig, rect, gid: str):
+    """Axes for text only: no frame and no ticks (tick labels made later, outside the
+    literal-text settings, would parse TeX)."""
+    ax = fig.add_axes(rect, gid=gid)
+    ax.set_axis_off()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _draw_key(fig, ax, top: float, key, left_out: int) -> None:
+    """The numbered key: number, date and title of each numbered incident, in up to
+    :data:`KEY_COLUMNS` columns."""
+    height_pt = ax.get_position().height * fig.get_figheight() * 72
+    step = KEY_LINE_PT / height_pt
+    columns = KEY_COLUMNS if len(key) > int(top / step) - 2 else 1
+    width_chars = int(ax.get_position().width * fig.get_figwidth() * 72 / 3.4 / columns)
+    if left_out and not key:
+        heading = (f"{left_out:,} incidents: too many to label one by one (the pack's "
+                   "table lists them)")
+    elif left_out:
+        heading = f"Key to the numbers ({left_out} too crowded to number on the map)"
+    else:
+        heading = "Key to the numbers"
+    ax.text(0, top, textwrap.fill(heading, int(width_chars * columns * 3.4 / 4.4)), fontsize=7,
+            fontweight="bold", va="top", transform=ax.transAxes, gid="key-title")
+    per_column = -(-len(key) // columns) if key else 0
+    for i, (number, date, title) in enumerate(key):
+        column, row = divmod(i, per_column)
+        ax.text(column / columns, top - (row + 1.6) * step,
+                _short(f"{number:>2} {date} {title}", width_chars), fontsize=5.5, va="top",
+                transform=ax.transAxes, family="DejaVu Sans Mono", gid="key-line")
+
+
+def _page_text(fig, opts: SnapshotOptions, count: int, layout: _Layout, banner: float,
+               notes: list[str]) -> None:
+    width_pt = fig.get_figwidth() * 72
     top = 1 - banner
-    fig.text(0.5, top - 0.045, opts.title, ha="center", fontsize=15, fontweight="bold")
-    sub = opts.subtitle or "All dates"
-    fig.text(0.5, top - 0.085, f"{sub} · {count:,} incidents shown", ha="center",
-             fontsize=9, color="#333")
-    sources = "; ".join(dict.fromkeys(s for s in opts.sources if s))
-    line = ATTRIBUTION + (f"; records: {sources}" if sources else "")
-    fig.text(0.02, 0.045 + banner, _short(line, 200), fontsize=6, color="#444")
-    fig.text(0.02, 0.025 + banner,
-             f"Generated {opts.generated:%Y-%m-%d %H:%M} UTC by Flankwatch",
-             fontsize=6, color="#444")
+    title = textwrap.fill(printable(opts.title), int(width_pt * 0.9 / 8.5))
+    fig.text(0.5, top - 0.012, title, ha="center", va="top", fontsize=15,
+             fontweight="bold", gid="title")
+    sub = printable(opts.subtitle) or "All dates"
+    noun = "incident" if count == 1 else "incidents"
+    fig.text(0.5, layout.header_bottom + 0.012, textwrap.fill(
+        f"{sub} · {count:,} {noun} on the map", int(width_pt * 0.9 / 4.6)),
+        ha="center", va="bottom", fontsize=9, color="#333", gid="subtitle")
+    sources = "; ".join(dict.fromkeys(printable(s) for s in opts.sources if s))
+    line = ATTRIBUTION + (f"; records: {_short(sources, 300)}" if sources else "")
+    footer = [*(f"Note: {n}." for n in notes), line,
+              f"Generated {opts.generated:%Y-%m-%d %H:%M} UTC by Flankwatch"]
+    text = "\n".join(textwrap.fill(t, int(width_pt * 0.96 / 3.1)) for t in footer)
+    fig.text(0.015, layout.footer_top - 0.008, text, fontsize=5.5, color="#444", va="top",
+             linespacing=1.25, gid="footer")
     if opts.marking:
         for y, va in ((0.998, "top"), (0.002, "bottom")):
-            fig.text(0.5, y, opts.marking.upper(), ha="center", va=va, fontsize=10,
+            fig.text(0.5, y, printable(opts.marking).upper(), ha="center", va=va, fontsize=10,
                      fontweight="bold", color="white", gid="marking",
                      bbox={"facecolor": "#1a7f37", "edgecolor": "none", "pad": 3})
 
@@ -446,8 +762,7 @@ def save_figure(fig: plt.Figure, path, *, dpi: int) -> None:
 
 def legend_labels(fig: plt.Figure) -> list[str]:
     """The legend's entries, in order (for tests and checks)."""
-    ax = fig.axes[0]
-    legend = ax.get_legend()
+    legend = next((a.get_legend() for a in fig.axes if a.get_gid() == "panel"), None)
     return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
 

@@ -9,6 +9,7 @@ only from absolute http(s) addresses, escaped.
 from __future__ import annotations
 
 import html
+import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -22,6 +23,20 @@ _NOTICE_COLOURS = {
     "success": ("#e6f4ea", "#8fc79e"),
     "info": ("#e8f0fb", "#9bb7e0"),
 }
+
+
+def printable(value: object, limit: int | None = None) -> str:
+    """Text for print (briefing maps and packs): whitespace runs as one space, control and
+    invisible formatting characters (zero-width, bidirectional overrides) dropped, so
+    that a title cannot reorder or hide its own letters; cut to ``limit`` with "…"."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    text = "".join(c for c in str(value)
+                   if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf"))
+    text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    return text
 
 
 def esc(value: object) -> str:
