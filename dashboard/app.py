@@ -307,7 +307,7 @@ EXPORT_FORMATS = {
 }
 
 
-def export_panel(store: Store, view: ViewState) -> None:
+def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None:
     """Download the current selection as a briefing map, a data file or a bundle."""
     from dashboard.export import ExportRequest, export_bytes
 
@@ -333,6 +333,21 @@ def export_panel(store: Store, view: ViewState) -> None:
                        file_name=f"flankwatch-{stamp}{suffix}",
                        mime=EXPORT_FORMATS[suffix][1], key="export_download",
                        on_click="ignore")
+    st.caption("Several pages in one PDF, with the page, title and marking above:")
+    documents = {"pack": "Briefing pack: map, incident table, timeline, sources",
+                 "country": "Atlas: one map per airspace with incidents",
+                 "week": "Atlas: one map per week with incidents"}
+    document = st.selectbox("Document", list(documents), format_func=documents.get,
+                            key="export_document")
+    multi = replace(request, pack=document == "pack",
+                    atlas=None if document == "pack" else document)
+    empty = incidents.empty or (document == "country"
+                                and not incidents["country_iso3"].astype(bool).any())
+    st.download_button("Download the PDF", data=lambda: export_bytes(store, multi, ".pdf"),
+                       file_name=f"flankwatch-{document}-{stamp}.pdf",
+                       mime="application/pdf", key="export_pack", on_click="ignore",
+                       disabled=empty, help="Nothing to show in the current view"
+                       if empty else None)
 
 
 def upload_panel(store: Store) -> None:
@@ -460,7 +475,7 @@ def main() -> None:
                              color=[TYPE_COLOURS[t] for t in weekly.columns])
     with tab_export:
         if tab_export.open:
-            export_panel(store, view)
+            export_panel(store, view, incidents)
     with tab_import:
         if tab_import.open:
             upload_panel(store)

@@ -477,8 +477,8 @@ def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
                              label="Belarus / Kaliningrad exclave"))
 
 
-def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings,
-                  placer):
+def _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tracks,
+                  crossings, placer):
     layers = set(opts.layers)
     if "defense_lines" in layers and defense_lines is not None and len(defense_lines):
         _add_lines(ax, defense_lines["geometry"].tolist(), clip, color="#5b2c06", lw=2,
@@ -495,6 +495,9 @@ def _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, c
             placer.block_points(cx, cy, 2.5)
             handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
                                   markeredgecolor="black", label="border crossing"))
+    if deployments is not None and len(deployments):
+        deployments = deployments[shapely.contains_xy(view, deployments["lon"].to_numpy(),
+                                                      deployments["lat"].to_numpy())]
     if "deployments" in layers and deployments is not None and len(deployments):
         dx, dy = _TO_MAP.transform(deployments["lon"].to_numpy(),
                                    deployments["lat"].to_numpy())
@@ -621,8 +624,8 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
     _draw_north_arrow(ax, extent, placer)
     band_labels = _band_rings(ax, opts, clip, view, handles)
     _draw_reference(ax, opts, clip, handles)
-    _draw_records(ax, clip, opts, handles, deployments, defense_lines, tracks, crossings,
-                  placer)
+    _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tracks,
+                  crossings, placer)
     key, notes, hexes, left_out = [], [], None, 0
     shown = incidents.iloc[0:0]
     if "incidents" in opts.layers and len(incidents):

@@ -128,6 +128,10 @@ def test_export_tab_offers_a_download_of_the_current_view(app):
     app.selectbox(key="export_format").set_value(".csv").run()
     assert app.get("download_button")
     assert "Incidents, CSV" in app.get("download_button")[0].proto.label
+    app.selectbox(key="export_document").set_value("pack").run()
+    pack = app.get("download_button")[1].proto
+    assert pack.label == "Download the PDF"
+    assert not pack.disabled
 
 
 def _stored(tmp_path):

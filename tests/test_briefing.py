@@ -1,0 +1,318 @@
+"""Briefing maps a general would sign off: framing, labels that never overprint, land
+past the coverage, pages that lay out; briefing packs and atlases (``--pack``,
+``--atlas``) checked through their PDF text and zip manifests."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from pypdf import PdfReader
+
+from dashboard.display import airspace_outlines
+from dashboard.export import ExportRequest, main, select
+from dashboard.snapshot import (
+    LAND_COLOUR,
+    SnapshotOptions,
+    map_axes,
+    map_extent_lonlat,
+    positioned,
+    render_snapshot,
+)
+from dashboard.state import ViewState
+from dashboard.style import PAGE_SIZES
+from geo.store import open_store
+
+MARKING = "UNCLASSIFIED // FOR TRAINING"
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory):
+    return open_store(tmp_path_factory.mktemp("briefing") / "seeds.gpkg")
+
+
+def _synthetic_csvs(folder: Path, n: int, seed: int = 3) -> tuple[Path, Path]:
+    """n incidents over the Baltic states and Poland, each citing one of five sources
+    with web addresses."""
+    rng = np.random.default_rng(seed)
+    incidents = pd.DataFrame({
+        "id": [f"syn-{i:04d}" for i in range(n)],
+        "date": (pd.Timestamp("2025-03-01") + pd.to_timedelta(rng.integers(0, 120, n), "D")
+                 ).strftime("%Y-%m-%d"),
+        "type": rng.choice(["drone", "aircraft", "balloon"], n),
+        "lat": rng.uniform(53.8, 58.5, n).round(4),
+        "lon": rng.uniform(21.5, 27.5, n).round(4),
+        "confidence": "reported",
+        "title": [f"Test incident number {i}" for i in range(n)],
+        "sources": [f"SYN{i % 5}" for i in range(n)],
+    })
+    sources = pd.DataFrame({
+        "id": [f"SYN{k}" for k in range(5)],
+        "publication": "Test wire",
+        "title": [f"Report {k} on airspace violations" for k in range(5)],
+        "url": [f"https://example.org/reports/{k}/airspace-violation-{k}" for k in range(5)],
+    })
+    paths = folder / "incidents.csv", folder / "sources.csv"
+    incidents.to_csv(paths[0], index=False)
+    sources.to_csv(paths[1], index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    _synthetic_csvs(folder, 150)  # the store's first records, as seeds are
+    return open_store(folder / "store.gpkg", seeds_dir=folder)
+
+
+def _render(store, request: ExportRequest):
+    sel = select(store, request.view)
+    from dashboard.export import _map_layers, snapshot_options
+
+    return sel, render_snapshot(sel.incidents, options=snapshot_options(sel, request),
+                                **_map_layers(sel))
+
+
+def _inside(extent, lon, lat) -> np.ndarray:
+    west, south, east, north = extent
+    return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+# --- framing -------------------------------------------------------------------------
+
+def test_default_extent_holds_every_positioned_incident_and_no_more(seeds):
+    sel, fig = _render(seeds, ExportRequest())
+    extent = map_extent_lonlat(fig)
+    placed = positioned(sel.incidents)
+    assert len(placed)
+    assert len(placed) < len(sel.incidents)
+    assert _inside(extent, placed["lon"], placed["lat"]).all()
+    # the region-only records (Romania's among them) do not widen the frame: the same
+    # map without them has the same extent
+    alone = render_snapshot(placed, options=SnapshotOptions())
+    assert map_extent_lonlat(alone) == pytest.approx(extent, abs=1e-3)
+    romania = airspace_outlines()["ROU"][1].representative_point()
+    assert not _inside(extent, romania.x, romania.y)
+    # no wider than the incidents, the bands' start and a margin: under 14 degrees wide
+    assert extent[2] - extent[0] < 14
+    assert extent[3] - extent[1] < 8
+
+
+def test_focus_frames_the_airspace(seeds, tmp_path):
+    out = tmp_path / "ltu.zip"
+    assert main(["--store", str(seeds.path), "--focus", "LTU", "--dpi", "60",
+                 "-o", str(out)]) == 0
+    extent = json.loads(zipfile.ZipFile(out).read("manifest.json"))["extent_wgs84"]
+    west, south, east, north = airspace_outlines()["LTU"][1].bounds
+    assert extent[0] <= west
+    assert extent[1] <= south
+    assert extent[2] >= east
+    assert extent[3] >= north
+    # framed on Lithuania: it fills the frame's height or width (less the page's shape)
+    assert max((east - west) / (extent[2] - extent[0]),
+               (north - south) / (extent[3] - extent[1])) > 0.7
+
+
+def test_land_past_the_coverage_is_drawn_as_land(seeds, tmp_path):
+    request = ExportRequest(bbox=(30.0, 50.0, 62.0, 62.0), dpi=60,
+                            view=ViewState(layers=("borders",)))
+    _, fig = _render(seeds, request)
+    ax = map_axes(fig)
+    path = tmp_path / "east.png"
+    fig.savefig(path, dpi=60)
+    image = imread(path)[..., :3]
+    height = image.shape[0]
+    land = np.array(matplotlib.colors.to_rgb(LAND_COLOUR))
+    from dashboard.snapshot import _TO_MAP
+
+    # farmland and forest east of 45° E, away from towns (whose markers are drawn)
+    for lon, lat in ((47.0, 57.5), (53.0, 56.4), (58.0, 60.2), (46.5, 52.5)):
+        x, y = ax.transData.transform(_TO_MAP.transform(lon, lat))
+        patch = image[int(height - y) - 1:int(height - y) + 2, int(x) - 1:int(x) + 2]
+        assert np.abs(np.median(patch.reshape(-1, 3), axis=0) - land).max() < 0.03, (lon, lat)
+
+
+# --- labels --------------------------------------------------------------------------
+
+def _symbol_boxes(fig) -> np.ndarray:
+    ax = map_axes(fig)
+    boxes = []
+    for collection in ax.collections:
+        if collection.get_gid() != "incidents":
+            continue
+        centres = ax.transData.transform(collection.get_offsets())
+        radius = np.sqrt(collection.get_sizes()[0]) / 2 * fig.dpi / 72
+        boxes.append(np.column_stack([centres - radius, centres + radius]))
+    return np.vstack(boxes)
+
+
+def _label_boxes(fig) -> list[np.ndarray]:
+    """The labels' text boxes (an annotation's own extent includes its leader line)."""
+    renderer = fig.canvas.get_renderer()
+    return [np.array(matplotlib.text.Text.get_window_extent(t, renderer).extents)
+            for t in map_axes(fig).texts if str(t.get_gid()).startswith("label")]
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+@pytest.mark.parametrize("size", ["A4-landscape", "A4-portrait", "slide-16x9"])
+@pytest.mark.parametrize("count", [8, 40])
+def test_labels_overlap_neither_each_other_nor_an_incident(synthetic, size, count):
+    view = ViewState(layers=("borders", "bands_belarus", "belarus", "kaliningrad",
+                             "incidents"))
+    sel = select(synthetic, view)
+    incidents = sel.incidents.sort_values("id").head(count)
+    fig = render_snapshot(incidents, options=SnapshotOptions(size=size, dpi=100,
+                                                             layers=view.layers))
+    fig.canvas.draw()
+    labels = _label_boxes(fig)
+    kinds = {t.get_gid() for t in map_axes(fig).texts}
+    assert {"label-incident", "label-country", "label-town"} <= kinds
+    symbols = _symbol_boxes(fig)
+    assert len(symbols) == count
+    for i, box in enumerate(labels):
+        assert not any(_overlaps(box, other) for other in labels[i + 1:])
+        assert not any(_overlaps(box, symbol) for symbol in symbols)
+    incident_labels = [t for t in map_axes(fig).texts if t.get_gid() == "label-incident"]
+    if count <= 12:  # titles beside the symbols
+        assert all(t.get_text().startswith("Test incident") for t in incident_labels)
+    else:  # numbers on the map, titles in the key
+        key = [t.get_text() for t in fig.findobj(matplotlib.text.Text)
+               if t.get_gid() == "key-line"]
+        assert len(key) == count
+        numbers = sorted(int(t.get_text()) for t in incident_labels)
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert len(numbers) >= count * 0.9
+
+
+@pytest.mark.parametrize("size", list(PAGE_SIZES))
+def test_every_page_size_lays_out_inside_the_page(seeds, size):
+    request = ExportRequest(size=size, dpi=60, marking=MARKING,
+                            title="Drone and balloon incursions over the Baltic states "
+                                  "and Poland since 2022, as reported")
+    _, fig = _render(seeds, request)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    for text in fig.findobj(matplotlib.text.Text):
+        if not text.get_text() or not text.get_visible():
+            continue
+        x0, y0, x1, y1 = text.get_window_extent(renderer).extents
+        inside = x0 >= -1 and y0 >= -1 and x1 <= width + 1 and y1 <= height + 1
+        assert inside, text.get_text()
+    locator = next(a for a in fig.axes if a.get_gid() == "locator")
+    box = next(p for p in locator.patches if p.get_gid() == "locator-box")
+    inner = locator.get_window_extent(renderer)
+    drawn = box.get_window_extent(renderer)
+    assert inner.x0 <= drawn.x0
+    assert drawn.x1 <= inner.x1 + 1
+    assert inner.y0 <= drawn.y0
+    assert drawn.y1 <= inner.y1 + 1
+    map_box = map_axes(fig).get_window_extent(renderer)
+    for ax in fig.axes:  # legend, key, colour bar and locator all off the map
+        if ax.get_gid() != "map":
+            other = ax.get_window_extent(renderer)
+            assert not _overlaps(np.array(map_box.extents) + np.array([1, 1, -1, -1]),
+                                 np.array(other.extents)), ax.get_gid()
+
+
+def test_dense_maps_have_a_colour_scale():
+    rng = np.random.default_rng(9)
+    incidents = pd.DataFrame({"id": [f"d{i}" for i in range(6000)],
+                              "lat": rng.uniform(54, 57, 6000), "lon": rng.uniform(22, 27, 6000),
+                              "type": "drone", "confidence": "reported",
+                              "location_precision": "exact"})
+    fig = render_snapshot(incidents, options=SnapshotOptions(dpi=60))
+    bar = next(a for a in fig.axes if a.get_gid() == "colorbar")
+    assert "incidents per hexagon" in bar.get_xlabel()
+    assert "km across" in bar.get_xlabel()
+
+
+# --- packs and atlases ---------------------------------------------------------------
+
+def _pages_text(path: Path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_pack_has_map_table_timeline_and_sources(synthetic, tmp_path):
+    out = tmp_path / "brief.pdf"
+    assert main(["--store", str(synthetic.path), "--pack", "--marking", MARKING,
+                 "-o", str(out)]) == 0
+    pages = _pages_text(out)
+    total = len(pages)
+    sel = select(synthetic, ViewState())
+    tables = [i for i, t in enumerate(pages) if "Incidents of the selection" in t]
+    assert tables[0] == 1
+    assert len(tables) >= 2
+    assert all("Confidence" in pages[i] and "Airspace" in pages[i] for i in tables)
+    table_text = "".join(pages[i] for i in tables)
+    assert all(ident in table_text for ident in sel.incidents["id"])
+    assert "Timeline" in pages[tables[-1] + 1]
+    sources = "".join(pages[tables[-1] + 2:]).replace("\n", "")
+    for k in range(5):
+        assert f"https://example.org/reports/{k}/airspace-violation-{k}" in sources
+    for n, text in enumerate(pages, start=1):
+        assert MARKING in text, n
+        assert f"{n} / {total}" in text, n
+    raw = out.read_bytes()
+    assert b"/FontFile2" in raw
+    assert b"/Subtype /Image" not in raw
+
+
+def test_pack_zip_manifest_lists_its_pages_and_the_extent(seeds, tmp_path):
+    out = tmp_path / "brief.zip"
+    assert main(["--store", str(seeds.path), "--pack", "-o", str(out)]) == 0
+    with zipfile.ZipFile(out) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        pages = PdfReader(io.BytesIO(bundle.read("pack.pdf"))).pages
+    assert [p["page"] for p in manifest["pages"]] == list(range(1, len(pages) + 1))
+    assert [p["kind"] for p in manifest["pages"]][:2] == ["map", "table"]
+    assert manifest["extent_wgs84"] == manifest["pages"][0]["extent"]
+
+
+def test_atlas_has_a_page_per_airspace_framed_on_its_incidents(synthetic, tmp_path):
+    out = tmp_path / "atlas.zip"
+    assert main(["--store", str(synthetic.path), "--atlas", "country", "--dpi", "50",
+                 "-o", str(out)]) == 0
+    sel = select(synthetic, ViewState())
+    codes = sel.incidents["country_iso3"].replace("", pd.NA).dropna()
+    with zipfile.ZipFile(out) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        names = set(bundle.namelist())
+    assert [p["title"] for p in manifest["pages"]] == list(codes.value_counts().index)
+    for page in manifest["pages"]:
+        assert page["file"] in names
+        mine = sel.incidents[sel.incidents["country_iso3"] == page["title"]]
+        assert page["records"] == len(mine)
+        assert _inside(page["extent"], mine["lon"], mine["lat"]).all()
+    pdf = tmp_path / "atlas.pdf"
+    assert main(["--store", str(synthetic.path), "--atlas", "week", "--dpi", "50",
+                 "-o", str(pdf)]) == 0
+    weeks = pd.to_datetime(sel.incidents["date"]).dt.strftime("%G-W%V").nunique()
+    assert len(PdfReader(pdf).pages) == weeks
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--focus", "XXX"], "XXX"),
+    (["--area", "/nonexistent/area.geojson"], "not a readable GeoJSON"),
+    (["--atlas", "country", "--countries", "FIN"], "nothing to show"),
+    (["--pack"], "writes a .pdf or a .zip"),
+])
+def test_bad_briefing_options_leave_no_file(seeds, tmp_path, capsys, args, message):
+    out = tmp_path / ("x.png" if "--pack" in args else "x.pdf")
+    try:
+        status = main(["--store", str(seeds.path), *args, "-o", str(out)])
+    except SystemExit as stop:
+        status = stop.code
+    assert status == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # nor a partial file beside it
