@@ -1,9 +1,13 @@
-"""Briefing-map export speed: the whole ``python -m dashboard.export -o map.png`` process.
+"""Briefing exports, whole process: ``python -m dashboard.export`` as a new process.
 
-Two stores: the seed records, and 10^5 synthetic incidents over the Baltic region (drawn
-as hexagons, since points would overplot). Each export runs 5 times as a new process;
-the median and the range are reported (the first run of a fresh checkout also builds the
-display-layer caches and is reported apart). A4 landscape, 200 dpi.
+Measured (each 5 runs after one warm-up run; median and range):
+
+- the briefing map (PNG, A4 landscape, 200 dpi) of the seed store and of 10^5 synthetic
+  incidents over the Baltic region (drawn as hexagons above 5,000 points);
+- the briefing pack (``--pack``, one PDF: map, incident table, timeline, sources) of
+  the seed store and of 10^4 synthetic incidents;
+- an atlas by airspace (``--atlas country``) of 8 airspaces, from a store of 2,000
+  synthetic incidents spread over the flank from Finland to Romania.
 
 Usage: ``python benchmarks/snapshot.py``; results in ``benchmarks/out/snapshot.json``.
 """
@@ -18,29 +22,53 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synthetic import fill_store  # noqa: E402
 
+from geo.records import import_file  # noqa: E402
 from geo.store import open_store  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 RUNS = 5
+ATLAS_COUNTRIES = "POL,LTU,LVA,EST,FIN,ROU,SVK,HUN"
 
 
-def time_export(store_path: Path, out: Path) -> float:
+def flank_store(folder: Path, n: int):
+    """A store of n incidents spread over the flank, from Finland to Romania."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(n)
+    frame = pd.DataFrame({
+        "id": [f"f{i}" for i in range(n)],
+        "date": (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")
+                 ).strftime("%Y-%m-%d"),
+        "type": rng.choice(["drone", "aircraft", "balloon"], n),
+        "lat": rng.uniform(44.0, 63.0, n).round(4),
+        "lon": rng.uniform(17.0, 29.0, n).round(4),
+        "title": [f"Synthetic incident {i}" for i in range(n)],
+    })
+    frame.to_csv(folder / "flank.csv", index=False)
+    store = open_store(folder / "store.gpkg")
+    import_file(store, folder / "flank.csv")
+    return store
+
+
+def time_export(args: list[str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dashboard.export", "--store", str(store_path),
-                    "-o", str(out)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "dashboard.export", *args], cwd=ROOT, check=True,
+                   capture_output=True)
     return time.perf_counter() - t0
 
 
-def measure(name: str, store_path: Path, folder: Path) -> dict:
-    first = time_export(store_path, folder / "first.png")
-    runs = [time_export(store_path, folder / f"{name}.png") for _ in range(RUNS)]
-    row = {"store": name, "first_s": round(first, 2),
+def measure(name: str, args: list[str]) -> dict:
+    first = time_export(args)
+    runs = [time_export(args) for _ in range(RUNS)]
+    row = {"export": name, "first_s": round(first, 2),
            "median_s": round(statistics.median(runs), 2),
            "min_s": round(min(runs), 2), "max_s": round(max(runs), 2)}
     print(row, flush=True)
@@ -51,10 +79,20 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        seeds = open_store(folder / "seeds.gpkg")
-        results.append(measure("seeds", seeds.path, folder))
-        big = fill_store(folder / "big", 100_000)
-        results.append(measure("100k", big.path, folder))
+        seeds = str(open_store(folder / "seeds.gpkg").path)
+        big = str(fill_store(folder / "big", 100_000).path)
+        mid = str(fill_store(folder / "mid", 10_000).path)
+        flank = str(flank_store(folder / "flank", 2_000).path)
+        cases = [
+            ("map, seeds", ["--store", seeds, "-o", str(folder / "m.png")]),
+            ("map, 10^5", ["--store", big, "-o", str(folder / "m.png")]),
+            ("pack, seeds", ["--store", seeds, "--pack", "-o", str(folder / "p.pdf")]),
+            ("pack, 10^4", ["--store", mid, "--pack", "-o", str(folder / "p.pdf")]),
+            ("atlas, 8 airspaces", ["--store", flank, "--atlas", "country", "--countries",
+                                    ATLAS_COUNTRIES, "-o", str(folder / "a.pdf")]),
+        ]
+        for name, args in cases:
+            results.append(measure(name, args))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "snapshot.json").write_text(json.dumps(results, indent=1))
 
