@@ -5,6 +5,10 @@ Each label is measured once; its candidate positions are boxes computed from tha
 inside the map and clear of every placed label and every obstacle (incident symbols,
 markers, the legend, the scale bar...) is taken; a label with no free box is not drawn,
 and the caller decides what to do with it (an incident goes to the numbered key).
+
+This is the cartographers' candidate-position method rather than adjustText's
+repulsion: repulsion leaves overlaps where labels crowd and cannot promise that no
+label covers an incident; a briefing map must.
 """
 
 from __future__ import annotations
