@@ -23,16 +23,17 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import (
     Flowable,
-    LongTable,
     PageBreak,
     Paragraph,
     SimpleDocTemplate,
-    Spacer,
+    Table,
     TableStyle,
 )
 
 FONT, BOLD = "FlankwatchSans", "FlankwatchSans-Bold"
 MARKING_GREEN = "#1a7f37"
+#: Height of a table row (points).
+ROW_PT = 9.0
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +57,7 @@ class _Mark(Flowable):
         self.found.setdefault("page", self.canv.getPageNumber())
 
 
-def _numbering_canvas(number_of, marking: str, heading_of):
+def _numbering_canvas(number_of, marking: str, heading_of, subtitle: str):
     """A canvas that holds each page until the end, then writes the marking, the
     heading and "n / N" (N known only once every page is laid out)."""
 
@@ -84,6 +85,10 @@ def _numbering_canvas(number_of, marking: str, heading_of):
             width, height = self._pagesize
             self.setFont(BOLD, 12)
             self.drawString(0.04 * width, height - 0.62 * inch, heading)
+            self.setFont(FONT, 7.5)
+            self.setFillColor(colors.HexColor("#444444"))
+            self.drawString(0.04 * width, height - 0.8 * inch, subtitle)
+            self.setFillColor(colors.black)
             self.setFont(FONT, 8)
             self.drawRightString(width - 0.015 * width, height - 0.47 * inch,
                                  f"{n} / {total}")
@@ -99,6 +104,13 @@ def _numbering_canvas(number_of, marking: str, heading_of):
                     self.setFillColor(colors.black)
 
     return NumberedCanvas
+
+
+def _fit(text: str, width_pt: float, size: float = 7.5) -> str:
+    """``text`` cut (with "…") to fit ``width_pt`` at ``size`` points."""
+    while text and pdfmetrics.stringWidth(text, FONT, size) > width_pt:
+        text = text[: int(len(text) * 0.9)].rstrip() + "…"
+    return text
 
 
 def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str,
@@ -127,23 +139,28 @@ def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str
                             rightMargin=0.04 * width, topMargin=0.95 * inch,
                             bottomMargin=0.5 * inch, title="Briefing pack",
                             creator="Flankwatch")
-    small = ParagraphStyle("small", fontName=FONT, fontSize=7.5, leading=9,
-                           textColor=colors.HexColor("#444444"))
     body = ParagraphStyle("body", fontName=FONT, fontSize=7.5, leading=10, leftIndent=14,
                           firstLineIndent=-14, spaceAfter=3)
     usable = width * 0.92
-    table = LongTable([[h for h, _ in columns], *rows], repeatRows=1,
-                      colWidths=[usable * share for _, share in columns])
-    table.setStyle(TableStyle([
+    frame_height = height - doc.topMargin - doc.bottomMargin - 12  # the frame's padding
+    per_page = max(int(frame_height / ROW_PT) - 1, 1)  # less the header row
+    header = [h for h, _ in columns]
+    style = TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 6.5),
         ("FONT", (0, 0), (-1, 0), BOLD, 6.5),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.HexColor("#333333")),
         ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.HexColor("#f0f0f0")]),
         ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
-        ("ALIGN", (4, 0), (5, -1), "RIGHT"),
-    ]))
-    story = [Paragraph(escape(subtitle), small), Spacer(1, 6), table, PageBreak(),
-             _Mark(found), Paragraph(escape(subtitle), small), Spacer(1, 6)]
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("ALIGN", (4, 0), (5, -1), "RIGHT"),
+    ])
+    # one table per page, each with its header: reportlab splits a long table again and
+    # again (time grows with the square of its rows); pages of fixed-height rows do not
+    story = []
+    for start in range(0, max(len(rows), 1), per_page):
+        chunk = rows[start:start + per_page]
+        story += [Table([header, *chunk], colWidths=[usable * share for _, share in columns],
+                        rowHeights=ROW_PT, style=style), PageBreak()]
+    story += [_Mark(found)]
     for text, address in sources:
         line = escape(text)
         if address:
@@ -152,7 +169,8 @@ def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str
         story.append(Paragraph(line, body))
     if not sources:
         story.append(Paragraph("No source is cited by the incidents of the selection.", body))
-    doc.build(story, canvasmaker=_numbering_canvas(number_of, marking.upper(), heading_of))
+    doc.build(story, canvasmaker=_numbering_canvas(number_of, marking.upper(), heading_of,
+                                                   _fit(subtitle, width * 0.9)))
     first_source = found["page"]
     from pypdf import PdfReader
 

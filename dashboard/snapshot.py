@@ -424,7 +424,7 @@ def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) ->
         px, py = _TO_MAP.transform(point.x, point.y)
         text = f"{name}: {count} {noun}, no position"
         if placer.place(text, px, py, centred=True, fontsize=6.5, color="#4b2c7a",
-                        fontweight="bold", gid="label-region") is None:
+                        fontweight="bold", gid="label-region", path_effects=HALO) is None:
             notes.append(f"{count} {noun} known only as in {name} (hatched)")
     if drawn:
         handles.append(Patch(facecolor="none", edgecolor=REGION_COLOUR, hatch="//",
@@ -525,7 +525,7 @@ def _place_names(ax, placer, view, *, towns: int) -> None:
             continue
         x, y = _TO_MAP.transform(r["lon"], r["lat"])
         placer.place(r["name"].upper(), x, y, centred=True, fontsize=8, color="#6d6a63",
-                     fontweight="bold", gid="label-country")
+                     fontweight="bold", gid="label-country", path_effects=HALO)
     done = 0
     for r in sorted((n for n in names if n["kind"] == "town"), key=lambda n: -n["rank"]):
         if done == towns:
@@ -535,7 +535,8 @@ def _place_names(ax, placer, view, *, towns: int) -> None:
         x, y = _TO_MAP.transform(r["lon"], r["lat"])
         if placer.is_free(_point_box(ax, x, y, 1.5)):
             label = placer.place(r["name"], x, y, radius_pt=2.0, fontsize=6.5,
-                                 color="#333", style="italic", gid="label-town")
+                                 color="#333", style="italic", gid="label-town",
+                                 path_effects=HALO)
             if label is not None:
                 ax.plot(x, y, "s", color="#333", markersize=2.5, zorder=12, gid="town")
                 placer.block_points([x], [y], 1.5)
@@ -648,7 +649,8 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
     for text, xs, ys, colour in band_labels:  # one label on each line, where it fits
         for bx, by in zip(xs, ys, strict=True):
             if placer.place(text, bx, by, centred=True, fontsize=6, color=colour,
-                            fontweight="bold", gid="label-band") is not None:
+                            fontweight="bold", gid="label-band",
+                            path_effects=HALO) is not None:
                 break
     _place_names(ax, placer, view, towns=PLACE_LABELS)
     _draw_side(fig, layout, handles, hexes, key, left_out, extent)
