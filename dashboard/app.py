@@ -48,9 +48,10 @@ from dashboard.style import (
     PAGE_SIZES,
     TYPE_COLOURS,
 )
-from dashboard.text import Markup, describe_area, facts_html, link_html, notice_html
+from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError, GeocodeError
+from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, resolve_store_path
 
@@ -76,12 +77,12 @@ def get_store(path: str) -> Store:
 
 # Keyed on the store filters only: switching layers or moving the map reads nothing.
 @st.cache_data(max_entries=16)
-def load_incidents(path: str, version: tuple, filters: dict) -> pd.DataFrame:
+def load_incidents(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFrame:
     return queries.filtered_incidents(Store(Path(path)), filters, full_below=POPUP_LIMIT)
 
 
 @st.cache_data(max_entries=16)
-def load_newest(path: str, version: tuple, filters: dict) -> pd.DataFrame:
+def load_newest(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFrame:
     return queries.newest_incidents(Store(Path(path)), filters)
 
 
@@ -213,7 +214,7 @@ def _around() -> tuple[str, float] | None:
     km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0,
                                  step=10.0, key="around_km")
     try:
-        queries.place_point(name)
+        place_point(name)
     except GeocodeError as exc:
         st.sidebar.html(notice_html("error", f"Around a place: {exc}"))
         return None
@@ -410,7 +411,7 @@ def main() -> None:
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
     search_panel(path, version)
     view = sidebar(store, years)
-    filters = queries.store_filters(view)
+    filters = view.filter
     incidents = load_incidents(path, version, filters)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
@@ -422,7 +423,7 @@ def main() -> None:
     lat0, lon0, zoom0 = st.session_state["origin"]
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
-                      time=st.session_state["time_origin"], outlines=_outlines(view, filters),
+                      time=st.session_state["time_origin"], outlines=_outlines(view),
                       drawing=True)
     lat, lon, zoom = view.view
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
@@ -514,7 +515,7 @@ def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewStat
     return replace(view, view=s["view"], selected=s["selected"])
 
 
-def _outlines(view: ViewState, filters: dict) -> tuple:
+def _outlines(view: ViewState) -> tuple:
     """The area filters drawn on the map: the drawn area, the box, the ring around a
     place (its geodesic circle; the place as the filters resolved it)."""
     rings = []
@@ -523,8 +524,8 @@ def _outlines(view: ViewState, filters: dict) -> tuple:
     if view.bbox:
         west, south, east, north = view.bbox
         rings.append(((west, south), (east, south), (east, north), (west, north)))
-    if filters["around"]:
-        rings.append(tuple(queries.geodesic_circle(*filters["around"])))
+    if view.around:
+        rings.append(tuple(geodesic_circle(*view.filter.around_point())))
     return tuple(rings)
 
 

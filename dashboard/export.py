@@ -90,26 +90,13 @@ def select(store: Store, view: ViewState) -> Selection:
 
     tracks = store.records("tracks")
     return Selection(
-        incidents=queries.select_incidents(store, queries.store_filters(view)),
+        incidents=queries.select_incidents(store, view.filter),
         deployments=store.records("deployments"),
         defense_lines=store.records("defense_lines"),
         tracks=tracks,
         crossings=queries.track_crossings(tracks),
         sources=store.records("sources"),
     )
-
-
-def filters_of(view: ViewState) -> dict:
-    """The view's filters as plain values (for subtitles and manifests)."""
-    return {"start": view.start.isoformat() if view.start else None,
-            "end": view.end.isoformat() if view.end else None,
-            "types": list(view.types) if view.types else None,
-            "countries": list(view.countries) if view.countries else None,
-            "confidence": list(view.confidence) if view.confidence else None,
-            "near": [view.near[0], view.near[1]] if view.near else None,
-            "bbox": list(view.bbox) if view.bbox else None,
-            "area": [list(v) for v in view.area] if view.area else None,
-            "around": [view.around[0], view.around[1]] if view.around else None}
 
 
 def _publications(sel: Selection) -> list[str]:
@@ -123,14 +110,14 @@ def _publications(sel: Selection) -> list[str]:
 
 def snapshot_options(sel: Selection, request: ExportRequest):
     """The printed map's options for a request."""
-    from dashboard.snapshot import SnapshotOptions, describe_filters
+    from dashboard.snapshot import SnapshotOptions
 
     view = request.view
     return SnapshotOptions(title=request.title, marking=request.marking, size=request.size,
                            dpi=request.dpi, bbox=request.bbox, focus=request.focus,
                            layers=view.layers, bands_km=view.bands_km,
                            sources=_publications(sel),
-                           subtitle=describe_filters(filters_of(view)),
+                           subtitle=view.filter.describe(),
                            generated=request.generated)
 
 
@@ -247,7 +234,7 @@ def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Pat
         manifest = {
             "generated": request.generated.isoformat(timespec="seconds"),
             "title": request.title,
-            "filters": filters_of(request.view),
+            "filters": request.view.filter.to_dict(),
             "layers": list(request.view.layers),
             "bbox": list(request.bbox) if request.bbox else None,
             "focus": list(request.focus) or None,

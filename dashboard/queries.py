@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-import shapely
 
-from dashboard.state import NEAR_TARGETS, ViewState
 from geo.dates import format_date, record_periods
+from geo.filters import IncidentFilter
 from geo.schema import INCIDENT_TYPES, split_list
 from geo.settings import GEOD
 from geo.store import Store
@@ -25,78 +24,9 @@ TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",
 _M_PER_PX_ZOOM0 = 156_543.034
 
 
-def store_filters(view: ViewState) -> dict:
-    """The view's filters: keyword arguments of :meth:`geo.store.Store.incidents`, and
-    ``area`` (the area's vertices, applied after the store's box filter; see
-    :func:`select_incidents`). Plain values, so that they can key a cache."""
-    box = view.bbox
-    if view.area:
-        box = _within(box, shapely.Polygon(view.area).bounds)
-    around = None
-    if view.around:
-        lat, lon = place_point(view.around[0])
-        around = (lat, lon, float(view.around[1]))
-        box = _within(box, shapely.Polygon(geodesic_circle(*around)).bounds)
-    return {
-        "start": view.start, "end": view.end, "types": view.types,
-        "countries": view.countries, "confidence": view.confidence,
-        "near": (NEAR_TARGETS[view.near[0]], view.near[1]) if view.near else None,
-        "bbox": box, "area": view.area, "around": around,
-    }
-
-
-def _within(box, other) -> tuple[float, float, float, float]:
-    """The part of ``box`` (None: everything) inside ``other`` (west, south, east,
-    north); may be empty (see :func:`_is_empty`)."""
-    if box is None:
-        return tuple(other)
-    return (max(box[0], other[0]), max(box[1], other[1]), min(box[2], other[2]),
-            min(box[3], other[3]))
-
-
-def _is_empty(box) -> bool:
-    return box is not None and not (box[0] < box[2] and box[1] < box[3])
-
-
-def place_point(name: str) -> tuple[float, float]:
-    """(lat, lon) of a place name through the gazetteer; raises ``GeocodeError`` (with
-    the candidates) for an unknown or ambiguous name."""
-    from geo.gazetteer import load_gazetteer
-
-    place = load_gazetteer().geocode(name).place
-    return place.lat, place.lon
-
-
-def geodesic_circle(lat: float, lon: float, km: float, *, points: int = 72
-                    ) -> list[tuple[float, float]]:
-    """(lon, lat) vertices of the line ``km`` from a point on the ellipsoid."""
-    azimuths = np.linspace(0.0, 360.0, points, endpoint=False)
-    lons, lats, _ = GEOD.fwd(np.full(points, lon), np.full(points, lat), azimuths,
-                             np.full(points, km * 1000.0))
-    return list(zip(lons.round(5).tolist(), lats.round(5).tolist(), strict=True))
-
-
-def select_incidents(store: Store, filters: dict, **options) -> pd.DataFrame:
-    """The incidents matching :func:`store_filters` (``options``: ``columns``,
-    ``newest``): the store filters by everything but the area's outline, which is
-    applied here."""
-    filters = dict(filters)
-    area = filters.pop("area", None)
-    around = filters.pop("around", None)
-    if _is_empty(filters.get("bbox")):
-        return store.incidents(**{**filters, "bbox": None}, **options).iloc[0:0]
-    found = store.incidents(**filters, **options)
-    if found.empty or (area is None and around is None):
-        return found
-    keep = np.ones(len(found), bool)
-    lon, lat = found["lon"].to_numpy(float), found["lat"].to_numpy(float)
-    if area is not None:
-        keep &= shapely.contains_xy(shapely.Polygon(area), lon, lat)
-    if around is not None:  # geodesic distance from the place
-        _, _, metres = GEOD.inv(np.full(len(found), around[1]), np.full(len(found), around[0]),
-                                lon, lat)
-        keep &= metres <= around[2] * 1000.0
-    return found[keep].reset_index(drop=True)
+def select_incidents(store: Store, filters: IncidentFilter, **options) -> pd.DataFrame:
+    """The incidents a filter selects (``options``: ``columns``, ``newest``)."""
+    return store.incidents(filters, **options)
 
 
 #: Columns the map and the summary need for every incident; the rest (popups, table)
@@ -108,18 +38,19 @@ MAP_COLUMNS = ["id", "lat", "lon", "type", "confidence", "location_precision", "
 TABLE_ROWS = 2000
 
 
-def filtered_incidents(store: Store, filters: dict, *, full_below: int) -> pd.DataFrame:
-    """The incidents matching :func:`store_filters`: every column when there are fewer
-    than ``full_below`` of them (in the store's box), else only :data:`MAP_COLUMNS`
+def filtered_incidents(store: Store, filters: IncidentFilter, *, full_below: int
+                       ) -> pd.DataFrame:
+    """The incidents a filter selects: every column when there are fewer than
+    ``full_below`` of them in the store's search box, else only :data:`MAP_COLUMNS`
     (much faster to read)."""
-    in_box = {k: v for k, v in filters.items() if k not in ("area", "around")}
-    if not _is_empty(in_box.get("bbox")) and store.count_incidents(**in_box) <= full_below:
+    in_box = replace(filters, area=None, around=None, bbox=filters.search_box())
+    if store.count_incidents(in_box) <= full_below:
         return select_incidents(store, filters)
     return select_incidents(store, filters, columns=MAP_COLUMNS)
 
 
-def newest_incidents(store: Store, filters: dict) -> pd.DataFrame:
-    """The newest :data:`TABLE_ROWS` incidents matching :func:`store_filters`. (With an
+def newest_incidents(store: Store, filters: IncidentFilter) -> pd.DataFrame:
+    """The newest :data:`TABLE_ROWS` incidents a filter selects. (With an
     area, the newest of the area's box are read and those outside dropped: a few may be
     missing from a full table; the map and the counts hold them all.)"""
     return select_incidents(store, filters, newest=TABLE_ROWS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import matplotlib
@@ -45,7 +45,7 @@ from dashboard.style import (
     STATUS_COLOURS,
     TYPE_COLOURS,
 )
-from dashboard.text import describe_area, printable
+from dashboard.text import printable
 from geo.dates import format_date
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
 from geo.settings import COVERAGE_BBOX, GEOD
@@ -769,23 +769,3 @@ def legend_labels(fig: plt.Figure) -> list[str]:
     """The legend's entries, in order (for tests and checks)."""
     legend = next((a.get_legend() for a in fig.axes if a.get_gid() == "panel"), None)
     return [] if legend is None else [t.get_text() for t in legend.get_texts()]
-
-
-def describe_filters(filters: Mapping[str, object]) -> str:
-    """The subtitle: period and active filters in words."""
-    start, end = filters.get("start"), filters.get("end")
-    parts = [f"{start or '…'} – {end or '…'}" if (start or end) else "All dates"]
-    for key, label in (("types", "types"), ("countries", "airspace"),
-                       ("confidence", "confidence")):
-        values = filters.get(key)
-        if values:
-            parts.append(f"{label}: {', '.join(values)}")
-    near = filters.get("near")
-    if near:
-        parts.append(f"within {near[1]:g} km of {near[0].title()}")
-    parts += [f"in the {part}" for part in describe_area(filters.get("bbox"),
-                                                         filters.get("area"))]
-    around = filters.get("around")
-    if around:
-        parts.append(f"within {around[1]:g} km of {around[0]}")
-    return " · ".join(parts)

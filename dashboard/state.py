@@ -33,6 +33,7 @@ from dashboard.style import (
     DEFAULT_VIEW,
     LAYER_LABELS,
 )
+from geo.filters import NEAR_COLUMNS, IncidentFilter
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 
 #: Step sizes of the time control.
@@ -64,7 +65,7 @@ class TimeState:
 
 
 #: Targets of the "within N km of" filter, and the store column each uses.
-NEAR_TARGETS = {"belarus": "dist_belarus_km", "kaliningrad": "dist_kaliningrad_km"}
+NEAR_TARGETS = NEAR_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,14 @@ class ViewState:
     around: tuple[str, float] | None = None
     #: Problems found while reading a URL (not part of the URL itself).
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def filter(self) -> IncidentFilter:
+        """The incidents this view selects."""
+        return IncidentFilter(start=self.start, end=self.end, types=self.types,
+                              countries=self.countries, confidence=self.confidence,
+                              near=self.near, bbox=self.bbox, area=self.area,
+                              around=self.around)
 
     def to_query(self) -> dict[str, str]:
         """Query-string parameters; defaults are left out to keep URLs short."""

@@ -93,15 +93,3 @@ def facts_html(facts: Iterable[tuple[str, object]], *, title: object = "") -> st
 
 class Markup(str):
     """HTML made by this module's functions, to be inserted as it is."""
-
-
-def describe_area(bbox, area) -> list[str]:
-    """The area filters in words (our numbers only): "box 20.9–27° E, 54–56.5° N",
-    "drawn area (5 vertices)"."""
-    parts = []
-    if bbox:
-        west, south, east, north = bbox
-        parts.append(f"box {west:g}–{east:g}° E, {south:g}–{north:g}° N")
-    if area:
-        parts.append(f"drawn area ({len(area)} vertices)")
-    return parts

@@ -31,6 +31,7 @@ import shapely
 from pyproj import CRS
 
 from geo.errors import InputError, StoreError
+from geo.filters import IncidentFilter, apply_outline
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -451,42 +452,48 @@ class Store:
             return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
                     for name in LAYERS}
 
-    def incidents(self, *, start: str | pd.Timestamp | None = None,
-                  end: str | pd.Timestamp | None = None, types: Sequence[str] | None = None,
-                  countries: Sequence[str] | None = None,
-                  bbox: tuple[float, float, float, float] | None = None,
-                  confidence: Sequence[str] | None = None,
-                  near: tuple[str, float] | None = None,
+    def incidents(self, filters: IncidentFilter | None = None, *,
                   columns: Sequence[str] | None = None,
                   newest: int | None = None) -> pd.DataFrame:
-        """Incidents overlapping ``[start, end]`` (inclusive days) that match the filters.
+        """The incidents a filter selects (every one without a filter), every column or
+        ``columns``; ``newest``: only that many, the most recent first.
 
-        ``near`` is ``("dist_belarus_km", 50)`` for incidents within 50 km of Belarus
-        (records known only to a region have no distance and are left out). A filter
-        left as None does not filter; an empty list matches nothing. The query runs in
-        SQLite; date, type and country are indexed columns.
-        """
-        where, params = _filters(start, end, types, countries, bbox, confidence, near)
+        The period, types, airspaces, confidence, distance and the area's box are SQL
+        on indexed columns; a drawn polygon and a ring around a place then drop the
+        box's rows outside them (with ``newest``, among the box's newest rows)."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return self._read(INCIDENTS, "WHERE 0", [], columns)
+        where, params = _where(filters)
         order = "ORDER BY fid"
         if newest is not None:  # only the most recent ones
             order = "ORDER BY date DESC, fid LIMIT ?"
             params = [*params, int(newest)]
-        return self._read(INCIDENTS, where, params, columns, order)
+        wanted = list(columns) if columns else None
+        if wanted and filters.has_outline:
+            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
+        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted, order))
+        return found[list(columns)] if columns else found
 
     def incident(self, ident: str) -> pd.Series | None:
         """One incident by id, every column; None when there is no such id."""
         found = self._read(INCIDENTS, "WHERE id = ?", [ident], None)
         return None if found.empty else found.iloc[0]
 
-    def count_incidents(self, **filters) -> int:
-        """How many incidents match the filters of :meth:`incidents`."""
-        where, params = _filters(**filters)
+    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
+        """How many incidents a filter selects."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return 0
+        if filters.has_outline:
+            return len(self.incidents(filters, columns=["lon", "lat"]))
+        where, params = _where(filters)
         with closing(self.connect()) as con:
             return con.execute(f"SELECT count(*) FROM incidents {where}", params).fetchone()[0]
 
-    def incidents_query_plan(self, **filters) -> str:
-        """SQLite's plan for :meth:`incidents` with these filters (to check index use)."""
-        where, params = _filters(**filters)
+    def incidents_query_plan(self, filters: IncidentFilter) -> str:
+        """SQLite's plan for :meth:`incidents` with a filter (to check index use)."""
+        where, params = _where(filters)
         with closing(self.connect()) as con:
             rows = con.execute(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
             return "\n".join(r[-1] for r in rows)
@@ -549,36 +556,30 @@ def _timestamp_text(value: str | pd.Timestamp, *, end_of_day: bool) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-#: Distance columns a "within N km" filter may use.
-NEAR_COLUMNS = ("dist_belarus_km", "dist_kaliningrad_km")
-
-
-def _filters(start=None, end=None, types=None, countries=None, bbox=None,
-             confidence=None, near=None) -> tuple[str, list]:
-    """SQL ``WHERE`` clause and parameters for the incident filters."""
+def _where(filters: IncidentFilter) -> tuple[str, list]:
+    """SQL ``WHERE`` clause and parameters of a filter's SQL part (all but the outline
+    of a drawn area or a ring, whose box it holds)."""
     clauses: list[str] = []
     params: list = []
-    if start is not None:  # the incident's period overlaps the range
+    if filters.start is not None:  # the incident's period overlaps the range
         clauses.append("date_last >= ?")
-        params.append(_timestamp_text(start, end_of_day=False))
-    if end is not None:
+        params.append(_timestamp_text(filters.start, end_of_day=False))
+    if filters.end is not None:
         clauses.append("date <= ?")
-        params.append(_timestamp_text(end, end_of_day=True))
-    if near is not None:
-        column, km = near
-        if column not in NEAR_COLUMNS:
-            msg = f"`near` column was {column!r} but is expected to be in {NEAR_COLUMNS}"
-            raise InputError(msg)
+        params.append(_timestamp_text(filters.end, end_of_day=True))
+    if filters.near is not None:
+        column, km = filters.near_column
         clauses.append(f"{column} <= ?")
-        params.append(float(km))
-    for column, values in (("type", types), ("country_iso3", countries),
-                           ("confidence", confidence)):
+        params.append(km)
+    for column, values in (("type", filters.types), ("country_iso3", filters.countries),
+                           ("confidence", filters.confidence)):
         if values is not None:
             clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values
                            else "0")
             params.extend(values)
-    if bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = bbox
+    box = filters.search_box()
+    if box is not None:
+        min_lon, min_lat, max_lon, max_lat = box
         clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
         params.extend([min_lon, max_lon, min_lat, max_lat])
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params

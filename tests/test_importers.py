@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from geo.__main__ import main
+from geo.filters import IncidentFilter
 from geo.records import load_file
 from geo.settings import ROOT_DIR
 from geo.store import open_store
@@ -102,7 +103,7 @@ def test_other_schemas_import_through_a_column_map(tmp_path, capsys):
     store = tmp_path / "s.gpkg"
     assert main(["import", str(path), "--store", str(store), "--map",
                  "id=ref,date=event_time,type=kind,lat=y,lon=x"]) == 0
-    got = open_store(store).incidents(types=["aircraft"]).set_index("id")
+    got = open_store(store).incidents(IncidentFilter(types=("aircraft",))).set_index("id")
     assert got.loc["r1", "country_iso3"] == "EST"
     assert got.loc["r1", "confidence"] == "reported"  # the input has no such column
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from geo.__main__ import main
+from geo.filters import IncidentFilter
 from geo.settings import ROOT_DIR
 from geo.store import open_store
 
@@ -76,23 +78,42 @@ def test_a_changed_record_is_updated(store, tmp_path, capsys):
 
 
 def test_filtered_reads_use_the_indexes(store):
-    for filters in ({"start": "2025-07-01"}, {"types": ["drone"]}, {"countries": ["LTU"]}):
-        assert "USING INDEX" in store.incidents_query_plan(**filters), filters
+    for filters in (IncidentFilter(start=dt.date(2025, 7, 1)), IncidentFilter(types=("drone",)),
+                    IncidentFilter(countries=("LTU",))):
+        assert "USING INDEX" in store.incidents_query_plan(filters), filters
 
 
 def test_filters_select_by_overlap_type_and_country(store):
-    july = store.incidents(start="2025-07-01", end="2025-07-31")
+    july = store.incidents(IncidentFilter(start=dt.date(2025, 7, 1), end=dt.date(2025, 7, 31)))
     assert set(july["id"]) >= {"ltu-2025-07-10-drone", "ltu-2025-07-28-gerbera"}
     assert "pol-2025-09-drones" not in set(july["id"])
     # records spanning 2022-2025 overlap July 2025 and are kept
     assert "rou-similar-incidents" in set(july["id"])
-    one_day = store.incidents(start="2025-07-28", end="2025-07-28")
+    one_day = store.incidents(IncidentFilter(start=dt.date(2025, 7, 28),
+                                             end=dt.date(2025, 7, 28)))
     assert "ltu-2025-07-28-gerbera" in set(one_day["id"])
-    assert set(store.incidents(types=["aircraft"])["id"]) == {"est-2025-09-mig31"}
-    assert set(store.incidents(countries=["POL"])["country_iso3"]) == {"POL"}
-    assert store.incidents(types=[]).empty
-    box = store.incidents(bbox=(23.0, 54.0, 25.0, 56.0))
+    aircraft = store.incidents(IncidentFilter(types=("aircraft",)))
+    assert set(aircraft["id"]) == {"est-2025-09-mig31"}
+    assert set(store.incidents(IncidentFilter(countries=("POL",)))["country_iso3"]) == {"POL"}
+    assert store.incidents(IncidentFilter(types=())).empty
+    box = store.incidents(IncidentFilter(bbox=(23.0, 54.0, 25.0, 56.0)))
+    assert not box.empty
     assert ((box["lon"] >= 23) & (box["lon"] <= 25)).all()
+    assert store.count_incidents(IncidentFilter(bbox=(23.0, 54.0, 25.0, 56.0))) == len(box)
+
+
+def test_an_area_and_a_ring_keep_only_the_points_inside(store):
+    """The polygon and the geodesic ring are applied after the SQL box, with the same
+    answer whether rows or a count are asked for."""
+    stored = store.incidents()
+    placed = stored[stored["location_precision"] != "region"]
+    lon, lat = float(placed["lon"].iloc[0]), float(placed["lat"].iloc[0])
+    triangle = ((lon - 0.2, lat - 0.2), (lon + 0.3, lat - 0.2), (lon, lat + 0.3))
+    inside = store.incidents(IncidentFilter(area=triangle))
+    assert list(inside["id"]) == [placed["id"].iloc[0]]
+    away = ((lon + 1, lat + 1), (lon + 2, lat + 1), (lon + 1.5, lat + 2))
+    assert store.count_incidents(IncidentFilter(area=away)) == 0
+    assert store.incidents(IncidentFilter(bbox=(30, 60, 31, 61), area=triangle)).empty
 
 
 def _big_csv(path: Path, rows: int) -> None:
