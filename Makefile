@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 VENDOR := dashboard/static/vendor/.complete
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dashboard test lint data browser
+.PHONY: dashboard test lint data system
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,18 +20,22 @@ $(VENDOR): $(STAMP) dashboard/vendor.py
 	$(BIN)/python -m dashboard.vendor
 	touch $(VENDOR)
 
-## Debian's chromium for the end-to-end tests, Node.js to check the map's script.
-browser:
-	@{ command -v chromium && command -v node; } >/dev/null || { $(SUDO) apt-get update && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends \
-	  chromium nodejs; }
+## Debian packages the tests need, installed when missing (one apt-get update): chromium
+## for the end-to-end tests, Node.js to check the map's script, PostgreSQL with PostGIS
+## for the team store's tests (each test run starts a throwaway cluster of its own).
+SYSTEM_PACKAGES := chromium nodejs postgresql postgresql-15-postgis-3
+system:
+	@{ command -v chromium && command -v node && ls /usr/lib/postgresql/*/bin/initdb && \
+	  ls /usr/share/postgresql/*/extension/postgis.control; } >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+	  --no-install-recommends $(SYSTEM_PACKAGES); }
 
 ## Start the dashboard on the embedded default data.
 dashboard: $(STAMP) $(VENDOR)
 	$(BIN)/streamlit run dashboard/app.py
 
 ## Lint, then run every test (the end-to-end ones in chromium).
-test: $(STAMP) $(VENDOR) browser
+test: $(STAMP) $(VENDOR) system
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -53,7 +53,7 @@ from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError, GeocodeError
 from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
-from geo.store import Store, open_store, resolve_store_path
+from geo.store import Store, open_store, store_location
 
 st.set_page_config(page_title="Flankwatch", layout="wide")
 # a map-first page: little space above the map
@@ -78,22 +78,22 @@ def get_store(path: str) -> Store:
 # Keyed on the store filters only: switching layers or moving the map reads nothing.
 @st.cache_data(max_entries=16)
 def load_incidents(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFrame:
-    return queries.filtered_incidents(Store(Path(path)), filters, full_below=POPUP_LIMIT)
+    return queries.filtered_incidents(get_store(path), filters, full_below=POPUP_LIMIT)
 
 
 @st.cache_data(max_entries=16)
 def load_newest(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFrame:
-    return queries.newest_incidents(Store(Path(path)), filters)
+    return queries.newest_incidents(get_store(path), filters)
 
 
 @st.cache_data(max_entries=4)
 def load_table(path: str, version: tuple, name: str) -> pd.DataFrame:
-    return Store(Path(path)).records(name)
+    return get_store(path).records(name)
 
 
 @st.cache_data(max_entries=4)
 def load_crossings(path: str, version: tuple) -> pd.DataFrame:
-    return queries.track_crossings(Store(Path(path)).records("tracks"))
+    return queries.track_crossings(get_store(path).records("tracks"))
 
 
 @st.cache_resource
@@ -106,7 +106,7 @@ def get_gazetteer():
 
 @st.cache_data(max_entries=4)
 def load_search_table(path: str, version: tuple) -> pd.DataFrame:
-    return Store(Path(path)).incidents(columns=queries.SEARCH_COLUMNS)
+    return get_store(path).incidents(columns=queries.SEARCH_COLUMNS)
 
 
 def search_panel(path: str, version: tuple) -> None:
@@ -370,7 +370,7 @@ def upload_panel(store: Store) -> None:
             shutil.copyfileobj(file, fh, length=1 << 20)
         commit = st.session_state.get("do_import", False)
         bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
-        result = run_import(store.path, path, name=file.name, dry_run=not commit,
+        result = run_import(store.location, path, name=file.name, dry_run=not commit,
                             progress=lambda fraction, text: bar.progress(fraction, text))
         bar.empty()
         if result.error:
@@ -400,8 +400,8 @@ def main() -> None:
         st.error("The map's Leaflet files are missing; run `make dashboard` (or "
                  "`python -m dashboard.vendor`) once to fetch them.")
         st.stop()
-    store = get_store(str(resolve_store_path()))
-    path, version = str(store.path), store.version()
+    store = get_store(str(store_location()))
+    path, version = store.location, store.version()
     if not st.session_state.get("initialised"):
         url_view = ViewState.from_query(st.query_params.to_dict())
         init_widgets(url_view)

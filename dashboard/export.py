@@ -211,7 +211,8 @@ def data_version(store: Store) -> dict:
     """What the export was made from: the store's last import and the reference data."""
     last_import, _ = store.version()
     provenance = DATA_DIR / "provenance.json"
-    return {"store": store.path.name, "last_import": last_import,
+    name = store.path.name if store.path else str(store)
+    return {"store": name, "last_import": last_import,
             "reference_data_sha256": file_sha256(provenance) if provenance.exists() else None}
 
 
@@ -397,8 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default=DEFAULT_SIZE, choices=list(PAGE_SIZES))
     p.add_argument("--dpi", type=int, default=DEFAULT_DPI,
                    help="PNG resolution ({}-{})".format(*DPI_RANGE))
-    p.add_argument("--store", type=Path, help="store file (default: $FLANKWATCH_STORE, "
-                                              "else var/store.gpkg)")
+    p.add_argument("--store", help="store file or postgresql:// URL (default: "
+                                   "$FLANKWATCH_STORE, else var/store.gpkg)")
     p.add_argument("-o", "--output", required=True, type=Path,
                    help=f"output file: {', '.join(SUFFIXES)}")
     return p

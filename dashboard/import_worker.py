@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo.store import is_store_url
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +41,11 @@ class UploadResult:
     error: str = ""
 
 
-def run_import(store: Path, path: Path, *, name: str, dry_run: bool,
+def run_import(store: str, path: Path, *, name: str, dry_run: bool,
                progress: Callable[[float, str], None] | None = None) -> UploadResult:
     """Check (``dry_run``) or import ``path`` into ``store`` in a child process."""
-    command = [sys.executable, "-m", "dashboard.import_worker", str(Path(store).resolve()),
+    location = store if is_store_url(store) else str(Path(store).resolve())
+    command = [sys.executable, "-m", "dashboard.import_worker", location,
                str(Path(path).resolve()), "--name", name,
                *(["--dry-run"] if dry_run else [])]
     # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
@@ -87,16 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run one check or import and report it as JSON lines on standard output."""
     from geo.errors import FlankwatchError
     from geo.records import import_file
-    from geo.store import check_store
+    from geo.store import check_store, open_store
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.import_worker")
-    parser.add_argument("store", type=Path)
+    parser.add_argument("store")
     parser.add_argument("input", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     try:
-        result = import_file(check_store(args.store), args.input, keep_valid=True,
+        store = (open_store(args.store) if is_store_url(args.store)
+                 else check_store(Path(args.store)))
+        result = import_file(store, args.input, keep_valid=True,
                              name=args.name, dry_run=args.dry_run,
                              progress=lambda f, t: _emit(progress=f, text=t))
     except FlankwatchError as exc:

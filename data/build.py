@@ -4,7 +4,8 @@ Users never need to run this: its outputs are committed and are the embedded def
 It needs ``npm`` on the PATH and the packages of ``requirements-dev.txt``::
 
     .venv/bin/python data/build.py            # everything
-    .venv/bin/python data/build.py places     # one step: airspace (+ borders) | land | places | context
+    .venv/bin/python data/build.py places     # one step: airspace (+ borders), land, places
+    .venv/bin/python data/build.py context    # or context
 
 Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 

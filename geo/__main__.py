@@ -154,7 +154,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(report)
     print(f"{result.total} rows read: {result.valid} valid"
           + (f", {result.rejected} rejected -> {args.rejects}" if result.rejected else "")
-          + f"; store {store.path}")
+          + f"; store {store}")
     if result.rejected:
         _print_rejects(result.rejects(), sys.stderr, result.rejected)
     return 0
@@ -205,13 +205,57 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="validate, enrich and upsert into the store")
     imp.add_argument("input", type=Path, help="CSV (canonical or ACLED), GeoJSON, GeoPackage")
-    imp.add_argument("--store", type=Path,
-                     help="store file (default: $FLANKWATCH_STORE, else var/store.gpkg)")
+    imp.add_argument("--store", help=STORE_HELP)
     imp.add_argument("--rejects", type=Path,
                      help="write invalid rows here (row, field, reason); import the rest")
     imp.add_argument("--map", help="column renames, e.g. date=event_time,lat=y,lon=x")
     imp.set_defaults(func=cmd_import)
+
+    admin = sub.add_parser("store", help="create, upgrade or copy a store")
+    admin.add_argument("action", choices=["init", "migrate"],
+                       help="init: create the store's tables (a PostGIS database, or a new "
+                            "GeoPackage with the seed records); migrate: upgrade its schema")
+    admin.add_argument("--store", help=STORE_HELP)
+    admin.add_argument("--with-seeds", action="store_true",
+                       help="init: load the seed records (seeds/) into the new store")
+    admin.set_defaults(func=cmd_store)
     return parser
+
+
+STORE_HELP = ("a GeoPackage file or a postgresql:// URL (default: $FLANKWATCH_STORE, else "
+              "var/store.gpkg)")
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    """Create or upgrade a store's schema."""
+    from geo.store import open_store, store_location
+
+    location = store_location(args.store)
+    if isinstance(location, Path):  # the GeoPackage's schema is created with the file
+        store = open_store(location)
+        print(f"store {store.path}: ready ({args.action} has nothing more to do for a "
+              "GeoPackage)")
+        return 0
+    from geo.postgis import SCHEMA_VERSION, _safe, migrate, schema_version
+
+    if args.action == "init" and schema_version(location):
+        print(f"store {_safe(location)}: already initialised "
+              f"(schema version {schema_version(location)})")
+        return 0
+    applied = migrate(location)
+    done = ", ".join(map(str, applied)) if applied else "none needed"
+    print(f"store {_safe(location)}: schema version {SCHEMA_VERSION} "
+          f"(versions applied: {done})")
+    if args.action == "init" and args.with_seeds:
+        from geo.records import load_directory
+        from geo.settings import SEEDS_DIR
+        from geo.store import open_store
+
+        seeds = load_directory(SEEDS_DIR)
+        seeds.raise_if_rejected()
+        for report in open_store(location).write(seeds.batches(), file=str(SEEDS_DIR)):
+            print(report)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -401,6 +401,14 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
+    def __str__(self) -> str:
+        return str(self.path)
+
+    @property
+    def location(self) -> str:
+        """Where the store is (its file), as text: what caches key on."""
+        return str(self.path)
+
     def connect(self) -> sqlite3.Connection:
         """A new connection (one per thread; the caller closes it)."""
         return _connect(self.path)
@@ -598,13 +606,33 @@ def create_store(path: Path) -> Store:
     return Store(path)
 
 
-def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None) -> Store:
-    """Open the store; on first use create it and load the seed records into it.
+def is_store_url(location: object) -> bool:
+    """Whether a store location is a PostgreSQL URL (the PostGIS team store) rather than
+    a GeoPackage file."""
+    return str(location).startswith(("postgresql://", "postgres://"))
 
-    The new store is built beside its final path and renamed into place, so two
+
+def store_location(location: str | Path | None = None) -> str | Path:
+    """The store to use: ``location``, else ``$FLANKWATCH_STORE``, else the default
+    file; a ``postgresql://`` URL stays text, anything else is a path."""
+    chosen = location or os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE_PATH
+    return str(chosen) if is_store_url(chosen) else Path(chosen)
+
+
+def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None):
+    """Open the store: a GeoPackage file (on first use created and loaded with the seed
+    records), or a PostGIS team store from a ``postgresql://`` URL (whose tables
+    ``python -m geo store init`` creates).
+
+    A new GeoPackage is built beside its final path and renamed into place, so two
     processes starting at once never see a half-built store.
     """
-    target = resolve_store_path(path)
+    location = store_location(path)
+    if isinstance(location, str):
+        from geo.postgis import open_postgis
+
+        return open_postgis(location)
+    target = location
     if target.exists():
         return check_store(target)
     from geo.records import load_directory  # records build on the store's definitions

@@ -1,0 +1,456 @@
+"""The team store: the same tables as the GeoPackage, on a PostgreSQL + PostGIS server.
+
+Opened from a ``postgresql://`` URL (e.g. ``postgresql://flankwatch@/flankwatch?
+host=/run/postgresql``), with :func:`geo.store.open_store`. It offers what
+:class:`geo.store.Store` offers, with the same semantics:
+
+- an import is one transaction; imports into one store take turns (a transaction-level
+  advisory lock), so concurrent importers never lose a record and never see a conflict;
+  readers see the state before or after each import, never half of one;
+- records are upserted by ``id`` with the content hash of the GeoPackage store (a
+  record moved from one store to the other is "unchanged");
+- filters are SQL on B-tree indexes (dates, type, airspace) and a GiST index on the
+  position; every value goes in as a query parameter.
+
+The schema is the project's: :data:`SCHEMA_VERSION` in ``schema_version``, created by
+``python -m geo store init`` and upgraded by ``python -m geo store migrate``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from geo.errors import InputError, StoreError
+from geo.filters import IncidentFilter, apply_outline
+from geo.store import (
+    _BOOL_COLUMNS,
+    _DATE_COLUMNS,
+    _REAL_COLUMNS,
+    INCIDENTS,
+    LAYERS,
+    ImportReport,
+    Layer,
+    _rows,
+    _timestamp_text,
+)
+
+log = logging.getLogger(__name__)
+
+#: The schema this code reads and writes; ``store migrate`` brings older ones here.
+SCHEMA_VERSION = 1
+#: Key of the advisory lock that makes imports take turns.
+_IMPORT_LOCK = 0x464C4B57  # "FLKW"
+_BY_FID = sql.SQL("ORDER BY fid")
+_GEOMETRY_TYPES = {"POINT": "Point", "LINESTRING": "LineString", "GEOMETRY": "Geometry"}
+
+
+def _safe(url: str) -> str:
+    """The URL without its password (for messages)."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def _column_type(name: str) -> str:
+    if name in _DATE_COLUMNS or name == "date_last":
+        return "timestamptz"
+    if name in _REAL_COLUMNS:
+        return "double precision"
+    if name in _BOOL_COLUMNS:
+        return "boolean"
+    return "text"
+
+
+def _table_sql(layer: Layer) -> list[sql.Composable]:
+    table = sql.Identifier(layer.table)
+    columns = [sql.SQL("fid bigserial PRIMARY KEY")]
+    if layer.geometry:
+        columns.append(sql.SQL("geom geometry({}, 4326)").format(
+            sql.SQL(_GEOMETRY_TYPES[layer.geometry])))
+    for name in layer.columns:
+        kind = "text NOT NULL UNIQUE" if name == "id" else _column_type(name)
+        columns.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)))
+    if layer.record_type.dated:
+        columns.append(sql.SQL("date_last timestamptz"))
+    columns.append(sql.SQL("record_hash text NOT NULL"))
+    out = [sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns))]
+    for name in layer.indexed:
+        out.append(sql.SQL("CREATE INDEX {} ON {} ({})").format(
+            sql.Identifier(f"{layer.table}_{name}_idx"), table, sql.Identifier(name)))
+    if layer.geometry:
+        out.append(sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+            sql.Identifier(f"{layer.table}_geom_idx"), table))
+    return out
+
+
+#: Each schema version's statements, applied in order by ``init`` and ``migrate``.
+MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
+    1: lambda: [
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS postgis"),
+        sql.SQL("CREATE TABLE imports (import_id bigserial PRIMARY KEY, file text NOT NULL, "
+                "sha256 text, imported_at timestamptz NOT NULL DEFAULT now(), "
+                "report text NOT NULL)"),
+        *[s for layer in LAYERS.values() for s in _table_sql(layer)],
+    ],
+}
+
+
+def _connect(url: str, **kwargs) -> psycopg.Connection:
+    try:
+        return psycopg.connect(url, **kwargs)
+    except psycopg.Error as exc:
+        msg = f"store {_safe(url)}: cannot connect: {str(exc).strip()}"
+        raise StoreError(msg) from exc
+
+
+def schema_version(url: str) -> int:
+    """The store's schema version; 0 for a database without the store's tables."""
+    with _connect(url) as con:
+        found = con.execute("SELECT to_regclass('schema_version')").fetchone()[0]
+        if found is None:
+            return 0
+        return con.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+
+
+def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
+    """Bring the schema to ``target`` (creating it in an empty database); returns the
+    versions applied. Each version is one transaction, recorded in ``schema_version``."""
+    applied = []
+    with _connect(url) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version int PRIMARY KEY, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())")
+        con.commit()
+        current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                              ).fetchone()[0]
+        if current > SCHEMA_VERSION:
+            msg = (f"store {_safe(url)}: schema version {current} is newer than this "
+                   f"Flankwatch ({SCHEMA_VERSION}); upgrade Flankwatch")
+            raise StoreError(msg)
+        for version in range(current + 1, target + 1):
+            with con.transaction():
+                con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+                for statement in MIGRATIONS[version]():
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
+            applied.append(version)
+    return applied
+
+
+class PostgisWriter:
+    """Writes batches of records inside an import's transaction (see
+    :meth:`PostgisStore.importing`); ``reports`` sums what each table got."""
+
+    def __init__(self, con: psycopg.Connection) -> None:
+        self._con = con
+        self._totals: dict[str, list[int]] = {}
+        self.cancelled = False
+
+    def write(self, batches: dict[str, pd.DataFrame]) -> None:
+        """Upsert one batch of records per table (not yet committed)."""
+        for name, frame in batches.items():
+            if len(frame):
+                got = _upsert(self._con, LAYERS[name], frame)
+                totals = self._totals.setdefault(name, [0, 0, 0])
+                for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
+                    totals[k] += n
+
+    def cancel(self) -> None:
+        """Write nothing: the transaction is rolled back at the end of the import."""
+        self.cancelled = True
+
+    @property
+    def reports(self) -> list[ImportReport]:
+        """Per table: inserted, updated, unchanged so far."""
+        return [ImportReport(name, *t) for name, t in self._totals.items()]
+
+    def finish(self, file: str, sha256: str) -> None:
+        """Log the import (inside the transaction)."""
+        self._con.execute("INSERT INTO imports (file, sha256, report) VALUES (%s, %s, %s)",
+                          (file, sha256, "; ".join(map(str, self.reports))))
+
+
+def _copy_text(value) -> str:
+    """One value in COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, float):
+        return repr(value)
+    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> ImportReport:
+    """Insert new ids, update changed ones, leave identical ones alone: the batch is
+    copied into a temporary table, then merged in one statement."""
+    names, rows = _rows(layer, records)
+    if "geom" in names:  # the GeoPackage blob's 8-byte header off: plain WKB
+        at = names.index("geom")
+        rows = [(*r[:at], None if r[at] is None else bytes(r[at][8:]).hex(), *r[at + 1:])
+                for r in rows]
+    table = sql.Identifier(layer.table)
+    con.execute("DROP TABLE IF EXISTS incoming")
+    con.execute(sql.SQL("CREATE TEMP TABLE incoming ({}, ordinal bigserial) ON COMMIT DROP")
+                .format(sql.SQL(", ").join(
+                    sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
+    with con.cursor().copy(sql.SQL("COPY incoming ({}) FROM STDIN").format(
+            sql.SQL(", ").join(map(sql.Identifier, names)))) as copy:
+        copy.write(buffer.getvalue())
+    old = dict(con.execute(sql.SQL(
+        "SELECT DISTINCT s.id, s.record_hash FROM incoming i JOIN {} s ON s.id = i.id"
+    ).format(table)).fetchall())
+
+    def value(name: str) -> sql.Composable:
+        column = sql.Identifier(name)
+        if name == "geom":
+            return sql.SQL("ST_SetSRID(ST_GeomFromWKB(decode({}, 'hex')), 4326)").format(column)
+        return sql.SQL("{}::{}").format(column, sql.SQL(_column_type(name)))
+
+    targets = sql.SQL(", ").join(map(sql.Identifier, names))
+    updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n))
+                                 for n in names if n != "id")
+    con.execute(sql.SQL(
+        "INSERT INTO {table} ({targets}) SELECT {values} FROM (SELECT DISTINCT ON (id) * "
+        "FROM incoming ORDER BY id, ordinal DESC) latest ORDER BY ordinal "
+        "ON CONFLICT (id) DO UPDATE SET {updates} "
+        "WHERE {table}.record_hash IS DISTINCT FROM excluded.record_hash"
+    ).format(table=table, targets=targets, values=sql.SQL(", ").join(map(value, names)),
+             updates=updates))
+    log.info("%s: wrote %d rows (not committed)", layer.table, len(rows))
+    hash_at, id_at = names.index("record_hash"), names.index("id")
+    latest = {r[id_at]: r[hash_at] for r in rows}
+    changed = sum(1 for i, h in latest.items() if i in old and old[i] != h)
+    return ImportReport(layer.table, len(latest) - len(old), changed,
+                        len(old) - changed)
+
+
+class PostgisStore:
+    """A team store on PostgreSQL + PostGIS. Open it with :func:`geo.store.open_store`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = None  # no file: the dashboard keys its caches on :attr:`location`
+
+    @property
+    def location(self) -> str:
+        return self.url
+
+    def __str__(self) -> str:
+        return _safe(self.url)
+
+    def connect(self) -> psycopg.Connection:
+        """A new connection (the caller closes it)."""
+        return _connect(self.url)
+
+    def write(self, batches: dict[str, pd.DataFrame], *, file: str = "",
+              sha256: str = "") -> list[ImportReport]:
+        """Upsert records into several tables in one transaction, logged in ``imports``."""
+        with self.importing(file=file, sha256=sha256) as writer:
+            writer.write(batches)
+        return writer.reports
+
+    @contextmanager
+    def importing(self, *, file: str = "", sha256: str = "",
+                  on_wait: Callable[[str], None] | None = None,
+                  lock_wait_s: float | None = None) -> Iterator[PostgisWriter]:
+        """One import as one transaction, committed at the end of the block or not at
+        all; imports take turns (``on_wait`` is told once when this one waits)."""
+        con = self.connect()
+        try:
+            with con.transaction():
+                if not con.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                   (_IMPORT_LOCK,)).fetchone()[0]:
+                    if on_wait is not None:
+                        on_wait("waiting for another import to finish…")
+                    timeout_ms = int((lock_wait_s or 1800.0) * 1000)
+                    con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                        sql.Literal(f"{timeout_ms}ms")))
+                    con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+                writer = PostgisWriter(con)
+                yield writer
+                if writer.cancelled:
+                    raise _CancelledError
+                writer.finish(file, sha256)
+        except _CancelledError:
+            pass
+        except psycopg.Error as exc:
+            msg = (f"store {self}: the import was not written and the store is unchanged: "
+                   f"{str(exc).strip()}")
+            raise StoreError(msg) from exc
+        finally:
+            con.close()
+
+    def counts(self) -> dict[str, int]:
+        """Number of records in each table."""
+        with self.connect() as con:
+            return {name: con.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(name))).fetchone()[0] for name in LAYERS}
+
+    def incidents(self, filters: IncidentFilter | None = None, *,
+                  columns: Sequence[str] | None = None,
+                  newest: int | None = None) -> pd.DataFrame:
+        """As :meth:`geo.store.Store.incidents`."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return self._read(INCIDENTS, sql.SQL("WHERE false"), [], columns)
+        where, params = _where(filters)
+        order = sql.SQL("ORDER BY fid")
+        if newest is not None:
+            order = sql.SQL("ORDER BY date DESC, fid LIMIT %s")
+            params = [*params, int(newest)]
+        wanted = list(columns) if columns else None
+        if wanted and filters.has_outline:
+            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
+        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted, order))
+        return found[list(columns)] if columns else found
+
+    def incident(self, ident: str) -> pd.Series | None:
+        """One incident by id, every column; None when there is no such id."""
+        found = self._read(INCIDENTS, sql.SQL("WHERE id = %s"), [ident], None)
+        return None if found.empty else found.iloc[0]
+
+    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
+        """How many incidents a filter selects."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return 0
+        if filters.has_outline:
+            return len(self.incidents(filters, columns=["lon", "lat"]))
+        where, params = _where(filters)
+        with self.connect() as con:
+            return con.execute(sql.SQL("SELECT count(*) FROM incidents {}").format(where),
+                               params).fetchone()[0]
+
+    def incidents_query_plan(self, filters: IncidentFilter) -> str:
+        """PostgreSQL's plan for :meth:`incidents` with a filter (to check index use)."""
+        where, params = _where(filters)
+        with self.connect() as con:
+            con.execute("SET enable_seqscan = off")  # small tables: show the usable index
+            rows = con.execute(sql.SQL("EXPLAIN SELECT * FROM incidents {}").format(where),
+                               params).fetchall()
+        return "\n".join(r[0] for r in rows)
+
+    def version(self) -> tuple[int, float]:
+        """Changes whenever an import commits (caches key on it)."""
+        with self.connect() as con:
+            last, when = con.execute(
+                "SELECT coalesce(max(import_id), 0), extract(epoch FROM max(imported_at)) "
+                "FROM imports").fetchone()
+        return int(last), float(when or 0.0)
+
+    def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """Earliest start and latest end of the incidents (None when empty)."""
+        with self.connect() as con:
+            low, high = con.execute("SELECT min(date), max(date_last) FROM incidents"
+                                    ).fetchone()
+        return (pd.Timestamp(low).tz_convert("UTC") if low else None,
+                pd.Timestamp(high).tz_convert("UTC") if high else None)
+
+    def distinct(self, column: str) -> list[str]:
+        """Distinct non-empty values of an incident column, sorted."""
+        if column not in INCIDENTS.columns:
+            msg = f"unknown incident column {column!r}"
+            raise InputError(msg)
+        with self.connect() as con:
+            rows = con.execute(sql.SQL(
+                "SELECT DISTINCT {0} FROM incidents WHERE {0} <> '' ORDER BY 1"
+            ).format(sql.Identifier(column))).fetchall()
+        return [r[0] for r in rows]
+
+    def records(self, table: str) -> pd.DataFrame:
+        """Every record of a table; line tables come with shapely ``geometry``."""
+        return self._read(LAYERS[table], sql.SQL(""), [], None)
+
+    def _read(self, layer: Layer, where: sql.Composable, params: list,
+              columns: Sequence[str] | None,
+              order: sql.Composable = _BY_FID) -> pd.DataFrame:
+        wanted = list(columns) if columns else layer.columns
+        unknown = sorted(set(wanted) - set(layer.columns))
+        if unknown:
+            msg = f"unknown column(s) {unknown} of {layer.table}; known: {layer.columns}"
+            raise InputError(msg)
+        geom = layer.geometry and layer.geometry != "POINT"
+        select = [sql.Identifier(c) for c in wanted]
+        if geom:
+            select.append(sql.SQL("ST_AsBinary(geom)"))
+        query = sql.SQL("SELECT {} FROM {} {} {}").format(
+            sql.SQL(", ").join(select), sql.Identifier(layer.table), where, order)
+        with self.connect() as con:
+            cursor = con.execute(query, params)
+            rows = cursor.fetchall()
+        names = [*wanted, *(["geom"] if geom else [])]
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        for c in _DATE_COLUMNS:
+            if c in frame:
+                frame[c] = pd.to_datetime(frame[c], utc=True)
+        for c in _BOOL_COLUMNS & set(frame.columns):
+            frame[c] = frame[c].astype("boolean")
+        for c in _REAL_COLUMNS & set(frame.columns):
+            frame[c] = frame[c].astype(float)
+        if geom:
+            blobs = np.asarray([None if b is None else bytes(b) for b in frame.pop("geom")],
+                               dtype=object)
+            frame["geometry"] = shapely.from_wkb(blobs)
+        return frame
+
+
+class _CancelledError(Exception):
+    """Raised inside the import's transaction to roll it back on purpose."""
+
+
+def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
+    """``WHERE`` clause and parameters of a filter's SQL part; the area's box goes
+    through the position's GiST index."""
+    clauses: list[sql.Composable] = []
+    params: list = []
+    if filters.start is not None:
+        clauses.append(sql.SQL("date_last >= %s"))
+        params.append(_timestamp_text(filters.start, end_of_day=False))
+    if filters.end is not None:
+        clauses.append(sql.SQL("date <= %s"))
+        params.append(_timestamp_text(filters.end, end_of_day=True))
+    if filters.near is not None:
+        column, km = filters.near_column
+        clauses.append(sql.SQL("{} <= %s").format(sql.Identifier(column)))
+        params.append(km)
+    for column, values in (("type", filters.types), ("country_iso3", filters.countries),
+                           ("confidence", filters.confidence)):
+        if values is not None:
+            clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
+            params.append(list(values))
+    box = filters.search_box()
+    if box is not None:
+        clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"))
+        params.extend(box)
+    if not clauses:
+        return sql.SQL(""), params
+    return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses), params
+
+
+def open_postgis(url: str) -> PostgisStore:
+    """The store at ``url``, after checking that its schema is this code's."""
+    version = schema_version(url)
+    if version == 0:
+        msg = (f"store {_safe(url)}: the database has no store tables yet; create them "
+               f"with: python -m geo store init --store URL")
+        raise StoreError(msg)
+    if version != SCHEMA_VERSION:
+        msg = (f"store {_safe(url)}: schema version {version}, this Flankwatch reads "
+               f"{SCHEMA_VERSION}; run: python -m geo store migrate --store URL")
+        raise StoreError(msg)
+    return PostgisStore(url)

@@ -1,0 +1,253 @@
+"""The store interface on both backends: the GeoPackage file and the PostGIS team store
+(a real PostgreSQL + PostGIS server, a throwaway cluster on a Unix socket). Each test
+runs on both and expects the same answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+
+from geo.__main__ import main
+from geo.errors import StoreError
+from geo.filters import IncidentFilter
+from geo.records import load_directory
+from geo.settings import ROOT_DIR, SEEDS_DIR
+from geo.store import open_store
+from tests.postgres import private_cluster
+
+ACLED = ROOT_DIR / "tests" / "data" / "acled_eastern_flank.csv"
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    with private_cluster() as url:
+        yield url
+
+
+def _new_database(cluster: str) -> str:
+    """An empty database with PostGIS on the test cluster; its URL."""
+    name = f"store_{next(_databases)}"
+    with psycopg.connect(cluster, autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return cluster.replace("/flankwatch?", f"/{name}?")
+
+
+def _postgis_store(cluster: str):
+    url = _new_database(cluster)
+    assert main(["store", "init", "--store", url, "--with-seeds"]) == 0
+    return open_store(url)
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def store(request, tmp_path):
+    if request.param == "geopackage":
+        return open_store(tmp_path / "store.gpkg")
+    return _postgis_store(request.getfixturevalue("cluster"))
+
+
+def _location(store) -> str:
+    return str(store.path) if store.path else store.url
+
+
+def _import(store, path: Path, tmp_path: Path) -> int:
+    return main(["import", str(path), "--store", _location(store), "--rejects",
+                 str(tmp_path / "rejects.csv")])
+
+
+def test_the_seeds_are_the_same_records_in_both(store, tmp_path):
+    counts = store.counts()
+    assert counts["incidents"] == 7
+    assert counts["defense_lines"] == 4
+    assert counts["sources"] == 10
+    reference = open_store(tmp_path / "reference.gpkg")
+    for table in ("deployments", "defense_lines", "tracks", "sources"):
+        mine = store.records(table).sort_values("id", ignore_index=True)
+        theirs = reference.records(table).sort_values("id", ignore_index=True)
+        _same(mine, theirs)
+    _same(store.incidents(), reference.incidents())
+
+
+def _same(mine: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    assert list(mine.columns) == list(theirs.columns)
+    assert len(mine) == len(theirs)
+    for column in mine.columns:
+        a, b = mine[column], theirs[column]
+        if column == "geometry":
+            assert all(x.equals_exact(y, 1e-9) for x, y in zip(a, b, strict=True))
+        elif isinstance(a.dtype, pd.DatetimeTZDtype):
+            assert (a.isna() == b.isna()).all(), column
+            assert (a[a.notna()] == b[b.notna()]).all(), column
+        else:
+            pd.testing.assert_series_equal(a, b, check_dtype=False, obj=column)
+
+
+def test_reimporting_changes_nothing_and_a_change_is_an_update(store, tmp_path, capsys):
+    assert _import(store, ACLED, tmp_path) == 0
+    assert "incidents: 6 inserted, 0 updated, 0 unchanged" in capsys.readouterr().out
+    before = store.incidents()
+    assert _import(store, ACLED, tmp_path) == 0
+    assert "incidents: 0 inserted, 0 updated, 6 unchanged" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(before, store.incidents())
+    changed = tmp_path / "acled_v2.csv"
+    changed.write_text(ACLED.read_text(encoding="utf-8-sig").replace(
+        "for about 12 minutes", "for about 15 minutes"), encoding="utf-8")
+    assert _import(store, changed, tmp_path) == 0
+    assert "incidents: 0 inserted, 1 updated, 5 unchanged" in capsys.readouterr().out
+    assert "15 minutes" in store.incident("EST0072")["description"]
+
+
+FILTERS = [
+    IncidentFilter(start=dt.date(2025, 7, 1), end=dt.date(2025, 7, 31)),
+    IncidentFilter(types=("aircraft",)),
+    IncidentFilter(countries=("POL", "LTU")),
+    IncidentFilter(types=()),
+    IncidentFilter(confidence=("confirmed",)),
+    IncidentFilter(near=("belarus", 150)),
+    IncidentFilter(bbox=(20.9, 54.0, 27.0, 56.5)),
+    IncidentFilter(area=((22.0, 53.0), (27.0, 53.0), (27.0, 56.0), (22.0, 56.0))),
+    IncidentFilter(around=("Vilnius", 120)),
+    IncidentFilter(bbox=(20.0, 50.0, 21.0, 51.0), area=((25.0, 55.0), (26.0, 55.0),
+                                                         (25.5, 56.0))),
+]
+
+
+def test_filters_select_the_same_incidents(store, tmp_path):
+    assert _import(store, ACLED, tmp_path) == 0
+    reference = open_store(tmp_path / "reference.gpkg")
+    assert _import(reference, ACLED, tmp_path) == 0
+    for filters in FILTERS:
+        mine = sorted(store.incidents(filters)["id"])
+        assert mine == sorted(reference.incidents(filters)["id"]), filters
+        assert store.count_incidents(filters) == len(mine), filters
+    newest = store.incidents(IncidentFilter(), newest=2, columns=["id", "date"])
+    assert list(newest.columns) == ["id", "date"]
+    assert newest["date"].is_monotonic_decreasing
+
+
+def test_filtered_reads_use_the_indexes(store):
+    for filters in (IncidentFilter(start=dt.date(2025, 7, 1)), IncidentFilter(types=("x",)),
+                    IncidentFilter(countries=("LTU",))):
+        assert "index" in store.incidents_query_plan(filters).lower(), filters
+
+
+def test_a_failed_import_leaves_the_store_as_it_was(store):
+    before = store.incidents()
+    rows = load_directory(SEEDS_DIR).batches()["incidents"].assign(id=lambda f: f["id"] + "-x")
+
+    def cut_off() -> None:
+        with store.importing(file="x") as writer:
+            writer.write({"incidents": rows})
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        cut_off()
+    pd.testing.assert_frame_equal(store.incidents(), before)
+
+
+def _csv(path: Path, ids: range) -> Path:
+    rng = np.random.default_rng(ids.start)
+    n = len(ids)
+    pd.DataFrame({
+        "id": [f"bulk-{i}" for i in ids], "date": "2025-05-01", "type": "drone",
+        "lat": (54.0 + (np.array(ids) % 97) / 100).round(4),
+        "lon": (23.0 + (np.array(ids) % 89) / 100).round(4),
+        "confidence": rng.choice(["reported", "confirmed"], n).tolist(),
+    }).assign(confidence="reported").to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_four_importers_at_once_lose_nothing(store, tmp_path):
+    """Different and overlapping files imported by four processes at the same time:
+    every process succeeds, every record is there once."""
+    files = [_csv(tmp_path / f"part{k}.csv", range(k * 1500, k * 1500 + 3000))
+             for k in range(4)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    procs = [subprocess.Popen([sys.executable, "-m", "geo", "import", str(f), "--store",
+                               _location(store)], env=env, cwd=ROOT_DIR,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for f in files]
+    outputs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    assert not any("error" in err.lower() for _, err in outputs)
+    ids = set(store.incidents(columns=["id"])["id"])
+    assert {f"bulk-{i}" for i in range(4 * 1500 + 1500)} <= ids
+    assert store.counts()["incidents"] == 7 + 4 * 1500 + 1500
+
+
+@pytest.mark.slow
+def test_a_killed_import_leaves_the_store_as_it_was(store, tmp_path):
+    big = _csv(tmp_path / "big.csv", range(60_000))
+    before = store.incidents()
+    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "geo", "-v", "import", str(big), "--store",
+         _location(store)], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT_DIR)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "wrote" in line and "(not committed)" in line:
+            break
+    assert proc.poll() is None, "".join(seen)  # mid-import: rows written, not committed
+    pd.testing.assert_frame_equal(store.incidents(), before)  # readers see the last commit
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    pd.testing.assert_frame_equal(store.incidents(), before)
+    assert _import(store, ACLED, tmp_path) == 0  # and the store takes imports afterwards
+    assert len(store.incidents()) == len(before) + 6
+
+
+# --- PostGIS only: the schema the project owns -------------------------------------------
+
+def test_a_new_database_is_refused_until_init_then_migrate_is_a_no_op(cluster, capsys):
+    url = _new_database(cluster)
+    with pytest.raises(StoreError, match="python -m geo store init"):
+        open_store(url)
+    assert main(["store", "init", "--store", url]) == 0
+    assert "versions applied: 1" in capsys.readouterr().out
+    assert open_store(url).counts()["incidents"] == 0
+    assert main(["store", "migrate", "--store", url]) == 0
+    assert "versions applied: none needed" in capsys.readouterr().out
+    with psycopg.connect(url) as con:  # a store from a newer Flankwatch is not touched
+        con.execute("INSERT INTO schema_version (version) VALUES (99)")
+    assert main(["store", "migrate", "--store", url]) == 2
+    assert "newer than this Flankwatch" in capsys.readouterr().err
+
+
+def test_the_position_has_a_spatial_index(cluster):
+    store = _postgis_store(cluster)
+    plan = store.incidents_query_plan(IncidentFilter(bbox=(20.0, 53.0, 27.0, 57.0)))
+    assert "incidents_geom_idx" in plan
+
+
+def test_an_unreachable_server_is_named_without_its_password(capsys):
+    url = "postgresql://someone:s3cret@/nowhere?host=/nonexistent-socket-dir"
+    assert main(["store", "migrate", "--store", url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot connect" in err
+    assert "s3cret" not in err
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_dashboard_runs_on_the_team_store(cluster, page):
+    """The dashboard on PostGIS: the seeds' incidents counted and drawn in Chromium."""
+    from tests.browser import dashboard, map_frame
+
+    store = _postgis_store(cluster)
+    with dashboard(store.url) as url:
+        page.goto(url)
+        frame = map_frame(page)
+        assert frame.evaluate("() => window.fwIncidents.total") == 7
+        assert page.get_by_test_id("stMetricValue").first.inner_text() == "7"
