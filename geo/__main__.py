@@ -211,6 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--map", help="column renames, e.g. date=event_time,lat=y,lon=x")
     imp.set_defaults(func=cmd_import)
 
+    hist = sub.add_parser("history", help="every version of a record, and what changed")
+    hist.add_argument("id", help="the record's id")
+    hist.add_argument("--table", default="incidents", help="incidents (default), "
+                      "deployments, defense_lines, tracks or sources")
+    hist.add_argument("--store", help=STORE_HELP)
+    hist.set_defaults(func=cmd_history)
+
+    rev = sub.add_parser("revert", help="restore an earlier version of a record")
+    rev.add_argument("id", help="the record's id")
+    rev.add_argument("--to", type=int, required=True, metavar="VERSION",
+                     help="the version to restore (see: python -m geo history ID)")
+    rev.add_argument("--table", default="incidents")
+    rev.add_argument("--store", help=STORE_HELP)
+    rev.set_defaults(func=cmd_revert)
+
     admin = sub.add_parser("store", help="create, upgrade or copy a store")
     admin.add_argument("action", choices=["init", "migrate"],
                        help="init: create the store's tables (a PostGIS database, or a new "
@@ -224,6 +239,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 STORE_HELP = ("a GeoPackage file or a postgresql:// URL (default: $FLANKWATCH_STORE, else "
               "var/store.gpkg)")
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print a record's versions, oldest first, with what each change did."""
+    from geo.history import changes, comparable, versions
+    from geo.store import open_store
+
+    found = versions(open_store(args.store), args.table, args.id)
+    previous = None
+    for version in found:
+        if version.current:
+            print(f"version {version.number} (current)")
+        else:
+            print(f"version {version.number}: replaced {version.replaced_at} by import "
+                  f"{version.replaced_by_import} ({version.replaced_by_file}) of "
+                  f"{version.replaced_by_user}")
+        if previous is None:
+            shown = {k: v for k, v in comparable(args.table, version.values).items()
+                     if v not in ("", None) and k != "geom"}
+            print("  " + "; ".join(f"{k}: {v}" for k, v in shown.items()))
+        for column, before, after in changes(args.table, previous, version) if previous \
+                else []:
+            print(f"  {column}: {before!r} -> {after!r}")
+        previous = version
+    return 0
+
+
+def cmd_revert(args: argparse.Namespace) -> int:
+    """Restore an earlier version of a record (itself recorded as an import)."""
+    from geo.history import revert
+    from geo.store import open_store
+
+    for report in revert(open_store(args.store), args.table, args.id, args.to):
+        print(report)
+    print(f"{args.table} {args.id}: version {args.to} restored; the version it replaced "
+          "is kept (python -m geo history ID)")
+    return 0
 
 
 def cmd_store(args: argparse.Namespace) -> int:

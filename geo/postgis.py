@@ -38,16 +38,16 @@ from geo.store import (
     _REAL_COLUMNS,
     INCIDENTS,
     LAYERS,
+    SCHEMA_VERSION,
     ImportReport,
     Layer,
     _rows,
     _timestamp_text,
+    current_user,
 )
 
 log = logging.getLogger(__name__)
 
-#: The schema this code reads and writes; ``store migrate`` brings older ones here.
-SCHEMA_VERSION = 1
 #: Key of the advisory lock that makes imports take turns.
 _IMPORT_LOCK = 0x464C4B57  # "FLKW"
 _BY_FID = sql.SQL("ORDER BY fid")
@@ -103,6 +103,14 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
                 "report text NOT NULL)"),
         *[s for layer in LAYERS.values() for s in _table_sql(layer)],
     ],
+    2: lambda: [
+        sql.SQL("CREATE TABLE history (history_id bigserial PRIMARY KEY, "
+                "table_name text NOT NULL, id text NOT NULL, version int NOT NULL, "
+                "record text NOT NULL, record_hash text NOT NULL, "
+                "replaced_at timestamptz NOT NULL DEFAULT now(), import_id bigint)"),
+        sql.SQL("CREATE INDEX history_record_idx ON history (table_name, id)"),
+        sql.SQL("ALTER TABLE imports ADD COLUMN imported_by text"),
+    ],
 }
 
 
@@ -151,10 +159,12 @@ class PostgisWriter:
     """Writes batches of records inside an import's transaction (see
     :meth:`PostgisStore.importing`); ``reports`` sums what each table got."""
 
-    def __init__(self, con: psycopg.Connection) -> None:
+    def __init__(self, con: psycopg.Connection, who: str = "") -> None:
         self._con = con
         self._totals: dict[str, list[int]] = {}
         self.cancelled = False
+        #: Who imports (the signed-in user, else the operating-system user).
+        self.who = who or current_user()
 
     def write(self, batches: dict[str, pd.DataFrame]) -> None:
         """Upsert one batch of records per table (not yet committed)."""
@@ -176,8 +186,12 @@ class PostgisWriter:
 
     def finish(self, file: str, sha256: str) -> None:
         """Log the import (inside the transaction)."""
-        self._con.execute("INSERT INTO imports (file, sha256, report) VALUES (%s, %s, %s)",
-                          (file, sha256, "; ".join(map(str, self.reports))))
+        import_id = self._con.execute(
+            "INSERT INTO imports (file, sha256, report, imported_by) VALUES (%s, %s, %s, %s) "
+            "RETURNING import_id",
+            (file, sha256, "; ".join(map(str, self.reports)), self.who)).fetchone()[0]
+        self._con.execute("UPDATE history SET import_id = %s WHERE import_id IS NULL",
+                          (import_id,))
 
 
 def _copy_text(value) -> str:
@@ -215,6 +229,8 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
         "SELECT DISTINCT s.id, s.record_hash FROM incoming i JOIN {} s ON s.id = i.id"
     ).format(table)).fetchall())
 
+    _keep_history(con, layer)
+
     def value(name: str) -> sql.Composable:
         column = sql.Identifier(name)
         if name == "geom":
@@ -237,6 +253,35 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
     changed = sum(1 for i, h in latest.items() if i in old and old[i] != h)
     return ImportReport(layer.table, len(latest) - len(old), changed,
                         len(old) - changed)
+
+
+def _history_json(layer: Layer) -> sql.Composable:
+    """A stored row as JSON text in the GeoPackage's form: dates as ISO 8601 text in UTC,
+    the geometry as WKB hex."""
+    pairs = []
+    for name in layer.columns:
+        column = sql.SQL("s.{}").format(sql.Identifier(name))
+        if name in _DATE_COLUMNS:
+            column = sql.SQL("to_char({} AT TIME ZONE 'UTC', "
+                             "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')").format(column)
+        pairs += [sql.Literal(name), column]
+    if layer.geometry:
+        pairs += [sql.Literal("geom"), sql.SQL("encode(ST_AsBinary(s.geom, 'NDR'), 'hex')")]
+    return sql.SQL("jsonb_build_object({})::text").format(sql.SQL(", ").join(pairs))
+
+
+def _keep_history(con: psycopg.Connection, layer: Layer) -> None:
+    """Copy the rows the incoming batch changes into ``history`` (same transaction),
+    each numbered as its record's next version."""
+    con.execute(sql.SQL(
+        "INSERT INTO history (table_name, id, version, record, record_hash) "
+        "SELECT %s, s.id, 1 + (SELECT count(*) FROM history h WHERE h.table_name = %s "
+        "AND h.id = s.id), {json}, s.record_hash "
+        "FROM (SELECT DISTINCT ON (id) id, record_hash FROM incoming "
+        "ORDER BY id, ordinal DESC) i JOIN {table} s ON s.id = i.id "
+        "WHERE s.record_hash <> i.record_hash"
+    ).format(json=_history_json(layer), table=sql.Identifier(layer.table)),
+        (layer.table, layer.table))
 
 
 class PostgisStore:
@@ -267,7 +312,8 @@ class PostgisStore:
     @contextmanager
     def importing(self, *, file: str = "", sha256: str = "",
                   on_wait: Callable[[str], None] | None = None,
-                  lock_wait_s: float | None = None) -> Iterator[PostgisWriter]:
+                  lock_wait_s: float | None = None,
+                  who: str = "") -> Iterator[PostgisWriter]:
         """One import as one transaction, committed at the end of the block or not at
         all; imports take turns (``on_wait`` is told once when this one waits)."""
         con = self.connect()
@@ -281,7 +327,7 @@ class PostgisStore:
                     con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                         sql.Literal(f"{timeout_ms}ms")))
                     con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
-                writer = PostgisWriter(con)
+                writer = PostgisWriter(con, who)
                 yield writer
                 if writer.cancelled:
                     raise _CancelledError
@@ -375,6 +421,31 @@ class PostgisStore:
     def records(self, table: str) -> pd.DataFrame:
         """Every record of a table; line tables come with shapely ``geometry``."""
         return self._read(LAYERS[table], sql.SQL(""), [], None)
+
+    def record(self, table: str, ident: str) -> pd.DataFrame:
+        """The record ``ident`` of a table (one row, or none)."""
+        return self._read(LAYERS[table], sql.SQL("WHERE id = %s"), [ident], None)
+
+    def history_rows(self, table: str, ident: str) -> list[tuple]:
+        """As :meth:`geo.store.Store.history_rows`."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT h.version, h.record, h.replaced_at, h.import_id, i.file, "
+                "i.imported_by FROM history h LEFT JOIN imports i USING (import_id) "
+                "WHERE h.table_name = %s AND h.id = %s ORDER BY h.version",
+                (table, ident)).fetchall()
+        return [(v, r, pd.Timestamp(at).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                 imp, f, who) for v, r, at, imp, f, who in rows]
+
+    def imports(self) -> pd.DataFrame:
+        """The import log: id, file, SHA-256, when, who, what it did."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT import_id, file, sha256, to_char(imported_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), imported_by, report "
+                "FROM imports ORDER BY import_id").fetchall()
+        return pd.DataFrame(rows, columns=["import_id", "file", "sha256", "imported_at",
+                                           "imported_by", "report"])
 
     def _read(self, layer: Layer, where: sql.Composable, params: list,
               columns: Sequence[str] | None,

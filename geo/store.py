@@ -14,6 +14,7 @@ Reads filter by date range, type, country and bounding box in SQL, on indexed co
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import logging
 import os
@@ -105,6 +106,15 @@ class ImportReport:
                 f"{self.unchanged} unchanged")
 
 
+def current_user() -> str:
+    """The operating-system user running this process (the import log's "who" when
+    nobody is signed in)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a name (some containers)
+        return f"uid {os.getuid()}"
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes (recorded with each import, and in export
     manifests)."""
@@ -191,6 +201,59 @@ def _create_schema(con: sqlite3.Connection) -> None:
     for layer in LAYERS.values():
         for statement in _create_layer_sql(layer):
             con.execute(statement)
+
+
+#: The store's schema version (both backends): 1 the record tables and the import log,
+#: 2 adds the record history and the importing user.
+SCHEMA_VERSION = 2
+
+_GPKG_MIGRATIONS = {
+    2: """
+        CREATE TABLE history (
+            history_id INTEGER PRIMARY KEY AUTOINCREMENT, table_name TEXT NOT NULL,
+            id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
+            record_hash TEXT NOT NULL, replaced_at TEXT NOT NULL, import_id INTEGER);
+        CREATE INDEX history_record_idx ON history (table_name, id);
+        ALTER TABLE imports ADD COLUMN imported_by TEXT;
+    """,
+}
+
+
+def _gpkg_version(con: sqlite3.Connection) -> int:
+    """Schema version of a GeoPackage store (1: made before versions were recorded)."""
+    found = con.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_version'"
+                        ).fetchone()
+    if not found:
+        return 1
+    return con.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 1
+
+
+def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
+    """Bring a GeoPackage store to :data:`SCHEMA_VERSION`, one version per transaction."""
+    current = _gpkg_version(con)
+    if current > SCHEMA_VERSION:
+        msg = (f"schema version {current} is newer than this Flankwatch "
+               f"({SCHEMA_VERSION}); upgrade Flankwatch")
+        raise StoreError(msg)
+    applied = []
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                        "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+            con.execute("INSERT OR IGNORE INTO schema_version VALUES "
+                        "(1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))")
+            for statement in _GPKG_MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES "
+                        "(?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (version,))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+        applied.append(version)
+    return applied
 
 
 def _gpkg_blobs(geoms: Sequence) -> list[bytes | None]:
@@ -298,6 +361,7 @@ def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> Imp
                     [(r[id_at], r[hash_at]) for r in rows])
     old = dict(con.execute(f'SELECT s.id, s.record_hash FROM incoming i '
                            f'JOIN "{layer.table}" s ON s.id = i.id'))
+    _keep_history(con, layer)
     quoted = ", ".join(f'"{n}"' for n in names)
     updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "id")
     sql = (f'INSERT INTO "{layer.table}" ({quoted}) VALUES ({", ".join("?" * len(names))}) '
@@ -309,6 +373,32 @@ def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> Imp
                  min(start + BATCH_ROWS, len(rows)), len(rows))
     changed = sum(1 for r in rows if r[id_at] in old and old[r[id_at]] != r[hash_at])
     return ImportReport(layer.table, len(rows) - len(old), changed, len(old) - changed)
+
+
+def _history_json_sql(layer: Layer, alias: str) -> str:
+    """SQL of a stored row as a JSON object of its columns (the geometry as WKB hex)."""
+    def value(c: str) -> str:
+        column = f'{alias}."{c}"'
+        if c in _REAL_COLUMNS:  # every digit (SQLite's own text form keeps 15)
+            return f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%!.17g', {column}) END"
+        return column
+
+    pairs = [f"'{c}', {value(c)}" for c in layer.columns]
+    if layer.geometry:  # our blobs have an 8-byte header and no envelope
+        pairs.append(f"'geom', hex(substr({alias}.geom, 9))")
+    return f"json_object({', '.join(pairs)})"
+
+
+def _keep_history(con: sqlite3.Connection, layer: Layer) -> None:
+    """Copy the rows the incoming batch changes into ``history`` (same transaction),
+    each numbered as its record's next version."""
+    con.execute(
+        "INSERT INTO history (table_name, id, version, record, record_hash, replaced_at) "
+        f"SELECT ?, s.id, 1 + (SELECT count(*) FROM history h WHERE h.table_name = ? "
+        f"AND h.id = s.id), {_history_json_sql(layer, 's')}, s.record_hash, "
+        "strftime('%Y-%m-%dT%H:%M:%SZ','now') "
+        f'FROM incoming i JOIN "{layer.table}" s ON s.id = i.id '
+        "WHERE s.record_hash != i.h", (layer.table, layer.table))
 
 
 def _update_extent(con: sqlite3.Connection, layer: Layer) -> None:
@@ -361,10 +451,12 @@ class StoreWriter:
     """Writes batches of records inside an import's transaction (see
     :meth:`Store.importing`); ``reports`` sums what each table got."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    def __init__(self, con: sqlite3.Connection, who: str = "") -> None:
         self._con = con
         self._totals: dict[str, list[int]] = {}
         self.cancelled = False
+        #: Who imports (the signed-in user, else the operating-system user).
+        self.who = who or current_user()
 
     def write(self, batches: dict[str, pd.DataFrame]) -> None:
         """Upsert one batch of records per table (not yet committed)."""
@@ -388,9 +480,12 @@ class StoreWriter:
         """Update the tables' extents and log the import (inside the transaction)."""
         for name in self._totals:
             _update_extent(self._con, LAYERS[name])
-        self._con.execute("INSERT INTO imports (file, sha256, imported_at, report) "
-                          "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?)",
-                          (file, sha256, "; ".join(map(str, self.reports))))
+        cursor = self._con.execute(
+            "INSERT INTO imports (file, sha256, imported_at, report, imported_by) "
+            "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?)",
+            (file, sha256, "; ".join(map(str, self.reports)), self.who))
+        self._con.execute("UPDATE history SET import_id = ? WHERE import_id IS NULL",
+                          (cursor.lastrowid,))
 
 
 # --- The store --------------------------------------------------------------------------
@@ -426,7 +521,7 @@ class Store:
     @contextmanager
     def importing(self, *, file: str = "", sha256: str = "",
                   on_wait: Callable[[str], None] | None = None,
-                  lock_wait_s: float | None = None) -> Iterator[StoreWriter]:
+                  lock_wait_s: float | None = None, who: str = "") -> Iterator[StoreWriter]:
         """One import as a transaction: batches written through the yielded writer are
         committed together at the end of the block, logged in ``imports``, or not at
         all (an error, or :meth:`StoreWriter.cancel`).
@@ -439,7 +534,7 @@ class Store:
             _begin_write(con, self.path, on_wait,
                          LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
             identity = _file_identity(self.path)
-            writer = StoreWriter(con)
+            writer = StoreWriter(con, who)
             try:
                 yield writer
                 if not writer.cancelled:
@@ -534,6 +629,27 @@ class Store:
         """Every record of a table; line tables come with shapely ``geometry``."""
         return self._read(LAYERS[table], "", [], None)
 
+    def record(self, table: str, ident: str) -> pd.DataFrame:
+        """The record ``ident`` of a table (one row, or none)."""
+        return self._read(LAYERS[table], "WHERE id = ?", [ident], None)
+
+    def history_rows(self, table: str, ident: str) -> list[tuple]:
+        """The replaced versions of a record, oldest first: (version, record as JSON,
+        replaced at, import id, file of that import, who imported it)."""
+        with closing(self.connect()) as con:
+            return con.execute(
+                "SELECT h.version, h.record, h.replaced_at, h.import_id, i.file, "
+                "i.imported_by FROM history h LEFT JOIN imports i USING (import_id) "
+                "WHERE h.table_name = ? AND h.id = ? ORDER BY h.version",
+                (table, ident)).fetchall()
+
+    def imports(self) -> pd.DataFrame:
+        """The import log: id, file, SHA-256, when, who, what it did."""
+        with closing(self.connect()) as con:
+            return pd.read_sql_query(
+                "SELECT import_id, file, sha256, imported_at, imported_by, report "
+                "FROM imports ORDER BY import_id", con)
+
     def _read(self, layer: Layer, where: str, params: list,
               columns: Sequence[str] | None, order: str = "ORDER BY fid") -> pd.DataFrame:
         wanted = list(columns) if columns else layer.columns
@@ -603,6 +719,8 @@ def create_store(path: Path) -> Store:
     with closing(sqlite3.connect(path)) as con:  # open_store builds it aside and renames
         _create_schema(con)
         con.commit()
+    with closing(sqlite3.connect(path, isolation_level=None)) as con:
+        _migrate_gpkg(con)
     return Store(path)
 
 
@@ -663,6 +781,11 @@ def check_store(path: Path) -> Store:
         msg = (f"store {path}: a database, but not an incident store (no table "
                f"{', '.join(missing)}); give a store file or a new path")
         raise StoreError(msg)
+    # a file made by an older Flankwatch is brought up to date (the user's own file)
+    with _store_errors(path, "cannot upgrade its schema"), closing(_connect(path)) as con:
+        applied = _migrate_gpkg(con)
+    if applied:
+        log.info("store %s: schema upgraded (versions %s)", path, applied)
     return Store(path)
 
 

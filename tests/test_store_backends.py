@@ -8,6 +8,7 @@ import datetime as dt
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,13 +17,16 @@ import numpy as np
 import pandas as pd
 import psycopg
 import pytest
+import shapely
 
 from geo.__main__ import main
 from geo.errors import StoreError
 from geo.filters import IncidentFilter
+from geo.history import changes, revert, versions
+from geo.postgis import schema_version
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
-from geo.store import open_store
+from geo.store import current_user, file_sha256, open_store
 from tests.postgres import private_cluster
 
 ACLED = ROOT_DIR / "tests" / "data" / "acled_eastern_flank.csv"
@@ -251,3 +255,78 @@ def test_the_dashboard_runs_on_the_team_store(cluster, page):
         frame = map_frame(page)
         assert frame.evaluate("() => window.fwIncidents.total") == 7
         assert page.get_by_test_id("stMetricValue").first.inner_text() == "7"
+
+
+# --- record history and the import log ----------------------------------------------------
+
+def test_an_update_keeps_the_previous_version_and_a_revert_restores_it(store, tmp_path):
+    assert _import(store, ACLED, tmp_path) == 0
+    original = store.record("incidents", "EST0072")
+    changed = tmp_path / "acled_v2.csv"
+    changed.write_text(ACLED.read_text(encoding="utf-8-sig").replace(
+        "for about 12 minutes", "for about 15 minutes"), encoding="utf-8")
+    assert _import(store, changed, tmp_path) == 0
+    found = versions(store, "incidents", "EST0072")
+    assert [v.number for v in found] == [1, 2]
+    assert found[0].replaced_by_file == str(changed)
+    assert [c[0] for c in changes("incidents", *found)] == ["description"]
+    revert(store, "incidents", "EST0072", 1, who="analyst@example.org")
+    pd.testing.assert_frame_equal(store.record("incidents", "EST0072"), original)
+    found = versions(store, "incidents", "EST0072")
+    assert [v.number for v in found] == [1, 2, 3]
+    assert "15 minutes" in found[1].values["description"]  # the reverted one is kept
+    log = store.imports()
+    assert log["file"].iloc[-1] == "revert incidents EST0072 to version 1"
+    assert log["imported_by"].iloc[-1] == "analyst@example.org"
+    assert log["imported_by"].iloc[-2] == current_user()
+    assert log["sha256"].iloc[-2] == file_sha256(changed)
+
+
+def test_line_geometries_come_back_exactly(store):
+    lines = store.records("defense_lines")
+    first = lines.iloc[[0]].copy()
+    ident = first["id"].iloc[0]
+    first["geometry"] = [shapely.LineString([(20, 54), (21, 55)])]
+    with store.importing(file="edit") as writer:
+        writer.write({"defense_lines": first})
+    assert store.record("defense_lines", ident)["geometry"].iloc[0].equals(
+        first["geometry"].iloc[0])
+    revert(store, "defense_lines", ident, 1)
+    back = store.record("defense_lines", ident)
+    assert back["geometry"].iloc[0].equals_exact(lines["geometry"].iloc[0], 0)
+
+
+def test_reverting_to_the_current_or_a_missing_version_is_refused(store, capsys):
+    assert main(["revert", "ltu-2025-07-28-gerbera", "--to", "1", "--store",
+                 _location(store)]) == 2
+    assert "is the current one" in capsys.readouterr().err
+    assert main(["history", "no-such-id", "--store", _location(store)]) == 2
+    assert "no incidents record with id 'no-such-id'" in capsys.readouterr().err
+
+
+def test_a_store_of_the_previous_schema_is_migrated(request, tmp_path):
+    """Version 1 (no history): a GeoPackage is upgraded when opened, a PostGIS store by
+    `store migrate`; the records stay and updates are then kept."""
+    path = tmp_path / "old.gpkg"
+    open_store(path)
+    with sqlite3.connect(path) as con:  # back to version 1's layout
+        con.execute("DROP TABLE history")
+        con.execute("DROP TABLE schema_version")
+        con.execute("ALTER TABLE imports DROP COLUMN imported_by")
+    url = _postgis_store(request.getfixturevalue("cluster")).url
+    with psycopg.connect(url) as con:  # the same for the team store
+        con.execute("DROP TABLE history")
+        con.execute("ALTER TABLE imports DROP COLUMN imported_by")
+        con.execute("DELETE FROM schema_version WHERE version = 2")
+    assert schema_version(url) == 1
+    with pytest.raises(StoreError, match="python -m geo store migrate"):
+        open_store(url)
+    assert main(["store", "migrate", "--store", url]) == 0
+    assert schema_version(url) == 2
+    for store in (open_store(path), open_store(url)):
+        before = store.counts()
+        first = store.incidents().iloc[[0]].assign(title="changed title")
+        with store.importing(file="edit") as writer:
+            writer.write({"incidents": first})
+        assert [v.number for v in versions(store, "incidents", first["id"].iloc[0])] == [1, 2]
+        assert store.counts() == before
