@@ -227,9 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     rev.set_defaults(func=cmd_revert)
 
     admin = sub.add_parser("store", help="create, upgrade or copy a store")
-    admin.add_argument("action", choices=["init", "migrate"],
+    admin.add_argument("action", choices=["init", "migrate", "copy"],
                        help="init: create the store's tables (a PostGIS database, or a new "
-                            "GeoPackage with the seed records); migrate: upgrade its schema")
+                            "GeoPackage with the seed records); migrate: upgrade its schema; "
+                            "copy SRC DST: every table, the history and the import log into "
+                            "a new GeoPackage or an empty PostGIS store")
+    admin.add_argument("locations", nargs="*", metavar="SRC DST",
+                       help="copy: the source and destination stores (files or URLs)")
     admin.add_argument("--store", help=STORE_HELP)
     admin.add_argument("--with-seeds", action="store_true",
                        help="init: load the seed records (seeds/) into the new store")
@@ -239,6 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 STORE_HELP = ("a GeoPackage file or a postgresql:// URL (default: $FLANKWATCH_STORE, else "
               "var/store.gpkg)")
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from geo.transfer import copy_store
+
+    if len(args.locations) != 2:
+        msg = "store copy takes two stores: SRC DST (files or postgresql:// URLs)"
+        raise InputError(msg)
+    for report in copy_store(*args.locations):
+        print(report)
+    return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -282,6 +297,8 @@ def cmd_store(args: argparse.Namespace) -> int:
     """Create or upgrade a store's schema."""
     from geo.store import open_store, store_location
 
+    if args.action == "copy":
+        return _copy(args)
     location = store_location(args.store)
     if isinstance(location, Path):  # the GeoPackage's schema is created with the file
         store = open_store(location)

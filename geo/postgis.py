@@ -36,11 +36,14 @@ from geo.store import (
     _BOOL_COLUMNS,
     _DATE_COLUMNS,
     _REAL_COLUMNS,
+    HISTORY_COLUMNS,
     INCIDENTS,
     LAYERS,
+    LOG_COLUMNS,
     SCHEMA_VERSION,
     ImportReport,
     Layer,
+    _plain_rows,
     _rows,
     _timestamp_text,
     current_user,
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 #: Key of the advisory lock that makes imports take turns.
 _IMPORT_LOCK = 0x464C4B57  # "FLKW"
 _BY_FID = sql.SQL("ORDER BY fid")
+#: A timestamptz column as ISO 8601 text in UTC (the GeoPackage's form).
+_UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 _GEOMETRY_TYPES = {"POINT": "Point", "LINESTRING": "LineString", "GEOMETRY": "Geometry"}
 
 
@@ -165,6 +170,8 @@ class PostgisWriter:
         self.cancelled = False
         #: Who imports (the signed-in user, else the operating-system user).
         self.who = who or current_user()
+        #: Whether the import is written to the log (not for a copy of a store).
+        self.logged = True
 
     def write(self, batches: dict[str, pd.DataFrame]) -> None:
         """Upsert one batch of records per table (not yet committed)."""
@@ -184,8 +191,29 @@ class PostgisWriter:
         """Per table: inserted, updated, unchanged so far."""
         return [ImportReport(name, *t) for name, t in self._totals.items()]
 
+    def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
+        """Write another store's import log and history as they are (a copy); the copy
+        itself is then not logged, and the id counters move past the copied ids."""
+        self.logged = False
+        with self._con.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO imports (import_id, file, sha256, imported_at, imported_by, "
+                "report) VALUES (%s, %s, %s, %s, %s, %s)",
+                _plain_rows(imports[list(LOG_COLUMNS)]))
+            cursor.executemany(
+                "INSERT INTO history (history_id, table_name, id, version, record, "
+                "record_hash, replaced_at, import_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                _plain_rows(history[list(HISTORY_COLUMNS)]))
+        for table, column in (("imports", "import_id"), ("history", "history_id")):
+            self._con.execute(sql.SQL(
+                "SELECT setval(pg_get_serial_sequence(%s, %s), "
+                "coalesce((SELECT max({}) FROM {}), 0) + 1, false)").format(
+                    sql.Identifier(column), sql.Identifier(table)), (table, column))
+
     def finish(self, file: str, sha256: str) -> None:
         """Log the import (inside the transaction)."""
+        if not self.logged:
+            return
         import_id = self._con.execute(
             "INSERT INTO imports (file, sha256, report, imported_by) VALUES (%s, %s, %s, %s) "
             "RETURNING import_id",
@@ -441,11 +469,18 @@ class PostgisStore:
         """The import log: id, file, SHA-256, when, who, what it did."""
         with self.connect() as con:
             rows = con.execute(
-                "SELECT import_id, file, sha256, to_char(imported_at AT TIME ZONE 'UTC', "
-                "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), imported_by, report "
-                "FROM imports ORDER BY import_id").fetchall()
-        return pd.DataFrame(rows, columns=["import_id", "file", "sha256", "imported_at",
-                                           "imported_by", "report"])
+                f"SELECT import_id, file, sha256, {_UTC_TEXT.format('imported_at')}, "
+                "imported_by, report FROM imports ORDER BY import_id").fetchall()
+        return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
+
+    def dump_log(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The import log and the record history, every row (for a copy)."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT history_id, table_name, id, version, record, record_hash, "
+                f"{_UTC_TEXT.format('replaced_at')}, import_id FROM history "
+                "ORDER BY history_id").fetchall()
+        return self.imports(), pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
     def _read(self, layer: Layer, where: sql.Composable, params: list,
               columns: Sequence[str] | None,

@@ -106,6 +106,20 @@ class ImportReport:
                 f"{self.unchanged} unchanged")
 
 
+#: Columns of the import log and of the record history, as :meth:`Store.dump_log` gives
+#: them (times as ISO 8601 text in UTC).
+LOG_COLUMNS = ("import_id", "file", "sha256", "imported_at", "imported_by", "report")
+HISTORY_COLUMNS = ("history_id", "table_name", "id", "version", "record", "record_hash",
+                   "replaced_at", "import_id")
+
+
+def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rows with Python values (None for missing) for a database driver."""
+    return [tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v)))
+                  else (int(v) if isinstance(v, np.integer) else v) for v in row)
+            for row in frame.itertuples(index=False)]
+
+
 def current_user() -> str:
     """The operating-system user running this process (the import log's "who" when
     nobody is signed in)."""
@@ -457,6 +471,8 @@ class StoreWriter:
         self.cancelled = False
         #: Who imports (the signed-in user, else the operating-system user).
         self.who = who or current_user()
+        #: Whether the import is written to the log (not for a copy of a store).
+        self.logged = True
 
     def write(self, batches: dict[str, pd.DataFrame]) -> None:
         """Upsert one batch of records per table (not yet committed)."""
@@ -476,10 +492,24 @@ class StoreWriter:
         """Per table: inserted, updated, unchanged so far."""
         return [ImportReport(name, *t) for name, t in self._totals.items()]
 
+    def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
+        """Write another store's import log and history as they are (a copy); the copy
+        itself is then not logged."""
+        self.logged = False
+        self._con.executemany(
+            "INSERT INTO imports (import_id, file, sha256, imported_at, imported_by, report) "
+            "VALUES (?, ?, ?, ?, ?, ?)", _plain_rows(imports[list(LOG_COLUMNS)]))
+        self._con.executemany(
+            "INSERT INTO history (history_id, table_name, id, version, record, record_hash, "
+            "replaced_at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _plain_rows(history[list(HISTORY_COLUMNS)]))
+
     def finish(self, file: str, sha256: str) -> None:
         """Update the tables' extents and log the import (inside the transaction)."""
         for name in self._totals:
             _update_extent(self._con, LAYERS[name])
+        if not self.logged:
+            return
         cursor = self._con.execute(
             "INSERT INTO imports (file, sha256, imported_at, report, imported_by) "
             "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?)",
@@ -647,8 +677,14 @@ class Store:
         """The import log: id, file, SHA-256, when, who, what it did."""
         with closing(self.connect()) as con:
             return pd.read_sql_query(
-                "SELECT import_id, file, sha256, imported_at, imported_by, report "
-                "FROM imports ORDER BY import_id", con)
+                f"SELECT {', '.join(LOG_COLUMNS)} FROM imports ORDER BY import_id", con)
+
+    def dump_log(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The import log and the record history, every row (for a copy)."""
+        with closing(self.connect()) as con:
+            history = pd.read_sql_query(
+                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history ORDER BY history_id", con)
+        return self.imports(), history
 
     def _read(self, layer: Layer, where: str, params: list,
               columns: Sequence[str] | None, order: str = "ORDER BY fid") -> pd.DataFrame:
