@@ -364,3 +364,30 @@ def test_copy_refuses_a_store_that_has_records(store, tmp_path, capsys):
     source = open_store(tmp_path / "source.gpkg")
     assert main(["store", "copy", str(source.path), _location(store)]) == 2
     assert "a copy goes into" in capsys.readouterr().err
+
+
+def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, capsys):
+    """The README's roles: a viewer reads and exports but cannot import (refused with the
+    server's reason, nothing written); an importer imports."""
+    from dashboard.export import main as export_main
+
+    url = _postgis_store(cluster).url
+    with psycopg.connect(url, autocommit=True) as con:
+        for statement in (
+                "CREATE ROLE test_viewer LOGIN",
+                "GRANT SELECT ON ALL TABLES IN SCHEMA public TO test_viewer",
+                "CREATE ROLE test_importer LOGIN",
+                "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO test_importer",
+                "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO test_importer"):
+            con.execute(statement)
+    viewer = url.replace("postgres@", "test_viewer@")
+    importer = url.replace("postgres@", "test_importer@")
+    assert export_main(["--store", viewer, "-o", str(tmp_path / "data.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "data.csv")) == 7
+    assert main(["import", str(ACLED), "--store", viewer, "--rejects",
+                 str(tmp_path / "r.csv")]) == 2
+    assert "permission denied" in capsys.readouterr().err
+    assert open_store(url).counts()["incidents"] == 7
+    assert main(["import", str(ACLED), "--store", importer, "--rejects",
+                 str(tmp_path / "r.csv")]) == 0
+    assert open_store(url).imports()["imported_by"].iloc[-1] == current_user()
