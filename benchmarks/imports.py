@@ -9,7 +9,10 @@ large import through the command line and through the dashboard's Import tab.
   chromium (the file checked, then imported with the button); the peak resident memory
   of the command's process and of the Streamlit server is the kernel's figure.
 
-    .venv/bin/python benchmarks/imports.py concurrent [--processes 4] [--rows 300000]
+    .venv/bin/python benchmarks/imports.py concurrent [--processes 4] [--rows 300000] [--postgis]
+
+``--postgis`` runs the concurrent importers against the PostGIS team store instead, on a
+throwaway PostgreSQL cluster of its own (a Unix socket in a temporary folder).
     .venv/bin/python benchmarks/imports.py memory [--rows 1400000]
 """
 
@@ -70,13 +73,26 @@ def fresh_store(store: Path) -> Path:
     return open_store(store).path
 
 
-def concurrent(processes: int, rows: int) -> None:
+def concurrent(processes: int, rows: int, *, postgis: bool = False) -> None:
+    if postgis:
+        from tests.postgres import private_cluster
+
+        with private_cluster() as url:
+            subprocess.run([sys.executable, "-m", "geo", "store", "init", "--with-seeds",
+                            "--store", url], cwd=ROOT, check=True, capture_output=True)
+            _concurrent(processes, rows, url)
+        return
+    _concurrent(processes, rows, str(fresh_store(OUT / "concurrent.gpkg")))
+
+
+def _concurrent(processes: int, rows: int, store: str) -> None:
+    from geo.store import open_store
+
     OUT.mkdir(parents=True, exist_ok=True)
-    store = fresh_store(OUT / "concurrent.gpkg")
     files = [write_rows(OUT / f"part{k}.csv", f"p{k}-", rows, seed=k) for k in range(processes)]
     started = time.monotonic()
     procs = [subprocess.Popen([sys.executable, "-m", "geo", "import", str(f), "--store",
-                               str(store)], cwd=ROOT, stdout=subprocess.PIPE,
+                               store], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for f in files]
     for k, proc in enumerate(procs):
         status, peak = _wait(proc)
@@ -85,10 +101,13 @@ def concurrent(processes: int, rows: int) -> None:
         print(f"importer {k}: exit {status} after {time.monotonic() - started:.0f} s, "
               f"peak {peak:.0f} MB, {waited}; {proc.stdout.read().splitlines()[:1]}",
               flush=True)
-    with closing(sqlite3.connect(store)) as con:
-        total = con.execute("SELECT count(*) FROM incidents").fetchone()[0]
-        logged = con.execute("SELECT count(*) FROM imports").fetchone()[0]
-        check = con.execute("PRAGMA integrity_check").fetchone()[0]
+    opened = open_store(store)
+    total = opened.counts()["incidents"]
+    logged = len(opened.imports())
+    check = "not applicable"
+    if not store.startswith("postgresql://"):
+        with closing(sqlite3.connect(store)) as con:
+            check = con.execute("PRAGMA integrity_check").fetchone()[0]
     print(f"{processes} x {rows:,} rows: all done in {time.monotonic() - started:.0f} s; "
           f"store holds {total:,} incidents (7 seeds + {total - 7:,}), {logged - 1} imports "
           f"logged, integrity {check}")
@@ -190,9 +209,11 @@ def main() -> None:
     parser.add_argument("what", choices=["concurrent", "memory"])
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--rows", type=int)
+    parser.add_argument("--postgis", action="store_true",
+                        help="concurrent: into a PostGIS store on a throwaway cluster")
     args = parser.parse_args()
     if args.what == "concurrent":
-        concurrent(args.processes, args.rows or 300_000)
+        concurrent(args.processes, args.rows or 300_000, postgis=args.postgis)
     else:
         memory(args.rows or 1_400_000)
 
