@@ -48,7 +48,7 @@ from dashboard.style import (
 from dashboard.text import printable
 from geo.dates import format_date
 from geo.schema import DEPLOYMENT_STATUSES, INCIDENT_TYPES
-from geo.settings import COVERAGE_BBOX, GEOD
+from geo.settings import CONTEXT_BBOX, COVERAGE_BBOX, GEOD
 
 PROJECTION = "EPSG:3035"
 #: Above this many incidents in view, points are counted in hexagons instead.
@@ -128,6 +128,11 @@ class SnapshotOptions:
             if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
                 msg = (f"`bbox` was {self.bbox} but is expected to be min lon, min lat, "
                        "max lon, max lat in degrees, with min < max")
+                raise ValueError(msg)
+            west, south, east, north = CONTEXT_BBOX
+            if x0 < west or y0 < south or x1 > east or y1 > north:
+                msg = (f"`bbox` was {self.bbox} but the briefing map's land reaches "
+                       f"{west:g}…{east:g}° E, {south:g}…{north:g}° N; give a box inside it")
                 raise ValueError(msg)
 
 

@@ -116,6 +116,8 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
         sql.SQL("CREATE INDEX history_record_idx ON history (table_name, id)"),
         sql.SQL("ALTER TABLE imports ADD COLUMN imported_by text"),
     ],
+    # the GeoPackage's R-tree on positions; here the GiST indexes of version 1 serve
+    3: lambda: [],
 }
 
 

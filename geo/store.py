@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import sqlite3
+import struct
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -217,9 +218,82 @@ def _create_schema(con: sqlite3.Connection) -> None:
             con.execute(statement)
 
 
-#: The store's schema version (both backends): 1 the record tables and the import log,
-#: 2 adds the record history and the importing user.
-SCHEMA_VERSION = 2
+#: The store's schema version: 1 the record tables and the import log, 2 adds the record
+#: history and the importing user, 3 (GeoPackage) the R-tree index on positions.
+SCHEMA_VERSION = 3
+
+def _rtree_sql(table: str) -> str:
+    """The GeoPackage R-tree spatial index extension on ``table``'s points: the index
+    table, the spec's triggers that keep it current on any writer (GDAL and QGIS have
+    its ST_ functions; this module registers them on its own connections), its
+    registration, and the index filled from the rows already there. An update deletes
+    then inserts (GeoPackage 1.4's update6), which an upsert's conflict policy allows."""
+    rtree = f"rtree_{table}_geom"
+    bounds = "ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
+    has = "NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom)"
+    lacks = "NEW.geom IS NULL OR ST_IsEmpty(NEW.geom)"
+    return f"""
+        CREATE TABLE IF NOT EXISTS gpkg_extensions (
+            table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
+            definition TEXT NOT NULL, scope TEXT NOT NULL,
+            CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+        CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy);
+        CREATE TRIGGER {rtree}_insert AFTER INSERT ON {table} WHEN ({has})
+        BEGIN INSERT OR REPLACE INTO {rtree} VALUES (NEW.fid, {bounds}); END;
+        CREATE TRIGGER {rtree}_update6 AFTER UPDATE OF geom ON {table}
+        WHEN OLD.fid = NEW.fid AND ({has})
+        BEGIN DELETE FROM {rtree} WHERE id = OLD.fid;
+              INSERT INTO {rtree} VALUES (NEW.fid, {bounds}); END;
+        CREATE TRIGGER {rtree}_update2 AFTER UPDATE OF geom ON {table}
+        WHEN OLD.fid = NEW.fid AND ({lacks})
+        BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;
+        CREATE TRIGGER {rtree}_update3 AFTER UPDATE ON {table}
+        WHEN OLD.fid != NEW.fid AND ({has})
+        BEGIN DELETE FROM {rtree} WHERE id = OLD.fid;
+              INSERT INTO {rtree} VALUES (NEW.fid, {bounds}); END;
+        CREATE TRIGGER {rtree}_update4 AFTER UPDATE ON {table}
+        WHEN OLD.fid != NEW.fid AND ({lacks})
+        BEGIN DELETE FROM {rtree} WHERE id IN (OLD.fid, NEW.fid); END;
+        CREATE TRIGGER {rtree}_delete AFTER DELETE ON {table} WHEN old.geom NOT NULL
+        BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;
+        INSERT INTO gpkg_extensions VALUES ('{table}', 'geom', 'gpkg_rtree_index',
+            'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
+        INSERT INTO {rtree} SELECT fid, lon, lon, lat, lat FROM {table}
+            WHERE geom IS NOT NULL AND lon IS NOT NULL AND lat IS NOT NULL;
+    """
+
+
+def _blob_point(blob: bytes | None) -> tuple[float, float] | None:
+    """(x, y) of a GeoPackage point blob; None for no geometry or an empty point."""
+    if blob is None:
+        return None
+    flags = blob[3]
+    start = 8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 0b111]
+    order = "<" if blob[start] == 1 else ">"
+    kind = struct.unpack_from(f"{order}I", blob, start + 1)[0] % 1000
+    if kind != 1:  # not a point: its bounds
+        geom = shapely.from_wkb(bytes(blob[start:]))
+        if geom.is_empty:
+            return None
+        x0, y0, x1, y1 = geom.bounds
+        return (x0 + x1) / 2, (y0 + y1) / 2
+    x, y = struct.unpack_from(f"{order}dd", blob, start + 5)
+    return None if (x != x or y != y) else (x, y)  # NaN coordinates: an empty point
+
+
+def _register_functions(con: sqlite3.Connection) -> None:
+    """The SQL functions the R-tree triggers call (points only, as the store keeps)."""
+    def coordinate(i: int):
+        def read(blob):
+            point = _blob_point(blob)
+            return None if point is None else point[i]
+        return read
+
+    for name, i in (("ST_MinX", 0), ("ST_MaxX", 0), ("ST_MinY", 1), ("ST_MaxY", 1)):
+        con.create_function(name, 1, coordinate(i), deterministic=True)
+    con.create_function("ST_IsEmpty", 1, lambda blob: int(_blob_point(blob) is None),
+                        deterministic=True)
+
 
 _GPKG_MIGRATIONS = {
     2: """
@@ -230,6 +304,7 @@ _GPKG_MIGRATIONS = {
         CREATE INDEX history_record_idx ON history (table_name, id);
         ALTER TABLE imports ADD COLUMN imported_by TEXT;
     """,
+    3: "\n".join(_rtree_sql(table) for table in ("incidents", "deployments")),
 }
 
 
@@ -240,6 +315,19 @@ def _gpkg_version(con: sqlite3.Connection) -> int:
     if not found:
         return 1
     return con.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 1
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of a script, each whole (triggers hold ';' in their bodies)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        msg = f"incomplete SQL statement: {pending.strip()[:80]!r}"
+        raise ValueError(msg)
 
 
 def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
@@ -257,9 +345,8 @@ def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
                         "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
             con.execute("INSERT OR IGNORE INTO schema_version VALUES "
                         "(1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))")
-            for statement in _GPKG_MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    con.execute(statement)
+            for statement in _statements(_GPKG_MIGRATIONS[version]):
+                con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES "
                         "(?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (version,))
         except BaseException:
@@ -295,6 +382,7 @@ def _geoms_from_blobs(blobs: Iterable) -> np.ndarray:
 
 def _connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, timeout=30, isolation_level=None)
+    _register_functions(con)
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA synchronous = FULL")
     return con
@@ -738,10 +826,13 @@ def _where(filters: IncidentFilter) -> tuple[str, list]:
                            else "0")
             params.extend(values)
     box = filters.search_box()
-    if box is not None:
+    if box is not None:  # the R-tree finds the candidates, the coordinates decide
         min_lon, min_lat, max_lon, max_lat = box
-        clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
-        params.extend([min_lon, max_lon, min_lat, max_lat])
+        clauses.append("fid IN (SELECT id FROM rtree_incidents_geom WHERE minx <= ? AND "
+                       "maxx >= ? AND miny <= ? AND maxy >= ?) "
+                       "AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
+        params.extend([max_lon, min_lon, max_lat, min_lat,
+                       min_lon, max_lon, min_lat, max_lat])
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

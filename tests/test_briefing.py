@@ -306,6 +306,7 @@ def test_atlas_has_a_page_per_airspace_framed_on_its_incidents(synthetic, tmp_pa
     (["--area", "/nonexistent/area.geojson"], "not a readable GeoJSON"),
     (["--atlas", "country", "--countries", "FIN"], "nothing to show"),
     (["--pack"], "writes a .pdf or a .zip"),
+    (["--bbox", "100,40,140,60"], "the briefing map's land reaches"),
 ])
 def test_bad_briefing_options_leave_no_file(seeds, tmp_path, capsys, args, message):
     out = tmp_path / ("x.png" if "--pack" in args else "x.pdf")

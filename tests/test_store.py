@@ -102,6 +102,30 @@ def test_filters_select_by_overlap_type_and_country(store):
     assert store.count_incidents(IncidentFilter(bbox=(23.0, 54.0, 25.0, 56.0))) == len(box)
 
 
+def test_positions_have_an_r_tree_kept_current(store, tmp_path):
+    """The GeoPackage R-tree extension on incident positions: registered, used by box
+    filters, and right after inserts and updates that move a point."""
+    box = IncidentFilter(bbox=(23.0, 54.0, 25.0, 56.0))
+    assert "rtree_incidents_geom" in store.incidents_query_plan(box)
+    moved = store.incidents().iloc[[0]].assign(lon=30.5, lat=60.5)
+    with store.importing(file="move") as writer:
+        writer.write({"incidents": moved})
+    with sqlite3.connect(store.path) as con:
+        assert con.execute("SELECT count(*) FROM gpkg_extensions WHERE table_name = "
+                           "'incidents' AND extension_name = 'gpkg_rtree_index'"
+                           ).fetchone()[0] == 1
+        index = dict((fid, (x, y)) for fid, x, y in con.execute(
+            "SELECT id, minx, miny FROM rtree_incidents_geom"))
+        rows = con.execute("SELECT fid, lon, lat FROM incidents").fetchall()
+    assert len(index) == len(rows)
+    for fid, lon, lat in rows:
+        assert index[fid] == pytest.approx((lon, lat), abs=1e-4)  # float32 bounds
+    far = store.incidents(IncidentFilter(bbox=(30.0, 60.0, 31.0, 61.0)))
+    assert list(far["id"]) == [moved["id"].iloc[0]]
+    assert gpd.read_file(store.path, layer="incidents", bbox=(30.0, 60.0, 31.0, 61.0)
+                         )["id"].tolist() == [moved["id"].iloc[0]]  # GDAL uses it too
+
+
 def test_an_area_and_a_ring_keep_only_the_points_inside(store):
     """The polygon and the geodesic ring are applied after the SQL box, with the same
     answer whether rows or a count are asked for."""
