@@ -283,15 +283,22 @@ def _blob_point(blob: bytes | None) -> tuple[float, float] | None:
 
 def _register_functions(con: sqlite3.Connection) -> None:
     """The SQL functions the R-tree triggers call (points only, as the store keeps)."""
+    last: list = [None, None]  # the triggers ask five times about each new row's blob
+
+    def point_of(blob):
+        if blob != last[0]:
+            last[0], last[1] = blob, _blob_point(blob)
+        return last[1]
+
     def coordinate(i: int):
         def read(blob):
-            point = _blob_point(blob)
+            point = point_of(blob)
             return None if point is None else point[i]
         return read
 
     for name, i in (("ST_MinX", 0), ("ST_MaxX", 0), ("ST_MinY", 1), ("ST_MaxY", 1)):
         con.create_function(name, 1, coordinate(i), deterministic=True)
-    con.create_function("ST_IsEmpty", 1, lambda blob: int(_blob_point(blob) is None),
+    con.create_function("ST_IsEmpty", 1, lambda blob: int(point_of(blob) is None),
                         deterministic=True)
 
 
