@@ -41,12 +41,12 @@ from geo.store import (
     LAYERS,
     LOG_COLUMNS,
     SCHEMA_VERSION,
+    BatchWriter,
     ImportReport,
     Layer,
     _plain_rows,
     _rows,
     _timestamp_text,
-    current_user,
 )
 
 log = logging.getLogger(__name__)
@@ -162,36 +162,11 @@ def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
     return applied
 
 
-class PostgisWriter:
-    """Writes batches of records inside an import's transaction (see
-    :meth:`PostgisStore.importing`); ``reports`` sums what each table got."""
+class PostgisWriter(BatchWriter):
+    """The team store's writer (see :class:`geo.store.BatchWriter`)."""
 
-    def __init__(self, con: psycopg.Connection, who: str = "") -> None:
-        self._con = con
-        self._totals: dict[str, list[int]] = {}
-        self.cancelled = False
-        #: Who imports (the signed-in user, else the operating-system user).
-        self.who = who or current_user()
-        #: Whether the import is written to the log (not for a copy of a store).
-        self.logged = True
-
-    def write(self, batches: dict[str, pd.DataFrame]) -> None:
-        """Upsert one batch of records per table (not yet committed)."""
-        for name, frame in batches.items():
-            if len(frame):
-                got = _upsert(self._con, LAYERS[name], frame)
-                totals = self._totals.setdefault(name, [0, 0, 0])
-                for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
-                    totals[k] += n
-
-    def cancel(self) -> None:
-        """Write nothing: the transaction is rolled back at the end of the import."""
-        self.cancelled = True
-
-    @property
-    def reports(self) -> list[ImportReport]:
-        """Per table: inserted, updated, unchanged so far."""
-        return [ImportReport(name, *t) for name, t in self._totals.items()]
+    def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
+        return _upsert(self._con, layer, records)
 
     def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
         """Write another store's import log and history as they are (a copy); the copy

@@ -556,11 +556,12 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-class StoreWriter:
+class BatchWriter:
     """Writes batches of records inside an import's transaction (see
-    :meth:`Store.importing`); ``reports`` sums what each table got."""
+    :meth:`Store.importing`); ``reports`` sums what each table got. Each backend gives
+    its own ``_upsert``, ``restore_log`` and ``finish``."""
 
-    def __init__(self, con: sqlite3.Connection, who: str = "") -> None:
+    def __init__(self, con, who: str = "") -> None:
         self._con = con
         self._totals: dict[str, list[int]] = {}
         self.cancelled = False
@@ -569,11 +570,14 @@ class StoreWriter:
         #: Whether the import is written to the log (not for a copy of a store).
         self.logged = True
 
+    def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
+        raise NotImplementedError
+
     def write(self, batches: dict[str, pd.DataFrame]) -> None:
         """Upsert one batch of records per table (not yet committed)."""
         for name, frame in batches.items():
             if len(frame):
-                got = _upsert(self._con, LAYERS[name], frame)
+                got = self._upsert(LAYERS[name], frame)
                 totals = self._totals.setdefault(name, [0, 0, 0])
                 for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
                     totals[k] += n
@@ -586,6 +590,13 @@ class StoreWriter:
     def reports(self) -> list[ImportReport]:
         """Per table: inserted, updated, unchanged so far."""
         return [ImportReport(name, *t) for name, t in self._totals.items()]
+
+
+class StoreWriter(BatchWriter):
+    """The GeoPackage's writer."""
+
+    def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
+        return _upsert(self._con, layer, records)
 
     def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
         """Write another store's import log and history as they are (a copy); the copy

@@ -261,7 +261,7 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
         assert page.locator("[data-testid=stSidebar] img").count() == 0
         page.keyboard.press("Escape")
         page.get_by_role("tab", name="Incidents").click()
-        page.get_by_test_id("stDataFrame").wait_for(timeout=30_000)
+        page.get_by_test_id("stDataFrame").wait_for(timeout=60_000)  # a 2-core CI is slow
         page.get_by_role("tab", name="Import").click()
         name = f"![x](http://{OUTSIDE}/f.png) {{{{ 7*191 }}}} :smile:.csv"
         page.locator("input[type=file]").set_input_files(
