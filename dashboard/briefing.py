@@ -32,7 +32,7 @@ from dashboard.snapshot import (
     render_snapshot,
 )
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
-from dashboard.text import printable
+from dashboard.text import printable, safe_url
 from geo.dates import format_date
 from geo.schema import INCIDENT_TYPES
 
@@ -170,6 +170,9 @@ def source_lines(incidents: pd.DataFrame, sources: pd.DataFrame
         if address is None:
             document = _text(row.get("document"))
             parts.append(f"archived document {document}" if document else "no address")
+        elif safe_url(address) is None:  # shown, never a link (javascript:, file:, …)
+            parts.append(f"address (not a web link): {address}")
+            address = None
         lines.append((f"[{ident}] " + " · ".join(parts), address))
     return lines
 

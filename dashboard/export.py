@@ -417,6 +417,12 @@ def main(argv: list[str] | None = None) -> int:
         check_output_path(args.output, suffixes=SUFFIXES, what="-o")
     except InputError as exc:
         parser.error(str(exc))
+    maps = (*SNAPSHOT_SUFFIXES, ".zip")
+    if args.bbox and args.output.suffix.lower() in maps:
+        from dashboard.snapshot import outside_land
+
+        if (why := outside_land(args.bbox)) is not None:
+            parser.error(f"--bbox {why}")
     view = ViewState(start=args.start, end=args.end, types=args.types,
                      countries=args.countries, confidence=args.confidence, near=args.near,
                      layers=args.layers or DEFAULT_LAYERS, area=args.area)

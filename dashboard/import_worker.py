@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from geo.settings import STORE_ENV_VAR
 from geo.store import is_store_url
 
 log = logging.getLogger(__name__)
@@ -45,13 +47,15 @@ def run_import(store: str, path: Path, *, name: str, dry_run: bool,
                progress: Callable[[float, str], None] | None = None) -> UploadResult:
     """Check (``dry_run``) or import ``path`` into ``store`` in a child process."""
     location = store if is_store_url(store) else str(Path(store).resolve())
-    command = [sys.executable, "-m", "dashboard.import_worker", location,
+    # the store goes by the environment: a URL may hold a password, and any local user
+    # can read a process's command line
+    command = [sys.executable, "-m", "dashboard.import_worker",
                str(Path(path).resolve()), "--name", name,
                *(["--dry-run"] if dry_run else [])]
     # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
     with tempfile.TemporaryFile("w+") as errors_file, subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors_file,
-            text=True) as proc:
+            text=True, env={**os.environ, STORE_ENV_VAR: location}) as proc:
         result = None
         for line in proc.stdout:
             message = json.loads(line)
@@ -93,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     from geo.store import check_store, open_store
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.import_worker")
-    parser.add_argument("store")
     parser.add_argument("input", type=Path)
     parser.add_argument("--name", required=True)
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     try:
-        store = (open_store(args.store) if is_store_url(args.store)
-                 else check_store(Path(args.store)))
+        location = os.environ[STORE_ENV_VAR]  # set by run_import
+        store = (open_store(location) if is_store_url(location)
+                 else check_store(Path(location)))
         result = import_file(store, args.input, keep_valid=True,
                              name=args.name, dry_run=args.dry_run,
                              progress=lambda f, t: _emit(progress=f, text=t))

@@ -8,7 +8,8 @@ and the caller decides what to do with it (an incident goes to the numbered key)
 
 This is the cartographers' candidate-position method rather than adjustText's
 repulsion: repulsion leaves overlaps where labels crowd and cannot promise that no
-label covers an incident; a briefing map must.
+label covers an incident; a briefing map must. Leader lines are checked too: one never
+crosses a symbol or a label, and later labels keep off it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,20 @@ class LabelPlacer:
             return False
         return not (self._placed and boxes_overlap(np.array(self._placed), grown).any())
 
+    def _line_is_free(self, points: np.ndarray) -> bool:
+        """Whether a leader line (its sample points) crosses no obstacle and no label."""
+        boxes = [self._obstacles] + ([np.array(self._placed)] if self._placed else [])
+        for many in boxes:
+            if not len(many) or not len(points):
+                continue
+            inside = ((points[:, None, 0] >= many[None, :, 0])
+                      & (points[:, None, 0] <= many[None, :, 2])
+                      & (points[:, None, 1] >= many[None, :, 1])
+                      & (points[:, None, 1] <= many[None, :, 3]))
+            if inside.any():
+                return False
+        return True
+
     def _size(self, text: str, style: dict) -> tuple[float, float]:
         probe = self.ax.text(0, 0, text, **style)
         renderer = self.ax.figure.canvas.get_renderer()
@@ -124,7 +139,12 @@ class LabelPlacer:
             box = np.array([px + dx, py + dy, px + dx + width, py + dy + height])
             if not self.is_free(box):
                 continue
+            line = _leader_points(box, px, py, radius) if with_line else None
+            if line is not None and not self._line_is_free(line):
+                continue
             self._placed.append(box)
+            if line is not None and len(line):  # later labels keep off the leader line
+                self.block(np.column_stack([line - 1.5, line + 1.5]))
             scale = 1 / self.px_per_pt
             arrow = ({"arrowstyle": "-", "color": "#555", "lw": 0.5, "shrinkA": 0,
                       "shrinkB": radius_pt} if with_line else None)
@@ -133,3 +153,15 @@ class LabelPlacer:
                                     arrowprops=arrow, gid=gid, annotation_clip=False,
                                     zorder=15, **style)
         return None
+
+
+def _leader_points(box: np.ndarray, px: float, py: float, radius: float) -> np.ndarray:
+    """Points along the leader line from a label's box to its symbol (display pixels),
+    those inside the box and on the symbol itself left out."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    t = np.linspace(0.0, 1.0, 24)[:, None]
+    points = np.array([cx, cy]) + (np.array([px, py]) - np.array([cx, cy])) * t
+    outside_box = ~((points[:, 0] >= box[0]) & (points[:, 0] <= box[2])
+                    & (points[:, 1] >= box[1]) & (points[:, 1] <= box[3]))
+    off_symbol = np.hypot(points[:, 0] - px, points[:, 1] - py) > radius * 1.5 + 2
+    return points[outside_box & off_symbol]

@@ -129,11 +129,7 @@ class SnapshotOptions:
                 msg = (f"`bbox` was {self.bbox} but is expected to be min lon, min lat, "
                        "max lon, max lat in degrees, with min < max")
                 raise ValueError(msg)
-            west, south, east, north = CONTEXT_BBOX
-            if x0 < west or y0 < south or x1 > east or y1 > north:
-                msg = (f"`bbox` was {self.bbox} but the briefing map's land reaches "
-                       f"{west:g}…{east:g}° E, {south:g}…{north:g}° N; give a box inside it")
-                raise ValueError(msg)
+
 
 
 def _project(geom):
@@ -595,12 +591,28 @@ def render_snapshot(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None
                        options or SnapshotOptions())
 
 
+def outside_land(bbox) -> str | None:
+    """Why a box cannot be drawn (it reaches past the land the map has), or None."""
+    west, south, east, north = CONTEXT_BBOX
+    x0, y0, x1, y1 = bbox
+    if x0 < west or y0 < south or x1 > east or y1 > north:
+        return (f"{tuple(bbox)} reaches past the land the briefing map draws "
+                f"({west:g}…{east:g}° E, {south:g}…{north:g}° N); give a box inside it")
+    return None
+
+
 def _frame(incidents, opts: SnapshotOptions) -> tuple[float, float, float, float]:
+    """The box to frame: given, focused or the data's, cut to the land the map has (a
+    far-off record or a zoomed-out view never leaves sea where there is land)."""
     if opts.bbox:
-        return opts.bbox
-    if opts.focus:
-        return focus_bbox(opts.focus)
-    return data_bbox(incidents, layers=opts.layers, bands_km=opts.bands_km)
+        box = opts.bbox
+    elif opts.focus:
+        box = focus_bbox(opts.focus)
+    else:
+        box = data_bbox(incidents, layers=opts.layers, bands_km=opts.bands_km)
+    west, south, east, north = CONTEXT_BBOX
+    cut = (max(box[0], west), max(box[1], south), min(box[2], east), min(box[3], north))
+    return cut if cut[0] < cut[2] and cut[1] < cut[3] else DEFAULT_BBOX
 
 
 def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossings,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from geo.errors import InputError, StoreError
 from geo.filters import IncidentFilter, apply_outline
@@ -39,6 +40,7 @@ from geo.store import (
     HISTORY_COLUMNS,
     INCIDENTS,
     LAYERS,
+    LOCK_WAIT_S,
     LOG_COLUMNS,
     SCHEMA_VERSION,
     BatchWriter,
@@ -56,15 +58,38 @@ _IMPORT_LOCK = 0x464C4B57  # "FLKW"
 _BY_FID = sql.SQL("ORDER BY fid")
 #: A timestamptz column as ISO 8601 text in UTC (the GeoPackage's form).
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-_GEOMETRY_TYPES = {"POINT": "Point", "LINESTRING": "LineString", "GEOMETRY": "Geometry"}
+#: Column types: points from lon/lat are 2-D points; track and line tables take any
+#: geometry with SRID 4326 (Z values and multi-part lines, as the GeoPackage does).
+_GEOMETRY_TYPES = {"POINT": "geometry(Point, 4326)", "LINESTRING": "geometry",
+                   "GEOMETRY": "geometry"}
 
 
 def _safe(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    """The URL without its password, wherever it is given (``user:pw@`` or
+    ``?password=``), for messages, logs and manifests."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.Error:
+        parts = None
+    if parts is None:  # not even parseable: keep only what precedes any credentials
+        return urlsplit(url).scheme + "://…"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = parts.get("host", "")
+    where = f"?host={host}" if host.startswith("/") else ""
+    server = "" if where else host + (f":{parts['port']}" if parts.get("port") else "")
+    return f"postgresql://{user}{server}/{parts.get('dbname', '')}{where}"
+
+
+def _reason(exc: Exception, url: str) -> str:
+    """A driver error in words, without the URL's password (libpq may quote the URL)."""
+    text = str(exc).strip()
+    password = None
+    with suppress(psycopg.Error):
+        password = conninfo_to_dict(url).get("password")
+    password = password or urlsplit(url).password
+    if password:
+        text = text.replace(password, "***")
+    return text.replace(url, _safe(url))
 
 
 def _column_type(name: str) -> str:
@@ -81,8 +106,7 @@ def _table_sql(layer: Layer) -> list[sql.Composable]:
     table = sql.Identifier(layer.table)
     columns = [sql.SQL("fid bigserial PRIMARY KEY")]
     if layer.geometry:
-        columns.append(sql.SQL("geom geometry({}, 4326)").format(
-            sql.SQL(_GEOMETRY_TYPES[layer.geometry])))
+        columns.append(sql.SQL("geom {}").format(sql.SQL(_GEOMETRY_TYPES[layer.geometry])))
     for name in layer.columns:
         kind = "text NOT NULL UNIQUE" if name == "id" else _column_type(name)
         columns.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)))
@@ -125,7 +149,7 @@ def _connect(url: str, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.Error as exc:
-        msg = f"store {_safe(url)}: cannot connect: {str(exc).strip()}"
+        msg = f"store {_safe(url)}: cannot connect: {_reason(exc, url)}"
         raise StoreError(msg) from exc
 
 
@@ -155,6 +179,10 @@ def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
         for version in range(current + 1, target + 1):
             with con.transaction():
                 con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
+                done = con.execute("SELECT coalesce(max(version), 0) FROM schema_version"
+                                   ).fetchone()[0]
+                if done >= version:  # another process got there first
+                    continue
                 for statement in MIGRATIONS[version]():
                     con.execute(statement)
                 con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
@@ -220,18 +248,20 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
         rows = [(*r[:at], None if r[at] is None else bytes(r[at][8:]).hex(), *r[at + 1:])
                 for r in rows]
     table = sql.Identifier(layer.table)
-    con.execute("DROP TABLE IF EXISTS incoming")
+    # pg_temp: never a permanent table of the same name
+    con.execute("DROP TABLE IF EXISTS pg_temp.incoming")
     con.execute(sql.SQL("CREATE TEMP TABLE incoming ({}, ordinal bigserial) ON COMMIT DROP")
                 .format(sql.SQL(", ").join(
                     sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
     buffer = io.StringIO()
     for row in rows:
         buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
-    with con.cursor().copy(sql.SQL("COPY incoming ({}) FROM STDIN").format(
+    with con.cursor().copy(sql.SQL("COPY pg_temp.incoming ({}) FROM STDIN").format(
             sql.SQL(", ").join(map(sql.Identifier, names)))) as copy:
         copy.write(buffer.getvalue())
     old = dict(con.execute(sql.SQL(
-        "SELECT DISTINCT s.id, s.record_hash FROM incoming i JOIN {} s ON s.id = i.id"
+        "SELECT DISTINCT s.id, s.record_hash FROM pg_temp.incoming i JOIN {} s "
+        "ON s.id = i.id"
     ).format(table)).fetchall())
 
     _keep_history(con, layer)
@@ -247,7 +277,7 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
                                  for n in names if n != "id")
     con.execute(sql.SQL(
         "INSERT INTO {table} ({targets}) SELECT {values} FROM (SELECT DISTINCT ON (id) * "
-        "FROM incoming ORDER BY id, ordinal DESC) latest ORDER BY ordinal "
+        "FROM pg_temp.incoming ORDER BY id, ordinal DESC) latest ORDER BY ordinal "
         "ON CONFLICT (id) DO UPDATE SET {updates} "
         "WHERE {table}.record_hash IS DISTINCT FROM excluded.record_hash"
     ).format(table=table, targets=targets, values=sql.SQL(", ").join(map(value, names)),
@@ -282,7 +312,7 @@ def _keep_history(con: psycopg.Connection, layer: Layer) -> None:
         "INSERT INTO history (table_name, id, version, record, record_hash) "
         "SELECT %s, s.id, 1 + (SELECT count(*) FROM history h WHERE h.table_name = %s "
         "AND h.id = s.id), {json}, s.record_hash "
-        "FROM (SELECT DISTINCT ON (id) id, record_hash FROM incoming "
+        "FROM (SELECT DISTINCT ON (id) id, record_hash FROM pg_temp.incoming "
         "ORDER BY id, ordinal DESC) i JOIN {table} s ON s.id = i.id "
         "WHERE s.record_hash <> i.record_hash"
     ).format(json=_history_json(layer), table=sql.Identifier(layer.table)),
@@ -328,7 +358,8 @@ class PostgisStore:
                                    (_IMPORT_LOCK,)).fetchone()[0]:
                     if on_wait is not None:
                         on_wait("waiting for another import to finish…")
-                    timeout_ms = int((lock_wait_s or 1800.0) * 1000)
+                    wait_s = LOCK_WAIT_S if lock_wait_s is None else lock_wait_s
+                    timeout_ms = max(int(wait_s * 1000), 1)
                     con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                         sql.Literal(f"{timeout_ms}ms")))
                     con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
@@ -340,8 +371,13 @@ class PostgisStore:
         except _CancelledError:
             pass
         except psycopg.Error as exc:
-            msg = (f"store {self}: the import was not written and the store is unchanged: "
-                   f"{str(exc).strip()}")
+            if isinstance(exc, psycopg.errors.LockNotAvailable):
+                waited = (LOCK_WAIT_S if lock_wait_s is None else lock_wait_s) / 60
+                msg = (f"store {self}: another import has held the store for over "
+                       f"{waited:.0f} minutes; try again when it has finished")
+            else:
+                msg = (f"store {self}: the import was not written and the store is "
+                       f"unchanged: {_reason(exc, self.url)}")
             raise StoreError(msg) from exc
         finally:
             con.close()

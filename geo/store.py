@@ -226,7 +226,8 @@ def _rtree_sql(table: str) -> str:
     """The GeoPackage R-tree spatial index extension on ``table``'s points: the index
     table, the spec's triggers that keep it current on any writer (GDAL and QGIS have
     its ST_ functions; this module registers them on its own connections), its
-    registration, and the index filled from the rows already there. An update deletes
+    registration, and the index filled from the rows already there (an index GDAL or
+    QGIS made already is kept and refreshed). An update deletes
     then inserts (GeoPackage 1.4's update6), which an upsert's conflict policy allows."""
     rtree = f"rtree_{table}_geom"
     bounds = "ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)"
@@ -237,28 +238,28 @@ def _rtree_sql(table: str) -> str:
             table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL,
             definition TEXT NOT NULL, scope TEXT NOT NULL,
             CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
-        CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy);
-        CREATE TRIGGER {rtree}_insert AFTER INSERT ON {table} WHEN ({has})
+        CREATE VIRTUAL TABLE IF NOT EXISTS {rtree} USING rtree(id, minx, maxx, miny, maxy);
+        CREATE TRIGGER IF NOT EXISTS {rtree}_insert AFTER INSERT ON {table} WHEN ({has})
         BEGIN INSERT OR REPLACE INTO {rtree} VALUES (NEW.fid, {bounds}); END;
-        CREATE TRIGGER {rtree}_update6 AFTER UPDATE OF geom ON {table}
+        CREATE TRIGGER IF NOT EXISTS {rtree}_update6 AFTER UPDATE OF geom ON {table}
         WHEN OLD.fid = NEW.fid AND ({has})
         BEGIN DELETE FROM {rtree} WHERE id = OLD.fid;
               INSERT INTO {rtree} VALUES (NEW.fid, {bounds}); END;
-        CREATE TRIGGER {rtree}_update2 AFTER UPDATE OF geom ON {table}
+        CREATE TRIGGER IF NOT EXISTS {rtree}_update2 AFTER UPDATE OF geom ON {table}
         WHEN OLD.fid = NEW.fid AND ({lacks})
         BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;
-        CREATE TRIGGER {rtree}_update3 AFTER UPDATE ON {table}
+        CREATE TRIGGER IF NOT EXISTS {rtree}_update3 AFTER UPDATE ON {table}
         WHEN OLD.fid != NEW.fid AND ({has})
         BEGIN DELETE FROM {rtree} WHERE id = OLD.fid;
               INSERT INTO {rtree} VALUES (NEW.fid, {bounds}); END;
-        CREATE TRIGGER {rtree}_update4 AFTER UPDATE ON {table}
+        CREATE TRIGGER IF NOT EXISTS {rtree}_update4 AFTER UPDATE ON {table}
         WHEN OLD.fid != NEW.fid AND ({lacks})
         BEGIN DELETE FROM {rtree} WHERE id IN (OLD.fid, NEW.fid); END;
-        CREATE TRIGGER {rtree}_delete AFTER DELETE ON {table} WHEN old.geom NOT NULL
+        CREATE TRIGGER IF NOT EXISTS {rtree}_delete AFTER DELETE ON {table} WHEN old.geom NOT NULL
         BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;
-        INSERT INTO gpkg_extensions VALUES ('{table}', 'geom', 'gpkg_rtree_index',
+        INSERT OR IGNORE INTO gpkg_extensions VALUES ('{table}', 'geom', 'gpkg_rtree_index',
             'http://www.geopackage.org/spec120/#extension_rtree', 'write-only');
-        INSERT INTO {rtree} SELECT fid, lon, lon, lat, lat FROM {table}
+        INSERT OR REPLACE INTO {rtree} SELECT fid, lon, lon, lat, lat FROM {table}
             WHERE geom IS NOT NULL AND lon IS NOT NULL AND lat IS NOT NULL;
     """
 
@@ -300,6 +301,15 @@ def _register_functions(con: sqlite3.Connection) -> None:
         con.create_function(name, 1, coordinate(i), deterministic=True)
     con.create_function("ST_IsEmpty", 1, lambda blob: int(point_of(blob) is None),
                         deterministic=True)
+    con.create_function("FW_WKB_HEX", 1, _wkb_hex, deterministic=True)
+
+
+def _wkb_hex(blob: bytes | None) -> str | None:
+    """The WKB of a GeoPackage geometry blob as hex (its header and envelope dropped)."""
+    if blob is None:
+        return None
+    start = 8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(blob[3] >> 1) & 0b111]
+    return bytes(blob[start:]).hex().upper()
 
 
 _GPKG_MIGRATIONS = {
@@ -347,6 +357,9 @@ def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
     applied = []
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN IMMEDIATE")
+        if _gpkg_version(con) >= version:  # another process got there first
+            con.execute("COMMIT")
+            continue
         try:
             con.execute("CREATE TABLE IF NOT EXISTS schema_version ("
                         "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -455,6 +468,9 @@ def _rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tuple]]:
                                      records["lat"].to_numpy(float)))
         data["geom"] = _gpkg_blobs(geoms)
     values = list(zip(*data.values(), strict=True))
+    if len(set(data["id"])) < len(values):  # an id twice in one batch: the last one wins
+        last = {ident: k for k, ident in enumerate(data["id"])}
+        values = [v for k, v in enumerate(values) if last[data["id"][k]] == k]
     return [*data, "record_hash"], [(*v, hashlib.sha256(repr(v).encode()).hexdigest())
                                     for v in values]
 
@@ -493,8 +509,8 @@ def _history_json_sql(layer: Layer, alias: str) -> str:
         return column
 
     pairs = [f"'{c}', {value(c)}" for c in layer.columns]
-    if layer.geometry:  # our blobs have an 8-byte header and no envelope
-        pairs.append(f"'geom', hex(substr({alias}.geom, 9))")
+    if layer.geometry:  # the blob's WKB, whatever header (and envelope) wrote it
+        pairs.append(f"'geom', FW_WKB_HEX({alias}.geom)")
     return f"json_object({', '.join(pairs)})"
 
 

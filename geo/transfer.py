@@ -8,6 +8,7 @@ same, so GeoPackage → PostGIS → GeoPackage gives back the tables it started 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from geo.errors import InputError
@@ -23,12 +24,7 @@ def _source(location: str | Path):
     return open_store(location)
 
 
-def _empty_destination(location: str | Path):
-    if isinstance(location, Path):
-        if location.exists():
-            msg = f"store {location}: already exists; a copy goes into a new file"
-            raise InputError(msg)
-        return create_store(location)
+def _empty_destination(location: str):
     store = open_store(location)
     imports, _ = store.dump_log()
     if any(store.counts().values()) or len(imports):
@@ -39,9 +35,26 @@ def _empty_destination(location: str | Path):
 
 def copy_store(source: str | Path, destination: str | Path) -> list[ImportReport]:
     """Copy every table, the history and the import log from ``source`` into a new,
-    empty ``destination``; returns what each table received."""
+    empty ``destination``; returns what each table received. A new GeoPackage is built
+    beside its place and renamed into it when complete: a failed copy leaves nothing."""
     src = _source(store_location(source))
-    dst = _empty_destination(store_location(destination))
+    target = store_location(destination)
+    if isinstance(target, str):
+        return _copy_into(src, _empty_destination(target))
+    if target.exists():
+        msg = f"store {target}: already exists; a copy goes into a new file"
+        raise InputError(msg)
+    aside = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        reports = _copy_into(src, create_store(aside))
+        os.replace(aside, target)
+    finally:
+        for leftover in (aside, Path(f"{aside}-wal"), Path(f"{aside}-shm")):
+            leftover.unlink(missing_ok=True)
+    return reports
+
+
+def _copy_into(src, dst) -> list[ImportReport]:
     with dst.importing(file=f"copy of {src}") as writer:
         for table in LAYERS:
             frame = src.incidents() if table == "incidents" else src.records(table)

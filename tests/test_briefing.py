@@ -183,6 +183,17 @@ def test_labels_overlap_neither_each_other_nor_an_incident(synthetic, size, coun
         assert not any(_overlaps(box, other) for other in labels[i + 1:])
         assert not any(_overlaps(box, symbol) for symbol in symbols)
     incident_labels = [t for t in map_axes(fig).texts if t.get_gid() == "label-incident"]
+    for label in incident_labels:  # leader lines cross no other incident
+        if label.arrow_patch is None:
+            continue
+        own = map_axes(fig).transData.transform(label.xy)
+        line = label.arrow_patch.get_path().interpolated(30).vertices
+        line = line[np.hypot(*(line - own).T) > 3.8 * 1.5 * fig.dpi / 72 + 2]
+        for x0, y0, x1, y1 in symbols:
+            if abs((x0 + x1) / 2 - own[0]) < 0.5 and abs((y0 + y1) / 2 - own[1]) < 0.5:
+                continue  # its own symbol
+            assert not ((line[:, 0] > x0) & (line[:, 0] < x1) & (line[:, 1] > y0)
+                        & (line[:, 1] < y1)).any(), label.get_text()
     if count <= 12:  # titles beside the symbols
         assert all(t.get_text().startswith("Test incident") for t in incident_labels)
     else:  # numbers on the map, titles in the key
@@ -306,7 +317,7 @@ def test_atlas_has_a_page_per_airspace_framed_on_its_incidents(synthetic, tmp_pa
     (["--area", "/nonexistent/area.geojson"], "not a readable GeoJSON"),
     (["--atlas", "country", "--countries", "FIN"], "nothing to show"),
     (["--pack"], "writes a .pdf or a .zip"),
-    (["--bbox", "100,40,140,60"], "the briefing map's land reaches"),
+    (["--bbox", "100,40,140,60"], "reaches past the land the briefing map draws"),
 ])
 def test_bad_briefing_options_leave_no_file(seeds, tmp_path, capsys, args, message):
     out = tmp_path / ("x.png" if "--pack" in args else "x.pdf")

@@ -395,3 +395,33 @@ def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, caps
     assert main(["import", str(ACLED), "--store", importer, "--rejects",
                  str(tmp_path / "r.csv")]) == 0
     assert open_store(url).imports()["imported_by"].iloc[-1] == current_user()
+
+
+def test_review_cases_behave_alike_on_both_backends(store, tmp_path):
+    """A permanent table named like the import's scratch table survives an import; an id
+    twice in one batch keeps its last row; a track with heights imports."""
+    if store.path is None:
+        with psycopg.connect(store.url) as con:
+            con.execute("CREATE TABLE public.incoming (x int)")
+    twice = store.incidents().iloc[[0, 0]].copy()
+    twice["title"] = ["first", "second"]
+    with store.importing(file="twice") as writer:
+        writer.write({"incidents": twice})
+    assert store.incident(twice["id"].iloc[0])["title"] == "second"
+    track = pd.DataFrame({"id": ["track-z"], "incident_id": [twice["id"].iloc[0]],
+                          "type": ["drone"], "times": [""], "sources": [""], "notes": [""],
+                          "geometry": [shapely.LineString([(23, 54, 100), (24, 55, 200)])]})
+    with store.importing(file="height") as writer:
+        writer.write({"tracks": track})
+    stored = store.record("tracks", "track-z")["geometry"].iloc[0]
+    assert stored.has_z
+    assert stored.equals_exact(track["geometry"].iloc[0], 0)
+    if store.path is None:
+        with psycopg.connect(store.url) as con:
+            assert con.execute("SELECT to_regclass('public.incoming')").fetchone()[0]
+
+
+def test_a_password_in_the_url_is_never_shown(capsys, tmp_path):
+    url = "postgresql://someone@/nowhere?host=/nonexistent-socket-dir&password=s3cret"
+    assert main(["store", "migrate", "--store", url]) == 2
+    assert "s3cret" not in capsys.readouterr().err
