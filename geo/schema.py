@@ -415,6 +415,9 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
             typed[name] = _numeric(_text(frame, name), name, rejects)
             continue
         text = _text(frame, name)
+        nul = text.str.contains("\x00", regex=False)
+        if nul.any():  # neither SQL text nor most tools keep it; refused, not altered
+            rejects.add_many(text.index[nul], name, "contains a NUL character (0x00)")
         typed[name] = text.str.lower() if name in rt.choices else text
     for name in rt.iso3:
         typed[name] = typed[name].str.upper()
