@@ -66,6 +66,36 @@ st.html("<style>.block-container { padding-top: 3.8rem; } .fw-header { font-size
 
 log = logging.getLogger("flankwatch.dashboard")
 
+
+@st.cache_resource
+def warn_if_open() -> None:
+    """Once per server: say in the log when the dashboard listens beyond this machine
+    with no sign-in configured (anyone who reaches it can read and import)."""
+    address = str(st.get_option("server.address") or "")
+    try:
+        signed = "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        signed = False
+    if not signed and not is_loopback(address):
+        log.warning("the dashboard listens on %s with no sign-in ([auth] is not set in "
+                    ".streamlit/secrets.toml): anyone who can reach it can read the store "
+                    "and import into it", address or "every network interface")
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a listening address is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:  # "" (every interface) or a host name
+        return False
+
+
+warn_if_open()
+
 PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 
 
