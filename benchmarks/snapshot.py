@@ -22,40 +22,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synthetic import fill_store  # noqa: E402
 
-from geo.records import import_file  # noqa: E402
 from geo.store import open_store  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 RUNS = 5
 ATLAS_COUNTRIES = "POL,LTU,LVA,EST,FIN,ROU,SVK,HUN"
-
-
-def flank_store(folder: Path, n: int):
-    """A store of n incidents spread over the flank, from Finland to Romania."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(n)
-    frame = pd.DataFrame({
-        "id": [f"f{i}" for i in range(n)],
-        "date": (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")
-                 ).strftime("%Y-%m-%d"),
-        "type": rng.choice(["drone", "aircraft", "balloon"], n),
-        "lat": rng.uniform(44.0, 63.0, n).round(4),
-        "lon": rng.uniform(17.0, 29.0, n).round(4),
-        "title": [f"Synthetic incident {i}" for i in range(n)],
-    })
-    frame.to_csv(folder / "flank.csv", index=False)
-    store = open_store(folder / "store.gpkg")
-    import_file(store, folder / "flank.csv")
-    return store
+#: The atlas store's incidents: the flank from Finland to Romania (west, south, east, north).
+FLANK = (17.0, 44.0, 29.0, 63.0)
 
 
 def time_export(args: list[str]) -> float:
@@ -82,7 +61,8 @@ def main() -> None:
         seeds = str(open_store(folder / "seeds.gpkg").path)
         big = str(fill_store(folder / "big", 100_000).path)
         mid = str(fill_store(folder / "mid", 10_000).path)
-        flank = str(flank_store(folder / "flank", 2_000).path)
+        flank = str(fill_store(folder / "flank", 2_000, box=FLANK, start="2025-01-01",
+                               days=300).path)
         cases = [
             ("map, seeds", ["--store", seeds, "-o", str(folder / "m.png")]),
             ("map, 10^5", ["--store", big, "-o", str(folder / "m.png")]),

@@ -17,17 +17,23 @@ from geo.store import open_store  # noqa: E402
 TYPES = ["drone", "aircraft", "balloon", "missile", "unknown"]
 
 
-def fill_store(folder: Path, n: int):
-    """A store (seeds plus n random incidents over the Baltic region) in ``folder``."""
+#: Where synthetic incidents fall by default: the Baltic region (west, south, east, north).
+BALTIC = (20.5, 53.5, 28.5, 59.5)
+
+
+def fill_store(folder: Path, n: int, *, box: tuple[float, float, float, float] = BALTIC,
+               start: str = "2024-01-01", days: int = 700):
+    """A store (seeds plus n random incidents in ``box``, dated over ``days`` from
+    ``start``) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(n)
     frame = pd.DataFrame({
         "id": [f"b{i}" for i in range(n)],
-        "date": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, n), "D")
+        "date": (pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, days, n), "D")
                  ).strftime("%Y-%m-%d"),
         "type": rng.choice(TYPES, n),
-        "lat": rng.uniform(53.5, 59.5, n).round(5),
-        "lon": rng.uniform(20.5, 28.5, n).round(5),
+        "lat": rng.uniform(box[1], box[3], n).round(5),
+        "lon": rng.uniform(box[0], box[2], n).round(5),
         "confidence": rng.choice(["confirmed", "reported", "disputed"], n),
         "title": [f"Synthetic incident {i}" for i in range(n)],
     })

@@ -217,6 +217,7 @@ MAP_LABEL_BOX = (5.0, 40.0, 50.0, 72.0)
 TOWN_ZOOMS = ((1_000_000, 4), (250_000, 5), (100_000, 6), (50_000, 7), (25_000, 8), (0, 9))
 
 
+@lru_cache(maxsize=1)
 def map_labels() -> list[dict]:
     """Place names for the interactive map: each country (at a point well inside its
     largest land part; Kaliningrad too) and towns by population, each with the zoom level
@@ -272,30 +273,6 @@ def labels_payload() -> Payload:
                   key=lambda row: (-row[1], -row[5]))
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
     return payload(REFERENCE_DIR, REFERENCE_URL, "labels", text)
-
-
-#: Towns at least this populous can be labelled on printed maps.
-LABEL_TOWN_MIN_POPULATION = 100_000
-
-
-@lru_cache(maxsize=1)
-def towns() -> list[tuple[str, float, float, int]]:
-    """(name, lon, lat, population) of large towns, largest first, for map labels."""
-    def compute():
-        import pandas as pd
-
-        table = pd.read_csv(PLACES_PATH, usecols=["name", "lat", "lon", "population"])
-        big = table[table["population"] >= LABEL_TOWN_MIN_POPULATION]
-        big = big.sort_values("population", ascending=False)
-        return [(json.dumps([r.name, int(r.population)], ensure_ascii=False),
-                 shapely.Point(r.lon, r.lat)) for r in big.itertuples()]
-
-    pairs = _cached("towns", PLACES_PATH, (LABEL_TOWN_MIN_POPULATION,), compute)
-    out = []
-    for label, point in pairs:
-        name, population = json.loads(label)
-        out.append((name, point.x, point.y, population))
-    return out
 
 
 def _aeqd(geom: shapely.Geometry) -> tuple[Transformer, Transformer]:

@@ -90,7 +90,7 @@ def select(store: Store, view: ViewState) -> Selection:
 
     tracks = store.records("tracks")
     return Selection(
-        incidents=queries.select_incidents(store, view.filter),
+        incidents=store.incidents(view.filter),
         deployments=store.records("deployments"),
         defense_lines=store.records("defense_lines"),
         tracks=tracks,

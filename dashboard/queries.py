@@ -24,11 +24,6 @@ TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",
 _M_PER_PX_ZOOM0 = 156_543.034
 
 
-def select_incidents(store: Store, filters: IncidentFilter, **options) -> pd.DataFrame:
-    """The incidents a filter selects (``options``: ``columns``, ``newest``)."""
-    return store.incidents(filters, **options)
-
-
 #: Columns the map and the summary need for every incident; the rest (popups, table)
 #: is read only for small selections or for the newest rows.
 MAP_COLUMNS = ["id", "lat", "lon", "type", "confidence", "location_precision", "date",
@@ -45,15 +40,15 @@ def filtered_incidents(store: Store, filters: IncidentFilter, *, full_below: int
     (much faster to read)."""
     in_box = replace(filters, area=None, around=None, bbox=filters.search_box())
     if store.count_incidents(in_box) <= full_below:
-        return select_incidents(store, filters)
-    return select_incidents(store, filters, columns=MAP_COLUMNS)
+        return store.incidents(filters)
+    return store.incidents(filters, columns=MAP_COLUMNS)
 
 
 def newest_incidents(store: Store, filters: IncidentFilter) -> pd.DataFrame:
     """The newest :data:`TABLE_ROWS` incidents a filter selects. (With an
     area, the newest of the area's box are read and those outside dropped: a few may be
     missing from a full table; the map and the counts hold them all.)"""
-    return select_incidents(store, filters, newest=TABLE_ROWS)
+    return store.incidents(filters, newest=TABLE_ROWS)
 
 
 def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date | None]:

@@ -32,7 +32,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from geo.errors import InputError, StoreError
-from geo.filters import IncidentFilter, apply_outline
+from geo.filters import IncidentFilter
 from geo.store import (
     _BOOL_COLUMNS,
     _DATE_COLUMNS,
@@ -46,6 +46,7 @@ from geo.store import (
     BatchWriter,
     ImportReport,
     Layer,
+    StoreReads,
     _plain_rows,
     _rows,
     _timestamp_text,
@@ -319,7 +320,7 @@ def _keep_history(con: psycopg.Connection, layer: Layer) -> None:
         (layer.table, layer.table))
 
 
-class PostgisStore:
+class PostgisStore(StoreReads):
     """A team store on PostgreSQL + PostGIS. Open it with :func:`geo.store.open_store`."""
 
     def __init__(self, url: str) -> None:
@@ -388,37 +389,14 @@ class PostgisStore:
             return {name: con.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(name))).fetchone()[0] for name in LAYERS}
 
-    def incidents(self, filters: IncidentFilter | None = None, *,
-                  columns: Sequence[str] | None = None,
-                  newest: int | None = None) -> pd.DataFrame:
-        """As :meth:`geo.store.Store.incidents`."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return self._read(INCIDENTS, sql.SQL("WHERE false"), [], columns)
-        where, params = _where(filters)
-        order = sql.SQL("ORDER BY fid")
-        if newest is not None:
-            order = sql.SQL("ORDER BY date DESC, fid LIMIT %s")
-            params = [*params, int(newest)]
-        wanted = list(columns) if columns else None
-        if wanted and filters.has_outline:
-            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
-        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted, order))
-        return found[list(columns)] if columns else found
+    _PARAM = "%s"
+    _fragment = staticmethod(sql.SQL)
 
-    def incident(self, ident: str) -> pd.Series | None:
-        """One incident by id, every column; None when there is no such id."""
-        found = self._read(INCIDENTS, sql.SQL("WHERE id = %s"), [ident], None)
-        return None if found.empty else found.iloc[0]
+    @staticmethod
+    def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
+        return _where(filters)
 
-    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
-        """How many incidents a filter selects."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return 0
-        if filters.has_outline:
-            return len(self.incidents(filters, columns=["lon", "lat"]))
-        where, params = _where(filters)
+    def _count(self, where: sql.Composable, params: list) -> int:
         with self.connect() as con:
             return con.execute(sql.SQL("SELECT count(*) FROM incidents {}").format(where),
                                params).fetchone()[0]
@@ -459,14 +437,6 @@ class PostgisStore:
             ).format(sql.Identifier(column))).fetchall()
         return [r[0] for r in rows]
 
-    def records(self, table: str) -> pd.DataFrame:
-        """Every record of a table; line tables come with shapely ``geometry``."""
-        return self._read(LAYERS[table], sql.SQL(""), [], None)
-
-    def record(self, table: str, ident: str) -> pd.DataFrame:
-        """The record ``ident`` of a table (one row, or none)."""
-        return self._read(LAYERS[table], sql.SQL("WHERE id = %s"), [ident], None)
-
     def history_rows(self, table: str, ident: str) -> list[tuple]:
         """As :meth:`geo.store.Store.history_rows`."""
         with self.connect() as con:
@@ -497,7 +467,8 @@ class PostgisStore:
 
     def _read(self, layer: Layer, where: sql.Composable, params: list,
               columns: Sequence[str] | None,
-              order: sql.Composable = _BY_FID) -> pd.DataFrame:
+              order: sql.Composable | None = None) -> pd.DataFrame:
+        order = order or _BY_FID
         wanted = list(columns) if columns else layer.columns
         unknown = sorted(set(wanted) - set(layer.columns))
         if unknown:

@@ -642,7 +642,76 @@ class StoreWriter(BatchWriter):
 
 # --- The store --------------------------------------------------------------------------
 
-class Store:
+class StoreReads:
+    """The reads both backends share, written once over each backend's ``_read`` (a
+    table's rows for a ``WHERE`` fragment), ``_where`` (a filter's SQL part) and
+    ``_count``; ``_PARAM`` and ``_fragment`` are its placeholder and SQL text type."""
+
+    _PARAM = "?"
+
+    @staticmethod
+    def _fragment(text: str):
+        return text
+
+    def _read(self, layer: Layer, where, params: list, columns: Sequence[str] | None,
+              order=None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _where(self, filters: IncidentFilter) -> tuple:
+        raise NotImplementedError
+
+    def _count(self, where, params: list) -> int:
+        raise NotImplementedError
+
+    def incidents(self, filters: IncidentFilter | None = None, *,
+                  columns: Sequence[str] | None = None,
+                  newest: int | None = None) -> pd.DataFrame:
+        """The incidents a filter selects (every one without a filter), every column or
+        ``columns``; ``newest``: only that many, the most recent first.
+
+        The period, types, airspaces, confidence, distance and the area's box are SQL
+        on indexed columns; a drawn polygon and a ring around a place then drop the
+        box's rows outside them (with ``newest``, among the box's newest rows)."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return self._read(INCIDENTS, self._fragment("WHERE 1 = 0"), [], columns)
+        where, params = self._where(filters)
+        order = "ORDER BY fid"
+        if newest is not None:  # only the most recent ones
+            order = f"ORDER BY date DESC, fid LIMIT {self._PARAM}"
+            params = [*params, int(newest)]
+        wanted = list(columns) if columns else None
+        if wanted and filters.has_outline:
+            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
+        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted,
+                                                  self._fragment(order)))
+        return found[list(columns)] if columns else found
+
+    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
+        """How many incidents a filter selects."""
+        filters = filters or IncidentFilter()
+        if filters.is_empty():
+            return 0
+        if filters.has_outline:
+            return len(self.incidents(filters, columns=["lon", "lat"]))
+        return self._count(*self._where(filters))
+
+    def record(self, table: str, ident: str) -> pd.DataFrame:
+        """The record ``ident`` of a table (one row, or none)."""
+        return self._read(LAYERS[table], self._fragment(f"WHERE id = {self._PARAM}"),
+                          [ident], None)
+
+    def incident(self, ident: str) -> pd.Series | None:
+        """One incident by id, every column; None when there is no such id."""
+        found = self.record("incidents", ident)
+        return None if found.empty else found.iloc[0]
+
+    def records(self, table: str) -> pd.DataFrame:
+        """Every record of a table; line tables come with shapely ``geometry``."""
+        return self._read(LAYERS[table], self._fragment(""), [], None)
+
+
+class Store(StoreReads):
     """An incident store file. Create it with :func:`open_store`."""
 
     def __init__(self, path: Path) -> None:
@@ -707,45 +776,6 @@ class Store:
             return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
                     for name in LAYERS}
 
-    def incidents(self, filters: IncidentFilter | None = None, *,
-                  columns: Sequence[str] | None = None,
-                  newest: int | None = None) -> pd.DataFrame:
-        """The incidents a filter selects (every one without a filter), every column or
-        ``columns``; ``newest``: only that many, the most recent first.
-
-        The period, types, airspaces, confidence, distance and the area's box are SQL
-        on indexed columns; a drawn polygon and a ring around a place then drop the
-        box's rows outside them (with ``newest``, among the box's newest rows)."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return self._read(INCIDENTS, "WHERE 0", [], columns)
-        where, params = _where(filters)
-        order = "ORDER BY fid"
-        if newest is not None:  # only the most recent ones
-            order = "ORDER BY date DESC, fid LIMIT ?"
-            params = [*params, int(newest)]
-        wanted = list(columns) if columns else None
-        if wanted and filters.has_outline:
-            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
-        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted, order))
-        return found[list(columns)] if columns else found
-
-    def incident(self, ident: str) -> pd.Series | None:
-        """One incident by id, every column; None when there is no such id."""
-        found = self._read(INCIDENTS, "WHERE id = ?", [ident], None)
-        return None if found.empty else found.iloc[0]
-
-    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
-        """How many incidents a filter selects."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return 0
-        if filters.has_outline:
-            return len(self.incidents(filters, columns=["lon", "lat"]))
-        where, params = _where(filters)
-        with closing(self.connect()) as con:
-            return con.execute(f"SELECT count(*) FROM incidents {where}", params).fetchone()[0]
-
     def incidents_query_plan(self, filters: IncidentFilter) -> str:
         """SQLite's plan for :meth:`incidents` with a filter (to check index use)."""
         where, params = _where(filters)
@@ -777,13 +807,6 @@ class Store:
                                f'WHERE "{column}" != \'\' ORDER BY 1').fetchall()
         return [r[0] for r in rows]
 
-    def records(self, table: str) -> pd.DataFrame:
-        """Every record of a table; line tables come with shapely ``geometry``."""
-        return self._read(LAYERS[table], "", [], None)
-
-    def record(self, table: str, ident: str) -> pd.DataFrame:
-        """The record ``ident`` of a table (one row, or none)."""
-        return self._read(LAYERS[table], "WHERE id = ?", [ident], None)
 
     def history_rows(self, table: str, ident: str) -> list[tuple]:
         """The replaced versions of a record, oldest first: (version, record as JSON,
@@ -808,8 +831,17 @@ class Store:
                 f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history ORDER BY history_id", con)
         return self.imports(), history
 
+    @staticmethod
+    def _where(filters: IncidentFilter) -> tuple[str, list]:
+        return _where(filters)
+
+    def _count(self, where: str, params: list) -> int:
+        with closing(self.connect()) as con:
+            return con.execute(f"SELECT count(*) FROM incidents {where}", params).fetchone()[0]
+
     def _read(self, layer: Layer, where: str, params: list,
-              columns: Sequence[str] | None, order: str = "ORDER BY fid") -> pd.DataFrame:
+              columns: Sequence[str] | None, order: str | None = None) -> pd.DataFrame:
+        order = order or "ORDER BY fid"
         wanted = list(columns) if columns else layer.columns
         unknown = sorted(set(wanted) - set(layer.columns))
         if unknown:

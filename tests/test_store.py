@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 
-from geo.__main__ import main
 from geo.filters import IncidentFilter
-from geo.settings import ROOT_DIR
 from geo.store import open_store
-
-ACLED = ROOT_DIR / "tests" / "data" / "acled_eastern_flank.csv"
 
 
 @pytest.fixture
@@ -50,31 +40,6 @@ def test_store_location_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("FLANKWATCH_STORE", str(target))
     assert open_store().path == target
     assert target.exists()
-
-
-def test_reimporting_the_same_file_changes_nothing(store, capsys):
-    args = ["import", str(ACLED), "--store", str(store.path), "--rejects",
-            str(store.path.parent / "rej.csv")]
-    assert main(args) == 0
-    assert "incidents: 6 inserted, 0 updated, 0 unchanged" in capsys.readouterr().out
-    before = store.incidents()
-    assert main(args) == 0
-    assert "incidents: 0 inserted, 0 updated, 6 unchanged" in capsys.readouterr().out
-    pd.testing.assert_frame_equal(before, store.incidents())
-
-
-def test_a_changed_record_is_updated(store, tmp_path, capsys):
-    text = ACLED.read_text(encoding="utf-8-sig")
-    main(["import", str(ACLED), "--store", str(store.path), "--rejects",
-          str(tmp_path / "r.csv")])
-    changed = tmp_path / "acled_v2.csv"
-    changed.write_text(text.replace("for about 12 minutes", "for about 15 minutes"),
-                       encoding="utf-8")
-    assert main(["import", str(changed), "--store", str(store.path), "--rejects",
-                 str(tmp_path / "r.csv")]) == 0
-    assert "incidents: 0 inserted, 1 updated, 5 unchanged" in capsys.readouterr().out
-    desc = store.incidents().set_index("id").loc["EST0072", "description"]
-    assert "15 minutes" in desc
 
 
 def test_filtered_reads_use_the_indexes(store):
@@ -138,48 +103,3 @@ def test_an_area_and_a_ring_keep_only_the_points_inside(store):
     away = ((lon + 1, lat + 1), (lon + 2, lat + 1), (lon + 1.5, lat + 2))
     assert store.count_incidents(IncidentFilter(area=away)) == 0
     assert store.incidents(IncidentFilter(bbox=(30, 60, 31, 61), area=triangle)).empty
-
-
-def _big_csv(path: Path, rows: int) -> None:
-    rng = np.random.default_rng(7)
-    frame = pd.DataFrame({
-        "id": [f"bulk-{i}" for i in range(rows)],
-        "date": pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 300, rows),
-                                                             unit="D"),
-        "type": "drone",
-        "lat": rng.uniform(53.9, 56.3, rows).round(5),
-        "lon": rng.uniform(21.0, 26.5, rows).round(5),
-        "confidence": "reported",
-    })
-    frame["date"] = frame["date"].dt.strftime("%Y-%m-%d")
-    frame.to_csv(path, index=False)
-
-
-@pytest.mark.slow
-def test_a_killed_import_leaves_the_store_as_it_was(store, tmp_path):
-    big = tmp_path / "big.csv"
-    _big_csv(big, 60_000)
-    before = store.incidents()
-    env = {**os.environ, "PYTHONPATH": str(ROOT_DIR)}
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "geo", "-v", "import", str(big), "--store",
-         str(store.path)], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT_DIR)
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "wrote" in line and "(not committed)" in line:
-            break
-    assert proc.poll() is None, "".join(seen)  # mid-import: rows written, not committed
-    # a concurrent reader sees the last commit, not half an import
-    pd.testing.assert_frame_equal(store.incidents(), before)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
-    pd.testing.assert_frame_equal(store.incidents(), before)
-    with sqlite3.connect(store.path) as con:
-        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert con.execute("SELECT count(*) FROM imports").fetchone()[0] == 1  # the seeds
-    # the store still takes imports afterwards
-    assert main(["import", str(ACLED), "--store", str(store.path), "--rejects",
-                 str(tmp_path / "r.csv")]) == 0
-    assert len(store.incidents()) == len(before) + 6

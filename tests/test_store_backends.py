@@ -207,7 +207,12 @@ def test_a_killed_import_leaves_the_store_as_it_was(store, tmp_path):
     pd.testing.assert_frame_equal(store.incidents(), before)  # readers see the last commit
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     pd.testing.assert_frame_equal(store.incidents(), before)
+    assert len(store.imports()) == 1  # the seeds' import only
+    if store.path is not None:
+        with sqlite3.connect(store.path) as con:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert _import(store, ACLED, tmp_path) == 0  # and the store takes imports afterwards
     assert len(store.incidents()) == len(before) + 6
 
