@@ -19,9 +19,15 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streamlit_folium import st_folium
-
 from dashboard import queries
+from dashboard.access import (
+    Access,
+    access_from_claims,
+    auth_configured,
+    middleware,
+    routes,
+    single_user,
+)
 from dashboard.import_worker import run_import
 from dashboard.maps import (
     POPUP_LIMIT,
@@ -55,16 +61,15 @@ from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_po
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, store_location
 
-st.set_page_config(page_title="Flankwatch", layout="wide")
-# a map-first page: little space above the map
-# and the figures beside it wrap rather than end in "…" on a narrow screen
-st.html("<style>.block-container { padding-top: 3.8rem; } .fw-header { font-size: 1.1rem; }"
-        " [data-testid='stMetricValue'] { font-size: 1.7rem; }"
-        " [data-testid='stMetricValue'] .stMarkdownEllipsis,"
-        " [data-testid='stMetricValue'] p { white-space: normal;"
-        " overflow: visible; }</style>")
-
 log = logging.getLogger("flankwatch.dashboard")
+
+#: A map-first page: little space above the map, and the figures beside it wrap rather
+#: than end in "…" on a narrow screen.
+PAGE_STYLE = ("<style>.block-container { padding-top: 3.8rem; } .fw-header { font-size: "
+              "1.1rem; } [data-testid='stMetricValue'] { font-size: 1.7rem; }"
+              " [data-testid='stMetricValue'] .stMarkdownEllipsis,"
+              " [data-testid='stMetricValue'] p { white-space: normal;"
+              " overflow: visible; }</style>")
 
 
 @st.cache_resource
@@ -72,11 +77,7 @@ def warn_if_open() -> None:
     """Once per server: say in the log when the dashboard listens beyond this machine
     with no sign-in configured (anyone who reaches it can read and import)."""
     address = str(st.get_option("server.address") or "")
-    try:
-        signed = "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        signed = False
-    if not signed and not is_loopback(address):
+    if not auth_configured() and not is_loopback(address):
         log.warning("the dashboard listens on %s with no sign-in ([auth] is not set in "
                     ".streamlit/secrets.toml): anyone who can reach it can read the store "
                     "and import into it", address or "every network interface")
@@ -94,7 +95,33 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-warn_if_open()
+def signed_in() -> Access:
+    """Who uses the page. With sign-in on, a visitor who is not signed in sees the
+    sign-in button only (nothing of the store is read), and a refused user a word
+    saying so; the page stops there."""
+    if not auth_configured():
+        return single_user()
+    if not st.user.is_logged_in:
+        header()
+        st.write("Sign in with your organisation's account to see the incident map.")
+        st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
+        st.stop()
+    access = access_from_claims(st.user.to_dict())
+    if access is None or access.role is None:
+        header()
+        st.text(f"{access.user if access else 'This account'} has no Flankwatch role; "
+                "ask an administrator for one.")
+        st.button("Sign out", on_click=st.logout, key="sign_out")
+        st.stop()
+    st.sidebar.text(f"Signed in as {access.user} ({access.role})")
+    st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+    return access
+
+
+def header() -> None:
+    st.html('<div class="fw-header"><b>Flankwatch</b> · airspace incidents on NATO\'s '
+            'eastern flank</div>')
+
 
 PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 
@@ -381,9 +408,10 @@ def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None
                        if empty else None)
 
 
-def upload_panel(store: Store) -> None:
+def upload_panel(store: Store, access: Access) -> None:
     """Import a CSV, GeoJSON or ACLED export through the store's one import path, in a
-    process of its own (see ``dashboard.import_worker``)."""
+    process of its own (see ``dashboard.import_worker``), in the name of the user."""
+    access.require("import")
     st.subheader("Import incidents")
     file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
                             type=["csv", "geojson", "json", "gpkg"], key="upload")
@@ -401,6 +429,7 @@ def upload_panel(store: Store) -> None:
         commit = st.session_state.get("do_import", False)
         bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
         result = run_import(store.location, path, name=file.name, dry_run=not commit,
+                            who=access.user,
                             progress=lambda fraction, text: bar.progress(fraction, text))
         bar.empty()
         if result.error:
@@ -426,6 +455,11 @@ def _as_uploaded(message: str, path: Path, name: str) -> str:
 
 def main() -> None:
     """Lay out the page."""
+    # imported here, in a run of the page: imported with the module by the web server,
+    # before Streamlit's runtime exists, the map component would not be registered
+    from streamlit_folium import st_folium
+
+    access = signed_in()
     if missing_assets():
         st.error("The map's Leaflet files are missing; run `make dashboard` (or "
                  "`python -m dashboard.vendor`) once to fetch them.")
@@ -445,8 +479,7 @@ def main() -> None:
     incidents = load_incidents(path, version, filters)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
-    st.html('<div class="fw-header"><b>Flankwatch</b> · airspace incidents on NATO\'s '
-            'eastern flank</div>')
+    header()
     left, right = st.columns([3, 1])
     # The map is built at the session's first view: a moved view would change the page
     # and make the component start over (closing popups). Moves go through st_folium.
@@ -479,9 +512,10 @@ def main() -> None:
     st.query_params.from_dict(view.to_query())
 
     # only the open tab is computed and sent (the chart and the table are not free)
-    tab_summary, tab_table, tab_time, tab_export, tab_import = st.tabs(
-        ["Summary", "Incidents", "Timeline", "Export", "Import"], key="tab",
-        on_change="rerun")
+    names = ["Summary", "Incidents", "Timeline", "Export"]
+    names += ["Import"] if access.can("import") else []  # checked again on importing
+    tab_summary, tab_table, tab_time, tab_export, *tab_import = st.tabs(
+        names, key="tab", on_change="rerun")
     with tab_summary:  # light first paint: the table's grid costs the browser seconds
         if tab_summary.open:
             summary_panel(incidents)
@@ -507,9 +541,10 @@ def main() -> None:
     with tab_export:
         if tab_export.open:
             export_panel(store, view, incidents)
-    with tab_import:
-        if tab_import.open:
-            upload_panel(store)
+    for tab in tab_import:
+        with tab:
+            if tab.open:
+                upload_panel(store, access)
 
 
 def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewState:
@@ -601,6 +636,9 @@ def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:
 def run() -> None:
     """The page, with the project's own message for an unexpected failure: the details
     go to the server's log, never to the visitor (no traceback, no server path)."""
+    st.set_page_config(page_title="Flankwatch", layout="wide")
+    st.html(PAGE_STYLE)
+    warn_if_open()
     try:
         main()
     except FlankwatchError as exc:
@@ -611,4 +649,7 @@ def run() -> None:
                         "The details are in the server's log.")
 
 
-run()
+if __name__ == "__main__":  # a run of the page (Streamlit runs the script as __main__)
+    run()
+else:  # imported by the web server, which `streamlit run` finds here: the page's routes
+    app = st.App(__file__, routes=routes(), middleware=middleware())

@@ -39,8 +39,10 @@ REFERENCE_DIR = Path(__file__).resolve().parent / "static" / "reference"
 REFERENCE_URL = "/app/static/reference"
 
 #: Where selections of records are written for the map to fetch, and how many are kept.
-SELECTION_DIR = Path(__file__).resolve().parent / "static" / "data"
-SELECTION_URL = "/app/static/data"
+#: Not under the static folder: they are served by ``dashboard.access.selection``, to a
+#: signed-in user only when sign-in is on.
+SELECTION_DIR = Path(__file__).resolve().parent.parent / "var" / "selections"
+SELECTION_URL = "/fw/data"
 KEEP_SELECTIONS = 64
 
 #: Display tolerances, degrees.

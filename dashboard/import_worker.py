@@ -43,15 +43,16 @@ class UploadResult:
     error: str = ""
 
 
-def run_import(store: str, path: Path, *, name: str, dry_run: bool,
+def run_import(store: str, path: Path, *, name: str, dry_run: bool, who: str = "",
                progress: Callable[[float, str], None] | None = None) -> UploadResult:
-    """Check (``dry_run``) or import ``path`` into ``store`` in a child process."""
+    """Check (``dry_run``) or import ``path`` into ``store`` in a child process, in the
+    name of ``who`` (the import log's user; by default the process's)."""
     location = store if is_store_url(store) else str(Path(store).resolve())
     # the store goes by the environment: a URL may hold a password, and any local user
     # can read a process's command line
     command = [sys.executable, "-m", "dashboard.import_worker",
                str(Path(path).resolve()), "--name", name,
-               *(["--dry-run"] if dry_run else [])]
+               *(["--who", who] if who else []), *(["--dry-run"] if dry_run else [])]
     # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
     with tempfile.TemporaryFile("w+") as errors_file, subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors_file,
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.import_worker")
     parser.add_argument("input", type=Path)
     parser.add_argument("--name", required=True)
+    parser.add_argument("--who", default="")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         store = (open_store(location) if is_store_url(location)
                  else check_store(Path(location)))
         result = import_file(store, args.input, keep_valid=True,
-                             name=args.name, dry_run=args.dry_run,
+                             name=args.name, dry_run=args.dry_run, who=args.who,
                              progress=lambda f, t: _emit(progress=f, text=t))
     except FlankwatchError as exc:
         _emit(result={"summary": "", "valid": 0, "rejected": 0, "written": False,

@@ -465,7 +465,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
                 keep_valid: bool = False, rejects_path: str | Path | None = None,
                 name: str | None = None, dry_run: bool = False,
                 progress: Callable[[float, str], None] | None = None,
-                chunk_records: int = CHUNK_RECORDS) -> ImportResult:
+                chunk_records: int = CHUNK_RECORDS, who: str = "") -> ImportResult:
     """Read, validate and enrich a record file a chunk at a time, upserting its valid
     records into ``store`` in one transaction (the one import path of the command line,
     the dashboard, the benchmarks and the tests). Memory stays bounded whatever the
@@ -493,6 +493,9 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         waiting for another import to finish.
     chunk_records : int
         Records read, checked and written at a time.
+    who : str, optional
+        Who imports, for the import log and the history (default: the operating-system
+        user running this process).
     """
     from geo.store import file_sha256
 
@@ -507,7 +510,8 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
                         streamed=path.suffix.lower() in CSV_SUFFIXES)
     say = progress or (lambda fraction, text: None)
     importing = nullcontext() if dry_run else store.importing(
-        file=result.name, sha256=file_sha256(path), on_wait=lambda text: say(0.0, text))
+        file=result.name, sha256=file_sha256(path), on_wait=lambda text: say(0.0, text),
+        who=who)
     try:
         with importing as writer:  # None for a dry run
             for chunk in iter_load_file(path, column_map=column_map,

@@ -40,13 +40,14 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> Non
 
 
 @contextlib.contextmanager
-def dashboard(store: Path) -> Iterator[str]:
-    """Run the dashboard on ``store`` on a free loopback port; yields its URL."""
-    port = free_port()
+def dashboard(store: Path, *options: str, port: int | None = None) -> Iterator[str]:
+    """Run the dashboard on ``store`` on a free loopback port (or ``port``), with more
+    command-line ``options`` if given; yields its URL."""
+    port = port or free_port()
     env = {**os.environ, "FLANKWATCH_STORE": str(store), "PYTHONPATH": str(ROOT_DIR)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", *options],
         cwd=ROOT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

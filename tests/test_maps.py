@@ -48,7 +48,7 @@ def test_the_page_loads_nothing_from_other_hosts():
     m = build_map(incidents(), options=MapOptions(basemap="offline")).map
     links = asset_links(m)
     assert links
-    assert all(link.startswith("/app/static/") for link in links)  # served by the app
+    assert all(link.startswith(("/app/static/", "/fw/data/")) for link in links)  # this server
     html = m.get_root().render()
     assert not re.findall(r'(?:src|href)="https?://', html)
     assert "cdn." not in html
@@ -196,7 +196,7 @@ def test_served_page_starts_the_arrays_download_before_the_map_scripts():
     page = build_map(incidents(4))
     m = publish(page)
     links = asset_links(m)
-    assert links[0].startswith("/app/static/data/incidents-start-")
+    assert links[0].startswith("/fw/data/incidents-start-")
     starter = (display.SELECTION_DIR / links[0].rsplit("/", 1)[1]).read_text()
     arrays_url = re.search(r'fetch\("([^"]+)"\)', starter)[1]
     assert arrays_url.endswith(".bin")

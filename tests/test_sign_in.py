@@ -1,0 +1,181 @@
+"""Sign-in and roles in a real browser: the dashboard with ``[auth]`` set, signing in at
+an OpenID Connect provider of the tests' own (``tests/oidc.py``), all on 127.0.0.1.
+
+Users: a viewer (no role anywhere: ``unknown_user = "viewer"``), an analyst (from the
+role file) and an admin (from the ID token's ``groups`` claim)."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dashboard.display import SELECTION_DIR
+from geo.store import open_store
+from tests import oidc
+from tests.browser import ARTIFACTS, dashboard, free_port, map_frame
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+VIEWER = oidc.User("vera.viewer@example.org", "Vera Viewer")
+ANALYST = oidc.User("ana.analyst@example.org", "Ana Analyst", ("staff",))
+ADMIN = oidc.User("adam.admin@example.org", "Adam Admin", ("fw-admins",))
+
+UPLOAD_LIMIT_MB = 1
+
+NEW_INCIDENT = (b"id,date,type,lat,lon,confidence,title,sources\n"
+                b"signin-1,2025-10-02,drone,54.70,25.30,reported,Drone over Vilnius,\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The provider and a dashboard with sign-in on; yields (url, provider, store)."""
+    folder = tmp_path_factory.mktemp("signin")
+    store = open_store(folder / "store.gpkg")
+    provider, idp = oidc.start()
+    roles = folder / "roles.csv"
+    roles.write_text(f"email,role\n{ANALYST.email},analyst\n", encoding="utf-8")
+    port = free_port()
+    secrets = folder / "secrets.toml"
+    secrets.write_text(f"""
+[auth]
+redirect_uri = "http://127.0.0.1:{port}/oauth2callback"
+cookie_secret = "tests-cookie-secret-0123456789abcdef"
+client_id = "{oidc.CLIENT_ID}"
+client_secret = "{oidc.CLIENT_SECRET}"
+server_metadata_url = "{provider.url}/.well-known/openid-configuration"
+
+[flankwatch]
+role_claim = "groups"
+roles_file = "{roles}"
+unknown_user = "viewer"
+[flankwatch.claim_roles]
+"fw-admins" = "admin"
+""", encoding="utf-8")
+    try:
+        with dashboard(store.path, "--secrets.files", str(secrets),
+                       "--server.maxUploadSize", str(UPLOAD_LIMIT_MB), port=port) as url:
+            yield url, provider, store
+    finally:
+        idp.shutdown()
+
+
+def sign_in(browser, site, user):
+    """A new browser context signed in as ``user``; returns its page, with the map
+    drawn."""
+    url, provider, _ = site
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    page.goto(url)
+    provider.user = user
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {user.email}").wait_for(timeout=60_000)
+    return page
+
+
+def http(url: str, *, method: str = "GET", cookies: dict | None = None,
+         headers: dict | None = None, data: bytes | None = None) -> tuple[int, bytes]:
+    """A request outside any browser (loopback only)."""
+    head = dict(headers or {})
+    if cookies:
+        head["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    request = urllib.request.Request(url, data=data, method=method, headers=head)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def cookies_of(page) -> dict:
+    return {c["name"]: c["value"] for c in page.context.cookies()}
+
+
+def test_anonymous_visitors_see_sign_in_only_and_get_no_data(site, browser):
+    url, _, store = site
+    viewer = sign_in(browser, site, VIEWER)  # a session that had data sent to it
+    map_frame(viewer)
+    served = [p.name for p in SELECTION_DIR.iterdir() if re.match(r"incidents-", p.name)]
+    assert served
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+    page.wait_for_timeout(2000)  # any more of the page would have come by now
+    body = page.locator("body").inner_text()
+    assert "Incidents shown" not in body
+    assert not page.locator("iframe").count()
+    assert str(store.count_incidents()) not in re.findall(r"\d+", body)
+    for name in served:  # the map's arrays, popups and starter script
+        status, data = http(f"{url}/fw/data/{name}")
+        assert status == 401
+        assert b"incident" not in data.lower()
+    page.screenshot(path=str(ARTIFACTS / "sign-in-anonymous.png"))
+    context.close()
+    viewer.context.close()
+
+
+def test_a_viewer_reads_and_exports_but_cannot_import(site, browser):
+    url, _, store = site
+    page = sign_in(browser, site, VIEWER)
+    frame = map_frame(page)
+    assert frame.evaluate("() => window.fwIncidents.total") == store.count_incidents()
+    tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
+    assert "Export" in tabs
+    assert "Import" not in tabs
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name=re.compile("^Download Briefing map, PNG")).click()
+    path = download.value.path()
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the download came from /media/: an anonymous request for it gets nothing
+    media = download.value.url
+    assert "/media/" in media
+    assert http(media)[0] == 401
+    assert http(media, cookies=cookies_of(page))[0] == 200
+    # a crafted upload, with the viewer's own session cookies and XSRF token, is refused
+    cookies = cookies_of(page)
+    before = store.count_incidents()
+    status, _ = http(f"{url}/_stcore/upload_file/anything/anything", method="PUT",
+                     cookies=cookies, headers={"X-Xsrftoken": cookies["_streamlit_xsrf"],
+                                               "Content-Type": "text/csv"},
+                     data=NEW_INCIDENT)
+    assert status == 403
+    assert store.count_incidents() == before
+    page.context.close()
+
+
+def test_an_analyst_imports_in_their_own_name(site, browser):
+    _, _, store = site
+    page = sign_in(browser, site, ANALYST)
+    map_frame(page)
+    page.get_by_role("tab", name="Import").click()
+    page.locator("input[type=file]").wait_for(state="attached", timeout=30_000)
+    stated = page.get_by_test_id("stFileUploaderDropzoneInstructions").inner_text()
+    assert f"{UPLOAD_LIMIT_MB}MB per file" in stated  # the limit the server enforces
+    upload = page.locator("input[type=file]")
+    puts = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
+    upload.set_input_files({"name": "new.csv", "mimeType": "text/csv",
+                            "buffer": NEW_INCIDENT})
+    page.get_by_role("button", name="Import 1 valid rows").click()
+    page.locator(".fw-notice.fw-success").wait_for(timeout=60_000)
+    assert store.incident("signin-1") is not None
+    log = store.imports()
+    assert log.iloc[-1]["file"] == "new.csv"
+    assert log.iloc[-1]["imported_by"] == ANALYST.email
+    # the server enforces the stated limit: a bigger upload is refused while streaming
+    # (to the page's own session, at the address its upload went to)
+    cookies = cookies_of(page)
+    target = next(u for u in puts if "/_stcore/upload_file/" in u)
+    status, _ = http(target, method="PUT", cookies=cookies,
+                     headers={"X-Xsrftoken": cookies["_streamlit_xsrf"],
+                              "Content-Type": "application/octet-stream"},
+                     data=b"0" * (UPLOAD_LIMIT_MB * 1024 * 1024 + 1))
+    assert status == 413
+    # and without the XSRF token nothing is taken at all
+    status, _ = http(target, method="PUT", cookies=cookies, data=NEW_INCIDENT)
+    assert status == 403
+    page.context.close()
