@@ -7,6 +7,7 @@ the incident store (``geo.store``); the map is built by ``dashboard.maps``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import shutil
 import sys
@@ -336,6 +337,32 @@ def detail_panel(store: Store, selected: str | None,
     st.html(facts_html(shown, title=row["title"] or selected))
 
 
+def history_panel(store: Store, selected: str, access: Access) -> None:
+    """The selected incident's versions, what each import changed, and (for an admin) a
+    revert to an earlier version, logged under the admin's name."""
+    from geo.history import changes, revert, versions
+
+    try:
+        found = versions(store, "incidents", selected)
+    except FlankwatchError:
+        return
+    with st.expander(f"History: {len(found)} version{'s' if len(found) > 1 else ''}"):
+        for before, after in itertools.pairwise(found):
+            by = f" by {before.replaced_by_user}" if before.replaced_by_user else ""
+            st.text(f"Version {after.number}: {before.replaced_by_file or 'an import'}"
+                    f"{by}, {before.replaced_at}")
+            for column, old, new in changes("incidents", before, after):
+                st.text(f"  {column}: {old!r} → {new!r}")
+        earlier = [v.number for v in found if not v.current]
+        if not earlier or not access.can("revert"):
+            return
+        number = st.selectbox("Revert to version", earlier[::-1], key="revert_to")
+        if st.button(f"Revert to version {number}", key="revert"):
+            access.require("revert")  # checked again: the button is a request like any
+            revert(store, "incidents", selected, int(number), who=access.user)
+            st.rerun()
+
+
 def notice(kind: str, message: object) -> None:
     """A message shown exactly as written (no Markdown: it may quote file names and
     values from the data)."""
@@ -509,6 +536,8 @@ def main() -> None:
     view = _follow_map(out or {}, incidents, view)
     with right:
         detail_panel(store, view.selected, sources)
+        if view.selected:
+            history_panel(store, view.selected, access)
     st.query_params.from_dict(view.to_query())
 
     # only the open tab is computed and sent (the chart and the table are not free)

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from dashboard.display import SELECTION_DIR
+from geo.records import import_file
 from geo.store import open_store
 from tests import oidc
 from tests.browser import ARTIFACTS, dashboard, free_port, map_frame
@@ -25,6 +26,8 @@ ADMIN = oidc.User("adam.admin@example.org", "Adam Admin", ("fw-admins",))
 
 UPLOAD_LIMIT_MB = 1
 
+EDITED = (b"id,date,type,lat,lon,confidence,title,sources\n"
+          b"signin-edited,2025-09-20,drone,54.10,25.00,reported,")
 NEW_INCIDENT = (b"id,date,type,lat,lon,confidence,title,sources\n"
                 b"signin-1,2025-10-02,drone,54.70,25.30,reported,Drone over Vilnius,\n")
 
@@ -34,6 +37,10 @@ def site(tmp_path_factory):
     """The provider and a dashboard with sign-in on; yields (url, provider, store)."""
     folder = tmp_path_factory.mktemp("signin")
     store = open_store(folder / "store.gpkg")
+    for title in ("Drone near Lida", "Drone near Lida, shot down"):  # two versions
+        edited = folder / "edited.csv"
+        edited.write_bytes(EDITED + f"\"{title}\",\n".encode())
+        assert import_file(store, edited, who="seed editor").written
     provider, idp = oidc.start()
     roles = folder / "roles.csv"
     roles.write_text(f"email,role\n{ANALYST.email},analyst\n", encoding="utf-8")
@@ -178,4 +185,31 @@ def test_an_analyst_imports_in_their_own_name(site, browser):
     # and without the XSRF token nothing is taken at all
     status, _ = http(target, method="PUT", cookies=cookies, data=NEW_INCIDENT)
     assert status == 403
+    page.context.close()
+
+
+def test_an_admin_reverts_a_record_and_the_history_names_them(site, browser):
+    url, _, store = site
+    page = sign_in(browser, site, ADMIN)
+    page.goto(f"{url}/?selected=signin-edited")
+    page.get_by_text("Signed in as").wait_for(timeout=60_000)
+    page.get_by_text("History: 2 versions").click()
+    page.get_by_text("Drone near Lida, shot down").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Revert to version 1").click()
+    page.get_by_text("History: 3 versions").wait_for(timeout=60_000)
+    assert store.incident("signin-edited")["title"] == "Drone near Lida"
+    log = store.imports()
+    assert log.iloc[-1]["file"] == "revert incidents signin-edited to version 1"
+    assert log.iloc[-1]["imported_by"] == ADMIN.email
+    page.context.close()
+
+
+def test_an_analyst_sees_the_history_but_cannot_revert(site, browser):
+    url, _, _ = site
+    page = sign_in(browser, site, ANALYST)
+    page.goto(f"{url}/?selected=signin-edited")
+    page.get_by_text("Signed in as").wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"History: \d versions")).click()
+    page.get_by_text("Version 2:").first.wait_for(timeout=30_000)
+    assert not page.get_by_role("button", name=re.compile("^Revert")).count()
     page.context.close()
