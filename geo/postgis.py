@@ -143,6 +143,15 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
     ],
     # the GeoPackage's R-tree on positions; here the GiST indexes of version 1 serve
     3: lambda: [],
+    # shared views (geo.views): times as the same ISO 8601 text the GeoPackage keeps
+    4: lambda: [
+        sql.SQL("CREATE TABLE views (view_id text PRIMARY KEY, name text NOT NULL UNIQUE, "
+                "query text NOT NULL, owner text NOT NULL, created_at text NOT NULL, "
+                "updated_at text NOT NULL)"),
+        sql.SQL("CREATE TABLE view_log (log_id bigserial PRIMARY KEY, view_id text NOT NULL, "
+                "action text NOT NULL, name text NOT NULL, query text NOT NULL, "
+                "who text NOT NULL, at text NOT NULL)"),
+    ],
 }
 
 

@@ -219,8 +219,9 @@ def _create_schema(con: sqlite3.Connection) -> None:
 
 
 #: The store's schema version: 1 the record tables and the import log, 2 adds the record
-#: history and the importing user, 3 (GeoPackage) the R-tree index on positions.
-SCHEMA_VERSION = 3
+#: history and the importing user, 3 (GeoPackage) the R-tree index on positions, 4 the
+#: shared views and their log (``geo.views``).
+SCHEMA_VERSION = 4
 
 def _rtree_sql(table: str) -> str:
     """The GeoPackage R-tree spatial index extension on ``table``'s points: the index
@@ -322,6 +323,15 @@ _GPKG_MIGRATIONS = {
         ALTER TABLE imports ADD COLUMN imported_by TEXT;
     """,
     3: "\n".join(_rtree_sql(table) for table in ("incidents", "deployments")),
+    4: """
+        CREATE TABLE views (
+            view_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, query TEXT NOT NULL,
+            owner TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE view_log (
+            log_id INTEGER PRIMARY KEY AUTOINCREMENT, view_id TEXT NOT NULL,
+            action TEXT NOT NULL, name TEXT NOT NULL, query TEXT NOT NULL,
+            who TEXT NOT NULL, at TEXT NOT NULL);
+    """,
 }
 
 

@@ -26,7 +26,7 @@ from geo.history import changes, revert, versions
 from geo.postgis import schema_version
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
-from geo.store import LAYERS, current_user, file_sha256, open_store
+from geo.store import LAYERS, SCHEMA_VERSION, current_user, file_sha256, open_store
 from tests.postgres import private_cluster
 
 ACLED = ROOT_DIR / "tests" / "data" / "acled_eastern_flank.csv"
@@ -319,19 +319,19 @@ def test_a_store_of_the_previous_schema_is_migrated(request, tmp_path):
                                       "'trigger' AND name LIKE 'rtree_%'").fetchall():
             con.execute(f'DROP TRIGGER "{trigger}"')
         for table in ("rtree_incidents_geom", "rtree_deployments_geom", "gpkg_extensions",
-                      "history", "schema_version"):
+                      "history", "schema_version", "views", "view_log"):
             con.execute(f"DROP TABLE {table}")
         con.execute("ALTER TABLE imports DROP COLUMN imported_by")
     url = _postgis_store(request.getfixturevalue("cluster")).url
     with psycopg.connect(url) as con:  # the same for the team store
-        con.execute("DROP TABLE history")
+        con.execute("DROP TABLE history, views, view_log")
         con.execute("ALTER TABLE imports DROP COLUMN imported_by")
         con.execute("DELETE FROM schema_version WHERE version >= 2")
     assert schema_version(url) == 1
     with pytest.raises(StoreError, match="python -m geo store migrate"):
         open_store(url)
     assert main(["store", "migrate", "--store", url]) == 0
-    assert schema_version(url) == 3
+    assert schema_version(url) == SCHEMA_VERSION
     for store in (open_store(path), open_store(url)):
         before = store.counts()
         first = store.incidents().iloc[[0]].assign(title="changed title")
@@ -446,3 +446,32 @@ def test_a_nul_character_never_reaches_a_store():
     table = rejects.table(frame, pd.Series([2, 3], index=frame.index))
     assert table["field"].tolist() == ["title"]
     assert "NUL" in table["reason"].iloc[0]
+
+
+def test_shared_views_are_kept_changed_by_their_owner_or_an_admin_and_logged(store):
+    from geo import views
+    from geo.errors import InputError
+
+    query = {"types": "drone", "start": "2025-01-01", "view": "54.7,25.3,8"}
+    saved = views.save_view(store, "  Drones   2025 ", query, "ana@example.org")
+    assert saved.name == "Drones 2025"
+    assert views.get_view(store, saved.view_id).query == query  # the same view back
+    with pytest.raises(InputError, match="exists already"):
+        views.save_view(store, "Drones 2025", {}, "bob@example.org")
+    for bad in ("", "x" * (views.NAME_MAX + 1), "a\u202eb"):
+        with pytest.raises(InputError):
+            views.save_view(store, bad, {}, "ana@example.org")
+    with pytest.raises(views.ViewPermissionError):
+        views.rename_view(store, saved.view_id, "Mine now", "bob@example.org")
+    views.rename_view(store, saved.view_id, "Drones, 2025", "ana@example.org")
+    other = views.save_view(store, "Balloons", {"types": "balloon"}, "bob@example.org")
+    assert [v.name for v in views.list_views(store)] == ["Balloons", "Drones, 2025"]
+    assert views.get_view(store, saved.view_id).view_id == saved.view_id  # a lasting id
+    with pytest.raises(views.ViewPermissionError):
+        views.delete_view(store, other.view_id, "ana@example.org")
+    views.delete_view(store, other.view_id, "adam@example.org", admin=True)
+    assert [v.name for v in views.list_views(store)] == ["Drones, 2025"]
+    log = views.view_log(store)
+    assert list(log["action"]) == ["saved", "renamed", "saved", "deleted"]
+    assert list(log["who"]) == ["ana@example.org", "ana@example.org", "bob@example.org",
+                                "adam@example.org"]

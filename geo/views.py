@@ -1,0 +1,158 @@
+"""Shared views: a team's named dashboard views, kept in the store (either backend).
+
+A view is the dashboard's URL state (filters, layers, map position, selected incident,
+area, playback) as a mapping of query parameters, stored as JSON under a name the team
+sees. Its id never changes (the stable link ``?shared=ID``); its owner or an admin may
+rename or delete it. Every change is written to ``view_log`` with who made it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import unicodedata
+from collections.abc import Mapping
+from contextlib import closing
+from dataclasses import dataclass
+
+import pandas as pd
+
+from geo.errors import InputError
+
+#: Longest name a view may have, characters.
+NAME_MAX = 80
+
+VIEW_COLUMNS = ("view_id", "name", "query", "owner", "created_at", "updated_at")
+LOG_COLUMNS = ("log_id", "view_id", "action", "name", "query", "who", "at")
+
+
+class ViewPermissionError(InputError, PermissionError):
+    """A change to someone else's view by a user who is not an admin."""
+
+
+@dataclass(frozen=True)
+class SharedView:
+    view_id: str
+    name: str
+    #: The dashboard's query parameters.
+    query: dict
+    owner: str
+    created_at: str
+    updated_at: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_name(name: str) -> str:
+    """A view's name, trimmed; empty, over-long or control characters are refused."""
+    text = " ".join(str(name).split())
+    if not text:
+        msg = "a shared view needs a name"
+        raise InputError(msg)
+    if len(text) > NAME_MAX:
+        msg = f"a view's name has at most {NAME_MAX} characters ({len(text)} given)"
+        raise InputError(msg)
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        msg = "a view's name may not hold control or invisible formatting characters"
+        raise InputError(msg)
+    return text
+
+
+def _sql(store, text: str) -> str:
+    return text.replace("?", store._PARAM)
+
+
+def _view(row) -> SharedView:
+    view_id, name, query, owner, created, updated = row
+    return SharedView(view_id, name, json.loads(query), owner, created, updated)
+
+
+def list_views(store) -> list[SharedView]:
+    """Every shared view, by name."""
+    with closing(store.connect()) as con:
+        rows = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY name"
+                           ).fetchall()
+    return [_view(r) for r in rows]
+
+
+def get_view(store, view_id: str) -> SharedView | None:
+    with closing(store.connect()) as con:
+        row = con.execute(_sql(store, f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
+                                      "WHERE view_id = ?"), (str(view_id),)).fetchone()
+    return _view(row) if row else None
+
+
+def _change(store, statements: list[tuple[str, tuple]]) -> None:
+    """Run statements in one transaction (both drivers: explicit BEGIN on SQLite, whose
+    connections here are in autocommit mode; psycopg opens one itself)."""
+    with closing(store.connect()) as con:
+        sqlite = store._PARAM == "?"
+        if sqlite:
+            con.execute("BEGIN IMMEDIATE")
+        try:
+            for text, params in statements:
+                con.execute(_sql(store, text), params)
+        except Exception as exc:
+            con.rollback()
+            if "unique" in str(exc).lower():
+                msg = "a shared view of that name exists already; choose another name"
+                raise InputError(msg) from exc
+            raise
+        con.commit()
+
+
+def _log(view_id: str, action: str, name: str, query: str, who: str) -> tuple[str, tuple]:
+    return ("INSERT INTO view_log (view_id, action, name, query, who, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (view_id, action, name, query, who, _now()))
+
+
+def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedView:
+    """Save a view under a new name; returns it (with its new, lasting id)."""
+    name = check_name(name)
+    text = json.dumps({str(k): str(v) for k, v in query.items()}, sort_keys=True)
+    view_id, now = secrets.token_urlsafe(9), _now()
+    _change(store, [("INSERT INTO views (view_id, name, query, owner, created_at, "
+                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     (view_id, name, text, who, now, now)),
+                    _log(view_id, "saved", name, text, who)])
+    return SharedView(view_id, name, json.loads(text), who, now, now)
+
+
+def _owned(store, view_id: str, who: str, admin: bool) -> SharedView:
+    view = get_view(store, view_id)
+    if view is None:
+        msg = f"no shared view with id {view_id!r}"
+        raise InputError(msg)
+    if view.owner != who and not admin:
+        msg = f"the view {view.name!r} is {view.owner}'s; only they or an admin may change it"
+        raise ViewPermissionError(msg)
+    return view
+
+
+def rename_view(store, view_id: str, name: str, who: str, *, admin: bool = False) -> None:
+    """Rename a view (its owner, or an admin)."""
+    name = check_name(name)
+    view = _owned(store, view_id, who, admin)
+    text = json.dumps(view.query, sort_keys=True)
+    _change(store, [("UPDATE views SET name = ?, updated_at = ? WHERE view_id = ?",
+                     (name, _now(), view_id)),
+                    _log(view_id, "renamed", name, text, who)])
+
+
+def delete_view(store, view_id: str, who: str, *, admin: bool = False) -> None:
+    """Delete a view (its owner, or an admin); its log stays."""
+    view = _owned(store, view_id, who, admin)
+    _change(store, [("DELETE FROM views WHERE view_id = ?", (view_id,)),
+                    _log(view_id, "deleted", view.name, json.dumps(view.query,
+                                                                    sort_keys=True), who)])
+
+
+def view_log(store) -> pd.DataFrame:
+    """Every change to the shared views, oldest first."""
+    with closing(store.connect()) as con:
+        rows = con.execute(f"SELECT {', '.join(LOG_COLUMNS)} FROM view_log ORDER BY log_id"
+                           ).fetchall()
+    return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
