@@ -61,6 +61,7 @@ from geo.errors import FlankwatchError, GeocodeError
 from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, store_location
+from geo.views import delete_view, get_view, list_views, rename_view, save_view
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -337,6 +338,82 @@ def detail_panel(store: Store, selected: str | None,
     st.html(facts_html(shown, title=row["title"] or selected))
 
 
+def start_session(store: Store) -> None:
+    """The widgets of a new session, from the URL (or the shared view it names)."""
+    query = st.query_params.to_dict()
+    if "shared" in query:  # a shared view's link: the view it names
+        shared = get_view(store, query["shared"])
+        if shared is None:
+            notice("warning", f"No shared view {query['shared']!r} (deleted?); the "
+                              "default view is shown.")
+        query = shared.query if shared else {}
+    url_view = ViewState.from_query(query)
+    init_widgets(url_view)
+    for warning in url_view.warnings:
+        notice("warning", warning)
+
+
+def views_panel(store: Store, view: ViewState, access: Access) -> None:
+    """The team's shared views: open one (everyone), save the current view (analysts),
+    rename or delete one (its owner, or an admin). Each has a lasting link."""
+    st.sidebar.header("Shared views")
+    found = {v.view_id: v for v in list_views(store)}
+    if found:
+        picked = st.sidebar.selectbox("Views", list(found), key="shared_pick",
+                                      format_func=lambda k: found[k].name)
+        chosen = found[picked]
+        st.sidebar.button("Open this view", key="shared_open", on_click=_open_view,
+                          args=(chosen.query,))
+        st.sidebar.text(f"By {chosen.owner}, {chosen.updated_at}\n"
+                        f"Link: {_link(chosen.view_id)}")
+        if chosen.owner == access.user or access.can("manage views"):
+            with st.sidebar.expander("Rename or delete"):
+                name = st.text_input("New name", key="shared_rename")
+                if st.button("Rename", key="shared_rename_do"):
+                    _view_change(rename_view, store, chosen.view_id, name, access.user,
+                                 admin=access.can("manage views"))
+                if st.button("Delete", key="shared_delete"):
+                    _view_change(delete_view, store, chosen.view_id, access.user,
+                                 admin=access.can("manage views"))
+    else:
+        st.sidebar.caption("No shared views yet.")
+    if access.can("save view"):
+        name = st.sidebar.text_input("Save the current view as", key="shared_name",
+                                     placeholder="a name the team will see")
+        if st.sidebar.button("Save for the team", key="shared_save"):
+            access.require("save view")  # checked again: the button is a request like any
+            try:
+                saved = save_view(store, name, view.to_query(), access.user)
+            except FlankwatchError as exc:
+                st.sidebar.html(notice_html("error", f"Not saved: {exc}"))
+                return
+            st.session_state["shared_pick"] = saved.view_id
+            st.rerun()
+
+
+def _view_change(change, store: Store, *args, admin: bool) -> None:
+    try:
+        change(store, *args, admin=admin)
+    except FlankwatchError as exc:
+        st.sidebar.html(notice_html("error", str(exc)))
+        return
+    st.rerun()
+
+
+def _open_view(query: dict) -> None:
+    """Before the next run: the widgets set from a shared view (its own URL state)."""
+    opened = ViewState.from_query(query)
+    init_widgets(opened)
+
+
+def _link(view_id: str) -> str:
+    """The lasting address of a shared view."""
+    from urllib.parse import quote
+
+    base = st.context.url or ""
+    return f"{base}?shared={quote(view_id)}"
+
+
 def history_panel(store: Store, selected: str, access: Access) -> None:
     """The selected incident's versions, what each import changed, and (for an admin) a
     revert to an earlier version, logged under the admin's name."""
@@ -494,10 +571,7 @@ def main() -> None:
     store = get_store(str(store_location()))
     path, version = store.location, store.version()
     if not st.session_state.get("initialised"):
-        url_view = ViewState.from_query(st.query_params.to_dict())
-        init_widgets(url_view)
-        for warning in url_view.warnings:
-            notice("warning", warning)
+        start_session(store)
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []
     search_panel(path, version)
@@ -539,6 +613,7 @@ def main() -> None:
         if view.selected:
             history_panel(store, view.selected, access)
     st.query_params.from_dict(view.to_query())
+    views_panel(store, view, access)
 
     # only the open tab is computed and sent (the chart and the table are not free)
     names = ["Summary", "Incidents", "Timeline", "Export"]

@@ -232,3 +232,35 @@ def test_around_a_place_keeps_the_incidents_within_that_distance(app, tmp_path):
     assert shown(app) == len(stored)  # an unknown place: the filter is left off, and said
     assert any("unknown place 'Nowhereville'" in html.unescape(el.proto.body)
                for el in app.get("html"))
+
+
+def test_a_saved_view_is_listed_opened_and_reached_by_its_link(app, tmp_path):
+    from geo.store import open_store
+    from geo.views import list_views
+
+    app.run()
+    app.multiselect(key="types").set_value(["aircraft"]).run()
+    assert shown(app) == 1
+    app.text_input(key="shared_name").set_value("Aircraft only").run()
+    app.button(key="shared_save").click().run()
+    assert not app.exception
+    (saved,) = list_views(open_store(tmp_path / "store.gpkg"))
+    assert saved.name == "Aircraft only"
+    assert saved.query == {"types": "aircraft"}
+    # another session opens it from the list, another by its link
+    other = AppTest.from_file(APP, default_timeout=120)
+    other.run()
+    assert shown(other) == 7
+    assert other.selectbox(key="shared_pick").value == saved.view_id
+    other.button(key="shared_open").click().run()
+    assert shown(other) == 1
+    assert other.multiselect(key="types").value == ["aircraft"]
+    linked = AppTest.from_file(APP, default_timeout=120)
+    linked.query_params["shared"] = saved.view_id
+    linked.run()
+    assert shown(linked) == 1
+    gone = AppTest.from_file(APP, default_timeout=120)
+    gone.query_params["shared"] = "no-such-view"
+    gone.run()
+    assert shown(gone) == 7
+    assert any("No shared view 'no-such-view'" in n for n in notices(gone, "warning"))

@@ -213,3 +213,39 @@ def test_an_analyst_sees_the_history_but_cannot_revert(site, browser):
     page.get_by_text("Version 2:").first.wait_for(timeout=30_000)
     assert not page.get_by_role("button", name=re.compile("^Revert")).count()
     page.context.close()
+
+
+def test_a_view_an_analyst_saves_opens_the_same_for_a_viewer(site, browser):
+    url, _, store = site
+    from geo.views import list_views, view_log
+
+    analyst = sign_in(browser, site, ANALYST)
+    analyst.goto(f"{url}/?types=aircraft&view=54.5,24.5,7")
+    analyst.get_by_text("Signed in as").wait_for(timeout=60_000)
+    map_frame(analyst)
+    shown = analyst.get_by_test_id("stMetricValue").first.inner_text()
+    analyst.get_by_label("Save the current view as").fill("Aircraft watch")
+    analyst.get_by_label("Save the current view as").press("Enter")
+    analyst.get_by_role("button", name="Save for the team").click()
+    analyst.get_by_text("Rename or delete").wait_for(timeout=60_000)  # the owner's
+    (saved,) = [v for v in list_views(store) if v.name == "Aircraft watch"]
+    assert saved.owner == ANALYST.email
+    viewer = sign_in(browser, site, VIEWER)  # another browser context
+    map_frame(viewer)
+    assert viewer.get_by_test_id("stMetricValue").first.inner_text() != shown
+    viewer.get_by_test_id("stSidebar").get_by_text(f"By {ANALYST.email}").wait_for()
+    assert not viewer.get_by_text("Save the current view as").count()  # not a viewer's
+    assert not viewer.get_by_text("Rename or delete").count()
+    viewer.get_by_role("button", name="Open this view").click()
+    viewer.wait_for_function(
+        f"() => [...document.querySelectorAll('[data-testid=stMetricValue]')]"
+        f".some(e => e.innerText === {shown!r})", timeout=60_000)
+    assert "types=aircraft" in viewer.evaluate("() => location.href")
+    # the lasting link opens it in a fresh page too
+    viewer.goto(f"{url}/?shared={saved.view_id}")
+    viewer.get_by_text("Signed in as").wait_for(timeout=60_000)
+    assert viewer.get_by_test_id("stMetricValue").first.inner_text() == shown
+    viewer.screenshot(path=str(ARTIFACTS / "sign-in-shared-view.png"))
+    assert list(view_log(store)["who"]) == [ANALYST.email]
+    analyst.context.close()
+    viewer.context.close()
