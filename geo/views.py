@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from geo.errors import InputError
+from geo.errors import InputError, StoreError
 
 #: Longest name a view may have, characters.
 NAME_MAX = 80
@@ -100,7 +100,9 @@ def _change(store, statements: list[tuple[str, tuple]]) -> None:
             if "unique" in str(exc).lower():
                 msg = "a shared view of that name exists already; choose another name"
                 raise InputError(msg) from exc
-            raise
+            reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
+            msg = f"store {store}: the shared views could not be changed: {reason}"
+            raise StoreError(msg) from exc
         con.commit()
 
 

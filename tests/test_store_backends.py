@@ -387,6 +387,7 @@ def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, caps
                 "GRANT SELECT ON ALL TABLES IN SCHEMA public TO test_viewer",
                 "CREATE ROLE test_importer LOGIN",
                 "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO test_importer",
+                "GRANT DELETE ON views TO test_importer",
                 "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO test_importer"):
             con.execute(statement)
     viewer = url.replace("postgres@", "test_viewer@")
@@ -400,6 +401,15 @@ def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, caps
     assert main(["import", str(ACLED), "--store", importer, "--rejects",
                  str(tmp_path / "r.csv")]) == 0
     assert open_store(url).imports()["imported_by"].iloc[-1] == current_user()
+    # the dashboard's role (the importer's) keeps the team's shared views
+    from geo import views
+
+    team = open_store(importer)
+    saved = views.save_view(team, "A view", {"types": "drone"}, "ana@example.org")
+    views.delete_view(team, saved.view_id, "ana@example.org")
+    assert list(views.view_log(team)["action"]) == ["saved", "deleted"]
+    with pytest.raises(StoreError, match="permission denied"):  # a viewer's cannot
+        views.save_view(open_store(viewer), "Another", {}, "vera@example.org")
 
 
 def test_review_cases_behave_alike_on_both_backends(store, tmp_path):
