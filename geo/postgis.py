@@ -225,6 +225,21 @@ class PostgisWriter(BatchWriter):
                 "coalesce((SELECT max({}) FROM {}), 0) + 1, false)").format(
                     sql.Identifier(column), sql.Identifier(table)), (table, column))
 
+    def restore_views(self, views: pd.DataFrame, log: pd.DataFrame) -> None:
+        """As :meth:`geo.store.StoreWriter.restore_views`; the log's id counter moves past
+        the copied ids."""
+        from geo.views import VIEW_COLUMNS, VIEW_LOG_COLUMNS
+
+        with self._con.cursor() as cursor:
+            for table, columns, frame in (("views", VIEW_COLUMNS, views),
+                                          ("view_log", VIEW_LOG_COLUMNS, log)):
+                cursor.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+                    _plain_rows(frame[list(columns)]))
+        self._con.execute("SELECT setval(pg_get_serial_sequence('view_log', 'log_id'), "
+                          "coalesce((SELECT max(log_id) FROM view_log), 0) + 1, false)")
+
     def finish(self, file: str, sha256: str) -> None:
         """Log the import (inside the transaction)."""
         if not self.logged:

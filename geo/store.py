@@ -636,6 +636,16 @@ class StoreWriter(BatchWriter):
             "replaced_at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             _plain_rows(history[list(HISTORY_COLUMNS)]))
 
+    def restore_views(self, views: pd.DataFrame, log: pd.DataFrame) -> None:
+        """Write another store's shared views and their log as they are (a copy)."""
+        from geo.views import VIEW_COLUMNS, VIEW_LOG_COLUMNS
+
+        for table, columns, frame in (("views", VIEW_COLUMNS, views),
+                                      ("view_log", VIEW_LOG_COLUMNS, log)):
+            self._con.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                f"({', '.join('?' * len(columns))})", _plain_rows(frame[list(columns)]))
+
     def finish(self, file: str, sha256: str) -> None:
         """Update the tables' extents and log the import (inside the transaction)."""
         for name in self._totals:

@@ -1,6 +1,7 @@
 """Moving a whole store from one backend to the other: ``python -m geo store copy``.
 
-Every record of every table, the record history and the import log are copied in one
+Every record of every table, the record history, the import log and the shared views
+(with their log) are copied in one
 transaction into an empty store (a new GeoPackage file, or an initialised PostGIS
 database without records); record hashes, import ids and history versions come out the
 same, so GeoPackage → PostGIS → GeoPackage gives back the tables it started from.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from geo import views
 from geo.errors import InputError
 from geo.store import LAYERS, ImportReport, check_store, create_store, open_store, store_location
 
@@ -27,7 +29,7 @@ def _source(location: str | Path):
 def _empty_destination(location: str):
     store = open_store(location)
     imports, _ = store.dump_log()
-    if any(store.counts().values()) or len(imports):
+    if any(store.counts().values()) or len(imports) or len(views.view_log(store)):
         msg = f"store {store}: already holds records; a copy goes into an empty store"
         raise InputError(msg)
     return store
@@ -60,4 +62,5 @@ def _copy_into(src, dst) -> list[ImportReport]:
             frame = src.incidents() if table == "incidents" else src.records(table)
             writer.write({table: frame})
         writer.restore_log(*src.dump_log())
+        writer.restore_views(*views.dump(src))
     return writer.reports

@@ -24,7 +24,7 @@ from geo.errors import InputError, StoreError
 NAME_MAX = 80
 
 VIEW_COLUMNS = ("view_id", "name", "query", "owner", "created_at", "updated_at")
-LOG_COLUMNS = ("log_id", "view_id", "action", "name", "query", "who", "at")
+VIEW_LOG_COLUMNS = ("log_id", "view_id", "action", "name", "query", "who", "at")
 
 
 class ViewPermissionError(InputError, PermissionError):
@@ -101,7 +101,7 @@ def _change(store, statements: list[tuple[str, tuple]]) -> None:
                 msg = "a shared view of that name exists already; choose another name"
                 raise InputError(msg) from exc
             reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
-            msg = f"store {store}: the shared views could not be changed: {reason}"
+            msg = f"the shared views could not be changed: {reason}"
             raise StoreError(msg) from exc
         con.commit()
 
@@ -155,6 +155,14 @@ def delete_view(store, view_id: str, who: str, *, admin: bool = False) -> None:
 def view_log(store) -> pd.DataFrame:
     """Every change to the shared views, oldest first."""
     with closing(store.connect()) as con:
-        rows = con.execute(f"SELECT {', '.join(LOG_COLUMNS)} FROM view_log ORDER BY log_id"
+        rows = con.execute(f"SELECT {', '.join(VIEW_LOG_COLUMNS)} FROM view_log ORDER BY log_id"
                            ).fetchall()
-    return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
+    return pd.DataFrame(rows, columns=list(VIEW_LOG_COLUMNS))
+
+
+def dump(store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every shared view and every line of their log, as stored (for a copy)."""
+    with closing(store.connect()) as con:
+        views = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY view_id"
+                            ).fetchall()
+    return (pd.DataFrame(views, columns=list(VIEW_COLUMNS)), view_log(store))

@@ -349,6 +349,11 @@ def test_copy_to_postgis_and_back_loses_nothing(cluster, tmp_path):
     edit = start.incidents().iloc[[0]].assign(title="a corrected title")
     with start.importing(file="edit", who="analyst") as writer:
         writer.write({"incidents": edit})
+    from geo import views
+
+    kept = views.save_view(start, "Kept", {"types": "drone"}, "ana@example.org")
+    gone = views.save_view(start, "Gone", {}, "ana@example.org")
+    views.delete_view(start, gone.view_id, "ana@example.org")
     url = _new_database(cluster)
     assert main(["store", "init", "--store", url]) == 0
     assert main(["store", "copy", str(start.path), url]) == 0
@@ -360,8 +365,11 @@ def test_copy_to_postgis_and_back_loses_nothing(cluster, tmp_path):
                 _same(middle_or_end.incidents(), start.incidents())
             else:
                 _same(middle_or_end.records(table), start.records(table))
-        for mine, theirs in zip(middle_or_end.dump_log(), start.dump_log(), strict=True):
+        for mine, theirs in zip((*middle_or_end.dump_log(), *views.dump(middle_or_end)),
+                                (*start.dump_log(), *views.dump(start)), strict=True):
             pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
+        assert views.get_view(middle_or_end, kept.view_id) == kept  # its link still works
+    views.save_view(open_store(url), "After the copy", {}, "ana@example.org")  # ids go on
     # record hashes came through: re-importing the same file changes nothing
     end = open_store(back)
     with end.importing(file="again") as writer:
