@@ -29,6 +29,7 @@ from geo.settings import (
     AIRSPACE_PATH,
     BORDERS_PATH,
     CONTEXT_LAND_PATH,
+    EXONYMS_PATH,
     LAND_PATH,
     PLACES_PATH,
 )
@@ -219,6 +220,22 @@ MAP_LABEL_BOX = (5.0, 40.0, 50.0, 72.0)
 TOWN_ZOOMS = ((1_000_000, 4), (250_000, 5), (100_000, 6), (50_000, 7), (25_000, 8), (0, 9))
 
 
+def town_names(geonameids, names):
+    """The names towns are labelled with: the English name of ``data/exonyms.csv`` where
+    it has one, followed by the local name where the two differ by more than accents
+    ("Grodno / Hrodna", "Warsaw / Warszawa"); else the GeoNames name."""
+    import pandas as pd
+    from anyascii import anyascii
+
+    table = pd.read_csv(EXONYMS_PATH, comment="#", dtype={"geonameid": "int64"},
+                        keep_default_na=False)
+    shown = {}
+    for r in table.itertuples():
+        different = anyascii(r.local).casefold() != anyascii(r.english).casefold()
+        shown[r.geonameid] = f"{r.english} / {r.local}" if r.local and different else r.english
+    return [shown.get(int(g), n) for g, n in zip(geonameids, names, strict=True)]
+
+
 @lru_cache(maxsize=1)
 def map_labels() -> list[dict]:
     """Place names for the interactive map: each country (at a point well inside its
@@ -249,7 +266,9 @@ def map_labels() -> list[dict]:
         out.append((json.dumps({"name": "Kaliningrad (Russia)", "kind": "country",
                                 "rank": 1.0, "minZoom": 5}),
                     polylabel(max(shapely.get_parts(land_kal), key=lambda p: p.area), 0.02)))
-        table = pd.read_csv(PLACES_PATH, usecols=["name", "lat", "lon", "population"])
+        table = pd.read_csv(PLACES_PATH, usecols=["geonameid", "name", "lat", "lon",
+                                                  "population"])
+        table["name"] = town_names(table["geonameid"], table["name"])
         west, south, east, north = MAP_LABEL_BOX
         towns = table[(table["population"] >= MAP_TOWN_MIN_POPULATION)
                       & table["lon"].between(west, east) & table["lat"].between(south, north)]
@@ -260,8 +279,10 @@ def map_labels() -> list[dict]:
                         shapely.Point(r.lon, r.lat)))
         return out
 
+    names = EXONYMS_PATH.stat()
     pairs = _cached("labels", PLACES_PATH, (MAP_TOWN_MIN_POPULATION, MAP_LABEL_BOX,
-                                            TOWN_ZOOMS, "v1"), compute)
+                                            TOWN_ZOOMS, names.st_size, names.st_mtime_ns,
+                                            "v2"), compute)
     return [{**json.loads(label), "lat": round(p.y, 4), "lon": round(p.x, 4)}
             for label, p in pairs]
 

@@ -39,6 +39,9 @@ PLACES_PATH = DATA_DIR / "places.csv.gz"
 #: Curated military sites and airports, each with its source.
 SITES_PATH = DATA_DIR / "sites.csv"
 
+#: Curated English names (and local names) of labelled towns, each with its source.
+EXONYMS_PATH = DATA_DIR / "exonyms.csv"
+
 #: Human-editable seed records.
 SEEDS_DIR = ROOT_DIR / "seeds"
 

@@ -80,3 +80,21 @@ def test_kaliningrad_is_russian_and_west_of_lithuania(boundaries):
     assert maxx < 23
     assert miny > 54
     assert maxy < 56
+
+
+def test_the_curated_english_names_are_of_labelled_towns_and_sourced():
+    import pandas as pd
+
+    from dashboard.display import map_labels, town_names
+    from geo.settings import EXONYMS_PATH, PLACES_PATH
+
+    names = pd.read_csv(EXONYMS_PATH, comment="#", keep_default_na=False)
+    places = pd.read_csv(PLACES_PATH, usecols=["geonameid", "name"])
+    assert names["geonameid"].is_unique
+    assert set(names["geonameid"]) <= set(places["geonameid"])
+    assert names["source"].str.startswith("en.wikipedia.org/wiki/").all()
+    assert town_names([627904, 593116, 734077], ["Hrodna", "Vilnius", "Thessaloníki"]) == [
+        "Grodno / Hrodna", "Vilnius", "Thessaloniki"]  # accents alone: the English name
+    labelled = {label["name"] for label in map_labels() if label["kind"] == "town"}
+    assert {"Warsaw / Warszawa", "Grodno / Hrodna", "Moscow / Moskva"} <= labelled
+    assert "Hrodna" not in labelled
