@@ -133,18 +133,22 @@ class Policy:
                    roles_file=Path(path) if path else None, unknown_user=unknown)
 
     def role_of(self, claims: Mapping) -> str | None:
-        """The role of a signed-in user from their ID token's claims and the role file
-        (the highest of those found); None when refused."""
+        """The role of a signed-in user from their ID token's claims (the values
+        ``claim_roles`` maps) and the role file (by verified e-mail address): the highest
+        of those found; None when refused (``none`` in the role file refuses whatever
+        the claims say)."""
         found = []
         value = claims.get(self.role_claim)
         values = value if isinstance(value, list | tuple) else [value] if value else []
         for item in map(str, values):
-            role = self.claim_roles.get(item, item if item in ROLES else None)
-            if role:
+            role = self.claim_roles.get(item)  # only the values mapped: a group that
+            if role:                           # happens to be called "admin" is not one
                 found.append(role)
-        email = str(claims.get("email") or "").strip().lower()
+        email = verified_email(claims)
         if self.roles_file is not None and email:
             role = _role_file(self.roles_file).get(email)
+            if role == "none":  # taken away at once, whatever the token says
+                return None
             if role:
                 found.append(role)
         if found:
@@ -156,9 +160,10 @@ _ROLE_FILES: dict[Path, tuple[tuple[int, int], dict[str, str]]] = {}
 
 
 def _role_file(path: Path) -> dict[str, str]:
-    """``email,role`` lines (a header line and ``#`` comments allowed), read again when
-    the file changes; a line with an unknown role is logged and skipped. A missing or
-    unreadable file gives no roles (and a line in the log)."""
+    """``email,role`` lines (a header line and ``#`` comments allowed; role ``none``
+    refuses the user), read again when the file changes; a line with an unknown role is
+    logged and skipped. A missing or unreadable file gives no roles (and a line in the
+    log)."""
     try:
         stat = path.stat()
     except OSError as exc:
@@ -169,7 +174,12 @@ def _role_file(path: Path) -> dict[str, str]:
     if cached and cached[0] == key:
         return cached[1]
     roles: dict[str, str] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
+    try:
+        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        log.error("the roles file cannot be read: %s", exc.strerror)
+        return {}
+    with fh:
         for number, row in enumerate(csv.reader(fh), start=1):
             if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
                 continue
@@ -177,9 +187,9 @@ def _role_file(path: Path) -> dict[str, str]:
                                                    else "")
             if number == 1 and email == "email":
                 continue
-            if role not in ROLES:
-                log.error("roles file line %d: role %r is not one of %s; line skipped",
-                          number, role, ", ".join(ROLES))
+            if role not in (*ROLES, "none"):
+                log.error("roles file line %d: role %r is not one of %s or none; line "
+                          "skipped", number, role, ", ".join(ROLES))
                 continue
             roles[email] = role
     _ROLE_FILES[path] = (key, roles)
@@ -194,14 +204,42 @@ def _secrets():
     return secrets_singleton
 
 
-def auth_configured() -> bool:
-    """Whether sign-in is on (an ``[auth]`` section in the secrets)."""
+def sign_in_settings() -> str:
+    """The secrets as they read now: "on" (an ``[auth]`` section), "off" (no secrets
+    file, or one without ``[auth]``), or "unreadable" (a secrets file that does not
+    parse: being edited, or broken)."""
+    from streamlit import config
+
     secrets = _secrets()
     try:
-        secrets.load_if_toml_exists()
-        return "auth" in secrets
-    except Exception:  # no secrets file, or one that does not parse (Streamlit says so)
-        return False
+        if secrets.load_if_toml_exists():
+            return "on" if "auth" in secrets else "off"
+    except Exception:  # Streamlit says it does not raise; unreadable all the same
+        log.exception("the secrets cannot be read")
+        return "unreadable"
+    files = config.get_option("secrets.files") or []
+    return "unreadable" if any(Path(f).exists() for f in files) else "off"
+
+
+#: Once sign-in has been on (or its settings unreadable) in this process, it stays
+#: required: a secrets file broken by an edit, or gone for a moment, never turns the
+#: dashboard into the open single-user tool.
+_SIGN_IN_REQUIRED = False
+
+
+def auth_configured() -> bool:
+    """Whether sign-in is required: an ``[auth]`` section in the secrets now, or at any
+    time since this server started, or secrets that cannot be read."""
+    global _SIGN_IN_REQUIRED  # one flag per server process, by design
+    if not _SIGN_IN_REQUIRED and sign_in_settings() != "off":
+        _SIGN_IN_REQUIRED = True
+    return _SIGN_IN_REQUIRED
+
+
+def sign_in_usable() -> bool:
+    """Whether sign-in can be checked now (its settings read); when required and not
+    usable, everyone is refused."""
+    return sign_in_settings() == "on"
 
 
 def policy() -> Policy:
@@ -209,12 +247,24 @@ def policy() -> Policy:
     return Policy.from_settings(secrets.get("flankwatch") if "flankwatch" in secrets else None)
 
 
+def verified_email(claims: Mapping) -> str:
+    """The user's e-mail address, lower case, unless the provider says it is not
+    verified ("" then, or when there is none)."""
+    if claims.get("email_verified") is False or str(claims.get("email_verified")
+                                                    ).lower() == "false":
+        return ""
+    return str(claims.get("email") or "").strip().lower()
+
+
 def user_name(claims: Mapping) -> str:
-    """How a signed-in user is named in logs and on shared views."""
-    for key in ("email", "preferred_username", "name", "sub"):
-        if claims.get(key):
-            return str(claims[key])
-    return "unnamed user"
+    """Who a signed-in user is in logs and as the owner of shared views: their verified
+    e-mail address, else their name with the provider's unique subject id (so that two
+    people with one display name are never taken for each other)."""
+    email = verified_email(claims)
+    if email:
+        return email
+    shown = claims.get("preferred_username") or claims.get("name") or "user"
+    return f"{shown} [{claims.get('sub') or 'no subject'}]"
 
 
 def access_from_claims(claims: Mapping | None) -> Access | None:
@@ -251,8 +301,20 @@ def cookie_claims(cookies: Mapping[str, str]) -> dict | None:
     return claims if isinstance(claims, dict) else None
 
 
+def route_path(path: str, root_path: str = "", base_url: str = "") -> str:
+    """A request's path as the routes see it: without the ASGI mount point
+    (``root_path``) or Streamlit's ``server.baseUrlPath``, runs of slashes as one."""
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path):]
+    base = "/" + base_url.strip("/") if base_url.strip("/") else ""
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base):]
+    return re.sub(r"/{2,}", "/", "/" + path.lstrip("/"))
+
+
 def guarded_action(path: str, method: str) -> str | None:
-    """The action a request needs, or None for one that carries no data."""
+    """The action a request for a route path needs, or None for one that carries no
+    data."""
     if method == "OPTIONS":  # a CORS preflight carries nothing
         return None
     for prefix, action in GUARDED_PATHS:
@@ -271,16 +333,21 @@ class SessionGate:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and auth_configured():
-            action = guarded_action(scope["path"], scope.get("method", "GET"))
+            from streamlit import config
+
+            path = route_path(scope["path"], scope.get("root_path", ""),
+                              config.get_option("server.baseUrlPath") or "")
+            action = guarded_action(path, scope.get("method", "GET"))
             if action is not None:
                 from starlette.requests import Request
                 from starlette.responses import PlainTextResponse
 
-                try:
-                    who = access_from_claims(cookie_claims(Request(scope).cookies))
-                except FlankwatchError as exc:  # a wrong [flankwatch] setting
-                    log.error("%s", exc)
-                    who = None
+                who = None
+                if sign_in_usable():  # else: settings unreadable, everyone refused
+                    try:
+                        who = access_from_claims(cookie_claims(Request(scope).cookies))
+                    except FlankwatchError as exc:  # a wrong [flankwatch] setting
+                        log.error("%s", exc)
                 if who is None or not who.can(action):
                     status = 401 if who is None else 403
                     if who is not None:
@@ -328,3 +395,13 @@ def middleware() -> list:
     from starlette.middleware import Middleware
 
     return [Middleware(SessionGate)]
+
+
+def remove_old_selections() -> None:
+    """Selections an earlier Flankwatch wrote under the static folder (served to
+    anyone): deleted when the server starts."""
+    import shutil
+
+    from dashboard.vendor import STATIC_DIR
+
+    shutil.rmtree(STATIC_DIR / "data", ignore_errors=True)

@@ -26,7 +26,9 @@ from dashboard.access import (
     access_from_claims,
     auth_configured,
     middleware,
+    remove_old_selections,
     routes,
+    sign_in_usable,
     single_user,
 )
 from dashboard.import_worker import run_import
@@ -103,6 +105,13 @@ def signed_in() -> Access:
     saying so; the page stops there."""
     if not auth_configured():
         return single_user()
+    if not sign_in_usable():  # required, but its settings cannot be read now
+        header()
+        st.text("Sign-in is set up for this dashboard but its settings cannot be read "
+                "just now; try again in a minute, or ask an administrator.")
+        log.error("sign-in is required but the secrets file cannot be read; everyone is "
+                  "refused until it can")
+        st.stop()
     if not st.user.is_logged_in:
         header()
         st.write("Sign in with your organisation's account to see the incident map.")
@@ -537,7 +546,7 @@ def upload_panel(store: Store, access: Access) -> None:
                             progress=lambda fraction, text: bar.progress(fraction, text))
         bar.empty()
         if result.error:
-            message = _as_uploaded(result.error, path, file.name)
+            message = without_locations(_as_uploaded(result.error, path, file.name))
             notice("error", message if message.startswith(file.name)
                    else f"{file.name}: {message}")
             return
@@ -549,6 +558,24 @@ def upload_panel(store: Store, access: Access) -> None:
         st.dataframe(result.rejects, width="stretch", hide_index=True)
     if result.valid:
         st.button(f"Import {result.valid} valid rows", key="do_import")
+
+
+def without_locations(message: str) -> str:
+    """A message as a visitor sees it: the store's file or address, and the server's
+    own folder, never shown ("store /srv/x.gpkg: …" reads "the store: …")."""
+    from geo.postgis import shown_url
+    from geo.settings import ROOT_DIR
+    from geo.store import is_store_url
+
+    location = str(store_location())
+    forms = {location}
+    if is_store_url(location):
+        forms.add(shown_url(location))
+    else:
+        forms.add(str(Path(location).resolve()))
+    for form in sorted(forms, key=len, reverse=True):
+        message = message.replace(f"store {form}", "the store").replace(form, "the store")
+    return message.replace(str(ROOT_DIR), "(the server)")
 
 
 def _as_uploaded(message: str, path: Path, name: str) -> str:
@@ -746,7 +773,8 @@ def run() -> None:
     try:
         main()
     except FlankwatchError as exc:
-        notice("error", str(exc))
+        log.warning("shown to the visitor: %s", exc)
+        notice("error", without_locations(str(exc)))
     except Exception:
         log.exception("the dashboard failed")
         notice("error", "Something went wrong on the server; the page could not be shown. "
@@ -756,4 +784,5 @@ def run() -> None:
 if __name__ == "__main__":  # a run of the page (Streamlit runs the script as __main__)
     run()
 else:  # imported by the web server, which `streamlit run` finds here: the page's routes
+    remove_old_selections()
     app = st.App(__file__, routes=routes(), middleware=middleware())

@@ -52,7 +52,7 @@ def run_import(store: str, path: Path, *, name: str, dry_run: bool, who: str = "
     # can read a process's command line
     command = [sys.executable, "-m", "dashboard.import_worker",
                str(Path(path).resolve()), "--name", name,
-               *(["--who", who] if who else []), *(["--dry-run"] if dry_run else [])]
+               *([f"--who={who}"] if who else []), *(["--dry-run"] if dry_run else [])]
     # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
     with tempfile.TemporaryFile("w+") as errors_file, subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors_file,

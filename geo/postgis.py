@@ -81,6 +81,11 @@ def _safe(url: str) -> str:
     return f"postgresql://{user}{server}/{parts.get('dbname', '')}{where}"
 
 
+def shown_url(url: str) -> str:
+    """A store URL as messages give it: without its password."""
+    return _safe(url)
+
+
 def _reason(exc: Exception, url: str) -> str:
     """A driver error in words, without the URL's password (libpq may quote the URL)."""
     text = str(exc).strip()

@@ -85,18 +85,28 @@ def get_view(store, view_id: str) -> SharedView | None:
     return _view(row) if row else None
 
 
-def _change(store, statements: list[tuple[str, tuple]]) -> None:
-    """Run statements in one transaction (both drivers: explicit BEGIN on SQLite, whose
-    connections here are in autocommit mode; psycopg opens one itself)."""
+def _change(store, view_id: str | None, change) -> None:
+    """One transaction (an explicit BEGIN IMMEDIATE on SQLite, whose connections here are
+    in autocommit mode; psycopg opens one itself): ``change(run, current)`` gets a
+    function running a statement and the view's current row, read inside the
+    transaction and locked (None when there is none, or for a new view)."""
     with closing(store.connect()) as con:
         sqlite = store._PARAM == "?"
         if sqlite:
-            con.execute("BEGIN IMMEDIATE")
+            con.execute("BEGIN IMMEDIATE")  # the write lock, before the row is read
         try:
-            for text, params in statements:
-                con.execute(_sql(store, text), params)
+            current = None
+            if view_id is not None:
+                row = con.execute(_sql(store, f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
+                                              "WHERE view_id = ?" + ("" if sqlite else
+                                                                     " FOR UPDATE")),
+                                  (view_id,)).fetchone()
+                current = _view(row) if row else None
+            change(lambda text, params: con.execute(_sql(store, text), params), current)
         except Exception as exc:
             con.rollback()
+            if isinstance(exc, InputError):
+                raise
             if "unique" in str(exc).lower():
                 msg = "a shared view of that name exists already; choose another name"
                 raise InputError(msg) from exc
@@ -106,50 +116,58 @@ def _change(store, statements: list[tuple[str, tuple]]) -> None:
         con.commit()
 
 
-def _log(view_id: str, action: str, name: str, query: str, who: str) -> tuple[str, tuple]:
-    return ("INSERT INTO view_log (view_id, action, name, query, who, at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (view_id, action, name, query, who, _now()))
+def _log(run, view_id: str, action: str, name: str, query: dict, who: str) -> None:
+    run("INSERT INTO view_log (view_id, action, name, query, who, at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (view_id, action, name, json.dumps(query, sort_keys=True), who, _now()))
 
 
 def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedView:
     """Save a view under a new name; returns it (with its new, lasting id)."""
     name = check_name(name)
-    text = json.dumps({str(k): str(v) for k, v in query.items()}, sort_keys=True)
-    view_id, now = secrets.token_urlsafe(9), _now()
-    _change(store, [("INSERT INTO views (view_id, name, query, owner, created_at, "
-                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     (view_id, name, text, who, now, now)),
-                    _log(view_id, "saved", name, text, who)])
-    return SharedView(view_id, name, json.loads(text), who, now, now)
+    plain = {str(k): str(v) for k, v in query.items()}
+    view = SharedView(secrets.token_urlsafe(9), name, plain, who, _now(), _now())
+
+    def change(run, _):
+        run("INSERT INTO views (view_id, name, query, owner, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (view.view_id, name, json.dumps(plain, sort_keys=True),
+                                          who, view.created_at, view.updated_at))
+        _log(run, view.view_id, "saved", name, plain, who)
+
+    _change(store, None, change)
+    return view
 
 
-def _owned(store, view_id: str, who: str, admin: bool) -> SharedView:
-    view = get_view(store, view_id)
+def _check_owner(view: SharedView | None, view_id: str, who: str, admin: bool) -> None:
     if view is None:
-        msg = f"no shared view with id {view_id!r}"
+        msg = f"no shared view with id {view_id!r} (deleted meanwhile?)"
         raise InputError(msg)
     if view.owner != who and not admin:
         msg = f"the view {view.name!r} is {view.owner}'s; only they or an admin may change it"
         raise ViewPermissionError(msg)
-    return view
 
 
 def rename_view(store, view_id: str, name: str, who: str, *, admin: bool = False) -> None:
     """Rename a view (its owner, or an admin)."""
     name = check_name(name)
-    view = _owned(store, view_id, who, admin)
-    text = json.dumps(view.query, sort_keys=True)
-    _change(store, [("UPDATE views SET name = ?, updated_at = ? WHERE view_id = ?",
-                     (name, _now(), view_id)),
-                    _log(view_id, "renamed", name, text, who)])
+
+    def change(run, view):
+        _check_owner(view, view_id, who, admin)
+        run("UPDATE views SET name = ?, updated_at = ? WHERE view_id = ?",
+            (name, _now(), view_id))
+        _log(run, view_id, "renamed", name, view.query, who)
+
+    _change(store, view_id, change)
 
 
 def delete_view(store, view_id: str, who: str, *, admin: bool = False) -> None:
     """Delete a view (its owner, or an admin); its log stays."""
-    view = _owned(store, view_id, who, admin)
-    _change(store, [("DELETE FROM views WHERE view_id = ?", (view_id,)),
-                    _log(view_id, "deleted", view.name, json.dumps(view.query,
-                                                                    sort_keys=True), who)])
+    def change(run, view):
+        _check_owner(view, view_id, who, admin)
+        run("DELETE FROM views WHERE view_id = ?", (view_id,))
+        _log(run, view_id, "deleted", view.name, view.query, who)
+
+    _change(store, view_id, change)
 
 
 def view_log(store) -> pd.DataFrame:

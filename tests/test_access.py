@@ -9,24 +9,29 @@ from dashboard.access import (
     AccessDeniedError,
     Policy,
     guarded_action,
+    route_path,
+    user_name,
 )
 from geo.errors import FlankwatchError
 
 
-def test_a_claim_gives_the_role_it_names_or_maps_to():
+def test_a_claim_gives_the_role_its_value_is_mapped_to():
     policy = Policy.from_settings({"role_claim": "roles",
-                                   "claim_roles": {"fw-admins": "admin"}})
+                                   "claim_roles": {"fw-admins": "admin",
+                                                   "analyst": "analyst"}})
     assert policy.role_of({"roles": ["analyst"]}) == "analyst"
     assert policy.role_of({"roles": "fw-admins"}) == "admin"
     assert policy.role_of({"roles": ["staff", "analyst", "fw-admins"]}) == "admin"
-    assert policy.role_of({"groups": ["admin"]}) == "viewer"  # another claim: not read
+    assert policy.role_of({"roles": ["admin"]}) == "viewer"  # not mapped: no role
+    assert policy.role_of({"groups": ["fw-admins"]}) == "viewer"  # another claim
 
 
 def test_unknown_users_are_viewers_or_refused():
     assert Policy.from_settings({}).role_of({"email": "x@example.org"}) == "viewer"
-    refusing = Policy.from_settings({"unknown_user": "refuse"})
+    refusing = Policy.from_settings({"unknown_user": "refuse",
+                                     "claim_roles": {"fw": "viewer"}})
     assert refusing.role_of({"email": "x@example.org"}) is None
-    assert refusing.role_of({"groups": ["viewer"]}) == "viewer"
+    assert refusing.role_of({"groups": ["fw"]}) == "viewer"
 
 
 def test_the_role_file_maps_addresses_and_the_highest_role_wins(tmp_path):
@@ -35,10 +40,17 @@ def test_the_role_file_maps_addresses_and_the_highest_role_wins(tmp_path):
                      "bob@example.org,superuser\n", encoding="utf-8")
     policy = Policy.from_settings({"roles_file": str(roles), "unknown_user": "refuse"})
     assert policy.role_of({"email": "ana@example.org"}) == "analyst"
-    assert policy.role_of({"email": "ana@example.org", "groups": ["admin"]}) == "admin"
+    assert Policy.from_settings({"roles_file": str(roles), "claim_roles": {"fw": "admin"}}
+                                ).role_of({"email": "ana@example.org", "groups": ["fw"]}
+                                          ) == "admin"
     assert policy.role_of({"email": "bob@example.org"}) is None  # unknown role: skipped
-    roles.write_text("email,role\nbob@example.org,admin\n", encoding="utf-8")
+    roles.write_text("email,role\nbob@example.org,admin\nana@example.org,none\n",
+                     encoding="utf-8")
     assert policy.role_of({"email": "bob@example.org"}) == "admin"  # read again on change
+    # "none" takes a role away at once, whatever the token's claims say
+    assert policy.role_of({"email": "ana@example.org", "groups": ["admin"]}) is None
+    # an address the provider has not verified is not looked up
+    assert policy.role_of({"email": "bob@example.org", "email_verified": False}) is None
     roles.unlink()
     assert policy.role_of({"email": "bob@example.org"}) is None  # gone: no roles
 
@@ -72,3 +84,51 @@ def test_requests_for_data_and_files_are_guarded():
     assert guarded_action("/_stcore/upload_file/s/f", "OPTIONS") is None
     assert guarded_action("/app/static/reference/land-1.json", "GET") is None
     assert guarded_action("/_stcore/health", "GET") is None
+
+
+def test_users_are_named_by_a_verified_address_or_their_unique_subject():
+    assert user_name({"email": "Ana@Example.org", "sub": "1"}) == "ana@example.org"
+    assert user_name({"email": "ana@example.org", "email_verified": False,
+                      "name": "ana@example.org", "sub": "s-2"}) == "ana@example.org [s-2]"
+    assert user_name({"preferred_username": "ana", "sub": "s-3"}) == "ana [s-3]"
+
+
+@pytest.mark.parametrize(("path", "root", "base", "expected"), [
+    ("/media/x.png", "", "", "/media/x.png"),
+    ("/fw2/media/x.png", "", "fw2", "/media/x.png"),
+    ("/fw2//media/x.png", "", "/fw2/", "/media/x.png"),
+    ("/mount/fw/data/a", "/mount", "", "/fw/data/a"),
+    ("//_stcore/upload_file/s/f", "", "", "/_stcore/upload_file/s/f"),
+])
+def test_guarded_paths_are_found_under_a_base_path_or_mount(path, root, base, expected):
+    assert route_path(path, root, base) == expected
+    assert guarded_action(expected, "GET") is not None
+
+
+def test_unreadable_secrets_keep_sign_in_required(tmp_path, monkeypatch):
+    """A secrets file broken by an edit (or gone) never opens the dashboard up."""
+    from streamlit import config
+    from streamlit.runtime.secrets import secrets_singleton
+
+    from dashboard import access
+
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[auth]\ncookie_secret = "x"\n', encoding="utf-8")
+    config.set_option("secrets.files", [str(secrets)])
+    monkeypatch.setattr(access, "_SIGN_IN_REQUIRED", False)
+    try:
+        secrets_singleton._reset()
+        assert access.auth_configured()
+        assert access.sign_in_usable()
+        secrets.write_text("[broken\n", encoding="utf-8")
+        secrets_singleton._reset()
+        assert access.sign_in_settings() == "unreadable"
+        assert access.auth_configured()
+        assert not access.sign_in_usable()
+        secrets.unlink()
+        secrets_singleton._reset()
+        assert access.sign_in_settings() == "off"
+        assert access.auth_configured()  # was on in this process: stays required
+    finally:
+        config.set_option("secrets.files", config.get_config_files("secrets.toml"))
+        secrets_singleton._reset()

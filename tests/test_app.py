@@ -264,3 +264,15 @@ def test_a_saved_view_is_listed_opened_and_reached_by_its_link(app, tmp_path):
     gone.run()
     assert shown(gone) == 7
     assert any("No shared view 'no-such-view'" in n for n in notices(gone, "warning"))
+
+
+def test_a_store_error_is_shown_without_the_server_path(tmp_path, monkeypatch):
+    folder = tmp_path / "stores" / "not-a-file.gpkg"
+    folder.mkdir(parents=True)
+    monkeypatch.setenv("FLANKWATCH_STORE", str(folder))
+    page = AppTest.from_file(APP, default_timeout=120)
+    page.run()
+    shown = notices(page, "error")
+    assert shown
+    assert shown[0].startswith("the store")
+    assert not any(str(tmp_path) in n for n in shown)

@@ -489,6 +489,8 @@ def test_shared_views_are_kept_changed_by_their_owner_or_an_admin_and_logged(sto
         views.delete_view(store, other.view_id, "ana@example.org")
     views.delete_view(store, other.view_id, "adam@example.org", admin=True)
     assert [v.name for v in views.list_views(store)] == ["Drones, 2025"]
+    with pytest.raises(InputError, match="no shared view"):  # gone: nothing is logged
+        views.rename_view(store, other.view_id, "Back", "adam@example.org", admin=True)
     log = views.view_log(store)
     assert list(log["action"]) == ["saved", "renamed", "saved", "deleted"]
     assert list(log["who"]) == ["ana@example.org", "ana@example.org", "bob@example.org",
