@@ -7,7 +7,8 @@ by the real importer), then:
 - rerun: server time of a script rerun after a filter change (Streamlit's AppTest,
   caches warm from the first run; median of 3);
 - page: bytes of the map page built for all incidents (what st_folium sends), and of
-  the incident arrays the page then fetches (a content-addressed static file);
+  the incident arrays the page then fetches (a content-addressed file the dashboard
+  serves from its /fw/data route);
 - drawn: headless Chromium (Debian's chromium), from the start of navigation until every
   incident is indexed and the view drawn, with the reference layers on the map, both
   moments taken by the page itself on its own clock (polling from outside would add its
