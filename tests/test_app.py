@@ -276,3 +276,24 @@ def test_a_store_error_is_shown_without_the_server_path(tmp_path, monkeypatch):
     assert shown
     assert shown[0].startswith("the store")
     assert not any(str(tmp_path) in n for n in shown)
+
+
+def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
+    from geo.store import open_store
+    from geo.views import list_views, view_log
+
+    app.run()
+    app.text_input(key="shared_name").set_value("Everything").run()
+    app.button(key="shared_save").click().run()
+    app.text_input(key="shared_name").set_value("Everything").run()
+    app.button(key="shared_save").click().run()  # the same name again: refused, said so
+    assert any("Not saved: a shared view of that name exists already" in n
+               for n in notices(app, "error"))
+    app.text_input(key="shared_rename").set_value("All incidents").run()
+    app.button(key="shared_rename_do").click().run()
+    store = open_store(tmp_path / "store.gpkg")
+    assert [v.name for v in list_views(store)] == ["All incidents"]
+    app.button(key="shared_delete").click().run()
+    assert list_views(store) == []
+    assert any(c.value == "No shared views yet." for c in app.caption)
+    assert list(view_log(store)["action"]) == ["saved", "renamed", "deleted"]
