@@ -377,36 +377,46 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
                         f"Link: {_link(chosen.view_id)}")
         if chosen.owner == access.user or access.can("manage views"):
             with st.sidebar.expander("Rename or delete"):
-                name = st.text_input("New name", key="shared_rename")
-                if st.button("Rename", key="shared_rename_do"):
-                    _view_change(rename_view, store, chosen.view_id, name, access.user,
-                                 admin=access.can("manage views"))
-                if st.button("Delete", key="shared_delete"):
-                    _view_change(delete_view, store, chosen.view_id, access.user,
-                                 admin=access.can("manage views"))
+                st.text_input("New name", key="shared_rename")
+                # the owner, whatever their role now, or an admin (geo.views checks too)
+                needs = "read" if chosen.owner == access.user else "manage views"
+                mine = {"who": access.user, "admin": access.can("manage views")}
+                st.button("Rename", key="shared_rename_do", on_click=_write,
+                          args=(rename_view, needs, access, store, chosen.view_id),
+                          kwargs={**mine, "widgets": {"name": "shared_rename"}})
+                st.button("Delete", key="shared_delete", on_click=_write,
+                          args=(delete_view, needs, access, store, chosen.view_id),
+                          kwargs=mine)
     else:
         st.sidebar.caption("No shared views yet.")
     if access.can("save view"):
-        name = st.sidebar.text_input("Save the current view as", key="shared_name",
-                                     placeholder="a name the team will see")
-        if st.sidebar.button("Save for the team", key="shared_save"):
-            access.require("save view")  # checked again: the button is a request like any
-            try:
-                saved = save_view(store, name, view.to_query(), access.user)
-            except FlankwatchError as exc:
-                st.sidebar.html(notice_html("error", f"Not saved: {exc}"))
-                return
-            st.session_state["shared_pick"] = saved.view_id
-            st.rerun()
+        st.sidebar.text_input("Save the current view as", key="shared_name",
+                              placeholder="a name the team will see")
+        st.sidebar.button("Save for the team", key="shared_save", on_click=_write,
+                          args=(save_view, "save view", access, store),
+                          kwargs={"query": view.to_query(), "who": access.user,
+                                  "widgets": {"name": "shared_name"}})
+    failed = st.session_state.pop("write_failed", None)
+    if failed:
+        st.sidebar.html(notice_html("error", failed))
 
 
-def _view_change(change, store: Store, *args, admin: bool) -> None:
+def _write(change, action: str, access: Access, store: Store, *args,
+           widgets: dict | None = None, **kwargs) -> None:
+    """A write, run as its button's callback (before the next run, exactly once,
+    whatever reruns follow): the role checked again here, on the server; ``widgets``
+    maps keyword arguments to the widgets whose values they take. A refusal is kept for
+    the page to show."""
+    s = st.session_state
+    kwargs.update({name: s.get(key, "") for name, key in (widgets or {}).items()})
     try:
-        change(store, *args, admin=admin)
+        access.require(action)
+        done = change(store, *args, **kwargs)
     except FlankwatchError as exc:
-        st.sidebar.html(notice_html("error", str(exc)))
+        s["write_failed"] = without_locations(f"Not done: {exc}")
         return
-    st.rerun()
+    if change is save_view:
+        s["shared_pick"] = done.view_id
 
 
 def _open_view(query: dict) -> None:
@@ -443,10 +453,12 @@ def history_panel(store: Store, selected: str, access: Access) -> None:
         if not earlier or not access.can("revert"):
             return
         number = st.selectbox("Revert to version", earlier[::-1], key="revert_to")
-        if st.button(f"Revert to version {number}", key="revert"):
-            access.require("revert")  # checked again: the button is a request like any
-            revert(store, "incidents", selected, int(number), who=access.user)
-            st.rerun()
+        st.button(f"Revert to version {number}", key="revert", on_click=_write,
+                  args=(revert, "revert", access, store, "incidents", selected, int(number)),
+                  kwargs={"who": access.user})
+        failed = st.session_state.pop("write_failed", None)
+        if failed:
+            notice("error", failed)
 
 
 def notice(kind: str, message: object) -> None:

@@ -287,7 +287,7 @@ def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
     app.button(key="shared_save").click().run()
     app.text_input(key="shared_name").set_value("Everything").run()
     app.button(key="shared_save").click().run()  # the same name again: refused, said so
-    assert any("Not saved: a shared view of that name exists already" in n
+    assert any("Not done: a shared view of that name exists already" in n
                for n in notices(app, "error"))
     app.text_input(key="shared_rename").set_value("All incidents").run()
     app.button(key="shared_rename_do").click().run()
