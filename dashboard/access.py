@@ -11,9 +11,11 @@ With ``[auth]``, a signed-in user has one of three roles:
 - **admin**: also reverts records and renames or deletes anyone's shared view.
 
 The role comes from a claim of the ID token (``role_claim``, e.g. ``groups``), whose
-values are role names or are mapped to roles in ``[flankwatch.claim_roles]``, and from a
-role file of ``email,role`` lines (``roles_file``); the highest wins. A user with
-neither is a viewer, or is refused when ``unknown_user = "refuse"``::
+values count only as ``[flankwatch.claim_roles]`` maps them, and from a role file of
+``email,role`` lines (``roles_file``, by verified address; ``none`` refuses); the highest
+wins. An address counts as verified when the ID token says so (``email_verified``), or,
+with ``trust_unstated_email = true``, when it says nothing about it. A user with neither
+role is a viewer, or is refused when ``unknown_user = "refuse"``::
 
     [flankwatch]
     role_claim = "groups"
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -111,6 +114,9 @@ class Policy:
     claim_roles: Mapping[str, str] = field(default_factory=dict)
     roles_file: Path | None = None
     unknown_user: str = "viewer"
+    #: Take an ID token's e-mail address as the user's when the token does not say
+    #: whether it is verified (Microsoft Entra ID never does); off by default.
+    trust_unstated_email: bool = False
 
     @classmethod
     def from_settings(cls, settings: Mapping | None) -> Policy:
@@ -129,8 +135,13 @@ class Policy:
                        f"{', '.join(ROLES)}")
                 raise FlankwatchError(msg)
         path = settings.get("roles_file")
+        trust = settings.get("trust_unstated_email", False)
+        if not isinstance(trust, bool):
+            msg = f"[flankwatch] trust_unstated_email is {trust!r}; expected true or false"
+            raise FlankwatchError(msg)
         return cls(role_claim=str(settings.get("role_claim", "groups")), claim_roles=mapping,
-                   roles_file=Path(path) if path else None, unknown_user=unknown)
+                   roles_file=Path(path) if path else None, unknown_user=unknown,
+                   trust_unstated_email=trust)
 
     def role_of(self, claims: Mapping) -> str | None:
         """The role of a signed-in user from their ID token's claims (the values
@@ -144,7 +155,7 @@ class Policy:
             role = self.claim_roles.get(item)  # only the values mapped: a group that
             if role:                           # happens to be called "admin" is not one
                 found.append(role)
-        email = verified_email(claims)
+        email = verified_email(claims, self.trust_unstated_email)
         if self.roles_file is not None and email:
             role = _role_file(self.roles_file).get(email)
             if role == "none":  # taken away at once, whatever the token says
@@ -221,25 +232,29 @@ def sign_in_settings() -> str:
     return "unreadable" if any(Path(f).exists() for f in files) else "off"
 
 
-#: Once sign-in has been on (or its settings unreadable) in this process, it stays
-#: required: a secrets file broken by an edit, or gone for a moment, never turns the
-#: dashboard into the open single-user tool.
-_SIGN_IN_REQUIRED = False
+#: Set to 1 by whoever runs the server to require sign-in from the start (without a
+#: readable ``[auth]``, everyone is refused). The server sets it itself the first time it
+#: sees ``[auth]`` (or secrets it cannot read): from then on a secrets file broken by an
+#: edit, or gone for a moment, never turns the dashboard into the open single-user tool.
+#: It lives in the process's environment, not in a module variable, so that Streamlit
+#: reloading the project's modules cannot reset it.
+REQUIRE_SIGN_IN = "FLANKWATCH_REQUIRE_SIGN_IN"
+
+
+def sign_in_state() -> tuple[bool, bool]:
+    """(required, usable), from one reading of the secrets: sign-in is required when
+    ``[auth]`` is there now, or has been at any time since this server started, or the
+    secrets cannot be read, or :data:`REQUIRE_SIGN_IN` says so; it is usable when its
+    settings read now (required and not usable: everyone is refused)."""
+    settings = sign_in_settings()
+    if settings != "off":
+        os.environ[REQUIRE_SIGN_IN] = "1"
+    return os.environ.get(REQUIRE_SIGN_IN, "").strip() == "1", settings == "on"
 
 
 def auth_configured() -> bool:
-    """Whether sign-in is required: an ``[auth]`` section in the secrets now, or at any
-    time since this server started, or secrets that cannot be read."""
-    global _SIGN_IN_REQUIRED  # one flag per server process, by design
-    if not _SIGN_IN_REQUIRED and sign_in_settings() != "off":
-        _SIGN_IN_REQUIRED = True
-    return _SIGN_IN_REQUIRED
-
-
-def sign_in_usable() -> bool:
-    """Whether sign-in can be checked now (its settings read); when required and not
-    usable, everyone is refused."""
-    return sign_in_settings() == "on"
+    """Whether sign-in is required (see :func:`sign_in_state`)."""
+    return sign_in_state()[0]
 
 
 def policy() -> Policy:
@@ -247,20 +262,22 @@ def policy() -> Policy:
     return Policy.from_settings(secrets.get("flankwatch") if "flankwatch" in secrets else None)
 
 
-def verified_email(claims: Mapping) -> str:
-    """The user's e-mail address, lower case, unless the provider says it is not
-    verified ("" then, or when there is none)."""
-    if claims.get("email_verified") is False or str(claims.get("email_verified")
-                                                    ).lower() == "false":
-        return ""
-    return str(claims.get("email") or "").strip().lower()
+def verified_email(claims: Mapping, trust_unstated: bool = False) -> str:
+    """The user's e-mail address, lower case, when the provider says it is verified (or
+    says nothing about it and ``trust_unstated``); else ""."""
+    stated = claims.get("email_verified")
+    if stated is None:
+        verified = trust_unstated
+    else:  # some providers send the claim as a string
+        verified = stated is True or str(stated).strip().lower() == "true"
+    return str(claims.get("email") or "").strip().lower() if verified else ""
 
 
-def user_name(claims: Mapping) -> str:
+def user_name(claims: Mapping, trust_unstated: bool = False) -> str:
     """Who a signed-in user is in logs and as the owner of shared views: their verified
     e-mail address, else their name with the provider's unique subject id (so that two
     people with one display name are never taken for each other)."""
-    email = verified_email(claims)
+    email = verified_email(claims, trust_unstated)
     if email:
         return email
     shown = claims.get("preferred_username") or claims.get("name") or "user"
@@ -271,7 +288,9 @@ def access_from_claims(claims: Mapping | None) -> Access | None:
     """The access of a signed-in user (None when not signed in)."""
     if not claims or not claims.get("is_logged_in"):
         return None
-    return Access(user=user_name(claims), role=policy().role_of(claims), signed_in=True)
+    rules = policy()
+    return Access(user=user_name(claims, rules.trust_unstated_email),
+                  role=rules.role_of(claims), signed_in=True)
 
 
 # --- the server side: requests for data and files --------------------------------------
@@ -332,32 +351,41 @@ class SessionGate:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and auth_configured():
+        if scope["type"] == "http":
             from streamlit import config
 
             path = route_path(scope["path"], scope.get("root_path", ""),
                               config.get_option("server.baseUrlPath") or "")
             action = guarded_action(path, scope.get("method", "GET"))
-            if action is not None:
-                from starlette.requests import Request
-                from starlette.responses import PlainTextResponse
-
-                who = None
-                if sign_in_usable():  # else: settings unreadable, everyone refused
-                    try:
-                        who = access_from_claims(cookie_claims(Request(scope).cookies))
-                    except FlankwatchError as exc:  # a wrong [flankwatch] setting
-                        log.error("%s", exc)
-                if who is None or not who.can(action):
-                    status = 401 if who is None else 403
-                    if who is not None:
-                        log.warning("refused %s %s to %s (%s)", scope.get("method"),
-                                    scope["path"], who.user, who.role)
-                    await PlainTextResponse("Sign in first." if status == 401 else
-                                            "Your role does not allow this.",
-                                            status_code=status)(scope, receive, send)
+            # the secrets are looked at only for requests that carry data or files
+            required, usable = sign_in_state() if action else (False, False)
+            if required:
+                refusal = _refusal(scope, action, usable)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _refusal(scope, action: str, usable: bool):
+    """The response refusing a request for ``action`` (None when the request's sign-in
+    cookie names a user whose role allows it)."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    who = None
+    if usable:  # else: the settings cannot be read, everyone is refused
+        try:
+            who = access_from_claims(cookie_claims(Request(scope).cookies))
+        except FlankwatchError as exc:  # a wrong [flankwatch] setting
+            log.error("%s", exc)
+    if who is not None and who.can(action):
+        return None
+    if who is None:
+        return PlainTextResponse("Sign in first.", status_code=401)
+    log.warning("refused %s %s to %s (%s)", scope.get("method"), scope["path"], who.user,
+                who.role)
+    return PlainTextResponse("Your role does not allow this.", status_code=403)
 
 
 _SELECTION_NAME = re.compile(r"^[a-z][a-z-]*-[0-9a-f]{20}\.(json|bin|js)$")

@@ -23,12 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard import queries
 from dashboard.access import (
     Access,
+    AccessDeniedError,
     access_from_claims,
     auth_configured,
     middleware,
     remove_old_selections,
     routes,
-    sign_in_usable,
+    sign_in_state,
     single_user,
 )
 from dashboard.import_worker import run_import
@@ -99,34 +100,46 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def current_access() -> Access | None:
+    """Who uses the page, as the settings and the sign-in cookie say now, without
+    drawing anything: None when sign-in is required and the visitor is not signed in,
+    has no role, or the settings cannot be read."""
+    required, usable = sign_in_state()
+    if not required:
+        return single_user()
+    if not usable or not st.user.is_logged_in:
+        return None
+    access = access_from_claims(st.user.to_dict())
+    return access if access is not None and access.role is not None else None
+
+
 def signed_in() -> Access:
     """Who uses the page. With sign-in on, a visitor who is not signed in sees the
     sign-in button only (nothing of the store is read), and a refused user a word
     saying so; the page stops there."""
-    if not auth_configured():
-        return single_user()
-    if not sign_in_usable():  # required, but its settings cannot be read now
-        header()
+    access = current_access()
+    if access is not None:
+        if access.signed_in:
+            st.sidebar.text(f"Signed in as {access.user} ({access.role})")
+            st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+        return access
+    for asked in ("pending_save", "views_failed", "history_failed"):
+        st.session_state.pop(asked, None)  # nothing is done later for a refused click
+    header()
+    if not sign_in_state()[1]:  # required, but its settings cannot be read now
         st.text("Sign-in is set up for this dashboard but its settings cannot be read "
                 "just now; try again in a minute, or ask an administrator.")
         log.error("sign-in is required but the secrets file cannot be read; everyone is "
                   "refused until it can")
-        st.stop()
-    if not st.user.is_logged_in:
-        header()
+    elif not st.user.is_logged_in:
         st.write("Sign in with your organisation's account to see the incident map.")
         st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
-        st.stop()
-    access = access_from_claims(st.user.to_dict())
-    if access is None or access.role is None:
-        header()
-        st.text(f"{access.user if access else 'This account'} has no Flankwatch role; "
+    else:
+        known = access_from_claims(st.user.to_dict())
+        st.text(f"{known.user if known else 'This account'} has no Flankwatch role; "
                 "ask an administrator for one.")
         st.button("Sign out", on_click=st.logout, key="sign_out")
-        st.stop()
-    st.sidebar.text(f"Signed in as {access.user} ({access.role})")
-    st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
-    return access
+    st.stop()
 
 
 def header() -> None:
@@ -157,6 +170,18 @@ def load_newest(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFr
 @st.cache_data(max_entries=4)
 def load_table(path: str, version: tuple, name: str) -> pd.DataFrame:
     return get_store(path).records(name)
+
+
+@st.cache_data(max_entries=16)
+def load_versions(path: str, version: tuple, selected: str) -> list:
+    """Every version of an incident (none when the store has no trace of it): read once
+    per import, not on every rerun the incident stays selected."""
+    from geo.history import versions
+
+    try:
+        return versions(get_store(path), "incidents", selected)
+    except FlankwatchError:
+        return []
 
 
 @st.cache_data(max_entries=4)
@@ -356,9 +381,7 @@ def start_session(store: Store) -> None:
             notice("warning", f"No shared view {query['shared']!r} (deleted?); the "
                               "default view is shown.")
         query = shared.query if shared else {}
-    url_view = ViewState.from_query(query)
-    init_widgets(url_view)
-    for warning in url_view.warnings:
+    for warning in _open_view(query).warnings:
         notice("warning", warning)
 
 
@@ -366,6 +389,14 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
     """The team's shared views: open one (everyone), save the current view (analysts),
     rename or delete one (its owner, or an admin). Each has a lasting link."""
     st.sidebar.header("Shared views")
+    s = st.session_state
+    name = s.pop("pending_save", None)
+    if name is not None:  # asked for by the button: saved as the view is in this run
+        try:
+            access.require("save view")
+            s["shared_pick"] = save_view(store, name, view.to_query(), access.user).view_id
+        except FlankwatchError as exc:
+            s["views_failed"] = without_locations(f"Not done: {exc}")
     found = {v.view_id: v for v in list_views(store)}
     if found:
         picked = st.sidebar.selectbox("Views", list(found), key="shared_pick",
@@ -378,51 +409,59 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
         if chosen.owner == access.user or access.can("manage views"):
             with st.sidebar.expander("Rename or delete"):
                 st.text_input("New name", key="shared_rename")
-                # the owner, whatever their role now, or an admin (geo.views checks too)
-                needs = "read" if chosen.owner == access.user else "manage views"
-                mine = {"who": access.user, "admin": access.can("manage views")}
+                # the owner, whatever their role now, or an admin: geo.views checks
+                # which, in its transaction
                 st.button("Rename", key="shared_rename_do", on_click=_write,
-                          args=(rename_view, needs, access, store, chosen.view_id),
-                          kwargs={**mine, "widgets": {"name": "shared_rename"}})
+                          args=(rename_view, "read", "views_failed", store,
+                                chosen.view_id),
+                          kwargs={"widgets": {"name": "shared_rename"}})
                 st.button("Delete", key="shared_delete", on_click=_write,
-                          args=(delete_view, needs, access, store, chosen.view_id),
-                          kwargs=mine)
+                          args=(delete_view, "read", "views_failed", store,
+                                chosen.view_id))
     else:
         st.sidebar.caption("No shared views yet.")
     if access.can("save view"):
         st.sidebar.text_input("Save the current view as", key="shared_name",
                               placeholder="a name the team will see")
-        st.sidebar.button("Save for the team", key="shared_save", on_click=_write,
-                          args=(save_view, "save view", access, store),
-                          kwargs={"query": view.to_query(), "who": access.user,
-                                  "widgets": {"name": "shared_name"}})
-    failed = st.session_state.pop("write_failed", None)
+        st.sidebar.button("Save for the team", key="shared_save", on_click=_ask_save)
+    failed = s.pop("views_failed", None)
     if failed:
         st.sidebar.html(notice_html("error", failed))
 
 
-def _write(change, action: str, access: Access, store: Store, *args,
+def _ask_save() -> None:
+    """The save button's callback: the view is saved in the run that follows, as it is
+    then (a change made in the same instant is not left out)."""
+    st.session_state["pending_save"] = st.session_state.get("shared_name", "")
+
+
+def _write(change, action: str, failed_key: str, store: Store, *args,
            widgets: dict | None = None, **kwargs) -> None:
     """A write, run as its button's callback (before the next run, exactly once,
-    whatever reruns follow): the role checked again here, on the server; ``widgets``
-    maps keyword arguments to the widgets whose values they take. A refusal is kept for
-    the page to show."""
+    whatever reruns follow), in the name of the user signed in now, whose role is
+    checked again here, on the server; ``widgets`` maps keyword arguments to the
+    widgets whose values they take. A refusal is kept under ``failed_key`` for the
+    page to show."""
     s = st.session_state
     kwargs.update({name: s.get(key, "") for name, key in (widgets or {}).items()})
+    access = current_access()
+    if change in (rename_view, delete_view):
+        kwargs["admin"] = access is not None and access.can("manage views")
     try:
+        if access is None:
+            raise AccessDeniedError("you are no longer signed in, or have no role")
         access.require(action)
-        done = change(store, *args, **kwargs)
+        change(store, *args, who=access.user, **kwargs)
     except FlankwatchError as exc:
-        s["write_failed"] = without_locations(f"Not done: {exc}")
-        return
-    if change is save_view:
-        s["shared_pick"] = done.view_id
+        s[failed_key] = without_locations(f"Not done: {exc}")
 
 
-def _open_view(query: dict) -> None:
-    """Before the next run: the widgets set from a shared view (its own URL state)."""
+def _open_view(query: dict) -> ViewState:
+    """The widgets set from a view's URL state (the session's address, or a shared view
+    opened before the next run); returns the view read, with its warnings."""
     opened = ViewState.from_query(query)
     init_widgets(opened)
+    return opened
 
 
 def _link(view_id: str) -> str:
@@ -436,11 +475,10 @@ def _link(view_id: str) -> str:
 def history_panel(store: Store, selected: str, access: Access) -> None:
     """The selected incident's versions, what each import changed, and (for an admin) a
     revert to an earlier version, logged under the admin's name."""
-    from geo.history import changes, revert, versions
+    from geo.history import changes, revert
 
-    try:
-        found = versions(store, "incidents", selected)
-    except FlankwatchError:
+    found = load_versions(store.location, store.version(), selected)
+    if not found:
         return
     with st.expander(f"History: {len(found)} version{'s' if len(found) > 1 else ''}"):
         for before, after in itertools.pairwise(found):
@@ -454,9 +492,9 @@ def history_panel(store: Store, selected: str, access: Access) -> None:
             return
         number = st.selectbox("Revert to version", earlier[::-1], key="revert_to")
         st.button(f"Revert to version {number}", key="revert", on_click=_write,
-                  args=(revert, "revert", access, store, "incidents", selected, int(number)),
-                  kwargs={"who": access.user})
-        failed = st.session_state.pop("write_failed", None)
+                  args=(revert, "revert", "history_failed", store, "incidents", selected,
+                        int(number)))
+        failed = st.session_state.pop("history_failed", None)
         if failed:
             notice("error", failed)
 

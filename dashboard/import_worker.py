@@ -51,7 +51,7 @@ def run_import(store: str, path: Path, *, name: str, dry_run: bool, who: str = "
     # the store goes by the environment: a URL may hold a password, and any local user
     # can read a process's command line
     command = [sys.executable, "-m", "dashboard.import_worker",
-               str(Path(path).resolve()), "--name", name,
+               str(Path(path).resolve()), f"--name={name}",
                *([f"--who={who}"] if who else []), *(["--dry-run"] if dry_run else [])]
     # stderr to a file: warnings from GDAL could fill a pipe no one reads meanwhile
     with tempfile.TemporaryFile("w+") as errors_file, subprocess.Popen(

@@ -305,15 +305,15 @@ def cmd_store(args: argparse.Namespace) -> int:
         print(f"store {store.path}: ready ({args.action} has nothing more to do for a "
               "GeoPackage)")
         return 0
-    from geo.postgis import SCHEMA_VERSION, _safe, migrate, schema_version
+    from geo.postgis import SCHEMA_VERSION, migrate, schema_version, shown_url
 
     if args.action == "init" and schema_version(location):
-        print(f"store {_safe(location)}: already initialised "
+        print(f"store {shown_url(location)}: already initialised "
               f"(schema version {schema_version(location)})")
         return 0
     applied = migrate(location)
     done = ", ".join(map(str, applied)) if applied else "none needed"
-    print(f"store {_safe(location)}: schema version {SCHEMA_VERSION} "
+    print(f"store {shown_url(location)}: schema version {SCHEMA_VERSION} "
           f"(versions applied: {done})")
     if args.action == "init" and args.with_seeds:
         from geo.records import load_directory

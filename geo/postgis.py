@@ -65,9 +65,9 @@ _GEOMETRY_TYPES = {"POINT": "geometry(Point, 4326)", "LINESTRING": "geometry",
                    "GEOMETRY": "geometry"}
 
 
-def _safe(url: str) -> str:
-    """The URL without its password, wherever it is given (``user:pw@`` or
-    ``?password=``), for messages, logs and manifests."""
+def shown_url(url: str) -> str:
+    """A store URL as messages, logs and manifests give it: without its password,
+    wherever it is given (``user:pw@`` or ``?password=``)."""
     try:
         parts = conninfo_to_dict(url)
     except psycopg.Error:
@@ -81,11 +81,6 @@ def _safe(url: str) -> str:
     return f"postgresql://{user}{server}/{parts.get('dbname', '')}{where}"
 
 
-def shown_url(url: str) -> str:
-    """A store URL as messages give it: without its password."""
-    return _safe(url)
-
-
 def _reason(exc: Exception, url: str) -> str:
     """A driver error in words, without the URL's password (libpq may quote the URL)."""
     text = str(exc).strip()
@@ -95,7 +90,7 @@ def _reason(exc: Exception, url: str) -> str:
     password = password or urlsplit(url).password
     if password:
         text = text.replace(password, "***")
-    return text.replace(url, _safe(url))
+    return text.replace(url, shown_url(url))
 
 
 def _column_type(name: str) -> str:
@@ -164,7 +159,7 @@ def _connect(url: str, **kwargs) -> psycopg.Connection:
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.Error as exc:
-        msg = f"store {_safe(url)}: cannot connect: {_reason(exc, url)}"
+        msg = f"store {shown_url(url)}: cannot connect: {_reason(exc, url)}"
         raise StoreError(msg) from exc
 
 
@@ -188,7 +183,7 @@ def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
         current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version"
                               ).fetchone()[0]
         if current > SCHEMA_VERSION:
-            msg = (f"store {_safe(url)}: schema version {current} is newer than this "
+            msg = (f"store {shown_url(url)}: schema version {current} is newer than this "
                    f"Flankwatch ({SCHEMA_VERSION}); upgrade Flankwatch")
             raise StoreError(msg)
         for version in range(current + 1, target + 1):
@@ -361,7 +356,7 @@ class PostgisStore(StoreReads):
         return self.url
 
     def __str__(self) -> str:
-        return _safe(self.url)
+        return shown_url(self.url)
 
     def connect(self) -> psycopg.Connection:
         """A new connection (the caller closes it)."""
@@ -565,11 +560,11 @@ def open_postgis(url: str) -> PostgisStore:
     """The store at ``url``, after checking that its schema is this code's."""
     version = schema_version(url)
     if version == 0:
-        msg = (f"store {_safe(url)}: the database has no store tables yet; create them "
+        msg = (f"store {shown_url(url)}: the database has no store tables yet; create them "
                f"with: python -m geo store init --store URL")
         raise StoreError(msg)
     if version != SCHEMA_VERSION:
-        msg = (f"store {_safe(url)}: schema version {version}, this Flankwatch reads "
+        msg = (f"store {shown_url(url)}: schema version {version}, this Flankwatch reads "
                f"{SCHEMA_VERSION}; run: python -m geo store migrate --store URL")
         raise StoreError(msg)
     return PostgisStore(url)

@@ -126,7 +126,8 @@ def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedVie
     """Save a view under a new name; returns it (with its new, lasting id)."""
     name = check_name(name)
     plain = {str(k): str(v) for k, v in query.items()}
-    view = SharedView(secrets.token_urlsafe(9), name, plain, who, _now(), _now())
+    now = _now()
+    view = SharedView(secrets.token_urlsafe(9), name, plain, who, now, now)
 
     def change(run, _):
         run("INSERT INTO views (view_id, name, query, owner, created_at, updated_at) "

@@ -45,7 +45,6 @@ class Provider:
     codes: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
     #: Every token request's client, for the tests to check.
-    issued: list = field(default_factory=list)
 
     def discovery(self) -> dict:
         return {"issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
@@ -94,7 +93,6 @@ class Provider:
         id_token = jwt.encode({"alg": "RS256", "kid": "tests-1"}, claims, self.key)
         access = secrets.token_urlsafe(24)
         self.tokens[access] = user
-        self.issued.append(client_id)
         return 200, {"access_token": access, "token_type": "Bearer", "expires_in": 3600,
                      "id_token": id_token, "scope": "openid email profile"}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import pytest
 
 from dashboard.access import (
@@ -34,25 +37,37 @@ def test_unknown_users_are_viewers_or_refused():
     assert refusing.role_of({"groups": ["fw"]}) == "viewer"
 
 
+def verified(email: str, **claims) -> dict:
+    """ID-token claims with an address the provider says it has verified."""
+    return {"email": email, "email_verified": True, **claims}
+
+
 def test_the_role_file_maps_addresses_and_the_highest_role_wins(tmp_path):
     roles = tmp_path / "roles.csv"
     roles.write_text("email,role\n# the desk\nAna@Example.org, analyst\n"
                      "bob@example.org,superuser\n", encoding="utf-8")
     policy = Policy.from_settings({"roles_file": str(roles), "unknown_user": "refuse"})
-    assert policy.role_of({"email": "ana@example.org"}) == "analyst"
+    assert policy.role_of(verified("ana@example.org")) == "analyst"
     assert Policy.from_settings({"roles_file": str(roles), "claim_roles": {"fw": "admin"}}
-                                ).role_of({"email": "ana@example.org", "groups": ["fw"]}
-                                          ) == "admin"
-    assert policy.role_of({"email": "bob@example.org"}) is None  # unknown role: skipped
+                                ).role_of(verified("ana@example.org", groups=["fw"])) == "admin"
+    assert policy.role_of(verified("bob@example.org")) is None  # unknown role: skipped
     roles.write_text("email,role\nbob@example.org,admin\nana@example.org,none\n",
                      encoding="utf-8")
-    assert policy.role_of({"email": "bob@example.org"}) == "admin"  # read again on change
+    assert policy.role_of(verified("bob@example.org")) == "admin"  # read again on change
     # "none" takes a role away at once, whatever the token's claims say
-    assert policy.role_of({"email": "ana@example.org", "groups": ["admin"]}) is None
+    assert policy.role_of(verified("ana@example.org", groups=["admin"])) is None
     # an address the provider has not verified is not looked up
     assert policy.role_of({"email": "bob@example.org", "email_verified": False}) is None
+    # nor one it says nothing about, unless the settings trust such addresses
+    assert policy.role_of({"email": "bob@example.org"}) is None
+    trusting = Policy.from_settings({"roles_file": str(roles), "unknown_user": "refuse",
+                                     "trust_unstated_email": True})
+    assert trusting.role_of({"email": "bob@example.org"}) == "admin"
+    assert trusting.role_of({"email": "bob@example.org", "email_verified": "false"}) is None
+    with pytest.raises(FlankwatchError, match="trust_unstated_email"):
+        Policy.from_settings({"trust_unstated_email": "yes"})
     roles.unlink()
-    assert policy.role_of({"email": "bob@example.org"}) is None  # gone: no roles
+    assert policy.role_of(verified("bob@example.org")) is None  # gone: no roles
 
 
 @pytest.mark.parametrize("settings", [{"unknown_user": "admin"},
@@ -87,7 +102,11 @@ def test_requests_for_data_and_files_are_guarded():
 
 
 def test_users_are_named_by_a_verified_address_or_their_unique_subject():
-    assert user_name({"email": "Ana@Example.org", "sub": "1"}) == "ana@example.org"
+    assert user_name({"email": "Ana@Example.org", "email_verified": True,
+                      "sub": "1"}) == "ana@example.org"
+    assert user_name({"email": "ana@example.org", "name": "Ana", "sub": "1"}) == "Ana [1]"
+    assert user_name({"email": "Ana@Example.org", "sub": "1"},
+                     trust_unstated=True) == "ana@example.org"
     assert user_name({"email": "ana@example.org", "email_verified": False,
                       "name": "ana@example.org", "sub": "s-2"}) == "ana@example.org [s-2]"
     assert user_name({"preferred_username": "ana", "sub": "s-3"}) == "ana [s-3]"
@@ -105,30 +124,57 @@ def test_guarded_paths_are_found_under_a_base_path_or_mount(path, root, base, ex
     assert guarded_action(expected, "GET") is not None
 
 
-def test_unreadable_secrets_keep_sign_in_required(tmp_path, monkeypatch):
-    """A secrets file broken by an edit (or gone) never opens the dashboard up."""
+def test_sign_in_required_from_the_start_refuses_everyone_without_settings(monkeypatch):
+    """``FLANKWATCH_REQUIRE_SIGN_IN=1``: a server started without a readable ``[auth]``
+    refuses everyone instead of opening as the single-user tool."""
     from streamlit import config
     from streamlit.runtime.secrets import secrets_singleton
 
     from dashboard import access
 
+    config.set_option("secrets.files", [])
+    try:
+        secrets_singleton._reset()
+        monkeypatch.setenv(access.REQUIRE_SIGN_IN, "0")  # (and unset afterwards)
+        assert access.sign_in_state() == (False, False)  # the single-user tool
+        monkeypatch.setenv(access.REQUIRE_SIGN_IN, "1")
+        assert access.sign_in_state() == (True, False)  # everyone refused
+    finally:
+        config.set_option("secrets.files", config.get_config_files("secrets.toml"))
+        secrets_singleton._reset()
+
+
+def test_unreadable_secrets_keep_sign_in_required(tmp_path, monkeypatch):
+    """A secrets file broken by an edit (or gone) never opens the dashboard up."""
+    from streamlit import config
+    from streamlit.runtime.secrets import secrets_singleton
+
+    import dashboard
+    from dashboard import access
+
     secrets = tmp_path / "secrets.toml"
     secrets.write_text('[auth]\ncookie_secret = "x"\n', encoding="utf-8")
     config.set_option("secrets.files", [str(secrets)])
-    monkeypatch.setattr(access, "_SIGN_IN_REQUIRED", False)
+    monkeypatch.setenv(access.REQUIRE_SIGN_IN, "0")  # (and unset afterwards)
     try:
         secrets_singleton._reset()
         assert access.auth_configured()
-        assert access.sign_in_usable()
+        assert access.sign_in_state() == (True, True)  # required and usable
         secrets.write_text("[broken\n", encoding="utf-8")
         secrets_singleton._reset()
         assert access.sign_in_settings() == "unreadable"
         assert access.auth_configured()
-        assert not access.sign_in_usable()
+        assert access.sign_in_state() == (True, False)  # required, not usable: refused
         secrets.unlink()
         secrets_singleton._reset()
         assert access.sign_in_settings() == "off"
         assert access.auth_configured()  # was on in this process: stays required
+        # Streamlit loads the project's modules afresh when a source file changes
+        monkeypatch.delitem(sys.modules, "dashboard.access")
+        monkeypatch.setattr(dashboard, "access", access)  # put back afterwards
+        fresh = importlib.import_module("dashboard.access")
+        assert fresh is not access
+        assert fresh.sign_in_state() == (True, False)
     finally:
         config.set_option("secrets.files", config.get_config_files("secrets.toml"))
         secrets_singleton._reset()

@@ -255,6 +255,13 @@ def test_a_saved_view_is_listed_opened_and_reached_by_its_link(app, tmp_path):
     other.button(key="shared_open").click().run()
     assert shown(other) == 1
     assert other.multiselect(key="types").value == ["aircraft"]
+    # a filter changed in the same instant as the click is saved with the view
+    app.multiselect(key="types").set_value(["drone"])
+    app.text_input(key="shared_name").set_value("Drones only")
+    app.button(key="shared_save").click().run()
+    drones = next(v for v in list_views(open_store(tmp_path / "store.gpkg"))
+                  if v.name == "Drones only")
+    assert drones.query == {"types": "drone"}
     linked = AppTest.from_file(APP, default_timeout=120)
     linked.query_params["shared"] = saved.view_id
     linked.run()
@@ -289,6 +296,8 @@ def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
     app.button(key="shared_save").click().run()  # the same name again: refused, said so
     assert any("Not done: a shared view of that name exists already" in n
                for n in notices(app, "error"))
+    in_sidebar = " ".join(el.proto.body for el in app.sidebar.get("html"))
+    assert "exists already" in in_sidebar  # beside the list, not in another panel
     app.text_input(key="shared_rename").set_value("All incidents").run()
     app.button(key="shared_rename_do").click().run()
     store = open_store(tmp_path / "store.gpkg")

@@ -517,3 +517,17 @@ def test_the_dashboard_worker_finds_a_store_given_relative_to_the_server(tmp_pat
     result = run_import(Path("rel.gpkg"), Path("in.csv"), name="in.csv", dry_run=False)
     assert result.error == ""
     assert result.written
+
+
+def test_an_upload_named_like_an_option_is_imported_under_its_name(tmp_path):
+    from dashboard.import_worker import run_import
+
+    store = open_store(tmp_path / "s.gpkg")
+    src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    result = run_import(store.path, src, name="--report.csv", dry_run=False,
+                        who="-someone")
+    assert result.error == ""
+    assert result.written
+    log = store.imports()
+    assert log.iloc[-1]["file"] == "--report.csv"
+    assert log.iloc[-1]["imported_by"] == "-someone"

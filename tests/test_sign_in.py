@@ -254,6 +254,42 @@ def test_a_view_an_analyst_saves_opens_the_same_for_a_viewer(site, browser):
     viewer.context.close()
 
 
+def test_a_role_taken_away_after_the_page_was_drawn_stops_its_buttons(site, browser):
+    """The buttons of a page drawn for an analyst do nothing once the analyst's role is
+    gone: the role is read again when they are clicked, not taken from the drawing."""
+    _, _, store, secrets = site
+    from geo.views import list_views, save_view
+
+    mine = save_view(store, "Analyst's own", {"types": "drone"}, ANALYST.email)
+    page = sign_in(browser, site, ANALYST)
+    map_frame(page)
+    views = page.get_by_role("combobox", name="Views")
+    views.click()
+    views.fill("Analyst's own")
+    views.press("Enter")
+    page.get_by_test_id("stSidebar").get_by_text(re.compile(
+        f"Link: .*{re.escape(mine.view_id)}")).wait_for(timeout=60_000)
+    page.get_by_text("Rename or delete").click()
+    page.get_by_label("Save the current view as").fill("Saved without a role")
+    page.get_by_label("Save the current view as").press("Enter")
+    roles = secrets.parent / "roles.csv"
+    granted = roles.read_text(encoding="utf-8")
+    roles.write_text(f"email,role\n{ANALYST.email},none\n", encoding="utf-8")
+    try:
+        page.get_by_role("button", name="Delete").click()
+        page.get_by_text("has no Flankwatch role").wait_for(timeout=60_000)
+        assert mine.view_id in {v.view_id for v in list_views(store)}
+    finally:
+        roles.write_text(granted, encoding="utf-8")
+    page.reload()  # the role back: what was refused is not done later either
+    map_frame(page)
+    page.get_by_text("Signed in as").wait_for(timeout=60_000)
+    names = {v.name for v in list_views(store)}
+    assert "Analyst's own" in names
+    assert "Saved without a role" not in names
+    page.context.close()
+
+
 def test_a_broken_secrets_file_refuses_everyone_and_never_opens_up(site, browser):
     """Last in this module: it breaks the server's secrets file, then mends it."""
     import time
