@@ -102,3 +102,21 @@ def click_incident(page, frame, lat: float, lon: float) -> None:
     }}""")
     box = iframe_of(page, frame).bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def open_tab(page, name: str, content, tries: int = 3) -> None:
+    """Open the dashboard's tab ``name`` and wait for ``content`` (a locator) in it.
+    A click just after the map first draws can miss: seen about once in 40 page loads
+    with a core kept busy, the click sent nothing to the server and the tab stayed
+    closed (in that instant the map's frame is being replaced, and for a moment there
+    are two). A user then clicks again, and so does this; an open tab whose content
+    does not come fails."""
+    tab = page.get_by_role("tab", name=name)
+    for attempt in range(tries):
+        tab.click()
+        try:
+            content.wait_for(state="attached", timeout=15_000)
+            return
+        except Exception:
+            if attempt == tries - 1 or tab.get_attribute("aria-selected") == "true":
+                raise  # the tab is open and its content does not come: a real failure

@@ -13,7 +13,7 @@ import pytest
 from geo.records import import_file
 from geo.settings import ROOT_DIR
 from geo.store import open_store
-from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame
+from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame, open_tab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -107,8 +107,8 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(server, page):
 def test_a_malformed_upload_gets_a_message_without_traceback_or_server_path(server, page):
     page.goto(server)
     map_frame(page)
-    page.get_by_role("tab", name="Import").click()
     upload = page.locator("input[type=file]")
+    open_tab(page, "Import", upload)
     upload.set_input_files({"name": "export.csv", "mimeType": "text/csv",
                             "buffer": b"PK\x03\x04\x00\x00" + bytes(range(256)) * 8})
     notice = page.locator(".fw-notice.fw-error")

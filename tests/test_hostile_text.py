@@ -27,7 +27,7 @@ from dashboard.style import LAYER_LABELS
 from geo.__main__ import main as geo_main
 from geo.readers import FORMULA_START, read_table
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, map_frame
+from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab
 from tests.hostile import (
     CORPUS,
     EVALUATED_MARKERS,
@@ -260,9 +260,9 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
         assert CORPUS["markdown_image"] in listed  # literally, not an image
         assert page.locator("[data-testid=stSidebar] img").count() == 0
         page.keyboard.press("Escape")
-        page.get_by_role("tab", name="Incidents").click()
+        open_tab(page, "Incidents", page.get_by_test_id("stDataFrame"))
         page.get_by_test_id("stDataFrame").wait_for(timeout=60_000)  # a 2-core CI is slow
-        page.get_by_role("tab", name="Import").click()
+        open_tab(page, "Import", page.locator("input[type=file]"))
         name = f"![x](http://{OUTSIDE}/f.png) {{{{ 7*191 }}}} :smile:.csv"
         page.locator("input[type=file]").set_input_files(
             {"name": name, "mimeType": "text/csv",

@@ -8,7 +8,7 @@ import pytest
 
 from geo.settings import GEOD
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame
+from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame, open_tab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -122,8 +122,8 @@ def test_a_table_row_selects_its_incident_on_the_map(served, page):
     url, store = served
     page.goto(url)
     _settled(page)
-    page.get_by_role("tab", name="Incidents").click()
     grid = page.get_by_test_id("stDataFrame").first
+    open_tab(page, "Incidents", grid)
     grid.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     box = grid.bounding_box()
