@@ -232,13 +232,24 @@ def sign_in_settings() -> str:
     return "unreadable" if any(Path(f).exists() for f in files) else "off"
 
 
-#: Set to 1 by whoever runs the server to require sign-in from the start (without a
-#: readable ``[auth]``, everyone is refused). The server sets it itself the first time it
-#: sees ``[auth]`` (or secrets it cannot read): from then on a secrets file broken by an
-#: edit, or gone for a moment, never turns the dashboard into the open single-user tool.
-#: It lives in the process's environment, not in a module variable, so that Streamlit
-#: reloading the project's modules cannot reset it.
+#: Set (to 1, true, yes or on) by whoever runs the server, in the service's
+#: environment, to require sign-in from the start: without a readable ``[auth]``,
+#: everyone is refused. Any other value but 0, false, no or off counts as set (a typing
+#: error never opens the dashboard up).
 REQUIRE_SIGN_IN = "FLANKWATCH_REQUIRE_SIGN_IN"
+_NOT_SET = {"", "0", "false", "no", "off"}
+
+#: The first time this server sees ``[auth]`` (or secrets it cannot read) it requires
+#: sign-in from then on: a secrets file broken by an edit, or gone for a moment, never
+#: turns the dashboard into the open single-user tool. Kept twice: here, and in the
+#: process's environment, which a reload of the project's modules cannot reset
+#: (Streamlit may remove an environment variable it copied from the secrets file, so
+#: neither alone is enough).
+_LATCH = {"required": False}
+
+
+def _required_by_environment() -> bool:
+    return os.environ.get(REQUIRE_SIGN_IN, "").strip().lower() not in _NOT_SET
 
 
 def sign_in_state() -> tuple[bool, bool]:
@@ -248,8 +259,10 @@ def sign_in_state() -> tuple[bool, bool]:
     settings read now (required and not usable: everyone is refused)."""
     settings = sign_in_settings()
     if settings != "off":
+        _LATCH["required"] = True
         os.environ[REQUIRE_SIGN_IN] = "1"
-    return os.environ.get(REQUIRE_SIGN_IN, "").strip() == "1", settings == "on"
+    required = _LATCH["required"] or _required_by_environment()
+    return required, settings == "on"
 
 
 def auth_configured() -> bool:

@@ -29,6 +29,7 @@ from dashboard.access import (
     middleware,
     remove_old_selections,
     routes,
+    sign_in_settings,
     sign_in_state,
     single_user,
 )
@@ -60,7 +61,7 @@ from dashboard.style import (
 )
 from dashboard.text import Markup, facts_html, link_html, notice_html
 from dashboard.vendor import missing_assets
-from geo.errors import FlankwatchError, GeocodeError
+from geo.errors import FlankwatchError, GeocodeError, InputError
 from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, store_location
@@ -123,14 +124,16 @@ def signed_in() -> Access:
             st.sidebar.text(f"Signed in as {access.user} ({access.role})")
             st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
         return access
-    for asked in ("pending_save", "views_failed", "history_failed"):
-        st.session_state.pop(asked, None)  # nothing is done later for a refused click
+    forget_clicks()
     header()
-    if not sign_in_state()[1]:  # required, but its settings cannot be read now
-        st.text("Sign-in is set up for this dashboard but its settings cannot be read "
+    settings = sign_in_settings()
+    if settings != "on":  # required, but its settings cannot be read now
+        st.text("Sign-in is required for this dashboard but its settings cannot be read "
                 "just now; try again in a minute, or ask an administrator.")
-        log.error("sign-in is required but the secrets file cannot be read; everyone is "
-                  "refused until it can")
+        log.error("sign-in is required (%s) but %s; everyone is refused until it is "
+                  "mended", "set earlier in this server's life or by FLANKWATCH_REQUIRE_"
+                  "SIGN_IN", "the secrets file cannot be read" if settings == "unreadable"
+                  else "the secrets have no [auth] section")
     elif not st.user.is_logged_in:
         st.write("Sign in with your organisation's account to see the incident map.")
         st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
@@ -140,6 +143,15 @@ def signed_in() -> Access:
                 "ask an administrator for one.")
         st.button("Sign out", on_click=st.logout, key="sign_out")
     st.stop()
+
+
+def forget_clicks() -> None:
+    """After a run that failed or stopped early: what a click asked for and the run has
+    not done is dropped (never done later, in another run), and the next run sets the
+    filters again from the page's address (widgets a run does not draw lose their
+    values)."""
+    for asked in ("pending_save", "views_failed", "history_failed", "initialised"):
+        st.session_state.pop(asked, None)
 
 
 def header() -> None:
@@ -180,7 +192,7 @@ def load_versions(path: str, version: tuple, selected: str) -> list:
 
     try:
         return versions(get_store(path), "incidents", selected)
-    except FlankwatchError:
+    except InputError:  # no trace of it (a store error is not kept: it is raised)
         return []
 
 
@@ -412,12 +424,12 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
                 # the owner, whatever their role now, or an admin: geo.views checks
                 # which, in its transaction
                 st.button("Rename", key="shared_rename_do", on_click=_write,
-                          args=(rename_view, "read", "views_failed", store,
-                                chosen.view_id),
-                          kwargs={"widgets": {"name": "shared_rename"}})
+                          args=(rename_view, "read", "views_failed", store),
+                          kwargs={"widgets": {"view_id": "shared_pick",
+                                              "name": "shared_rename"}})
                 st.button("Delete", key="shared_delete", on_click=_write,
-                          args=(delete_view, "read", "views_failed", store,
-                                chosen.view_id))
+                          args=(delete_view, "read", "views_failed", store),
+                          kwargs={"widgets": {"view_id": "shared_pick"}})
     else:
         st.sidebar.caption("No shared views yet.")
     if access.can("save view"):
@@ -431,8 +443,14 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
 
 def _ask_save() -> None:
     """The save button's callback: the view is saved in the run that follows, as it is
-    then (a change made in the same instant is not left out)."""
-    st.session_state["pending_save"] = st.session_state.get("shared_name", "")
+    then (a change made in the same instant is not left out), when the role allows it
+    both now and in that run."""
+    s = st.session_state
+    access = current_access()
+    if access is None or not access.can("save view"):
+        s["views_failed"] = "Not done: your role does not allow saving a view now."
+        return
+    s["pending_save"] = s.get("shared_name", "")
 
 
 def _write(change, action: str, failed_key: str, store: Store, *args,
@@ -440,17 +458,17 @@ def _write(change, action: str, failed_key: str, store: Store, *args,
     """A write, run as its button's callback (before the next run, exactly once,
     whatever reruns follow), in the name of the user signed in now, whose role is
     checked again here, on the server; ``widgets`` maps keyword arguments to the
-    widgets whose values they take. A refusal is kept under ``failed_key`` for the
-    page to show."""
+    widgets whose values they take, as they are at the click (not as drawn). A refusal
+    is kept under ``failed_key`` for the page to show."""
     s = st.session_state
     kwargs.update({name: s.get(key, "") for name, key in (widgets or {}).items()})
-    access = current_access()
-    if change in (rename_view, delete_view):
-        kwargs["admin"] = access is not None and access.can("manage views")
     try:
+        access = current_access()
         if access is None:
             raise AccessDeniedError("you are no longer signed in, or have no role")
         access.require(action)
+        if change in (rename_view, delete_view):
+            kwargs["admin"] = access.can("manage views")
         change(store, *args, who=access.user, **kwargs)
     except FlankwatchError as exc:
         s[failed_key] = without_locations(f"Not done: {exc}")
@@ -492,8 +510,8 @@ def history_panel(store: Store, selected: str, access: Access) -> None:
             return
         number = st.selectbox("Revert to version", earlier[::-1], key="revert_to")
         st.button(f"Revert to version {number}", key="revert", on_click=_write,
-                  args=(revert, "revert", "history_failed", store, "incidents", selected,
-                        int(number)))
+                  args=(revert, "revert", "history_failed", store, "incidents", selected),
+                  kwargs={"widgets": {"number": "revert_to"}})
         failed = st.session_state.pop("history_failed", None)
         if failed:
             notice("error", failed)
@@ -642,6 +660,7 @@ def main() -> None:
 
     access = signed_in()
     if missing_assets():
+        forget_clicks()
         st.error("The map's Leaflet files are missing; run `make dashboard` (or "
                  "`python -m dashboard.vendor`) once to fetch them.")
         st.stop()
@@ -823,9 +842,11 @@ def run() -> None:
     try:
         main()
     except FlankwatchError as exc:
+        forget_clicks()
         log.warning("shown to the visitor: %s", exc)
         notice("error", without_locations(str(exc)))
     except Exception:
+        forget_clicks()
         log.exception("the dashboard failed")
         notice("error", "Something went wrong on the server; the page could not be shown. "
                         "The details are in the server's log.")

@@ -45,6 +45,7 @@ def dashboard(store: Path, *options: str, port: int | None = None) -> Iterator[s
     command-line ``options`` if given; yields its URL."""
     port = port or free_port()
     env = {**os.environ, "FLANKWATCH_STORE": str(store), "PYTHONPATH": str(ROOT_DIR)}
+    env.pop("FLANKWATCH_REQUIRE_SIGN_IN", None)  # sign-in only from the options given
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", *options],
@@ -104,19 +105,21 @@ def click_incident(page, frame, lat: float, lon: float) -> None:
     page.mouse.click(box["x"] + x, box["y"] + y)
 
 
-def open_tab(page, name: str, content, tries: int = 3) -> None:
-    """Open the dashboard's tab ``name`` and wait for ``content`` (a locator) in it.
-    A click just after the map first draws can miss: seen about once in 40 page loads
-    with a core kept busy, the click sent nothing to the server and the tab stayed
-    closed (in that instant the map's frame is being replaced, and for a moment there
-    are two). A user then clicks again, and so does this; an open tab whose content
-    does not come fails."""
+def open_tab(page, name: str, content, timeout_s: float = 60) -> None:
+    """Open the dashboard's tab ``name`` and wait (up to ``timeout_s``) for ``content``
+    (a locator) in it. A click just after the map first draws can miss: seen about once
+    in 40 page loads with a core kept busy, the click sent nothing to the server and
+    the tab stayed closed (in that instant the map's frame is being replaced, and for a
+    moment there are two). A user then clicks again, and so does this while the tab is
+    not open; an open tab whose content does not come in time fails."""
     tab = page.get_by_role("tab", name=name)
-    for attempt in range(tries):
-        tab.click()
-        try:
-            content.wait_for(state="attached", timeout=15_000)
+    deadline = time.monotonic() + timeout_s
+    clicked = -1.0
+    while time.monotonic() < deadline:
+        if content.count():
             return
-        except Exception:
-            if attempt == tries - 1 or tab.get_attribute("aria-selected") == "true":
-                raise  # the tab is open and its content does not come: a real failure
+        if tab.get_attribute("aria-selected") != "true" and time.monotonic() - clicked > 5:
+            tab.click()
+            clicked = time.monotonic()
+        time.sleep(0.25)
+    raise TimeoutError(f"the {name} tab's content did not come in {timeout_s:.0f} s")

@@ -44,7 +44,6 @@ class Provider:
         2048, parameters={"kid": "tests-1", "use": "sig", "alg": "RS256"}))
     codes: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
-    #: Every token request's client, for the tests to check.
 
     def discovery(self) -> dict:
         return {"issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",

@@ -133,12 +133,15 @@ def test_sign_in_required_from_the_start_refuses_everyone_without_settings(monke
     from dashboard import access
 
     config.set_option("secrets.files", [])
+    monkeypatch.setitem(access._LATCH, "required", False)
     try:
         secrets_singleton._reset()
-        monkeypatch.setenv(access.REQUIRE_SIGN_IN, "0")  # (and unset afterwards)
-        assert access.sign_in_state() == (False, False)  # the single-user tool
-        monkeypatch.setenv(access.REQUIRE_SIGN_IN, "1")
-        assert access.sign_in_state() == (True, False)  # everyone refused
+        for value in ("0", "off", "No", ""):
+            monkeypatch.setenv(access.REQUIRE_SIGN_IN, value)  # (and unset afterwards)
+            assert access.sign_in_state() == (False, False)  # the single-user tool
+        for value in ("1", "true", "YES", "on", "maybe"):  # a typing error: required
+            monkeypatch.setenv(access.REQUIRE_SIGN_IN, value)
+            assert access.sign_in_state() == (True, False)  # everyone refused
     finally:
         config.set_option("secrets.files", config.get_config_files("secrets.toml"))
         secrets_singleton._reset()
@@ -156,6 +159,7 @@ def test_unreadable_secrets_keep_sign_in_required(tmp_path, monkeypatch):
     secrets.write_text('[auth]\ncookie_secret = "x"\n', encoding="utf-8")
     config.set_option("secrets.files", [str(secrets)])
     monkeypatch.setenv(access.REQUIRE_SIGN_IN, "0")  # (and unset afterwards)
+    monkeypatch.setitem(access._LATCH, "required", False)
     try:
         secrets_singleton._reset()
         assert access.auth_configured()
@@ -175,6 +179,10 @@ def test_unreadable_secrets_keep_sign_in_required(tmp_path, monkeypatch):
         fresh = importlib.import_module("dashboard.access")
         assert fresh is not access
         assert fresh.sign_in_state() == (True, False)
+        # the environment variable removed (Streamlit removes those it copied from a
+        # secrets file that changed): the server's own note of it holds
+        monkeypatch.delenv(access.REQUIRE_SIGN_IN)
+        assert access.sign_in_state() == (True, False)
     finally:
         config.set_option("secrets.files", config.get_config_files("secrets.toml"))
         secrets_singleton._reset()
