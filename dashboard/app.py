@@ -124,7 +124,7 @@ def signed_in() -> Access:
             st.sidebar.text(f"Signed in as {access.user} ({access.role})")
             st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
         return access
-    forget_clicks()
+    forget_clicks(nothing_drawn=True)
     header()
     settings = sign_in_settings()
     if settings != "on":  # required, but its settings cannot be read now
@@ -145,13 +145,15 @@ def signed_in() -> Access:
     st.stop()
 
 
-def forget_clicks() -> None:
+def forget_clicks(*, nothing_drawn: bool = False) -> None:
     """After a run that failed or stopped early: what a click asked for and the run has
-    not done is dropped (never done later, in another run), and the next run sets the
-    filters again from the page's address (widgets a run does not draw lose their
-    values)."""
-    for asked in ("pending_save", "views_failed", "history_failed", "initialised"):
+    not done is dropped (never done later, in another run). After a run that drew none
+    of the filters (``nothing_drawn``), the next run sets them again from the page's
+    address: widgets a run does not draw lose their values."""
+    for asked in ("pending_save", "views_failed", "history_failed"):
         st.session_state.pop(asked, None)
+    if nothing_drawn:
+        st.session_state.pop("initialised", None)
 
 
 def header() -> None:
@@ -660,7 +662,7 @@ def main() -> None:
 
     access = signed_in()
     if missing_assets():
-        forget_clicks()
+        forget_clicks(nothing_drawn=True)
         st.error("The map's Leaflet files are missing; run `make dashboard` (or "
                  "`python -m dashboard.vendor`) once to fetch them.")
         st.stop()
