@@ -75,7 +75,13 @@ PAGE_STYLE = ("<style>.block-container { padding-top: 3.8rem; } .fw-header { fon
               "1.1rem; } [data-testid='stMetricValue'] { font-size: 1.7rem; }"
               " [data-testid='stMetricValue'] .stMarkdownEllipsis,"
               " [data-testid='stMetricValue'] p { white-space: normal;"
-              " overflow: visible; }</style>")
+              " overflow: visible; }"
+              # below 1100 px the details go under the map, at its full width (beside it
+              # they were a column too narrow for their own labels)
+              " @media (max-width: 1100px) { .st-key-fw-main [data-testid='stHorizontalBlock']"
+              " { flex-wrap: wrap; } .st-key-fw-main [data-testid='stColumn'] {"
+              " flex: 1 1 100% !important; width: 100% !important;"
+              " min-width: 100% !important; } }</style>")
 
 
 @st.cache_resource
@@ -679,7 +685,7 @@ def main() -> None:
     sources = queries.source_titles(load_table(path, version, "sources"))
 
     header()
-    left, right = st.columns([3, 1])
+    left, right = st.container(key="fw-main").columns([3, 1])
     # The map is built at the session's first view: a moved view would change the page
     # and make the component start over (closing popups). Moves go through st_folium.
     lat0, lon0, zoom0 = st.session_state["origin"]

@@ -11,6 +11,8 @@
   var FW = (window.Flankwatch = {});
   var HOUR_MS = 3600 * 1000;
   var NO_TIME = 0x3fffff;
+  // popups open clear of the controls down the map's left edge (zoom, drawing, time)
+  var POPUP = {maxWidth: 340, autoPanPaddingTopLeft: [70, 12]};
 
   // --- incident arrays ----------------------------------------------------------------
 
@@ -210,7 +212,7 @@
           weight: s[0], dashArray: s[1], fillColor: meta.colours[a.code[i] & 7],
           fillOpacity: region ? 0.18 : 0.85});
       m.fwIndex = i;
-      if (data.popups) { m.bindPopup(data.popups[i], {maxWidth: 340}); m.bindTooltip(data.tips[i]); }
+      if (data.popups) { m.bindPopup(data.popups[i], POPUP); m.bindTooltip(data.tips[i]); }
       return m;
     }
     /* Incidents known only by their country (or region), all at the point that stands
@@ -235,7 +237,7 @@
       m.fwMembers = members;
       if (data.popups) {
         m.bindPopup(members.map(function (i) { return data.popups[i]; }).join("<hr>"),
-                    {maxWidth: 340, maxHeight: 320});
+                    L.extend({maxHeight: 320}, POPUP));
       }
       return m;
     }
@@ -970,7 +972,7 @@
       },
       onEachFeature: function (f, l) {
         if (f.properties.tip) { l.bindTooltip(f.properties.tip); }
-        if (f.properties.popup) { l.bindPopup(f.properties.popup, {maxWidth: 340}); }
+        if (f.properties.popup) { l.bindPopup(f.properties.popup, POPUP); }
       }
     });
     group.addLayer(layer);
