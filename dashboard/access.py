@@ -66,6 +66,9 @@ GUARDED_PATHS = (
     ("/fw/data/", "read"),  # the map's selections (dashboard.display.SELECTION_URL)
     ("/media/", "export"),  # downloads (exports) and any other file the page is sent
     ("/_stcore/upload_file/", "import"),  # uploads to the Import tab
+    # Streamlit's own counters: the sizes of the cached selections tell how much data
+    # there is, and their hits when signed-in users are at work
+    ("/_stcore/metrics", "read"),
 )
 
 

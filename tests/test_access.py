@@ -99,6 +99,7 @@ def test_requests_for_data_and_files_are_guarded():
     assert guarded_action("/_stcore/upload_file/s/f", "OPTIONS") is None
     assert guarded_action("/app/static/reference/land-1.json", "GET") is None
     assert guarded_action("/_stcore/health", "GET") is None
+    assert guarded_action("/_stcore/metrics", "GET") == "read"
 
 
 def test_users_are_named_by_a_verified_address_or_their_unique_subject():

@@ -159,6 +159,9 @@ def test_anonymous_visitors_see_sign_in_only_and_get_no_data(site, browser):
         status, data = http(f"{url}/fw/data/{name}")
         assert status == 401
         assert b"incident" not in data.lower()
+    # nor Streamlit's counters, whose cache sizes would tell how much data there is
+    assert http(f"{url}/_stcore/metrics")[0] == 401
+    assert http(f"{url}/_stcore/metrics", cookies=cookies_of(viewer))[0] == 200
     page.screenshot(path=str(ARTIFACTS / "sign-in-anonymous.png"))
     context.close()
     viewer.context.close()
