@@ -261,7 +261,7 @@ def sign_in_state() -> tuple[bool, bool]:
     secrets cannot be read, or :data:`REQUIRE_SIGN_IN` says so; it is usable when its
     settings read now (required and not usable: everyone is refused)."""
     settings = sign_in_settings()
-    if settings != "off":
+    if settings != "off" and not _LATCH["required"]:  # noted once
         _LATCH["required"] = True
         os.environ[REQUIRE_SIGN_IN] = "1"
     required = _LATCH["required"] or _required_by_environment()

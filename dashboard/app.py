@@ -107,46 +107,52 @@ def is_loopback(address: str) -> bool:
         return False
 
 
-def current_access() -> Access | None:
+def _who() -> tuple[Access | None, str]:
     """Who uses the page, as the settings and the sign-in cookie say now, without
-    drawing anything: None when sign-in is required and the visitor is not signed in,
-    has no role, or the settings cannot be read."""
+    drawing anything, and why they are refused ("" when they are not): "settings"
+    (sign-in required, its settings unreadable), "anonymous" (not signed in) or "no
+    role" (the access is then the signed-in user's, with no role)."""
     required, usable = sign_in_state()
     if not required:
-        return single_user()
-    if not usable or not st.user.is_logged_in:
-        return None
-    access = access_from_claims(st.user.to_dict())
-    return access if access is not None and access.role is not None else None
+        return single_user(), ""
+    if not usable:
+        return None, "settings"
+    access = access_from_claims(st.user.to_dict()) if st.user.is_logged_in else None
+    if access is None:
+        return None, "anonymous"
+    return access, "" if access.role is not None else "no role"
+
+
+def current_access() -> Access | None:
+    """Who uses the page now (None when refused): see :func:`_who`."""
+    access, refused = _who()
+    return None if refused else access
 
 
 def signed_in() -> Access:
     """Who uses the page. With sign-in on, a visitor who is not signed in sees the
     sign-in button only (nothing of the store is read), and a refused user a word
     saying so; the page stops there."""
-    access = current_access()
-    if access is not None:
+    access, refused = _who()
+    if not refused:
         if access.signed_in:
             st.sidebar.text(f"Signed in as {access.user} ({access.role})")
             st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
         return access
     forget_clicks(nothing_drawn=True)
     header()
-    settings = sign_in_settings()
-    if settings != "on":  # required, but its settings cannot be read now
+    if refused == "settings":
         st.text("Sign-in is required for this dashboard but its settings cannot be read "
                 "just now; try again in a minute, or ask an administrator.")
-        log.error("sign-in is required (%s) but %s; everyone is refused until it is "
-                  "mended", "set earlier in this server's life or by FLANKWATCH_REQUIRE_"
-                  "SIGN_IN", "the secrets file cannot be read" if settings == "unreadable"
-                  else "the secrets have no [auth] section")
-    elif not st.user.is_logged_in:
+        log.error("sign-in is required (set earlier in this server's life or by "
+                  "FLANKWATCH_REQUIRE_SIGN_IN) but %s; everyone is refused until it is "
+                  "mended", "the secrets file cannot be read"
+                  if sign_in_settings() == "unreadable" else "the secrets have no [auth]")
+    elif refused == "anonymous":
         st.write("Sign in with your organisation's account to see the incident map.")
         st.button("Sign in", on_click=st.login, type="primary", key="sign_in")
     else:
-        known = access_from_claims(st.user.to_dict())
-        st.text(f"{known.user if known else 'This account'} has no Flankwatch role; "
-                "ask an administrator for one.")
+        st.text(f"{access.user} has no Flankwatch role; ask an administrator for one.")
         st.button("Sign out", on_click=st.logout, key="sign_out")
     st.stop()
 
@@ -416,7 +422,7 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
             access.require("save view")
             s["shared_pick"] = save_view(store, name, view.to_query(), access.user).view_id
         except FlankwatchError as exc:
-            s["views_failed"] = without_locations(f"Not done: {exc}")
+            _not_done("views_failed", exc)
     found = {v.view_id: v for v in list_views(store)}
     if found:
         picked = st.sidebar.selectbox("Views", list(found), key="shared_pick",
@@ -434,10 +440,10 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
                 st.button("Rename", key="shared_rename_do", on_click=_write,
                           args=(rename_view, "read", "views_failed", store),
                           kwargs={"widgets": {"view_id": "shared_pick",
-                                              "name": "shared_rename"}})
+                                              "name": "shared_rename"}, "as_admin": True})
                 st.button("Delete", key="shared_delete", on_click=_write,
                           args=(delete_view, "read", "views_failed", store),
-                          kwargs={"widgets": {"view_id": "shared_pick"}})
+                          kwargs={"widgets": {"view_id": "shared_pick"}, "as_admin": True})
     else:
         st.sidebar.caption("No shared views yet.")
     if access.can("save view"):
@@ -453,33 +459,46 @@ def _ask_save() -> None:
     """The save button's callback: the view is saved in the run that follows, as it is
     then (a change made in the same instant is not left out), when the role allows it
     both now and in that run."""
-    s = st.session_state
-    access = current_access()
-    if access is None or not access.can("save view"):
-        s["views_failed"] = "Not done: your role does not allow saving a view now."
+    try:
+        _clicking_user("save view")
+    except FlankwatchError as exc:
+        _not_done("views_failed", exc)
         return
-    s["pending_save"] = s.get("shared_name", "")
+    st.session_state["pending_save"] = st.session_state.get("shared_name", "")
+
+
+def _clicking_user(action: str) -> Access:
+    """The user signed in at the moment of a click, when their role allows ``action``
+    (the page may have been drawn for another role); else AccessDeniedError."""
+    access = current_access()
+    if access is None:
+        raise AccessDeniedError("you are no longer signed in, or have no role")
+    access.require(action)
+    return access
+
+
+def _not_done(key: str, exc: Exception) -> None:
+    """Keep a refused or failed write's reason under ``key`` for the page to show."""
+    st.session_state[key] = without_locations(f"Not done: {exc}")
 
 
 def _write(change, action: str, failed_key: str, store: Store, *args,
-           widgets: dict | None = None, **kwargs) -> None:
+           widgets: dict | None = None, as_admin: bool = False, **kwargs) -> None:
     """A write, run as its button's callback (before the next run, exactly once,
     whatever reruns follow), in the name of the user signed in now, whose role is
     checked again here, on the server; ``widgets`` maps keyword arguments to the
-    widgets whose values they take, as they are at the click (not as drawn). A refusal
-    is kept under ``failed_key`` for the page to show."""
+    widgets whose values they take, as they are at the click (not as drawn);
+    ``as_admin``: ``change`` also takes whether the user may manage anyone's views. A
+    refusal is kept under ``failed_key`` for the page to show."""
     s = st.session_state
     kwargs.update({name: s.get(key, "") for name, key in (widgets or {}).items()})
     try:
-        access = current_access()
-        if access is None:
-            raise AccessDeniedError("you are no longer signed in, or have no role")
-        access.require(action)
-        if change in (rename_view, delete_view):
+        access = _clicking_user(action)
+        if as_admin:
             kwargs["admin"] = access.can("manage views")
         change(store, *args, who=access.user, **kwargs)
     except FlankwatchError as exc:
-        s[failed_key] = without_locations(f"Not done: {exc}")
+        _not_done(failed_key, exc)
 
 
 def _open_view(query: dict) -> ViewState:
@@ -498,12 +517,12 @@ def _link(view_id: str) -> str:
     return f"{base}?shared={quote(view_id)}"
 
 
-def history_panel(store: Store, selected: str, access: Access) -> None:
+def history_panel(store: Store, version: tuple, selected: str, access: Access) -> None:
     """The selected incident's versions, what each import changed, and (for an admin) a
     revert to an earlier version, logged under the admin's name."""
     from geo.history import changes, revert
 
-    found = load_versions(store.location, store.version(), selected)
+    found = load_versions(store.location, version, selected)
     if not found:
         return
     with st.expander(f"History: {len(found)} version{'s' if len(found) > 1 else ''}"):
@@ -715,7 +734,7 @@ def main() -> None:
     with right:
         detail_panel(store, view.selected, sources)
         if view.selected:
-            history_panel(store, view.selected, access)
+            history_panel(store, version, view.selected, access)
     st.query_params.from_dict(view.to_query())
     views_panel(store, view, access)
 

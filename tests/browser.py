@@ -105,6 +105,15 @@ def click_incident(page, frame, lat: float, lon: float) -> None:
     page.mouse.click(box["x"] + x, box["y"] + y)
 
 
+def runs_over(page, timeout_s: float = 60) -> None:
+    """Wait until the page's script runs are over: a run the last input (or the map's
+    first report) started is under way after a second, and over when Streamlit's status
+    widget has gone."""
+    page.wait_for_timeout(1000)
+    page.get_by_test_id("stStatusWidget").wait_for(state="hidden",
+                                                   timeout=timeout_s * 1000)
+
+
 def open_tab(page, name: str, content, timeout_s: float = 60) -> None:
     """Open the dashboard's tab ``name`` and wait (up to ``timeout_s``) for ``content``
     (a locator) in it. A click just after the map first draws can miss: seen about once

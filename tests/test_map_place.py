@@ -8,7 +8,7 @@ import pytest
 
 from geo.settings import GEOD
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame, open_tab
+from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame, open_tab, runs_over
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -84,8 +84,7 @@ def test_search_for_a_historical_name_flies_there(served, page):
 def _settled(page):
     """The map's frame once the page's script runs are over (the first value the map
     sends back runs the script once more)."""
-    time.sleep(1)
-    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=30_000)
+    runs_over(page)
     return map_frame(page)
 
 

@@ -16,7 +16,7 @@ from dashboard.display import SELECTION_DIR
 from geo.records import import_file
 from geo.store import open_store
 from tests import oidc
-from tests.browser import ARTIFACTS, dashboard, free_port, map_frame, open_tab
+from tests.browser import ARTIFACTS, dashboard, free_port, map_frame, open_tab, runs_over
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -97,24 +97,26 @@ def http(url: str, *, method: str = "GET", cookies: dict | None = None,
         return exc.code, exc.read()
 
 
-def put_oversized(url: str, size: int, *, cookies: dict, headers: dict,
-                  declared: bool, start: bytes = b"") -> int:
-    """The status answering a PUT of ``size`` bytes (``start``, then zeros), loopback
-    only. ``declared``: the
-    size is in Content-Length, and the body is held back until the server asks for it
-    (``Expect: 100-continue``); else the body goes in chunks of 64 kB without a stated
-    length, and the sending stops as soon as the server has answered (it stops reading
-    the body then, and more of it would reset the connection and lose the answer)."""
+def put_oversized(url: str, size: int, *, cookies: dict, declared: bool) -> int:
+    """The status answering an upload of a ``size``-byte file (a multipart body with
+    the page's XSRF token), sent over a loopback socket. ``declared``: the size is in
+    Content-Length, and the body is held back until the server asks for it (``Expect:
+    100-continue``); else the body goes in chunks of 64 kB without a stated length, and
+    the sending stops as soon as the server has answered (it stops reading the body
+    then, and more of it would reset the connection and lose the answer)."""
     import select
     import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    head = {**headers, "Host": parts.netloc,
+    head = {"Host": parts.netloc, "X-Xsrftoken": cookies["_streamlit_xsrf"],
+            "Content-Type": "multipart/form-data; boundary=fw-boundary",
             "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
     head.update({"Content-Length": str(size), "Expect": "100-continue"} if declared
                 else {"Transfer-Encoding": "chunked"})
     lines = [f"PUT {parts.path} HTTP/1.1", *(f"{k}: {v}" for k, v in head.items())]
+    start = (b'--fw-boundary\r\nContent-Disposition: form-data; name="file"; '
+             b'filename="big.csv"\r\nContent-Type: text/csv\r\n\r\n')
     with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         sent = 0
@@ -220,16 +222,9 @@ def test_an_analyst_imports_in_their_own_name(site, browser):
     # its upload went to): a bigger upload is refused, whether its size is stated or not
     cookies = cookies_of(page)
     target = next(u for u in puts if "/_stcore/upload_file/" in u)
-    boundary = "fw-boundary"
-    headers = {"X-Xsrftoken": cookies["_streamlit_xsrf"],
-               "Content-Type": f"multipart/form-data; boundary={boundary}"}
     over = (UPLOAD_LIMIT_MB + 2) * 1024 * 1024  # past the limit and Streamlit's 1 MB margin
     for declared in (True, False):
-        assert put_oversized(target, over, cookies=cookies, headers=headers,
-                             declared=declared, start=(
-                                 f"--{boundary}\r\nContent-Disposition: form-data; "
-                                 'name="file"; filename="big.csv"\r\n'
-                                 "Content-Type: text/csv\r\n\r\n").encode()) == 413
+        assert put_oversized(target, over, cookies=cookies, declared=declared) == 413
     # and without the XSRF token nothing is taken at all
     status, _ = http(target, method="PUT", cookies=cookies, data=NEW_INCIDENT)
     assert status == 403
@@ -311,21 +306,15 @@ def test_a_role_taken_away_after_the_page_was_drawn_stops_its_buttons(site, brow
     roles = secrets.parent / "roles.csv"
     granted = roles.read_text(encoding="utf-8")
 
-    def idle() -> None:
-        page.wait_for_timeout(500)  # a run the last input started is under way by now
-        page.wait_for_function(  # and over
-            "() => !document.querySelector('[data-testid=stStatusWidget]')",
-            timeout=60_000)
-
     def role_taken_away_then(click) -> None:
-        idle()  # no run going on when the role goes
+        runs_over(page)  # no run going on when the role goes
         roles.write_text(f"email,role\n{ANALYST.email},none\n", encoding="utf-8")
         try:
             click()
             page.get_by_text("has no Flankwatch role").wait_for(timeout=60_000)
         finally:
             roles.write_text(granted, encoding="utf-8")
-        idle()  # the refusing run is over
+        runs_over(page)  # the refusing run is over
         page.locator("body").press("r")  # Streamlit's key for a new run of the same page
         page.get_by_text("Signed in as").wait_for(timeout=60_000)
         page.get_by_text("has no Flankwatch role").wait_for(state="detached",
@@ -347,7 +336,7 @@ def test_a_role_taken_away_after_the_page_was_drawn_stops_its_buttons(site, brow
     page.get_by_label("Save the current view as").fill("Saved without a role")
     page.get_by_label("Save the current view as").press("Enter")
     role_taken_away_then(page.get_by_role("button", name="Save for the team").click)
-    page.wait_for_timeout(1000)  # the run after the role came back has finished
+    runs_over(page)  # the run after the role came back has finished
     names = {v.name for v in list_views(store)}
     assert "Analyst's own" in names
     assert "Saved without a role" not in names
