@@ -12,13 +12,19 @@ Accepted forms (each value may also carry a time of day, which is kept):
   01:45), ``after 22:10`` (22:10 to the end of the day), ``around 14:00`` (that time),
   ``between 01:00 and 02:30``. Times without a zone are read as UTC.
 
-Anything else is rejected with a reason; a date is never guessed.
+A time of day may be followed by its zone: ``Z``, ``UTC``, ``UTC+3`` / ``GMT+3`` (three
+hours east of Greenwich, as reports mean it, not the POSIX ``TZ`` sign), ``+03:00``,
+``+0300``, or one of the abbreviations in :data:`ZONE_HOURS`; any other zone is refused.
+
+Anything else is rejected with a reason; a date is never guessed, and nothing a text
+leaves out (a year, a month, a day) is filled in from today or from anywhere else.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 from dateutil import parser as dateparser
@@ -39,6 +45,23 @@ _QUALIFIED = re.compile(
     re.IGNORECASE,
 )
 _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")
+
+#: Zone abbreviations of the region's reports, as hours east of UTC. Only these are read;
+#: any other name after a time of day is refused rather than taken for UTC.
+ZONE_HOURS = {"Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1,
+              "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "FET": 3}
+#: A time of day at the end of a text (what a zone may follow).
+_ENDS_WITH_TIME = re.compile(r"\d{1,2}[:.h]\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?\s*$",
+                             re.IGNORECASE)
+#: A zone at the end of a text: a name, optionally with an offset (``UTC+3``), or an
+#: offset alone (``+03:00``, ``+0300``), optionally in brackets.
+_ZONE = re.compile(
+    r"\s*\(?\s*(?:(?P<name>[A-Za-z]{1,5})(?:\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})"
+    r"(?::?(?P<minutes>\d{2}))?)?|(?P<osign>[+\-−])(?P<ohours>\d{2}):?(?P<ominutes>\d{2}))"
+    r"\s*\)?\s*$")
+#: Two defaults that differ in every part of a date: what dateutil took from them is
+#: what the text did not say.
+_SENTINELS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
 
 
 #: Dates this tool keeps: from 1 January 1900 to the end of 2200. Any date a person
@@ -68,6 +91,82 @@ def _utc(ts: pd.Timestamp) -> pd.Timestamp:
 
 def _month_start(month: int, year: int) -> pd.Timestamp:
     return pd.Timestamp(year=year, month=month, day=1, tz="UTC")
+
+
+def _split_zone(text: str) -> tuple[str, pd.Timedelta | None]:
+    """The text without the time zone written after its time of day, and that zone's
+    offset east of UTC (None where no zone follows a time)."""
+    m = _ZONE.search(text)
+    if m is None or (m["name"] and m["name"].lower() in ("am", "pm", "a", "p")):
+        return text, None
+    rest = text[:m.start()]
+    if not _ENDS_WITH_TIME.search(rest):
+        return text, None
+    name = (m["name"] or "").upper()
+    if name and name not in ZONE_HOURS:
+        msg = (f"{text!r}: time zone {m['name']!r} is not one this tool reads; write the "
+               f"offset (UTC+3, +03:00) or one of {', '.join(ZONE_HOURS)}")
+        raise DateParseError(msg)
+    if name and m["sign"] and name not in ("UTC", "GMT"):
+        msg = f"{text!r}: an offset goes after UTC or GMT (UTC+3), not after {name}"
+        raise DateParseError(msg)
+    sign, hours, minutes = ((m["sign"], m["hours"], m["minutes"]) if name
+                            else (m["osign"], m["ohours"], m["ominutes"]))
+    if not name and sign != "+" and not re.search(r"\dT\d", rest):
+        msg = (f"{text!r}: is {m.group().strip()!r} the end of a range of times or a zone "
+               "west of UTC? write a range as 'between 10:00 and 12:00', a zone as UTC-3")
+        raise DateParseError(msg)
+    offset = pd.Timedelta(hours=ZONE_HOURS.get(name, 0))
+    if sign:
+        if int(hours) > 14 or int(minutes or 0) > 59:
+            msg = f"{text!r}: {m.group().strip()!r} is not a time zone offset"
+            raise DateParseError(msg)
+        size = pd.Timedelta(hours=int(hours), minutes=int(minutes or 0))
+        offset = size if sign == "+" else -size
+    return rest.strip(), offset
+
+
+def _refuse_zone(name: str | None, offset: int | None) -> None:
+    """dateutil's ``tzinfos``: a zone anywhere but after the time of day is refused
+    (dateutil would read ``GMT+3`` as three hours west, and an unknown name as UTC)."""
+    if name is None and offset is None:
+        return None
+    shown = name if name is not None else "a numeric offset"
+    msg = (f"time zone {shown} where it cannot be read; write the zone right after the "
+           "time of day (14:00 UTC+3)")
+    raise DateParseError(msg)
+
+
+def _parse_words(value: str) -> ParsedDate:
+    """A date in words, read by dateutil: refused where the text leaves out its year or
+    month, a month where it leaves out the day (``September, 2025``)."""
+    first, second = (dateparser.parse(value, dayfirst=True, default=d, tzinfos=_refuse_zone)
+                     for d in _SENTINELS)
+    unsaid = [part for part in ("year", "month", "day")
+              if getattr(first, part) != getattr(second, part)]
+    written = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", value)]
+    if "year" in unsaid or "month" in unsaid:
+        msg = f"{value!r} has no {unsaid[0]}; write the date in full (10 Sep 2025, Sep 2025)"
+        raise DateParseError(msg)
+    if not written:
+        msg = f"{value!r} has no four-digit year; write the year in full"
+        raise DateParseError(msg)
+    if first.year not in written:  # dateutil reads 0001 as 2001
+        first = first.replace(year=max(written[-1], 1))
+    if "day" in unsaid:
+        if first.time() != datetime.min.time():
+            msg = f"{value!r} has a time of day but no day"
+            raise DateParseError(msg)
+        return ParsedDate(_month_start(first.month, first.year), None, MONTH)
+    return ParsedDate(_utc(pd.Timestamp(first)), None, DAY)
+
+
+def _shifted(found: ParsedDate, offset: pd.Timedelta | None) -> ParsedDate:
+    """``found`` (written in a zone ``offset`` east of UTC) in UTC."""
+    if offset is None or not offset:
+        return found
+    end = found.end - offset if found.end is not None else None
+    return ParsedDate(found.start - offset, end, found.precision)
 
 
 def _month_number(word: str) -> int:
@@ -150,18 +249,14 @@ def parse_date(text: object) -> ParsedDate:
         msg = "date is missing"
         raise DateParseError(msg)
     try:
-        found = _parse_structured(value) or _parse_qualified(value)
-        if found is None and re.match(r"^\d{4}-\d{2}-\d{2}", value):
-            found = ParsedDate(_utc(pd.Timestamp(value)), None, DAY)
-        if found is None and not re.search(_MONTHS, value, re.IGNORECASE):
+        local, offset = _split_zone(value)
+        found = _parse_structured(local) or _parse_qualified(local)
+        if found is None and re.match(r"^\d{4}-\d{2}-\d{2}", local):
+            found = ParsedDate(_utc(pd.Timestamp(local)), None, DAY)
+        if found is None and not re.search(_MONTHS, local, re.IGNORECASE):
             msg = f"{value!r} is not a date this tool reads (use YYYY-MM-DD)"
             raise DateParseError(msg)
-        if found is None:
-            parsed = dateparser.parse(value, dayfirst=True)
-            written = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", value)]
-            if written and parsed.year not in written:  # dateutil reads 0001 as 2001
-                parsed = parsed.replace(year=max(written[-1], 1))
-            found = ParsedDate(_utc(pd.Timestamp(parsed)), None, DAY)
+        found = _shifted(found or _parse_words(local), offset)
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, DateParseError):
             raise

@@ -55,3 +55,67 @@ def test_column_parsing_keeps_the_index_and_reports_each_error():
     assert out.loc[10, "date"] == pd.Timestamp("2025-07-10", tz="UTC")
     assert out.loc[11, "error"] != ""
     assert out.loc[12, "error"] == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "missing"),
+    [("August", "no year"), ("May", "no year"), ("5 Dec", "no year"), ("Dec 5", "no year"),
+     ("Sep-25", "no year"), ("September 10th", "no year"),
+     ("5 Dec 25", "no four-digit year"), ("Sep 2025 14:00", "no day")],
+)
+def test_a_date_missing_a_part_is_rejected_not_completed_from_today(text, missing):
+    with pytest.raises(DateParseError, match=missing) as caught:
+        parse_date(text)
+    assert repr(text) in str(caught.value)  # the reason names the value
+
+
+def test_a_month_and_year_in_words_stays_a_month():
+    for text in ("September, 2025", "Sep 2025", "September 2025"):
+        got = parse_date(text)
+        assert (got.start, got.precision) == (pd.Timestamp("2025-09-01", tz="UTC"), "month")
+
+
+@pytest.mark.parametrize(
+    ("text", "utc"),
+    [
+        # "UTC+3" in a report is three hours east of Greenwich (not the POSIX TZ sign)
+        ("10 Sep 2025 23:00 UTC+3", "2025-09-10T20:00"),
+        ("10 Sep 2025 14:00 GMT+3", "2025-09-10T11:00"),
+        ("2025-09-10 23:00 UTC+03:00", "2025-09-10T20:00"),
+        ("10 Sep 2025 23:00 (UTC+3)", "2025-09-10T20:00"),
+        ("10 Sep 2025 23:00 +03:00", "2025-09-10T20:00"),
+        ("10 Sep 2025 23:00 +0300", "2025-09-10T20:00"),
+        ("2025-09-10T23:00+0300", "2025-09-10T20:00"),
+        ("10 Sep 2025 23:00 EEST", "2025-09-10T20:00"),
+        ("10 Jan 2025 23:00 EET", "2025-01-10T21:00"),
+        ("10 Jan 2025 23:00 CET", "2025-01-10T22:00"),
+        ("10 Sep 2025 23:00 CEST", "2025-09-10T21:00"),
+        ("10 Sep 2025 23:00 MSK", "2025-09-10T20:00"),
+        ("10 Sep 2025 11:00 pm UTC+3", "2025-09-10T20:00"),
+        ("2025-07-28T14:05:00-04:00", "2025-07-28T18:05"),
+        ("10 Sep 2025 23:00 UTC-3", "2025-09-11T02:00"),
+        ("19 Sep 2025, around 09:58 GMT", "2025-09-19T09:58"),
+    ],
+)
+def test_zones_after_a_time_are_read_as_offsets_east_of_utc(text, utc):
+    assert parse_date(text).start == pd.Timestamp(utc, tz="UTC")
+
+
+def test_a_time_qualifier_with_a_zone_moves_the_whole_period():
+    got = parse_date("03 Oct 2025, before 01:45 UTC+3")
+    assert got.start == pd.Timestamp("2025-10-02T21:00", tz="UTC")  # local midnight
+    assert got.end == pd.Timestamp("2025-10-02T22:45", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("10 Sep 2025 23:00 PST", "'PST' is not one this tool reads"),
+     ("10 Sep 2025 23:00 local", "'local' is not one"),
+     ("10 Sep 2025 23:00 EEST+1", "offset goes after UTC or GMT"),
+     ("10 Sep 2025 23:00 UTC+15", "not a time zone offset"),
+     ("10 Sep 2025 10:00-12:00", "range of times or a zone"),
+     ("10 Sep 2025 GMT+3 23:00", "not a valid date")],
+)
+def test_zones_that_cannot_be_read_exactly_are_refused(text, reason):
+    with pytest.raises(DateParseError, match=reason):
+        parse_date(text)

@@ -89,6 +89,37 @@ def test_an_end_date_outside_the_era_is_rejected_on_import(tmp_path, capsys, end
     assert f"row 1: date_end: '{end}' is" in err
 
 
+@pytest.mark.parametrize("text", ["August", "5 Dec", "Sep-25", "September 10th"])
+def test_an_import_rejects_a_date_without_its_year_naming_the_value(tmp_path, capsys, text):
+    src = write(tmp_path, "in.csv", f"{HEADER}\na-1,{text},drone,54.6,25.1,reported,x\n"
+                                    f"{GOOD.format(n=2)}\n")
+    store = tmp_path / "s.gpkg"
+    status, err = run(capsys, "import", src, "--store", store, "--rejects",
+                      tmp_path / "rejects.csv")
+    assert status == 0, err
+    ids = set(open_store(store).records("incidents")["id"])
+    assert "g-2" in ids
+    assert "a-1" not in ids
+    rejected = read_table(tmp_path / "rejects.csv").frame
+    assert rejected.loc[0, ["row", "field"]].tolist() == ["1", "date"]
+    assert f"{text!r} has no year" in rejected.loc[0, "reason"]
+
+
+def test_an_import_stores_utc_plus_3_three_hours_east_of_utc(tmp_path, capsys):
+    src = write(tmp_path, "in.csv", f"{HEADER}\n"
+                                    "a-1,10 Sep 2025 23:00 UTC+3,drone,54.6,25.1,reported,x\n"
+                                    "a-2,10 Sep 2025 14:00 GMT+3,drone,54.6,25.1,reported,x\n"
+                                    "a-3,10 Sep 2025 14:00 EEST,drone,54.6,25.1,reported,x\n")
+    store = tmp_path / "s.gpkg"
+    status, err = run(capsys, "import", src, "--store", store)
+    assert status == 0, err
+    dates = open_store(store).records("incidents").set_index("id")["date"]
+    assert pd.to_datetime(dates[["a-1", "a-2", "a-3"]], utc=True).to_dict() == {
+        "a-1": pd.Timestamp("2025-09-10T20:00", tz="UTC"),
+        "a-2": pd.Timestamp("2025-09-10T11:00", tz="UTC"),
+        "a-3": pd.Timestamp("2025-09-10T11:00", tz="UTC")}
+
+
 # --- field counts and quotes --------------------------------------------------------------
 
 def test_records_with_more_or_fewer_fields_are_rejected(tmp_path, capsys):
