@@ -259,7 +259,7 @@ def enrich_table(table: Table, *, gazetteer: Gazetteer | None = None,
     """
     gaz = gazetteer or load_gazetteer()
     frame = table.frame
-    rejects = RejectList()
+    rejects = table.rejects()
     checked, source, lat_col, lon_col = _locate(table, gaz, rejects, check_dates=True)
     valid = frame.drop(index=rejects.index)
     coords = checked.loc[valid.index, ["lat", "lon"]]
@@ -339,7 +339,7 @@ def prepare_incidents(table: Table, *, gazetteer: Gazetteer | None = None,
         log.info("no %s column(s): records get %s", sorted(defaults), defaults)
         frame = frame.assign(**defaults)
         table = dataclasses.replace(table, frame=frame)
-    rejects = RejectList()
+    rejects = table.rejects()
     checked, source, _, _ = _locate(table, gaz, rejects, check_dates=False)
     typed = validate_records(frame, INCIDENT, rejects, now=now)
     valid = typed.drop(index=rejects.index)

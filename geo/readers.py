@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import mmap
 import os
 import re
+import sqlite3
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +33,13 @@ import shapely
 from geo.csvfile import CHUNK_RECORDS, iter_csv_records
 from geo.dates import parse_date_column
 from geo.errors import InputError
-from geo.schema import LIST_SEPARATOR, coordinate_columns
+from geo.schema import LIST_SEPARATOR, RejectList, coordinate_columns
 
 CSV_SUFFIXES = {".csv", ".txt"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
 OUTPUT_SUFFIXES = {".csv", ".geojson", ".gpkg"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,11 +66,22 @@ class Table:
     fraction: float = 1.0
     #: The layer of a GeoPackage of several layers, else None.
     layer: str | None = None
+    #: Rows kept in the frame that the reader found wrong: (row label, field, reason).
+    #: Their records are rejected by whoever loads the table (see :meth:`rejects`).
+    problems: list = field(default_factory=list)
 
     @property
     def row_numbers(self) -> pd.Series:
         """The row number a person would use for each record: 1 = the first."""
         return pd.Series(np.asarray(self.frame.index) + 1, index=self.frame.index)
+
+    def rejects(self) -> RejectList:
+        """A rejection list holding what the reader found wrong in this table's rows."""
+        found = RejectList()
+        for label, name, reason in self.problems:
+            if label in self.frame.index:  # a part of the table holds only some rows
+                found.add(label, name, reason)
+        return found
 
 
 def parse_column_map(text: str | None) -> dict[str, str]:
@@ -102,14 +119,18 @@ def _geo_layers(path: Path) -> list[tuple[str, str | None]]:
         raise InputError(msg) from exc
 
 
-def _read_geo(path: Path, layer: str | None = None
-              ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict, pd.Series | None]:
+def _read_geo(path: Path, layer: str | None = None) -> Table:
+    """One layer of a GeoJSON or GeoPackage file as a table (columns, points, other
+    geometries; rows whose text or geometry cannot be kept as they are in ``problems``)."""
     # Dates stay text as written (GDAL would otherwise type a column from its first
     # value and drop the rest of a cell such as a list of track times, or its zone).
-    options = ({"DATE_AS_STRING": "YES"} if path.suffix.lower() in (".geojson", ".json")
-               else {"datetime_as_string": True})
+    geojson = path.suffix.lower() in (".geojson", ".json")
+    options = {"DATE_AS_STRING": "YES"} if geojson else {"datetime_as_string": True}
     try:
-        gdf = gpd.read_file(path, layer=layer, **options)
+        with warnings.catch_warnings(record=True) as said:  # GDAL's notes on bad features
+            gdf = gpd.read_file(path, layer=layer, fid_as_index=not geojson, **options)
+        for note in said:
+            log.info("%s: %s", path.name, note.message)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         msg = f"{path}: not a readable GeoJSON/GeoPackage file ({exc})"
         raise InputError(msg) from exc
@@ -118,20 +139,130 @@ def _read_geo(path: Path, layer: str | None = None
         msg = (f"{path}: text that is not UTF-8 (byte 0x{byte} at offset {exc.start:,}); "
                "GeoJSON and GeoPackage text must be UTF-8")
         raise InputError(msg) from exc
+    fids = gdf.index
+    gdf = gdf.reset_index(drop=True)
+    problems = (_geojson_text_problems(path, len(gdf)) if geojson
+                else _gpkg_text_problems(path, layer, fids))
     if not isinstance(gdf, gpd.GeoDataFrame):  # an attribute table (sources)
-        return pd.DataFrame(gdf), None, {}, None
+        return Table(pd.DataFrame(gdf), problems=problems)
     if gdf.crs is not None and not gdf.crs.to_2d().equals("EPSG:4326",
                                                           ignore_axis_order=True):
         msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
         raise InputError(msg)
     geoms = gdf.geometry.values
-    is_point = shapely.get_type_id(geoms) == 0
-    points = pd.DataFrame({"lon": shapely.get_x(geoms), "lat": shapely.get_y(geoms)},
-                          index=gdf.index).where(pd.Series(is_point, index=gdf.index), axis=0)
-    non_points = {i: g.geom_type for i, g, p in zip(gdf.index, geoms, is_point, strict=True)
-                  if g is not None and not p}
+    broken = _geometry_problems(geoms)
+    problems += [(k, "geometry", why) for k, why in broken.items()]
+    usable = ~gdf.index.isin(list(broken))
+    is_point = (shapely.get_type_id(geoms) == 0) & usable
+    points = pd.DataFrame({"lon": shapely.get_x(np.where(is_point, geoms, None)),
+                           "lat": shapely.get_y(np.where(is_point, geoms, None))},
+                          index=gdf.index)
+    non_points = {i: g.geom_type for i, g, p, ok in zip(gdf.index, geoms, is_point, usable,
+                                                        strict=True)
+                  if g is not None and not p and ok}
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    return frame, points, non_points, pd.Series(geoms, index=gdf.index, dtype=object)
+    heights = shapely.get_z(np.where(is_point & shapely.has_z(geoms), geoms, None))
+    if not np.isnan(heights).all():  # a 3-D point's height is kept, not dropped
+        frame["geometry_z" if "z" in frame.columns else "z"] = heights
+    return Table(frame, points=points, non_points=non_points, problems=problems,
+                 geometries=pd.Series(geoms, index=gdf.index, dtype=object))
+
+
+def _geometry_problems(geoms) -> dict[int, str]:
+    """Row position → why its geometry cannot be used: empty, or a coordinate that is
+    not a finite number (a missing geometry is left to the loaders: a record may be
+    placed by name)."""
+    out = {int(k): "empty geometry" for k in np.flatnonzero(shapely.is_empty(geoms))}
+    coords, which = shapely.get_coordinates(geoms, return_index=True)
+    for k in np.unique(which[~np.isfinite(coords).all(axis=1)]):
+        out[int(k)] = "a coordinate is not a number (NaN or infinite)"
+    return out
+
+
+#: The JSON escape of a character no text here can hold: NUL, or half of a surrogate
+#: pair (a pair written as two escapes is one character and passes the check below).
+_JSON_BAD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def bad_text_reason(text: str) -> str | None:
+    """Why a text cannot be kept as it is (a NUL character, which GDAL and SQL cut the
+    text at, or a lone surrogate, which is no character), else None."""
+    if "\x00" in text:
+        return "contains a NUL character (0x00)"
+    if _SURROGATE.search(text):
+        return "contains half of a surrogate pair (\\ud800-\\udfff), which is no character"
+    return None
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every text inside a JSON value: strings, and the keys of objects."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _geojson_text_problems(path: Path, rows: int) -> list[tuple[int, str, str]]:
+    """Features whose properties hold text GDAL would cut or change (a NUL, a lone
+    surrogate): (row, property, reason). The file is scanned for such escapes first and
+    parsed again only when it has one."""
+    with open(path, "rb") as fh:
+        try:
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+                if not _JSON_BAD_ESCAPE.search(view):
+                    return []
+                document = json.loads(view[:])
+        except (ValueError, RecursionError):  # an empty or broken file: GDAL said so
+            return []
+    features = (document.get("features") if document.get("type") == "FeatureCollection"
+                else [document]) if isinstance(document, dict) else []
+    found = []
+    for row, feature in enumerate(features if isinstance(features, list) else []):
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        for name, value in (properties or {}).items():
+            reason = next(filter(None, map(bad_text_reason, _strings({name: value}))), None)
+            if reason:
+                found.append((row, name, reason))
+    if found and len(features) != rows:
+        row, name, reason = found[0]
+        msg = (f"{path}: feature {row + 1}: {name}: {reason}; the file's features could "
+               "not be matched to its rows to refuse that one alone")
+        raise InputError(msg)
+    return found
+
+
+def _sql_name(name: str) -> str:
+    """An SQL identifier, quoted (a layer or column name is the file's text)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _gpkg_text_problems(path: Path, layer: str | None, fids: pd.Index
+                        ) -> list[tuple[int, str, str]]:
+    """Rows of a GeoPackage layer with a NUL character in a text column (GDAL cuts the
+    text there): (row, column, reason), found by SQLite on the bytes."""
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as con:
+            table = layer or con.execute("SELECT table_name FROM gpkg_contents "
+                                         "LIMIT 1").fetchone()[0]
+            info = con.execute("SELECT name, upper(type), pk FROM pragma_table_info(?)",
+                               (table,)).fetchall()
+            key = next(_sql_name(n) for n, _, pk in info if pk)
+            texts = [n for n, kind, _ in info if "CHAR" in kind or "TEXT" in kind]
+            found = [(fid, name, "contains a NUL character (0x00)") for name in texts
+                     for (fid,) in con.execute(
+                         f"SELECT {key} FROM {_sql_name(table)} "
+                         f"WHERE instr(CAST({_sql_name(name)} AS BLOB), x'00')")]
+    except (sqlite3.Error, TypeError, StopIteration):  # not SQLite, no table, no key
+        return []
+    where = pd.Index(fids).get_indexer([fid for fid, _, _ in found])
+    return [(int(k), name, why) for k, (_, name, why) in zip(where, found, strict=True)
+            if k >= 0]
 
 
 def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table]:
@@ -141,10 +272,9 @@ def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table
     layers = _geo_layers(path)
     named = len(layers) > 1
     for name, _ in layers:
-        frame, points, non_points, geometries = _read_geo(path, name if named else None)
-        yield _canonical(Table(frame, points=points, non_points=non_points,
-                               geometries=geometries, layer=name if named else None),
-                         column_map)
+        table = _read_geo(path, name if named else None)
+        table.layer = name if named else None
+        yield _canonical(table, column_map)
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:

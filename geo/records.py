@@ -123,7 +123,7 @@ def _finish(path: Path, rt: RecordType, table: Table, typed: pd.DataFrame,
 
 
 def _load_points(path: Path, table: Table, rt: RecordType) -> LoadedFile:
-    rejects = RejectList()
+    rejects = table.rejects()
     if rt.geometry is None:  # an attribute table such as sources
         typed = validate_records(table.frame, rt, rejects)
         return _finish(path, rt, table, typed, rejects)
@@ -157,18 +157,19 @@ def _check_track_times(typed: pd.DataFrame, geoms: pd.Series, rejects: RejectLis
 
 
 def _load_lines(path: Path, table: Table, rt: RecordType) -> LoadedFile:
-    rejects = RejectList()
+    rejects = table.rejects()
     if table.geometries is None:
         msg = f"{path}: {rt.name} records need line geometries (GeoJSON or GeoPackage)"
         raise InputError(msg)
     geoms = table.geometries
     allowed = _LINE_TYPES | ({"Polygon", "MultiPolygon"} if rt is DEFENSE_LINE else set())
     kinds = geoms.map(lambda g: None if g is None else g.geom_type)
-    wrong = ~kinds.isin(allowed)
+    unread = geoms.index.isin(rejects.index)  # the reader found the geometry unusable
+    wrong = ~kinds.isin(allowed) & ~unread
     rejects.add_many(geoms.index[wrong], "geometry",
                      kinds[wrong].map(lambda k: f"geometry is {k or 'missing'}; expected "
                                       f"one of {', '.join(sorted(allowed))}"))
-    invalid = ~wrong & ~geoms.map(lambda g: g is not None and g.is_valid).astype(bool)
+    invalid = ~wrong & ~unread & ~geoms.map(lambda g: g is not None and g.is_valid).astype(bool)
     rejects.add_many(geoms.index[invalid], "geometry", "invalid geometry")
     frame = table.frame.copy()
     if rt is DEFENSE_LINE and "schematic" in frame:  # GeoJSON booleans arrive as bool
