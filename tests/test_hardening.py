@@ -25,7 +25,8 @@ from geo.__main__ import main
 from geo.csvfile import MAX_COLUMNS, read_csv_records
 from geo.errors import InputError, StoreError
 from geo.readers import read_table, write_table
-from geo.records import enrich_file, import_file
+from geo.records import enrich_file, import_file, load_file
+from geo.schema import TRACK
 from geo.store import open_store
 from tests.conftest import small_file_system
 
@@ -469,6 +470,80 @@ def test_a_geojson_of_polygons_rejects_each_feature(tmp_path, capsys):
     status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
     assert status == 1
     assert "row 2: geometry: geometry is a Polygon; expected a Point" in err
+
+
+def _feature(ident: str, title: str) -> dict:
+    """A GeoJSON point feature; its title is JSON text written as given (see _geojson)."""
+    return {"type": "Feature", "properties": {"id": ident, "date": "2025-07-01",
+                                              "type": "drone", "title": f"<{title}>"},
+            "geometry": {"type": "Point", "coordinates": [25.1, 54.6]}}
+
+
+def test_geojson_text_that_gdal_would_cut_or_change_is_rejected(tmp_path, capsys):
+    escapes = {"nul": r"nul \u0000 here", "lone": r"lone \ud800 half",
+               "pair": r"pair \ud83d\ude00 and a literal \\u0000"}
+    text = json.dumps({"type": "FeatureCollection",
+                       "features": [_feature(k, k) for k in escapes]})
+    for ident, escaped in escapes.items():  # the escapes, not what json.dumps makes of them
+        text = text.replace(f'"<{ident}>"', f'"{escaped}"')
+    src = write(tmp_path, "in.geojson", text)
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg",
+                      "--rejects", tmp_path / "rejects.csv")
+    assert status == 0, err
+    got = open_store(tmp_path / "s.gpkg").records("incidents").set_index("id")
+    assert "nul" not in got.index
+    assert "lone" not in got.index
+    assert got.loc["pair", "title"] == "pair \U0001f600 and a literal \\u0000"
+    rejected = read_table(tmp_path / "rejects.csv").frame
+    assert rejected[["row", "field"]].values.tolist() == [["1", "title"], ["2", "title"]]
+    assert "NUL character" in rejected.loc[0, "reason"]
+    assert "surrogate" in rejected.loc[1, "reason"]
+
+
+def test_a_geopackage_with_an_empty_point_imports_the_others(tmp_path, capsys):
+    src = tmp_path / "in.gpkg"
+    gpd.GeoDataFrame({"id": ["empty", "ok", "nan"], "date": ["2025-07-01"] * 3,
+                      "type": ["drone"] * 3},
+                     geometry=[shapely.Point(), shapely.Point(25.1, 54.6),
+                               shapely.Point(float("nan"), float("nan"))],
+                     crs=4326).to_file(src)
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg",
+                      "--rejects", tmp_path / "rejects.csv")
+    assert status == 0, err
+    ids = set(open_store(tmp_path / "s.gpkg").records("incidents")["id"])
+    assert "ok" in ids
+    assert not {"empty", "nan"} & ids
+    rejected = read_table(tmp_path / "rejects.csv").frame
+    assert rejected[["row", "field", "reason"]].values.tolist() == [
+        ["1", "geometry", "empty geometry"], ["3", "geometry", "empty geometry"]]
+
+
+def test_tracks_with_a_coordinate_that_is_not_a_number_are_rejected(tmp_path, capsys):
+    src = tmp_path / "tracks.gpkg"
+    lines = [shapely.LineString([(24, 54), (25, float("nan"))]),
+             shapely.LineString([(24, 54), (25, 55)]), shapely.LineString()]
+    gpd.GeoDataFrame({"id": ["t-nan", "t-ok", "t-empty"], "date": ["2025-07-01"] * 3},
+                     geometry=lines, crs=4326).to_file(src)
+    tables = list(load_file(src, record_type=TRACK))
+    assert list(tables[0].records["id"]) == ["t-ok"]
+    assert tables[0].rejects[["row", "reason"]].values.tolist() == [
+        [1, "a coordinate is not a number (NaN or infinite)"], [3, "empty geometry"]]
+
+
+def test_a_3d_point_keeps_its_height_and_a_geopackage_nul_is_rejected(tmp_path):
+    src = tmp_path / "in.gpkg"
+    gpd.GeoDataFrame({"id": ["a", "b"], "date": ["2025-07-01"] * 2, "title": ["x", "y"]},
+                     geometry=[shapely.Point(25.1, 54.6, 1200.0), shapely.Point(25, 54)],
+                     crs=4326).to_file(src)
+    with closing(sqlite3.connect(src)) as con:  # GDAL cannot write a NUL: set it in SQL
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='trigger'"):
+            con.execute(f'DROP TRIGGER "{name}"')
+        con.execute("UPDATE \"in\" SET title = ? WHERE id = 'b'", ("cut \x00 here",))
+        con.commit()
+    table = read_table(src)
+    assert table.frame.loc[0, "z"] == 1200.0
+    assert pd.isna(table.frame.loc[1, "z"])
+    assert table.problems == [(1, "title", "contains a NUL character (0x00)")]
 
 
 def test_utf8_with_a_replacement_character_and_utf32_files(tmp_path):
