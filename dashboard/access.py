@@ -187,26 +187,41 @@ def _role_file(path: Path) -> dict[str, str]:
     cached = _ROLE_FILES.get(path)
     if cached and cached[0] == key:
         return cached[1]
-    roles: dict[str, str] = {}
     try:
-        fh = open(path, encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+        # utf-8-sig: a byte-order mark (as Windows editors write) is not part of the first
+        # line's address
+        fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
         log.error("the roles file cannot be read: %s", exc.strerror)
         return {}
-    with fh:
-        for number, row in enumerate(csv.reader(fh), start=1):
-            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
-                continue
-            email, role = row[0].strip().lower(), (row[1].strip().lower() if len(row) > 1
-                                                   else "")
-            if number == 1 and email == "email":
-                continue
-            if role not in (*ROLES, "none"):
-                log.error("roles file line %d: role %r is not one of %s or none; line "
-                          "skipped", number, role, ", ".join(ROLES))
-                continue
-            roles[email] = role
+    try:
+        with fh:
+            roles = _role_lines(fh)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        log.error("the roles file cannot be read (%s): no roles from it", exc)
+        return {}
     _ROLE_FILES[path] = (key, roles)
+    return roles
+
+
+def _role_lines(fh) -> dict[str, str]:
+    """The roles of the lines of a roles file (see :func:`_role_file`)."""
+    roles: dict[str, str] = {}
+    for number, row in enumerate(csv.reader(fh), start=1):
+        if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
+            continue
+        if not row[0].strip():
+            log.error("roles file line %d: no e-mail address; line skipped", number)
+            continue
+        email, role = row[0].strip().lower(), (row[1].strip().lower() if len(row) > 1
+                                               else "")
+        if number == 1 and email == "email":
+            continue
+        if role not in (*ROLES, "none"):
+            log.error("roles file line %d: role %r is not one of %s or none; line "
+                      "skipped", number, role, ", ".join(ROLES))
+            continue
+        roles[email] = role
     return roles
 
 
@@ -311,29 +326,101 @@ def access_from_claims(claims: Mapping | None) -> Access | None:
 
 # --- the server side: requests for data and files --------------------------------------
 
-def cookie_claims(cookies: Mapping[str, str]) -> dict | None:
-    """The claims in a request's sign-in cookie when its signature holds (Streamlit's
-    own cookie, signed with the server's cookie secret), else None."""
-    import json
+#: The cookie that binds a sign-in cookie Streamlit split into parts (claims over about
+#: 3 kB: a long group list, a long name) to the whole: the server-signed SHA-256 of the
+#: parts as they were set at sign-in. Each part is signed alone, so without it the parts
+#: of two sign-ins could be joined into a user that neither was.
+DIGEST_COOKIE = "_flankwatch_user_digest"
+_PART = re.compile(r"^chunks-(\d{1,3})$")
 
-    from streamlit.auth_util import get_cookie_with_chunks
-    from streamlit.web.server.server_util import get_cookie_secret
-    from streamlit.web.server.starlette.starlette_app_utils import decode_signed_value
+
+def _user_cookie_names(main: bytes | None) -> list[str] | None:
+    """The names of the sign-in cookie's parts, main cookie first, from the main
+    cookie's (verified) value; a cookie in one part is one name; None: no cookie."""
     from streamlit.web.server.starlette.starlette_server_config import USER_COOKIE_NAME
 
-    secret = get_cookie_secret()
+    if main is None:
+        return None
+    match = _PART.match(main.decode("latin-1"))
+    count = int(match[1]) if match else 0
+    return [USER_COOKIE_NAME] + [f"{USER_COOKIE_NAME}_{k}" for k in range(1, count + 1)]
 
-    def single(name: str) -> bytes | None:
-        raw = cookies.get(name)
-        return None if raw is None else decode_signed_value(secret, name,
-                                                            raw.encode("latin-1"))
 
+def parts_digest(values: list[str]) -> str:
+    """The digest of a sign-in cookie's parts (their signed values, in order)."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(values).encode("latin-1", "replace")).hexdigest()
+
+
+def _signed(name: str, value: str | None) -> bytes | None:
+    """A cookie's value if its signature (the server's cookie secret) holds."""
+    from streamlit.web.server.server_util import get_cookie_secret
+    from streamlit.web.server.starlette.starlette_app_utils import decode_signed_value
+
+    if value is None:
+        return None
+    return decode_signed_value(get_cookie_secret(), name, value.encode("latin-1"))
+
+
+def cookie_claims(cookies: Mapping[str, str]) -> dict | None:
+    """The claims in a request's sign-in cookie when its signature holds (Streamlit's
+    own cookie, signed with the server's cookie secret) and, for a cookie in several
+    parts, :data:`DIGEST_COOKIE` says these parts were set together; else None."""
+    import json
+
+    main = _main_name()
     try:
-        raw = get_cookie_with_chunks(single, USER_COOKIE_NAME)
-        claims = json.loads(raw) if raw else None
+        names = _user_cookie_names(_signed(main, cookies.get(main)))
+        if names is None:
+            return None
+        parts = [_signed(name, cookies.get(name)) for name in names]
+        if None in parts:
+            return None
+        if len(names) > 1:
+            digest = _signed(DIGEST_COOKIE, cookies.get(DIGEST_COOKIE))
+            if digest is None or digest.decode() != parts_digest([cookies[n] for n in names]):
+                log.warning("a sign-in cookie whose parts were not set together: refused")
+                return None
+            parts = parts[1:]
+        claims = json.loads(b"".join(parts))
     except (ValueError, UnicodeError):
         return None
     return claims if isinstance(claims, dict) else None
+
+
+def _main_name() -> str:
+    from streamlit.web.server.starlette.starlette_server_config import USER_COOKIE_NAME
+
+    return USER_COOKIE_NAME
+
+
+def _set_cookies(headers: list[tuple[bytes, bytes]]) -> dict[str, tuple[str, str]]:
+    """The cookies a response sets: name → (value, attributes), the last of each name."""
+    out = {}
+    for key, line in headers:
+        if key.lower() == b"set-cookie":
+            pair, _, attributes = line.decode("latin-1").partition(";")
+            name, _, value = pair.partition("=")
+            out[name.strip()] = (value.strip().strip('"'), attributes)
+    return out
+
+
+def digest_header(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes] | None:
+    """The ``Set-Cookie`` header binding the parts of the sign-in cookie a response sets
+    (see :data:`DIGEST_COOKIE`), or None when it sets none."""
+    from streamlit.web.server.server_util import get_cookie_secret
+    from streamlit.web.server.starlette.starlette_app_utils import create_signed_value
+
+    cookies = _set_cookies(headers)
+    main = cookies.get(_main_name())
+    if main is None or not main[0]:
+        return None
+    names = _user_cookie_names(_signed(_main_name(), main[0])) or []
+    values = [cookies.get(name, ("", ""))[0] for name in names]
+    signed = create_signed_value(get_cookie_secret(), DIGEST_COOKIE,
+                                 parts_digest(values)).decode("latin-1")
+    return b"set-cookie", f"{DIGEST_COOKIE}={signed};{main[1]}".encode("latin-1")
 
 
 def route_path(path: str, root_path: str = "", base_url: str = "") -> str:
@@ -358,29 +445,67 @@ def guarded_action(path: str, method: str) -> str | None:
     return None
 
 
+#: Headers on every response: no other site may show the dashboard in a frame (a
+#: page of its own laid over the Revert button). Streamlit's component pages (the map)
+#: are framed by the dashboard itself, so they may be framed by their own site.
+FRAME_HEADERS = ((b"x-frame-options", b"DENY"),
+                 (b"content-security-policy", b"frame-ancestors 'none'"))
+SAME_SITE_FRAME_HEADERS = ((b"x-frame-options", b"SAMEORIGIN"),
+                           (b"content-security-policy", b"frame-ancestors 'self'"))
+#: Where the page frames pages of its own site.
+FRAMED_PATHS = ("/component/",)
+#: Where the identity provider sends the browser back to, and Streamlit sets the
+#: sign-in cookie.
+CALLBACK_PATH = "/oauth2callback"
+
+
 class SessionGate:
     """ASGI middleware: with sign-in on, a request for data or files needs a signed-in
     user whose role allows it (401 without sign-in, 403 without the role). Without
-    sign-in it lets everything through (the server listens on this machine only)."""
+    sign-in it lets everything through (the server listens on this machine only).
+    Every response gets :data:`FRAME_HEADERS`; the sign-in response, the cookie that
+    binds the sign-in cookie's parts (:data:`DIGEST_COOKIE`)."""
 
     def __init__(self, app) -> None:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            from streamlit import config
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from streamlit import config
 
-            path = route_path(scope["path"], scope.get("root_path", ""),
-                              config.get_option("server.baseUrlPath") or "")
-            action = guarded_action(path, scope.get("method", "GET"))
-            # the secrets are looked at only for requests that carry data or files
-            required, usable = sign_in_state() if action else (False, False)
-            if required:
-                refusal = _refusal(scope, action, usable)
-                if refusal is not None:
-                    await refusal(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        path = route_path(scope["path"], scope.get("root_path", ""),
+                          config.get_option("server.baseUrlPath") or "")
+        action = guarded_action(path, scope.get("method", "GET"))
+        # the secrets are looked at only for requests that carry data or files
+        required, usable = sign_in_state() if action else (False, False)
+        if required:
+            refusal = _refusal(scope, action, usable)
+            if refusal is not None:
+                await refusal(scope, receive, _with_headers(send, path))
+                return
+        await self.app(scope, receive, _with_headers(send, path))
+
+
+def _with_headers(send, path: str):
+    """``send`` adding the frame headers to the response, and to the sign-in response
+    the cookie binding the sign-in cookie's parts."""
+    framing = (SAME_SITE_FRAME_HEADERS if path.startswith(FRAMED_PATHS) else FRAME_HEADERS)
+
+    async def sending(message) -> None:
+        if message["type"] == "http.response.start":
+            names = {k.lower() for k, _ in framing}
+            headers = [(k, v) for k, v in message.get("headers", [])
+                       if k.lower() not in names]
+            headers += framing
+            if path == CALLBACK_PATH:
+                binding = digest_header(headers)
+                headers += [binding] if binding else []
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 def _refusal(scope, action: str, usable: bool):

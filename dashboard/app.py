@@ -26,6 +26,7 @@ from dashboard.access import (
     AccessDeniedError,
     access_from_claims,
     auth_configured,
+    cookie_claims,
     middleware,
     remove_old_selections,
     routes,
@@ -117,7 +118,10 @@ def _who() -> tuple[Access | None, str]:
         return single_user(), ""
     if not usable:
         return None, "settings"
-    access = access_from_claims(st.user.to_dict()) if st.user.is_logged_in else None
+    # the sign-in cookie as the gate reads it (a cookie in parts only when its parts were
+    # set together), not st.user, which joins any parts it is given
+    claims = cookie_claims(st.context.cookies) if st.user.is_logged_in else None
+    access = access_from_claims(claims)
     if access is None:
         return None, "anonymous"
     return access, "" if access.role is not None else "no role"

@@ -27,10 +27,12 @@ class User:
     email: str
     name: str
     groups: tuple[str, ...] = ()
+    #: Whether the provider says the address is verified.
+    verified: bool = True
 
     def claims(self) -> dict:
         return {"sub": hashlib.sha256(self.email.encode()).hexdigest()[:16],
-                "email": self.email, "email_verified": True, "name": self.name,
+                "email": self.email, "name": self.name, "email_verified": self.verified,
                 "groups": list(self.groups)}
 
 

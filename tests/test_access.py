@@ -70,6 +70,19 @@ def test_the_role_file_maps_addresses_and_the_highest_role_wins(tmp_path):
     assert policy.role_of(verified("bob@example.org")) is None  # gone: no roles
 
 
+def test_a_roles_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path, caplog):
+    roles = tmp_path / "roles.csv"  # as Windows editors save "UTF-8"
+    roles.write_bytes("mallory@example.org,none\n,analyst\nana@example.org,analyst\n"
+                      .encode("utf-8-sig"))
+    policy = Policy.from_settings({"roles_file": str(roles)})  # unknown users: viewers
+    assert policy.role_of(verified("mallory@example.org")) is None  # refused, not a viewer
+    assert policy.role_of(verified("ana@example.org")) == "analyst"
+    assert "roles file line 2: no e-mail address; line skipped" in caplog.text
+    roles.write_bytes(b"ana@example.org,analyst\nbob@example.org,\xff\n")
+    assert policy.role_of(verified("ana@example.org")) == "viewer"  # not UTF-8: no roles
+    assert "the roles file cannot be read" in caplog.text
+
+
 @pytest.mark.parametrize("settings", [{"unknown_user": "admin"},
                                       {"claim_roles": {"staff": "owner"}}])
 def test_a_wrong_setting_is_named(settings):

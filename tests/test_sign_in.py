@@ -70,16 +70,16 @@ unknown_user = "viewer"
         idp.shutdown()
 
 
-def sign_in(browser, site, user):
-    """A new browser context signed in as ``user``; returns its page, with the map
-    drawn."""
+def sign_in(browser, site, user, *, shown: str | None = None):
+    """A new browser context signed in as ``user``; returns its page once it says
+    "Signed in as" ``shown`` (the user's address unless given)."""
     url, provider, *_ = site
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     page = context.new_page()
     page.goto(url)
     provider.user = user
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_text(f"Signed in as {user.email}").wait_for(timeout=60_000)
+    page.get_by_text(f"Signed in as {shown or user.email}").wait_for(timeout=60_000)
     return page
 
 
@@ -167,6 +167,90 @@ def test_anonymous_visitors_see_sign_in_only_and_get_no_data(site, browser):
     page.screenshot(path=str(ARTIFACTS / "sign-in-anonymous.png"))
     context.close()
     viewer.context.close()
+
+
+def sign_in_cookies(browser, site, user) -> dict:
+    """The cookies of a sign-in as ``user`` (once the provider has sent the browser
+    back), without the tokens cookie: the page does not need it, and with it claims
+    this large make the request for the page's websocket too long to be taken."""
+    url, provider, *_ = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    provider.user = user
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(url + "/", timeout=60_000)
+    runs_over(page)
+    cookies = cookies_of(page)
+    context.close()
+    return {k: v for k, v in cookies.items() if not k.startswith("_streamlit_user_tokens")}
+
+
+def page_with_cookies(browser, url: str, cookies: dict):
+    """A new browser context holding ``cookies``, its page opened and its run over."""
+    context = browser.new_context()
+    context.add_cookies([{"name": k, "value": v, "url": url} for k, v in cookies.items()])
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name=re.compile("^Sign (in|out)$")).wait_for(timeout=60_000)
+    runs_over(page)
+    page.screenshot(path=str(ARTIFACTS / "sign-in-cookie-parts.png"))
+    return page
+
+
+def test_sign_in_cookies_in_parts_are_bound_together(site, browser):
+    """Claims over about 3 kB make Streamlit split its sign-in cookie into parts, each
+    signed alone. Parts of two sign-ins (an unverified address with a long name, and
+    another user's verified one) joined at a point inside both names read as the first
+    address, verified, with the role the roles file gives it: refused, at the gate and
+    on the page; each sign-in's own parts still work."""
+    import random
+    import string
+
+    url = site[0]
+    # names a compressor cannot shorten: the signed cookie stays over 4 kB, in two parts
+    names = ["".join(random.Random(seed).choices(string.ascii_letters, k=4300))
+             for seed in (1, 2)]
+    first = sign_in_cookies(browser, site, oidc.User(ANALYST.email, names[0],
+                                                     verified=False))
+    second = sign_in_cookies(browser, site, oidc.User("eve@example.org", names[1]))
+    assert "_streamlit_user_2" in first
+    assert "_streamlit_user_2" in second
+    assert "_streamlit_user_3" not in first
+    spliced = {**first, "_streamlit_user_2": second["_streamlit_user_2"]}
+    for cookies in (first, second):  # each sign-in, whole, reads and is bound
+        assert http(f"{url}/_stcore/metrics", cookies=cookies)[0] == 200
+    assert http(f"{url}/_stcore/metrics", cookies=spliced)[0] == 401
+    # the upload, for which the joined cookie would have been an analyst's
+    status, _ = http(f"{url}/_stcore/upload_file/anything/anything", method="PUT",
+                     cookies=spliced, data=NEW_INCIDENT,
+                     headers={"X-Xsrftoken": spliced["_streamlit_xsrf"],
+                              "Content-Type": "text/csv"})
+    assert status == 401
+    page = page_with_cookies(browser, url, first)
+    assert f"Signed in as {names[0][:40]}" in page.locator("body").inner_text()
+    page.context.close()
+    page = page_with_cookies(browser, url, spliced)
+    body = page.locator("body").inner_text()
+    assert "Signed in as" not in body
+    assert page.get_by_role("button", name="Sign in").count() == 1
+    page.context.close()
+
+
+def test_no_other_site_may_frame_the_dashboard(site):
+    """Click-jacking: every response says the page may not be framed elsewhere (the
+    map's component pages only by the dashboard itself)."""
+    import urllib.request
+
+    url = site[0]
+    for path in ("/", "/_stcore/health", "/fw/data/none.json"):
+        request = urllib.request.Request(url + path)
+        try:
+            headers = urllib.request.urlopen(request, timeout=30).headers
+        except urllib.error.HTTPError as exc:
+            headers = exc.headers
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Content-Security-Policy"] == "frame-ancestors 'none'", path
 
 
 def test_a_viewer_reads_and_exports_but_cannot_import(site, browser):
