@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,13 @@ def shown_url(url: str) -> str:
     return f"postgresql://{user}{server}/{parts.get('dbname', '')}{where}"
 
 
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
 def _reason(exc: Exception, url: str) -> str:
-    """A driver error in words, without the URL's password (libpq may quote the URL)."""
+    """A driver error in words, without any part of the URL's password: the password
+    where it can be read, and every quoted piece of the URL (libpq quotes the part of a
+    URL it cannot read, which may be a piece of the password)."""
     text = str(exc).strip()
     password = None
     with suppress(psycopg.Error):
@@ -90,7 +96,10 @@ def _reason(exc: Exception, url: str) -> str:
     password = password or urlsplit(url).password
     if password:
         text = text.replace(password, "***")
-    return text.replace(url, shown_url(url))
+    text = text.replace(url, shown_url(url))
+    pieces = (url, unquote(url))
+    return _QUOTED.sub(lambda m: '"…"' if m[1] and any(m[1] in p for p in pieces)
+                       else m[0], text)
 
 
 def _column_type(name: str) -> str:
@@ -156,6 +165,12 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
 
 
 def _connect(url: str, **kwargs) -> psycopg.Connection:
+    try:
+        conninfo_to_dict(url)
+    except psycopg.Error as exc:  # read before libpq quotes the unreadable part
+        msg = (f"store {shown_url(url)}: the URL cannot be read ({_reason(exc, url)}); "
+               "check its quoting and %-escapes")
+        raise StoreError(msg) from exc
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.Error as exc:

@@ -450,6 +450,27 @@ def test_a_password_in_the_url_is_never_shown(capsys, tmp_path):
     assert "s3cret" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("url", [
+    "postgresql://u@/db?host=/nonexistent&password=sec ret-LEAK",
+    "postgresql://u@/db?host=/nonexistent&password=pw%zz-LEAK",
+    "postgresql://u:pw%zz-LEAK@/db?host=/nonexistent",
+    "postgresql://u:p w-LEAK@/db?host=/nonexistent",
+    "postgresql://u@/db?host=/nonexistent&password=pw&LEAK=1",
+])
+def test_no_part_of_an_unreadable_password_is_shown(capsys, monkeypatch, tmp_path, url):
+    """libpq quotes the part of a URL it cannot read: that part may be the password."""
+    src = tmp_path / "x.csv"
+    src.write_text("id,date,type,lat,lon\na,2025-07-01,drone,54.6,25.1\n", encoding="utf-8")
+    for argv in (["store", "migrate", "--store", url], ["import", str(src), "--store", url]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "LEAK" not in err
+        assert "the URL cannot be read" in err
+    monkeypatch.setenv("FLANKWATCH_STORE", url)
+    assert main(["history", "some-id"]) == 2
+    assert "LEAK" not in capsys.readouterr().err
+
+
 def test_a_nul_character_never_reaches_a_store():
     """Text with a NUL (0x00), which PostgreSQL cannot hold, is refused by validation
     with its field, so both backends take the same records (the CSV reader refuses such
