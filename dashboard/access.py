@@ -567,10 +567,11 @@ def middleware() -> list:
 
 
 def remove_old_selections() -> None:
-    """Selections an earlier Flankwatch wrote under the static folder (served to
-    anyone): deleted when the server starts."""
+    """Selections and display layers an earlier Flankwatch wrote under the static
+    folder (served to anyone): deleted when the server starts."""
     import shutil
 
     from dashboard.vendor import STATIC_DIR
 
-    shutil.rmtree(STATIC_DIR / "data", ignore_errors=True)
+    for old in ("data", "reference"):
+        shutil.rmtree(STATIC_DIR / old, ignore_errors=True)

@@ -34,17 +34,19 @@ from geo.settings import (
     PLACES_PATH,
 )
 
-#: Where display layers are written for the browser to fetch (and cache) once, and the
-#: URL path they are served at (Streamlit's static file serving of ``dashboard/static``).
-REFERENCE_DIR = Path(__file__).resolve().parent / "static" / "reference"
-REFERENCE_URL = "/app/static/reference"
-
-#: Where selections of records are written for the map to fetch, and how many are kept.
-#: Not under the static folder: they are served by ``dashboard.access.selection``, to a
-#: signed-in user only when sign-in is on.
+#: Where selections of records and the display layers are written for the map to fetch,
+#: and how many selections are kept. Not under the static folder: they are served by
+#: ``dashboard.access.selection``, to a signed-in user only when sign-in is on.
 SELECTION_DIR = Path(__file__).resolve().parent.parent / "var" / "selections"
 SELECTION_URL = "/fw/data"
 KEEP_SELECTIONS = 64
+#: Display layers of distance bands kept per layer: one file per set of bands a visitor
+#: asked for (``?bands=``), the least recently used pruned beyond this.
+KEEP_BANDS = 16
+#: Where the simplified and buffered display geometry is kept between runs (not served).
+CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "display-cache"
+#: Cached band geometries kept per territory.
+KEEP_BAND_CACHES = 32
 
 #: Display tolerances, degrees.
 LAND_TOLERANCE_DEG = 0.03
@@ -96,10 +98,7 @@ def publish(payloads) -> None:
         _write_atomic(path, item.data)
         if item.keep is not None:
             prefix, suffix = item.name[:-len(path.suffix)].rsplit("-", 1)[0], path.suffix
-            pattern = f"{prefix}-{'[0-9a-f]' * 20}{suffix}"
-            files = sorted(item.directory.glob(pattern), key=lambda p: p.stat().st_mtime)
-            for stale in files[:-item.keep]:
-                stale.unlink(missing_ok=True)
+            _prune(item.directory.glob(f"{prefix}-{'[0-9a-f]' * 20}{suffix}"), item.keep)
 
 
 def selection_payload(prefix: str, data: str | bytes, *, suffix: str = ".json") -> Payload:
@@ -122,14 +121,30 @@ def _cached(name: str, source: Path, params: tuple, compute) -> list:
     take seconds, reading the cache milliseconds."""
     stat = source.stat()
     key = json.dumps([name, source.name, stat.st_size, stat.st_mtime_ns, *params])
-    path = REFERENCE_DIR / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.cache.json"
+    path = CACHE_DIR / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.cache.json"
     if path.exists():
+        path.touch()  # recently used: pruned last
         entries = json.loads(path.read_text(encoding="utf-8"))
         return [(label, shapely.from_wkb(bytes.fromhex(wkb))) for label, wkb in entries]
     result = compute()
     text = json.dumps([(label, shapely.to_wkb(g, hex=True)) for label, g in result])
     _write_atomic(path, text.encode())
+    _prune(CACHE_DIR.glob(f"{name}-{'[0-9a-f]' * 16}.cache.json"), KEEP_BAND_CACHES)
     return result
+
+
+def _last_used(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # deleted meanwhile by another session's pruning
+        return 0.0
+
+
+def _prune(files, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used of ``files``."""
+    by_use = sorted(files, key=_last_used)
+    for stale in by_use[:-keep] if keep else by_use:
+        stale.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -295,7 +310,7 @@ def labels_payload() -> Payload:
                     round(r["rank"], 3)] for r in map_labels()),
                   key=lambda row: (-row[1], -row[5]))
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-    return payload(REFERENCE_DIR, REFERENCE_URL, "labels", text)
+    return payload(SELECTION_DIR, SELECTION_URL, "labels", text, keep=2)
 
 
 def _aeqd(geom: shapely.Geometry) -> tuple[Transformer, Transformer]:
@@ -362,4 +377,5 @@ def reference_layer(name: str, bands_km: tuple[float, ...] = ()) -> dict:
 def reference_payload(name: str, bands_km: tuple[float, ...] = ()) -> Payload:
     """A display layer as a static file for the map to fetch."""
     text = json.dumps(reference_layer(name, bands_km), separators=(",", ":"))
-    return payload(REFERENCE_DIR, REFERENCE_URL, name, text)
+    return payload(SELECTION_DIR, SELECTION_URL, name.replace("_", "-"), text,
+                   keep=KEEP_BANDS if name.startswith("bands_") else 2)

@@ -259,3 +259,25 @@ def test_tracks_show_their_border_crossings():
     assert tips[0] == "track t&lt;1&gt;"
     assert len(tips) == 2
     assert tips[1].startswith("BLR→LTU at 2025-07-28 10:")
+
+
+def test_band_layers_are_served_behind_the_gate_and_pruned(tmp_path, monkeypatch):
+    """Each set of distance bands a visitor asks for (``?bands=``) is a file: served
+    where sign-in guards the map's data, and the least recently used pruned."""
+    from dashboard import display
+    from dashboard.access import guarded_action
+
+    monkeypatch.setattr(display, "SELECTION_DIR", tmp_path / "served")
+    monkeypatch.setattr(display, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(display, "KEEP_BANDS", 2)
+    monkeypatch.setattr(display, "KEEP_BAND_CACHES", 2)
+    display.reference_payload.cache_clear()
+    try:
+        for km in (5.0, 7.0, 9.0):
+            made = display.reference_payload("bands_kaliningrad", (km,))
+            assert guarded_action(made.url, "GET") == "read"
+            display.publish([made])
+        assert len(list((tmp_path / "served").glob("bands-kaliningrad-*.json"))) == 2
+        assert len(list((tmp_path / "cache").glob("bands_kaliningrad-*"))) == 2
+    finally:
+        display.reference_payload.cache_clear()
