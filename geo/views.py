@@ -61,6 +61,32 @@ def check_name(name: str) -> str:
     return text
 
 
+def _skeleton(name: str) -> str:
+    """What a name looks like: compatibility forms folded (NFKC: full-width, ligatures),
+    case folded, and each character replaced by one of the characters it cannot be told
+    apart from (Unicode's confusables, UTS #39: Latin "e" for Cyrillic "е", "1" for
+    "l"), the same one for all of them."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    out = []
+    for char in unicodedata.normalize("NFKC", name).casefold():
+        alike = [h["c"] for h in confusables_data.get(char, ()) if len(h["c"]) == 1]
+        out.append(min([char, *alike]))
+    return "".join(out).casefold()
+
+
+def _refuse_look_alike(run, name: str, view_id: str | None) -> None:
+    """Refuse ``name`` when another view's name looks the same (see :func:`_skeleton`)."""
+    shape = _skeleton(name)
+    for other_id, other in run("SELECT view_id, name FROM views", ()).fetchall():
+        if other_id == view_id or _skeleton(other) != shape:
+            continue
+        msg = ("a shared view of that name exists already; choose another name"
+               if other == name else f"a shared view named {other!r} exists already, "
+               f"and {name!r} looks the same; choose another name")
+        raise InputError(msg)
+
+
 def _sql(store, text: str) -> str:
     return text.replace("?", store._PARAM)
 
@@ -130,6 +156,7 @@ def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedVie
     view = SharedView(secrets.token_urlsafe(9), name, plain, who, now, now)
 
     def change(run, _):
+        _refuse_look_alike(run, name, None)
         run("INSERT INTO views (view_id, name, query, owner, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?)", (view.view_id, name, json.dumps(plain, sort_keys=True),
                                           who, view.created_at, view.updated_at))
@@ -154,6 +181,7 @@ def rename_view(store, view_id: str, name: str, who: str, *, admin: bool = False
 
     def change(run, view):
         _check_owner(view, view_id, who, admin)
+        _refuse_look_alike(run, name, view_id)
         run("UPDATE views SET name = ?, updated_at = ? WHERE view_id = ?",
             (name, _now(), view_id))
         _log(run, view_id, "renamed", name, view.query, who)

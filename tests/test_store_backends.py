@@ -516,3 +516,20 @@ def test_shared_views_are_kept_changed_by_their_owner_or_an_admin_and_logged(sto
     assert list(log["action"]) == ["saved", "renamed", "saved", "deleted"]
     assert list(log["who"]) == ["ana@example.org", "ana@example.org", "bob@example.org",
                                 "adam@example.org"]
+
+
+def test_a_view_name_that_looks_like_another_is_refused(store):
+    """Names a reader cannot tell apart: case, Cyrillic letters, full-width forms."""
+    from geo import views
+    from geo.errors import InputError
+
+    first = views.save_view(store, "Same name", {}, "ana@example.org")
+    for alike in ("same name", "SAME NAME", "Sam\u0435 name", "\uff33ame name",
+                  "Same nam\u0435"):
+        with pytest.raises(InputError, match="looks the same"):
+            views.save_view(store, alike, {}, "bob@example.org")
+    other = views.save_view(store, "Some name", {}, "bob@example.org")
+    with pytest.raises(InputError, match="looks the same"):
+        views.rename_view(store, other.view_id, "S\u0430me name", "bob@example.org")
+    views.rename_view(store, first.view_id, "same name", "ana@example.org")  # its own
+    assert sorted(v.name for v in views.list_views(store)) == ["Some name", "same name"]
