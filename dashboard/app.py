@@ -34,7 +34,8 @@ from dashboard.access import (
     sign_in_state,
     single_user,
 )
-from dashboard.import_worker import run_import
+from dashboard.export import MARKING_MAX, TITLE_MAX
+from dashboard.import_worker import UploadResult, run_import
 from dashboard.maps import (
     POPUP_LIMIT,
     MapOptions,
@@ -66,7 +67,7 @@ from geo.errors import FlankwatchError, GeocodeError, InputError
 from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
 from geo.store import Store, open_store, store_location
-from geo.views import delete_view, get_view, list_views, rename_view, save_view
+from geo.views import NAME_MAX, delete_view, get_view, list_views, rename_view, save_view
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -236,10 +237,9 @@ def search_panel(path: str, version: tuple) -> None:
     """Search places and incidents; a new search goes to its first hit, the list offers
     the others. An incident found is selected."""
     s = st.session_state
-    text = st.sidebar.text_input("Search", key="search",
-                                 placeholder="A place (Wilno, Гродно), an incident id or "
-                                             "words of a title")
-    if not text.strip():
+    text = text_box(st.sidebar, "Search", "search",
+                    placeholder="A place (Wilno, Гродно), an incident id or words of a title")
+    if not text or not text.strip():
         return
     hits = queries.search(get_gazetteer(), load_search_table(path, version), text)
     if not hits:
@@ -315,7 +315,7 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
     st.sidebar.header("Map")
     layers = st.sidebar.multiselect("Layers", list(LAYER_LABELS), key="layers",
                                     format_func=LAYER_LABELS.get)
-    bands = _bands(st.sidebar.text_input("Distance bands (km)", key="bands"))
+    bands = _bands(text_box(st.sidebar, "Distance bands (km)", "bands"))
     basemap = st.sidebar.radio("Basemap", BASEMAPS, key="basemap", horizontal=True,
                                help="Online basemaps load tiles from the internet; "
                                     "the offline one never leaves this server.")
@@ -330,9 +330,9 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
 def _around() -> tuple[str, float] | None:
     """The "around a place" filter: a place name (any name the gazetteer knows) and a
     distance; an unknown or ambiguous name is reported and the filter left off."""
-    name = st.sidebar.text_input("Around a place", key="around_place",
-                                 placeholder="e.g. Vilnius, Wilno, Hrodna")
-    if not name.strip():
+    name = text_box(st.sidebar, "Around a place", "around_place",
+                    placeholder="e.g. Vilnius, Wilno, Hrodna")
+    if not name or not name.strip():
         return None
     km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0,
                                  step=10.0, key="around_km")
@@ -366,12 +366,31 @@ def _time_in_address():
     return ViewState.from_query({k: query[k] for k in TIME_PARAMETERS if k in query}).time
 
 
-def _bands(text: str) -> tuple[float, ...]:
+def _bands(text: str | None) -> tuple[float, ...]:
     try:
-        return parse_bands(text)
+        return parse_bands(text or "")
     except ValueError as exc:
         st.sidebar.html(notice_html("error", f"Distance bands: {exc}"))
         return DEFAULT_BANDS_KM
+
+
+#: The longest text each text box takes, characters: the box stops typing there, and a
+#: longer text (which only a crafted message can send) is refused with the limit named.
+TEXT_LIMITS = {"search": 100, "around_place": 100, "bands": 60,
+               "shared_name": NAME_MAX, "shared_rename": NAME_MAX,
+               "export_title": TITLE_MAX, "export_marking": MARKING_MAX}
+
+
+def text_box(where, label: str, key: str, *value: str, **options) -> str | None:
+    """A text box of at most ``TEXT_LIMITS[key]`` characters, and its text; None, with
+    an error naming the limit, for a longer text."""
+    limit = TEXT_LIMITS[key]
+    text = where.text_input(label, *value, key=key, max_chars=limit, **options)
+    if len(text) <= limit:
+        return text
+    where.html(notice_html("error", f"{label}: at most {limit} characters "
+                                    f"({len(text):,} sent); not used"))
+    return None
 
 
 def detail_panel(store: Store, selected: str | None,
@@ -438,7 +457,7 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
                         f"Link: {_link(chosen.view_id)}")
         if chosen.owner == access.user or access.can("manage views"):
             with st.sidebar.expander("Rename or delete"):
-                st.text_input("New name", key="shared_rename")
+                text_box(st, "New name", "shared_rename")
                 # the owner, whatever their role now, or an admin: geo.views checks
                 # which, in its transaction
                 st.button("Rename", key="shared_rename_do", on_click=_write,
@@ -451,8 +470,8 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
     else:
         st.sidebar.caption("No shared views yet.")
     if access.can("save view"):
-        st.sidebar.text_input("Save the current view as", key="shared_name",
-                              placeholder="a name the team will see")
+        text_box(st.sidebar, "Save the current view as", "shared_name",
+                 placeholder="a name the team will see")
         st.sidebar.button("Save for the team", key="shared_save", on_click=_ask_save)
     failed = s.pop("views_failed", None)
     if failed:
@@ -586,10 +605,11 @@ def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None
     suffix = cols[0].selectbox("Format", list(EXPORT_FORMATS), key="export_format",
                                format_func=lambda k: EXPORT_FORMATS[k][0])
     size = cols[1].selectbox("Page", list(PAGE_SIZES), key="export_size")
-    title = st.text_input("Title", "Airspace incidents on NATO's eastern flank",
-                          key="export_title")
-    marking = st.text_input("Marking (banner at top and bottom)", "",
-                            key="export_marking", placeholder="e.g. UNCLASSIFIED")
+    title = text_box(st, "Title", "export_title", ExportRequest.title)
+    marking = text_box(st, "Marking (banner at top and bottom)", "export_marking", "",
+                       placeholder="e.g. UNCLASSIFIED")
+    if title is None or marking is None:
+        return
     dpi = st.number_input("PNG resolution (dpi)", *DPI_RANGE, DEFAULT_DPI, step=50,
                           key="export_dpi")
     extent = st.radio("Extent", ["the map as it is now", "all incidents shown"],
@@ -633,22 +653,18 @@ def upload_panel(store: Store, access: Access) -> None:
     if done and done[0] == file.file_id:  # imported on the previous run
         notice("success", done[1])
         return
-    suffix = Path(file.name).suffix.lower()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"upload{suffix}"
-        with open(path, "wb") as fh:  # the upload goes to disk; it is read from there
-            shutil.copyfileobj(file, fh, length=1 << 20)
-        commit = st.session_state.get("do_import", False)
-        bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
-        result = run_import(store.location, path, name=file.name, dry_run=not commit,
-                            who=access.user,
-                            progress=lambda fraction, text: bar.progress(fraction, text))
-        bar.empty()
-        if result.error:
-            message = without_locations(_as_uploaded(result.error, path, file.name))
-            notice("error", message if message.startswith(file.name)
-                   else f"{file.name}: {message}")
-            return
+    commit = st.session_state.get("do_import", False)
+    checked = st.session_state.get("upload_checked")
+    if commit:
+        result = _run_upload(store, access, file, commit=True)
+    elif checked and checked[0] == file.file_id:
+        result = checked[1]  # checked in an earlier run: a map pan reruns the page only
+    else:
+        result = _run_upload(store, access, file, commit=False)
+        st.session_state["upload_checked"] = (file.file_id, result)
+    if result.error:
+        notice("error", result.error)
+        return
     if result.written:  # run the page again: counts and map show the new records
         st.session_state["imported"] = (file.file_id, result.summary)
         st.rerun()
@@ -657,6 +673,27 @@ def upload_panel(store: Store, access: Access) -> None:
         st.dataframe(result.rejects, width="stretch", hide_index=True)
     if result.valid:
         st.button(f"Import {result.valid} valid rows", key="do_import")
+
+
+def _run_upload(store: Store, access: Access, file, *, commit: bool) -> UploadResult:
+    """Check (or, with ``commit``, import) an upload in the worker, from a copy on disk;
+    an error is worded for the page (the file by its own name, no server path)."""
+    suffix = Path(file.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        file.seek(0)
+        with open(path, "wb") as fh:  # the upload goes to disk; it is read from there
+            shutil.copyfileobj(file, fh, length=1 << 20)
+        bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
+        result = run_import(store.location, path, name=file.name, dry_run=not commit,
+                            who=access.user,
+                            progress=lambda fraction, text: bar.progress(fraction, text))
+        bar.empty()
+        if result.error:
+            message = without_locations(_as_uploaded(result.error, path, file.name))
+            result.error = (message if message.startswith(file.name)
+                            else f"{file.name}: {message}")
+    return result
 
 
 def without_locations(message: str) -> str:

@@ -53,6 +53,20 @@ DATA_SUFFIXES = (".csv", ".geojson", ".gpkg")
 SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip")
 
 
+#: The longest title and marking a page prints, characters (a longer one is refused, in
+#: the command line and on the page: it would only be cut or overflow the page).
+TITLE_MAX = 200
+MARKING_MAX = 120
+
+
+def check_texts(title: str, marking: str) -> None:
+    """Refuse a title or marking over its length limit, naming the limit."""
+    for what, text, limit in (("title", title, TITLE_MAX), ("marking", marking, MARKING_MAX)):
+        if len(text) > limit:
+            msg = f"the {what} has at most {limit} characters ({len(text):,} given)"
+            raise InputError(msg)
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     """What to export: the view (filters, layers, bands) and the page's furniture."""
@@ -267,6 +281,7 @@ def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
     if request.atlas and suffix == ".zip" and request.pack:
         msg = "--pack and --atlas are different documents; choose one"
         raise InputError(msg)
+    check_texts(request.title, request.marking)
     sel = select(store, request.view)
     # a fresh name beside the output (same file system, so the rename is atomic),
     # created by the writer with the usual permissions
@@ -413,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--end is before --start")
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         parser.error("--dpi must be within {}-{}".format(*DPI_RANGE))
+    try:
+        check_texts(args.title, args.marking)
+    except InputError as exc:
+        parser.error(str(exc))
     try:
         check_output_path(args.output, suffixes=SUFFIXES, what="-o")
     except InputError as exc:

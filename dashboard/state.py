@@ -33,6 +33,7 @@ from dashboard.style import (
     DEFAULT_VIEW,
     LAYER_LABELS,
 )
+from dashboard.text import printable
 from geo.filters import NEAR_COLUMNS, IncidentFilter
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 
@@ -158,8 +159,8 @@ class ViewState:
             if reader is None:
                 warnings.append(f"unknown URL parameter {key!r} ignored")
                 continue
-            try:
-                found[_FIELD.get(key, key)] = reader(str(text))
+            try:  # bidirectional overrides, zero-width and control characters dropped
+                found[_FIELD.get(key, key)] = reader(printable(text))
             except ValueError as exc:
                 warnings.append(f"URL parameter {key}={text!r} ignored: {exc}")
         time_parts = {k: found.pop(k) for k in _TIME_FIELDS.values() if k in found}

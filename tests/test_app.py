@@ -134,6 +134,21 @@ def test_export_tab_offers_a_download_of_the_current_view(app):
     assert not pack.disabled
 
 
+def test_a_text_over_its_limit_is_refused_with_the_limit_named(app):
+    """The boxes stop typing at their limits; a longer text can only be sent by hand, and
+    would cost every click seconds (a 500 kB title): it is named and not used."""
+    app.session_state["tab"] = "Export"
+    app.session_state["export_title"] = "x" * 500_000
+    app.session_state["search"] = "Vilnius " * 1000
+    app.run()
+    assert not app.exception
+    said = notices(app, "error")
+    assert "Title: at most 200 characters (500,000 sent); not used" in said
+    assert "Search: at most 100 characters (8,000 sent); not used" in said
+    assert not app.get("download_button")  # nothing is drawn with that title
+    assert not [b for b in app.selectbox if b.key == "search_pick"]  # nor searched
+
+
 def _stored(tmp_path):
     from geo.store import open_store
 

@@ -176,6 +176,8 @@ def test_bundle_manifest_matches_its_files(store, tmp_path):
     (["--dpi", "5000"], "50-600"),
     (["--layers", "secret"], "secret"),
     (["--near", "moon:5"], "TARGET:KM"),
+    (["--title", "x" * 201], "the title has at most 200 characters (201 given)"),
+    (["--marking", "SECRET " * 30], "the marking has at most 120 characters"),
 ])
 def test_bad_options_get_a_message_and_a_non_zero_exit(args, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -48,3 +48,11 @@ def test_time_in_the_url_is_read_as_utc_and_far_offsets_are_refused():
         view = ViewState.from_query({"time": text})
         assert view.time is None
         assert f"time={text!r}" in view.warnings[0]
+
+
+def test_invisible_formatting_in_the_address_is_dropped():
+    """A right-to-left override would show "03:sunliV" for a place written Vilnius:30."""
+    got = ViewState.from_query({"around": "\u202eVilnius:30", "selected": "lt-\u200b1"})
+    assert got.around == ("Vilnius", 30.0)
+    assert got.selected == "lt-1"
+    assert not got.warnings
