@@ -69,9 +69,28 @@ def run_import(store: str, path: Path, *, name: str, dry_run: bool, who: str = "
         errors = errors_file.read()[-5000:]
     if result is None:
         log.error("the import worker failed (exit %s): %s", proc.returncode, errors)
+        _note_failure(location, name, Path(path), who=who, dry_run=dry_run)
         return UploadResult(error="the file could not be imported: an internal error (the "
                                   "details are in the server's log)")
+    if result.error or not (dry_run or result.written):  # the server's log says so too
+        from geo.records import note_refusal
+
+        note_refusal(name, Path(path), result.error or result.summary, who=who,
+                     dry_run=dry_run)
     return result
+
+
+def _note_failure(location: str, name: str, path: Path, *, who: str, dry_run: bool) -> None:
+    """A crashed worker's import in the logs (see :func:`geo.records.log_refusal`)."""
+    from geo.errors import FlankwatchError
+    from geo.records import log_refusal
+    from geo.store import open_store
+
+    try:
+        log_refusal(open_store(location), name, path, "the import stopped with an internal "
+                    "error", who=who, dry_run=dry_run)
+    except (FlankwatchError, OSError) as exc:
+        log.error("the failed import of %s is not in the store's log: %s", name, exc)
 
 
 def _result(data: dict) -> UploadResult:

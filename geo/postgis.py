@@ -262,7 +262,7 @@ class PostgisWriter(BatchWriter):
         import_id = self._con.execute(
             "INSERT INTO imports (file, sha256, report, imported_by) VALUES (%s, %s, %s, %s) "
             "RETURNING import_id",
-            (file, sha256, "; ".join(map(str, self.reports)), self.who)).fetchone()[0]
+            (file, sha256, self.report(), self.who)).fetchone()[0]
         self._con.execute("UPDATE history SET import_id = %s WHERE import_id IS NULL",
                           (import_id,))
 

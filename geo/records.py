@@ -8,6 +8,7 @@ of every file ends up either among the valid records or in its file's rejection 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pandas as pd
 from geo.csvfile import CHUNK_RECORDS
 from geo.dates import parse_date_column
 from geo.enrich import prepare_incidents, rejection_report
-from geo.errors import InputError, RowsRejectedError
+from geo.errors import FlankwatchError, InputError, RowsRejectedError
 from geo.readers import CSV_SUFFIXES, Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
@@ -45,6 +46,8 @@ TABLE_OF = {"incident": "incidents", "deployment": "deployments",
             "defense_line": "defense_lines", "track": "tracks", "source": "sources"}
 
 _LINE_TYPES = {"LineString", "MultiLineString"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -514,28 +517,70 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         file=result.name, sha256=file_sha256(path), on_wait=lambda text: say(0.0, text),
         who=who)
     try:
-        with importing as writer:  # None for a dry run
-            for chunk in iter_load_file(path, column_map=column_map,
-                                        chunk_records=chunk_records):
-                for part in chunk.parts:
-                    result._add(part)
-                    sink.add(part.rejects)
-                if writer is None:
-                    pass
-                elif result.rejected and not keep_valid:
-                    writer.cancel()  # nothing will be imported; every problem is listed
-                elif chunk.parts:
-                    writer.write(RecordSet(path.parent, chunk.parts).batches())
-                say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
-                                    "rejected")
-            if writer is not None:
-                result.tables = writer.reports
-            sink.close()  # before the commit: a failure here leaves the store as it was
-        result.written = writer is not None and not writer.cancelled
+        _read_into(importing, path, result, sink, column_map=column_map,
+                   keep_valid=keep_valid, chunk_records=chunk_records, say=say)
+    except InputError as exc:  # the file's fault (the store's own errors are not logged
+        sink.discard()         # in the store: it is left as it was)
+        log_refusal(store, result.name, path, str(exc), who=who, dry_run=dry_run)
+        raise
     except BaseException:
         sink.discard()
         raise
+    if not dry_run and not result.written:
+        log_refusal(store, result.name, path, f"{result.rejected:,} of {result.total:,} rows "
+                    "rejected; nothing imported", who=who, dry_run=False)
     return result
+
+
+def _read_into(importing, path: Path, result: ImportResult, sink: _RejectsFile, *,
+               column_map: dict[str, str] | None, keep_valid: bool, chunk_records: int,
+               say: Callable[[float, str], None]) -> None:
+    """The reading and writing of :func:`import_file`, in the store's transaction."""
+    with importing as writer:  # None for a dry run
+        for chunk in iter_load_file(path, column_map=column_map,
+                                    chunk_records=chunk_records):
+            for part in chunk.parts:
+                result._add(part)
+                sink.add(part.rejects)
+            if writer is None:
+                pass
+            elif result.rejected and not keep_valid:
+                writer.cancel()  # nothing will be imported; every problem is listed
+            elif chunk.parts:
+                writer.write(RecordSet(path.parent, chunk.parts).batches())
+            say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
+                                "rejected")
+        if writer is not None:
+            result.tables = writer.reports
+        sink.close()  # before the commit: a failure here leaves the store as it was
+    result.written = writer is not None and not writer.cancelled
+
+
+def note_refusal(name: str, path: Path, reason: str, *, who: str = "",
+                 dry_run: bool = False) -> str:
+    """Say in this process's log who tried to import (or check) which file, its SHA-256,
+    and why nothing was imported; returns the SHA-256."""
+    from geo.store import current_user, file_sha256
+
+    digest = file_sha256(path)
+    log.warning("%s of %s (SHA-256 %s) by %s: nothing imported: %s",
+                "check" if dry_run else "import", name, digest, who or current_user(), reason)
+    return digest
+
+
+def log_refusal(store, name: str, path: Path, reason: str, *, who: str = "",
+                dry_run: bool = False) -> None:
+    """Note an import of ``path`` (called ``name``) that wrote nothing: in the server's
+    log (who, which file, its SHA-256, why) and, unless it was only a check, in the
+    store's import log (report "refused: ...")."""
+    digest = note_refusal(name, path, reason, who=who, dry_run=dry_run)
+    if dry_run:
+        return
+    try:
+        with store.importing(file=name, sha256=digest, who=who) as writer:
+            writer.refused = reason
+    except FlankwatchError as exc:  # the log itself cannot be written: said above only
+        log.error("the refused import of %s is not in the store's log: %s", name, exc)
 
 
 @dataclass

@@ -595,6 +595,8 @@ class BatchWriter:
         self.who = who or current_user()
         #: Whether the import is written to the log (not for a copy of a store).
         self.logged = True
+        #: The log's report instead of the tables' counts (an import that was refused).
+        self.refused = ""
 
     def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
         raise NotImplementedError
@@ -616,6 +618,10 @@ class BatchWriter:
     def reports(self) -> list[ImportReport]:
         """Per table: inserted, updated, unchanged so far."""
         return [ImportReport(name, *t) for name, t in self._totals.items()]
+
+    def report(self) -> str:
+        """The import log's words for this import."""
+        return f"refused: {self.refused}" if self.refused else "; ".join(map(str, self.reports))
 
 
 class StoreWriter(BatchWriter):
@@ -655,7 +661,7 @@ class StoreWriter(BatchWriter):
         cursor = self._con.execute(
             "INSERT INTO imports (file, sha256, imported_at, report, imported_by) "
             "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?)",
-            (file, sha256, "; ".join(map(str, self.reports)), self.who))
+            (file, sha256, self.report(), self.who))
         self._con.execute("UPDATE history SET import_id = ? WHERE import_id IS NULL",
                           (cursor.lastrowid,))
 

@@ -46,10 +46,12 @@ def dashboard(store: Path, *options: str, port: int | None = None) -> Iterator[s
     port = port or free_port()
     env = {**os.environ, "FLANKWATCH_STORE": str(store), "PYTHONPATH": str(ROOT_DIR)}
     env.pop("FLANKWATCH_REQUIRE_SIGN_IN", None)  # sign-in only from the options given
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", *options],
-        cwd=ROOT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(server_log_path(port), "wb") as log:  # a file: a pipe no one reads fills up
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", *options],
+            cwd=ROOT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
@@ -57,6 +59,16 @@ def dashboard(store: Path, *options: str, port: int | None = None) -> Iterator[s
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def server_log_path(port: int | str) -> Path:
+    """Where the dashboard server on ``port`` (see :func:`dashboard`) writes its log."""
+    return ARTIFACTS / f"server-{port}.log"
+
+
+def server_log(url: str) -> str:
+    """What the dashboard server at ``url`` has logged so far."""
+    return server_log_path(url.rsplit(":", 1)[1]).read_text(encoding="utf-8", errors="replace")
 
 
 def map_frame(page, timeout_s: float = 90):

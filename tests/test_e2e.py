@@ -13,7 +13,15 @@ import pytest
 from geo.records import import_file
 from geo.settings import ROOT_DIR
 from geo.store import open_store
-from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame, open_tab
+from tests.browser import (
+    ARTIFACTS,
+    click_incident,
+    dashboard,
+    map_frame,
+    open_tab,
+    runs_over,
+    server_log,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -115,6 +123,12 @@ def test_a_malformed_upload_gets_a_message_without_traceback_or_server_path(serv
     notice.wait_for(timeout=30_000)
     text = notice.inner_text()
     assert text.startswith("export.csv: not a text CSV file (it holds binary data)")
+    # the check is made once per upload, not again in each run of the page after it
+    page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+    page.get_by_role("option", name="2024").click()
+    runs_over(page)
+    notice.wait_for(timeout=30_000)
+    assert server_log(server).count("check of export.csv") == 1
     upload.set_input_files({"name": "broken.csv", "mimeType": "text/csv",
                             "buffer": b'id,date,type,lat,lon\nb-1,2025-07-01,drone,54.6,25.1\n'
                                       b'b-2,2025-07-02,"drone,54.6,25.1\nb-3,9999-12-31,'

@@ -322,6 +322,33 @@ def test_a_store_that_is_not_a_store_is_refused(tmp_path, capsys):
 
 # --- one import path ------------------------------------------------------------------
 
+def test_every_import_that_writes_nothing_is_logged_with_who_and_why(tmp_path, caplog):
+    """A refused file leaves a line in the import log (who, the file, its SHA-256, the
+    reason) and in the server's log; a check of a bad file, in the server's log only."""
+    from geo.store import file_sha256
+
+    store = open_store(tmp_path / "s.gpkg")
+    broken = write(tmp_path, "broken.geojson", '{"type": "FeatureCollection", "feat')
+    with pytest.raises(InputError):
+        import_file(store, broken, name="upload.geojson", who="ana@example.org")
+    half = write(tmp_path, "half.csv", f"{HEADER}\n{GOOD.format(n=1)}\na-2,bad,drone,54.6,"
+                                       "25.1,reported,x\n")
+    assert not import_file(store, half, who="bob@example.org").written
+    with pytest.raises(InputError):
+        import_file(store, broken, name="checked.geojson", dry_run=True, who="eve@x.org")
+    log = store.imports().iloc[-2:]
+    assert list(log["file"]) == ["upload.geojson", str(half)]
+    assert list(log["imported_by"]) == ["ana@example.org", "bob@example.org"]
+    assert list(log["sha256"]) == [file_sha256(broken), file_sha256(half)]
+    assert log["report"].iloc[0].startswith("refused: ")
+    assert "not a readable GeoJSON/GeoPackage file" in log["report"].iloc[0]
+    assert log["report"].iloc[1] == "refused: 1 of 2 rows rejected; nothing imported"
+    said = caplog.text
+    assert f"import of upload.geojson (SHA-256 {file_sha256(broken)}) by ana@example.org" \
+        in said
+    assert "check of checked.geojson" in said
+    assert "eve@x.org" in said
+
 def test_import_file_reports_and_logs_the_file_hash(tmp_path):
     store = open_store(tmp_path / "s.gpkg")
     src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\na-2,bad,drone,54.6,"
