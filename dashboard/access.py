@@ -40,8 +40,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from geo.audit import current_user
 from geo.errors import FlankwatchError
-from geo.store import current_user
 
 log = logging.getLogger("flankwatch.access")
 

@@ -66,8 +66,9 @@ from dashboard.vendor import missing_assets
 from geo.errors import FlankwatchError, GeocodeError, InputError
 from geo.filters import IncidentFilter, describe_area, geodesic_circle, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES, split_list
-from geo.store import Store, open_store, store_location
-from geo.views import NAME_MAX, delete_view, get_view, list_views, rename_view, save_view
+from geo.store import open_store, store_location
+from geo.store.base import Store
+from geo.store.views import NAME_MAX, delete_view, get_view, list_views, rename_view, save_view
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -207,7 +208,7 @@ def load_table(path: str, version: tuple, name: str) -> pd.DataFrame:
 def load_versions(path: str, version: tuple, selected: str) -> list:
     """Every version of an incident (none when the store has no trace of it): read once
     per import, not on every rerun the incident stays selected."""
-    from geo.history import versions
+    from geo.store.history import versions
 
     try:
         return versions(get_store(path), "incidents", selected)
@@ -458,7 +459,7 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
         if chosen.owner == access.user or access.can("manage views"):
             with st.sidebar.expander("Rename or delete"):
                 text_box(st, "New name", "shared_rename")
-                # the owner, whatever their role now, or an admin: geo.views checks
+                # the owner, whatever their role now, or an admin: geo.store.views checks
                 # which, in its transaction
                 st.button("Rename", key="shared_rename_do", on_click=_write,
                           args=(rename_view, "read", "views_failed", store),
@@ -543,7 +544,7 @@ def _link(view_id: str) -> str:
 def history_panel(store: Store, version: tuple, selected: str, access: Access) -> None:
     """The selected incident's versions, what each import changed, and (for an admin) a
     revert to an earlier version, logged under the admin's name."""
-    from geo.history import changes, revert
+    from geo.store.history import changes, revert
 
     found = load_versions(store.location, version, selected)
     if not found:
@@ -699,9 +700,9 @@ def _run_upload(store: Store, access: Access, file, *, commit: bool) -> UploadRe
 def without_locations(message: str) -> str:
     """A message as a visitor sees it: the store's file or address, and the server's
     own folder, never shown ("store /srv/x.gpkg: …" reads "the store: …")."""
-    from geo.postgis import shown_url
     from geo.settings import ROOT_DIR
     from geo.store import is_store_url
+    from geo.store.postgis import shown_url
 
     location = str(store_location())
     forms = {location}

@@ -42,11 +42,13 @@ from dashboard.style import (
     LAYER_LABELS,
     PAGE_SIZES,
 )
+from geo.audit import file_sha256
 from geo.errors import FlankwatchError, InputError
 from geo.readers import check_output_path
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import DATA_DIR
-from geo.store import Store, file_sha256, open_store
+from geo.store import open_store
+from geo.store.base import Store
 
 SNAPSHOT_SUFFIXES = (".png", ".pdf", ".svg")
 DATA_SUFFIXES = (".csv", ".geojson", ".gpkg")

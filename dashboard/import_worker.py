@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one check or import and report it as JSON lines on standard output."""
     from geo.errors import FlankwatchError
     from geo.records import import_file
-    from geo.store import check_store, open_store
+    from geo.store import open_store
+    from geo.store.gpkg import check_store
 
     parser = argparse.ArgumentParser(prog="python -m dashboard.import_worker")
     parser.add_argument("input", type=Path)

@@ -12,7 +12,7 @@ from geo.dates import format_date, record_periods
 from geo.filters import IncidentFilter
 from geo.schema import INCIDENT_TYPES, split_list
 from geo.settings import GEOD
-from geo.store import Store
+from geo.store.base import Store
 
 #: Columns of the incident table, in order.
 TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",

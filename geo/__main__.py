@@ -246,7 +246,7 @@ STORE_HELP = ("a GeoPackage file or a postgresql:// URL (default: $FLANKWATCH_ST
 
 
 def _copy(args: argparse.Namespace) -> int:
-    from geo.transfer import copy_store
+    from geo.store.transfer import copy_store
 
     if len(args.locations) != 2:
         msg = "store copy takes two stores: SRC DST (files or postgresql:// URLs)"
@@ -258,8 +258,8 @@ def _copy(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """Print a record's versions, oldest first, with what each change did."""
-    from geo.history import changes, comparable, versions
     from geo.store import open_store
+    from geo.store.history import changes, comparable, versions
 
     found = versions(open_store(args.store), args.table, args.id)
     previous = None
@@ -283,8 +283,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_revert(args: argparse.Namespace) -> int:
     """Restore an earlier version of a record (itself recorded as an import)."""
-    from geo.history import revert
     from geo.store import open_store
+    from geo.store.history import revert
 
     for report in revert(open_store(args.store), args.table, args.id, args.to):
         print(report)
@@ -305,7 +305,7 @@ def cmd_store(args: argparse.Namespace) -> int:
         print(f"store {store.path}: ready ({args.action} has nothing more to do for a "
               "GeoPackage)")
         return 0
-    from geo.postgis import SCHEMA_VERSION, migrate, schema_version, shown_url
+    from geo.store.postgis import SCHEMA_VERSION, migrate, schema_version, shown_url
 
     if args.action == "init" and schema_version(location):
         print(f"store {shown_url(location)}: already initialised "

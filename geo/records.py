@@ -477,7 +477,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
 
     Parameters
     ----------
-    store : geo.store.Store
+    store : geo.store.base.Store
         The store written to.
     path : path
         CSV (canonical or ACLED), GeoJSON or GeoPackage.
@@ -501,7 +501,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         Who imports, for the import log and the history (default: the operating-system
         user running this process).
     """
-    from geo.store import file_sha256
+    from geo.audit import file_sha256
 
     path = Path(path)
     if not path.is_file():
@@ -560,7 +560,7 @@ def note_refusal(name: str, path: Path, reason: str, *, who: str = "",
                  dry_run: bool = False) -> str:
     """Say in this process's log who tried to import (or check) which file, its SHA-256,
     and why nothing was imported; returns the SHA-256."""
-    from geo.store import current_user, file_sha256
+    from geo.audit import current_user, file_sha256
 
     digest = file_sha256(path)
     log.warning("%s of %s (SHA-256 %s) by %s: nothing imported: %s",

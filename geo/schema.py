@@ -302,6 +302,24 @@ _END_BEFORE_START = "date_end is before date"
 _FRAME_CHECK_FIELDS = {_END_BEFORE_START: "date_end"}
 
 
+#: What each stored column holds, for the stores' column types (any column not named
+#: here is text): timestamps (UTC), real numbers, true/false.
+DATE_COLUMNS = frozenset({"date", "date_end", "published"})
+REAL_COLUMNS = frozenset({"lat", "lon", "depth_km", "dist_belarus_km", "dist_kaliningrad_km",
+                          "dist_border_km", "nearest_place_km"})
+BOOL_COLUMNS = frozenset({"over_water", "in_coverage", "in_kaliningrad"})
+
+
+def column_kind(name: str) -> str:
+    """"date", "real", "bool" or "text": what a stored column holds (see
+    :data:`DATE_COLUMNS`)."""
+    for kind, names in (("date", DATE_COLUMNS), ("real", REAL_COLUMNS),
+                        ("bool", BOOL_COLUMNS)):
+        if name in names:
+            return kind
+    return "text"
+
+
 #: Columns of prose, kept exactly as written (leading spaces or tabs included: they
 #: can be part of the value); a cell of only whitespace counts as empty.
 FREE_TEXT = frozenset({"title", "description", "notes", "name", "operator",

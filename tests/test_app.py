@@ -251,7 +251,7 @@ def test_around_a_place_keeps_the_incidents_within_that_distance(app, tmp_path):
 
 def test_a_saved_view_is_listed_opened_and_reached_by_its_link(app, tmp_path):
     from geo.store import open_store
-    from geo.views import list_views
+    from geo.store.views import list_views
 
     app.run()
     app.multiselect(key="types").set_value(["aircraft"]).run()
@@ -302,7 +302,7 @@ def test_a_store_error_is_shown_without_the_server_path(tmp_path, monkeypatch):
 
 def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
     from geo.store import open_store
-    from geo.views import list_views, view_log
+    from geo.store.views import list_views, view_log
 
     app.run()
     app.text_input(key="shared_name").set_value("Everything").run()

@@ -325,7 +325,7 @@ def test_a_store_that_is_not_a_store_is_refused(tmp_path, capsys):
 def test_every_import_that_writes_nothing_is_logged_with_who_and_why(tmp_path, caplog):
     """A refused file leaves a line in the import log (who, the file, its SHA-256, the
     reason) and in the server's log; a check of a bad file, in the server's log only."""
-    from geo.store import file_sha256
+    from geo.audit import file_sha256
 
     store = open_store(tmp_path / "s.gpkg")
     broken = write(tmp_path, "broken.geojson", '{"type": "FeatureCollection", "feat')

@@ -344,7 +344,7 @@ def test_an_analyst_sees_the_history_but_cannot_revert(site, browser):
 
 def test_a_view_an_analyst_saves_opens_the_same_for_a_viewer(site, browser):
     url, _, store, _ = site
-    from geo.views import list_views, view_log
+    from geo.store.views import list_views, view_log
 
     analyst = sign_in(browser, site, ANALYST)
     analyst.goto(f"{url}/?types=aircraft&view=54.5,24.5,7")
@@ -385,7 +385,7 @@ def test_a_role_taken_away_after_the_page_was_drawn_stops_its_buttons(site, brow
     gone: the role is read again when they are clicked, not taken from the drawing; and
     what was refused is not done later, when the role is back."""
     _, _, store, secrets = site
-    from geo.views import list_views, save_view
+    from geo.store.views import list_views, save_view
 
     roles = secrets.parent / "roles.csv"
     granted = roles.read_text(encoding="utf-8")

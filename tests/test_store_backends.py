@@ -20,13 +20,15 @@ import pytest
 import shapely
 
 from geo.__main__ import main
+from geo.audit import current_user, file_sha256
 from geo.errors import StoreError
 from geo.filters import IncidentFilter
-from geo.history import changes, revert, versions
-from geo.postgis import schema_version
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
-from geo.store import LAYERS, SCHEMA_VERSION, current_user, file_sha256, open_store
+from geo.store import open_store
+from geo.store.base import LAYERS, SCHEMA_VERSION
+from geo.store.history import changes, revert, versions
+from geo.store.postgis import schema_version
 from tests.postgres import private_cluster
 
 ACLED = ROOT_DIR / "tests" / "data" / "acled_eastern_flank.csv"
@@ -349,7 +351,7 @@ def test_copy_to_postgis_and_back_loses_nothing(cluster, tmp_path):
     edit = start.incidents().iloc[[0]].assign(title="a corrected title")
     with start.importing(file="edit", who="analyst") as writer:
         writer.write({"incidents": edit})
-    from geo import views
+    from geo.store import views
 
     kept = views.save_view(start, "Kept", {"types": "drone"}, "ana@example.org")
     gone = views.save_view(start, "Gone", {}, "ana@example.org")
@@ -410,7 +412,7 @@ def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, caps
                  str(tmp_path / "r.csv")]) == 0
     assert open_store(url).imports()["imported_by"].iloc[-1] == current_user()
     # the dashboard's role (the importer's) keeps the team's shared views
-    from geo import views
+    from geo.store import views
 
     team = open_store(importer)
     saved = views.save_view(team, "A view", {"types": "drone"}, "ana@example.org")
@@ -488,8 +490,8 @@ def test_a_nul_character_never_reaches_a_store():
 
 
 def test_shared_views_are_kept_changed_by_their_owner_or_an_admin_and_logged(store):
-    from geo import views
     from geo.errors import InputError
+    from geo.store import views
 
     query = {"types": "drone", "start": "2025-01-01", "view": "54.7,25.3,8"}
     saved = views.save_view(store, "  Drones   2025 ", query, "ana@example.org")
@@ -520,8 +522,8 @@ def test_shared_views_are_kept_changed_by_their_owner_or_an_admin_and_logged(sto
 
 def test_a_view_name_that_looks_like_another_is_refused(store):
     """Names a reader cannot tell apart: case, Cyrillic letters, full-width forms."""
-    from geo import views
     from geo.errors import InputError
+    from geo.store import views
 
     first = views.save_view(store, "Same name", {}, "ana@example.org")
     for alike in ("same name", "SAME NAME", "Sam\u0435 name", "\uff33ame name",

@@ -18,7 +18,8 @@ from geo.errors import StoreError
 from geo.readers import read_table
 from geo.records import import_file
 from geo.settings import ROOT_DIR
-from geo.store import create_store, open_store
+from geo.store import open_store
+from geo.store.gpkg import create_store
 from tests.conftest import small_file_system
 
 HEADER = "id,date,type,lat,lon,confidence,title\n"

@@ -14,17 +14,14 @@ Reads filter by date range, type, country and bounding box in SQL, on indexed co
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import logging
 import os
 import sqlite3
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,129 +30,37 @@ import shapely
 from pyproj import CRS
 
 from geo.errors import InputError, StoreError
-from geo.filters import IncidentFilter, apply_outline
-from geo.schema import (
-    DEFENSE_LINE,
-    DEPLOYMENT,
-    ENRICHED_COLUMNS,
-    INCIDENT,
-    SOURCE,
-    TRACK,
-    RecordType,
+from geo.filters import IncidentFilter
+from geo.schema import REAL_COLUMNS, column_kind
+from geo.store.base import (
+    BATCH_ROWS,
+    LAYERS,
+    LOCK_WAIT_S,
+    SCHEMA_VERSION,
+    SRS_ID,
+    BatchWriter,
+    ImportReport,
+    Layer,
+    StoreBase,
+    stored_rows,
+    timestamp_text,
+    wkb_of_blob,
 )
-from geo.settings import DEFAULT_STORE_PATH, SEEDS_DIR, STORE_ENV_VAR
 
 log = logging.getLogger(__name__)
 
-#: Rows written per statement batch inside an import's single transaction.
-BATCH_ROWS = 2000
-
-_SRS_ID = 4326
 _GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 _GPKG_VERSION = 10400  # GeoPackage 1.4
-
-#: Columns stored as timestamps (ISO 8601 text in UTC, which sorts chronologically).
-_DATE_COLUMNS = ("date", "date_end", "published")
-
-
-@dataclass(frozen=True)
-class Layer:
-    """A store table: the record type it holds and how its geometry is stored."""
-
-    table: str
-    record_type: RecordType
-    #: GeoPackage geometry type name, or None for an attribute table.
-    geometry: str | None
-    #: Columns kept besides the record type's own.
-    derived: tuple[str, ...] = ()
-    #: Columns with an index for filtered reads.
-    indexed: tuple[str, ...] = ()
-
-    @property
-    def columns(self) -> list[str]:
-        """Stored data columns, in order (without fid, geometry and bookkeeping)."""
-        return [*self.record_type.columns, *self.derived]
-
-
-INCIDENTS = Layer("incidents", INCIDENT, "POINT", (*ENRICHED_COLUMNS, "extra"),
-                  ("date", "date_last", "type", "country_iso3", "lon"))
-DEPLOYMENTS = Layer("deployments", DEPLOYMENT, "POINT", indexed=("date", "date_last", "kind"))
-DEFENSE_LINES = Layer("defense_lines", DEFENSE_LINE, "GEOMETRY")
-TRACKS = Layer("tracks", TRACK, "LINESTRING", indexed=("incident_id",))
-SOURCES = Layer("sources", SOURCE, None)
-
-#: Every table of the store by name.
-LAYERS = {layer.table: layer for layer in (INCIDENTS, DEPLOYMENTS, DEFENSE_LINES, TRACKS,
-                                           SOURCES)}
-
-_REAL_COLUMNS = {"lat", "lon", "depth_km", "dist_belarus_km", "dist_kaliningrad_km",
-                 "dist_border_km", "nearest_place_km"}
-_BOOL_COLUMNS = {"over_water", "in_coverage", "in_kaliningrad"}
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    """What an import did to one table."""
-
-    table: str
-    inserted: int
-    updated: int
-    unchanged: int
-
-    def __str__(self) -> str:
-        return (f"{self.table}: {self.inserted} inserted, {self.updated} updated, "
-                f"{self.unchanged} unchanged")
-
-
-#: Columns of the import log and of the record history, as :meth:`Store.dump_log` gives
-#: them (times as ISO 8601 text in UTC).
-LOG_COLUMNS = ("import_id", "file", "sha256", "imported_at", "imported_by", "report")
-HISTORY_COLUMNS = ("history_id", "table_name", "id", "version", "record", "record_hash",
-                   "replaced_at", "import_id")
-
-
-def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
-    """Rows with Python values (None for missing) for a database driver."""
-    return [tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v)))
-                  else (int(v) if isinstance(v, np.integer) else v) for v in row)
-            for row in frame.itertuples(index=False)]
-
-
-def current_user() -> str:
-    """The operating-system user running this process (the import log's "who" when
-    nobody is signed in)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # a uid without a name (some containers)
-        return f"uid {os.getuid()}"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (recorded with each import, and in export
-    manifests)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def resolve_store_path(path: str | Path | None = None) -> Path:
-    """The store to use: ``path``, else ``$FLANKWATCH_STORE``, else the default."""
-    if path:
-        return Path(path)
-    if os.environ.get(STORE_ENV_VAR):
-        return Path(os.environ[STORE_ENV_VAR])
-    return DEFAULT_STORE_PATH
+#: SQLite's type of each kind of column (see ``geo.schema.column_kind``).
+_SQL_TYPES = {"date": "TEXT", "real": "REAL", "bool": "BOOLEAN", "text": "TEXT"}
 
 
 # --- GeoPackage structure ---------------------------------------------------------------
 
 def _column_sql(name: str) -> str:
-    kind = "REAL" if name in _REAL_COLUMNS else "BOOLEAN" if name in _BOOL_COLUMNS else "TEXT"
     if name == "id":
         return '"id" TEXT NOT NULL UNIQUE'
-    return f'"{name}" {kind}'
+    return f'"{name}" {_SQL_TYPES[column_kind(name)]}'
 
 
 def _create_layer_sql(layer: Layer) -> list[str]:
@@ -173,11 +78,11 @@ def _create_layer_sql(layer: Layer) -> list[str]:
     statements.append(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
         f"VALUES ('{layer.table}', '{data_type}', '{layer.table}', "
-        f"{_SRS_ID if layer.geometry else 'NULL'})")
+        f"{SRS_ID if layer.geometry else 'NULL'})")
     if layer.geometry:
         statements.append(
             "INSERT INTO gpkg_geometry_columns VALUES "
-            f"('{layer.table}', 'geom', '{layer.geometry}', {_SRS_ID}, 0, 0)")
+            f"('{layer.table}', 'geom', '{layer.geometry}', {SRS_ID}, 0, 0)")
     return statements
 
 
@@ -211,17 +116,12 @@ def _create_schema(con: sqlite3.Connection) -> None:
         "INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)",
         [("Undefined cartesian SRS", -1, "NONE", -1, "undefined", None),
          ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
-         ("WGS 84 geodetic", _SRS_ID, "EPSG", _SRS_ID, CRS.from_epsg(_SRS_ID).to_wkt(),
+         ("WGS 84 geodetic", SRS_ID, "EPSG", SRS_ID, CRS.from_epsg(SRS_ID).to_wkt(),
           "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid")])
     for layer in LAYERS.values():
         for statement in _create_layer_sql(layer):
             con.execute(statement)
 
-
-#: The store's schema version: 1 the record tables and the import log, 2 adds the record
-#: history and the importing user, 3 (GeoPackage) the R-tree index on positions, 4 the
-#: shared views and their log (``geo.views``).
-SCHEMA_VERSION = 4
 
 def _rtree_sql(table: str) -> str:
     """The GeoPackage R-tree spatial index extension on ``table``'s points: the index
@@ -269,17 +169,16 @@ def _blob_point(blob: bytes | None) -> tuple[float, float] | None:
     """(x, y) of a GeoPackage point blob; None for no geometry or an empty point."""
     if blob is None:
         return None
-    flags = blob[3]
-    start = 8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 0b111]
-    order = "<" if blob[start] == 1 else ">"
-    kind = struct.unpack_from(f"{order}I", blob, start + 1)[0] % 1000
+    wkb = wkb_of_blob(blob)
+    order = "<" if wkb[0] == 1 else ">"
+    kind = struct.unpack_from(f"{order}I", wkb, 1)[0] % 1000
     if kind != 1:  # not a point: its bounds
-        geom = shapely.from_wkb(bytes(blob[start:]))
+        geom = shapely.from_wkb(wkb)
         if geom.is_empty:
             return None
         x0, y0, x1, y1 = geom.bounds
         return (x0 + x1) / 2, (y0 + y1) / 2
-    x, y = struct.unpack_from(f"{order}dd", blob, start + 5)
+    x, y = struct.unpack_from(f"{order}dd", wkb, 5)
     return None if (x != x or y != y) else (x, y)  # NaN coordinates: an empty point
 
 
@@ -307,10 +206,7 @@ def _register_functions(con: sqlite3.Connection) -> None:
 
 def _wkb_hex(blob: bytes | None) -> str | None:
     """The WKB of a GeoPackage geometry blob as hex (its header and envelope dropped)."""
-    if blob is None:
-        return None
-    start = 8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(blob[3] >> 1) & 0b111]
-    return bytes(blob[start:]).hex().upper()
+    return None if blob is None else wkb_of_blob(blob).hex().upper()
 
 
 _GPKG_MIGRATIONS = {
@@ -387,25 +283,10 @@ def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
     return applied
 
 
-def _gpkg_blobs(geoms: Sequence) -> list[bytes | None]:
-    """GeoPackage geometry blobs: header (magic, version, little-endian flag, SRS id, no
-    envelope) followed by the geometry's little-endian WKB."""
-    header = b"GP\x00\x01" + _SRS_ID.to_bytes(4, "little")
-    wkb = shapely.to_wkb(np.asarray(geoms, dtype=object), byte_order=1)
-    return [None if w is None else header + w for w in wkb]
-
-
 def _geoms_from_blobs(blobs: Iterable) -> np.ndarray:
     """Geometries from GeoPackage blobs written by any GeoPackage writer."""
-    out = []
-    for blob in blobs:
-        if blob is None:
-            out.append(None)
-            continue
-        flags = blob[3]
-        envelope = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(flags >> 1) & 0b111]
-        out.append(bytes(blob[8 + envelope:]))
-    return shapely.from_wkb(np.asarray(out, dtype=object))
+    return shapely.from_wkb(np.asarray([None if b is None else wkb_of_blob(b) for b in blobs],
+                                       dtype=object))
 
 
 # --- Connections ------------------------------------------------------------------------
@@ -453,41 +334,9 @@ def _store_errors(path: Path, doing: str) -> Iterator[None]:
 
 # --- Writing ----------------------------------------------------------------------------
 
-def _as_text(values: pd.Series, name: str) -> list:
-    if name in _DATE_COLUMNS:
-        stamps = pd.to_datetime(values, utc=True)
-        text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return [None if pd.isna(t) else t for t in text]
-    if name in _REAL_COLUMNS:
-        return [None if pd.isna(v) else float(v) for v in values]
-    if name in _BOOL_COLUMNS:
-        return [None if pd.isna(v) else bool(v) for v in values]
-    return ["" if pd.isna(v) else str(v) for v in values]
-
-
-def _rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tuple]]:
-    """Column names and row tuples to write; the last value is the row's content hash."""
-    absent = pd.Series(index=records.index, dtype=object)
-    data = {c: _as_text(records.get(c, absent), c) for c in layer.columns}
-    if layer.record_type.dated:
-        data["date_last"] = [e or d for d, e in zip(data["date"], data["date_end"],
-                                                    strict=True)]
-    if layer.geometry:
-        geoms = (records["geometry"].to_numpy() if "geometry" in records
-                 else shapely.points(records["lon"].to_numpy(float),
-                                     records["lat"].to_numpy(float)))
-        data["geom"] = _gpkg_blobs(geoms)
-    values = list(zip(*data.values(), strict=True))
-    if len(set(data["id"])) < len(values):  # an id twice in one batch: the last one wins
-        last = {ident: k for k, ident in enumerate(data["id"])}
-        values = [v for k, v in enumerate(values) if last[data["id"][k]] == k]
-    return [*data, "record_hash"], [(*v, hashlib.sha256(repr(v).encode()).hexdigest())
-                                    for v in values]
-
-
 def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> ImportReport:
     """Insert new ids, update changed ones, leave identical ones alone."""
-    names, rows = _rows(layer, records)
+    names, rows = stored_rows(layer, records)
     hash_at = names.index("record_hash")
     id_at = names.index("id")
     con.execute("CREATE TEMP TABLE IF NOT EXISTS incoming (id TEXT PRIMARY KEY, h TEXT)")
@@ -514,7 +363,7 @@ def _history_json_sql(layer: Layer, alias: str) -> str:
     """SQL of a stored row as a JSON object of its columns (the geometry as WKB hex)."""
     def value(c: str) -> str:
         column = f'{alias}."{c}"'
-        if c in _REAL_COLUMNS:  # every digit (SQLite's own text form keeps 15)
+        if c in REAL_COLUMNS:  # every digit (SQLite's own text form keeps 15)
             return f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%!.17g', {column}) END"
         return column
 
@@ -545,8 +394,6 @@ def _update_extent(con: sqlite3.Connection, layer: Layer) -> None:
             (layer.table,))
 
 
-#: How long an import waits for another import to finish before giving up, seconds.
-LOCK_WAIT_S = 1800.0
 _LOCK_POLL_S = 0.25
 
 
@@ -582,163 +429,19 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-class BatchWriter:
-    """Writes batches of records inside an import's transaction (see
-    :meth:`Store.importing`); ``reports`` sums what each table got. Each backend gives
-    its own ``_upsert``, ``restore_log`` and ``finish``."""
-
-    def __init__(self, con, who: str = "") -> None:
-        self._con = con
-        self._totals: dict[str, list[int]] = {}
-        self.cancelled = False
-        #: Who imports (the signed-in user, else the operating-system user).
-        self.who = who or current_user()
-        #: Whether the import is written to the log (not for a copy of a store).
-        self.logged = True
-        #: The log's report instead of the tables' counts (an import that was refused).
-        self.refused = ""
-
-    def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
-        raise NotImplementedError
-
-    def write(self, batches: dict[str, pd.DataFrame]) -> None:
-        """Upsert one batch of records per table (not yet committed)."""
-        for name, frame in batches.items():
-            if len(frame):
-                got = self._upsert(LAYERS[name], frame)
-                totals = self._totals.setdefault(name, [0, 0, 0])
-                for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
-                    totals[k] += n
-
-    def cancel(self) -> None:
-        """Write nothing: the transaction is rolled back at the end of the import."""
-        self.cancelled = True
-
-    @property
-    def reports(self) -> list[ImportReport]:
-        """Per table: inserted, updated, unchanged so far."""
-        return [ImportReport(name, *t) for name, t in self._totals.items()]
-
-    def report(self) -> str:
-        """The import log's words for this import."""
-        return f"refused: {self.refused}" if self.refused else "; ".join(map(str, self.reports))
-
-
-class StoreWriter(BatchWriter):
-    """The GeoPackage's writer."""
+class GeoPackageWriter(BatchWriter):
+    """The GeoPackage's writer: upserts through SQLite, keeps the layers' extents."""
 
     def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
         return _upsert(self._con, layer, records)
 
-    def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
-        """Write another store's import log and history as they are (a copy); the copy
-        itself is then not logged."""
-        self.logged = False
-        self._con.executemany(
-            "INSERT INTO imports (import_id, file, sha256, imported_at, imported_by, report) "
-            "VALUES (?, ?, ?, ?, ?, ?)", _plain_rows(imports[list(LOG_COLUMNS)]))
-        self._con.executemany(
-            "INSERT INTO history (history_id, table_name, id, version, record, record_hash, "
-            "replaced_at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            _plain_rows(history[list(HISTORY_COLUMNS)]))
-
-    def restore_views(self, views: pd.DataFrame, log: pd.DataFrame) -> None:
-        """Write another store's shared views and their log as they are (a copy)."""
-        from geo.views import VIEW_COLUMNS, VIEW_LOG_COLUMNS
-
-        for table, columns, frame in (("views", VIEW_COLUMNS, views),
-                                      ("view_log", VIEW_LOG_COLUMNS, log)):
-            self._con.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                f"({', '.join('?' * len(columns))})", _plain_rows(frame[list(columns)]))
-
-    def finish(self, file: str, sha256: str) -> None:
-        """Update the tables' extents and log the import (inside the transaction)."""
-        for name in self._totals:
+    def _after_write(self, tables) -> None:
+        for name in tables:
             _update_extent(self._con, LAYERS[name])
-        if not self.logged:
-            return
-        cursor = self._con.execute(
-            "INSERT INTO imports (file, sha256, imported_at, report, imported_by) "
-            "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'), ?, ?)",
-            (file, sha256, self.report(), self.who))
-        self._con.execute("UPDATE history SET import_id = ? WHERE import_id IS NULL",
-                          (cursor.lastrowid,))
 
 
-# --- The store --------------------------------------------------------------------------
-
-class StoreReads:
-    """The reads both backends share, written once over each backend's ``_read`` (a
-    table's rows for a ``WHERE`` fragment), ``_where`` (a filter's SQL part) and
-    ``_count``; ``_PARAM`` and ``_fragment`` are its placeholder and SQL text type."""
-
-    _PARAM = "?"
-
-    @staticmethod
-    def _fragment(text: str):
-        return text
-
-    def _read(self, layer: Layer, where, params: list, columns: Sequence[str] | None,
-              order=None) -> pd.DataFrame:
-        raise NotImplementedError
-
-    def _where(self, filters: IncidentFilter) -> tuple:
-        raise NotImplementedError
-
-    def _count(self, where, params: list) -> int:
-        raise NotImplementedError
-
-    def incidents(self, filters: IncidentFilter | None = None, *,
-                  columns: Sequence[str] | None = None,
-                  newest: int | None = None) -> pd.DataFrame:
-        """The incidents a filter selects (every one without a filter), every column or
-        ``columns``; ``newest``: only that many, the most recent first.
-
-        The period, types, airspaces, confidence, distance and the area's box are SQL
-        on indexed columns; a drawn polygon and a ring around a place then drop the
-        box's rows outside them (with ``newest``, among the box's newest rows)."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return self._read(INCIDENTS, self._fragment("WHERE 1 = 0"), [], columns)
-        where, params = self._where(filters)
-        order = "ORDER BY fid"
-        if newest is not None:  # only the most recent ones
-            order = f"ORDER BY date DESC, fid LIMIT {self._PARAM}"
-            params = [*params, int(newest)]
-        wanted = list(columns) if columns else None
-        if wanted and filters.has_outline:
-            wanted = list(dict.fromkeys([*wanted, "lon", "lat"]))
-        found = apply_outline(filters, self._read(INCIDENTS, where, params, wanted,
-                                                  self._fragment(order)))
-        return found[list(columns)] if columns else found
-
-    def count_incidents(self, filters: IncidentFilter | None = None) -> int:
-        """How many incidents a filter selects."""
-        filters = filters or IncidentFilter()
-        if filters.is_empty():
-            return 0
-        if filters.has_outline:
-            return len(self.incidents(filters, columns=["lon", "lat"]))
-        return self._count(*self._where(filters))
-
-    def record(self, table: str, ident: str) -> pd.DataFrame:
-        """The record ``ident`` of a table (one row, or none)."""
-        return self._read(LAYERS[table], self._fragment(f"WHERE id = {self._PARAM}"),
-                          [ident], None)
-
-    def incident(self, ident: str) -> pd.Series | None:
-        """One incident by id, every column; None when there is no such id."""
-        found = self.record("incidents", ident)
-        return None if found.empty else found.iloc[0]
-
-    def records(self, table: str) -> pd.DataFrame:
-        """Every record of a table; line tables come with shapely ``geometry``."""
-        return self._read(LAYERS[table], self._fragment(""), [], None)
-
-
-class Store(StoreReads):
-    """An incident store file. Create it with :func:`open_store`."""
+class GeoPackageStore(StoreBase):
+    """An incident store file. Open it with :func:`geo.store.open_store`."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -755,23 +458,14 @@ class Store(StoreReads):
         """A new connection (one per thread; the caller closes it)."""
         return _connect(self.path)
 
-    def write(self, batches: dict[str, pd.DataFrame], *, file: str = "",
-              sha256: str = "") -> list[ImportReport]:
-        """Upsert records into several tables in one transaction, logged in ``imports``.
-
-        ``batches`` maps a table name (see :data:`LAYERS`) to its valid records.
-        """
-        with self.importing(file=file, sha256=sha256) as writer:
-            writer.write(batches)
-        return writer.reports
-
     @contextmanager
     def importing(self, *, file: str = "", sha256: str = "",
                   on_wait: Callable[[str], None] | None = None,
-                  lock_wait_s: float | None = None, who: str = "") -> Iterator[StoreWriter]:
+                  lock_wait_s: float | None = None,
+                  who: str = "") -> Iterator[GeoPackageWriter]:
         """One import as a transaction: batches written through the yielded writer are
         committed together at the end of the block, logged in ``imports``, or not at
-        all (an error, or :meth:`StoreWriter.cancel`).
+        all (an error, or :meth:`BatchWriter.cancel`).
 
         The store has one writer at a time: another import's lock is waited for (up to
         ``lock_wait_s``, default :data:`LOCK_WAIT_S`), and ``on_wait`` is told once.
@@ -781,7 +475,7 @@ class Store(StoreReads):
             _begin_write(con, self.path, on_wait,
                          LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
             identity = _file_identity(self.path)
-            writer = StoreWriter(con, who)
+            writer = GeoPackageWriter(con, self.PARAM, who)
             try:
                 yield writer
                 if not writer.cancelled:
@@ -796,104 +490,48 @@ class Store(StoreReads):
                 raise
             con.execute("ROLLBACK" if writer.cancelled else "COMMIT")
 
-    def counts(self) -> dict[str, int]:
-        """Number of records in each table."""
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a transaction holding the store's write lock (so the rows it
+        reads stay as read until it ends), committed at the end of the block or rolled
+        back on an error."""
         with closing(self.connect()) as con:
-            return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-                    for name in LAYERS}
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
 
     def incidents_query_plan(self, filters: IncidentFilter) -> str:
         """SQLite's plan for :meth:`incidents` with a filter (to check index use)."""
         where, params = _where(filters)
-        with closing(self.connect()) as con:
-            rows = con.execute(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
-            return "\n".join(r[-1] for r in rows)
+        rows = self.query(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
+        return "\n".join(r[-1] for r in rows)
 
     def version(self) -> tuple[int, float]:
         """Changes whenever an import commits: (last import id, file modification time).
         Caches key on it."""
-        with closing(self.connect()) as con:
-            last = con.execute("SELECT max(import_id) FROM imports").fetchone()[0] or 0
+        last = self.query("SELECT max(import_id) FROM imports")[0][0] or 0
         return last, self.path.stat().st_mtime
-
-    def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        """Earliest start and latest end of the incidents (None when empty)."""
-        with closing(self.connect()) as con:
-            low, high = con.execute("SELECT min(date), max(date_last) FROM incidents"
-                                    ).fetchone()
-        return (pd.Timestamp(low) if low else None, pd.Timestamp(high) if high else None)
-
-    def distinct(self, column: str) -> list[str]:
-        """Distinct non-empty values of an incident column, sorted."""
-        if column not in INCIDENTS.columns:
-            msg = f"unknown incident column {column!r}"
-            raise InputError(msg)
-        with closing(self.connect()) as con:
-            rows = con.execute(f'SELECT DISTINCT "{column}" FROM incidents '
-                               f'WHERE "{column}" != \'\' ORDER BY 1').fetchall()
-        return [r[0] for r in rows]
-
-
-    def history_rows(self, table: str, ident: str) -> list[tuple]:
-        """The replaced versions of a record, oldest first: (version, record as JSON,
-        replaced at, import id, file of that import, who imported it)."""
-        with closing(self.connect()) as con:
-            return con.execute(
-                "SELECT h.version, h.record, h.replaced_at, h.import_id, i.file, "
-                "i.imported_by FROM history h LEFT JOIN imports i USING (import_id) "
-                "WHERE h.table_name = ? AND h.id = ? ORDER BY h.version",
-                (table, ident)).fetchall()
-
-    def imports(self) -> pd.DataFrame:
-        """The import log: id, file, SHA-256, when, who, what it did."""
-        with closing(self.connect()) as con:
-            return pd.read_sql_query(
-                f"SELECT {', '.join(LOG_COLUMNS)} FROM imports ORDER BY import_id", con)
-
-    def dump_log(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The import log and the record history, every row (for a copy)."""
-        with closing(self.connect()) as con:
-            history = pd.read_sql_query(
-                f"SELECT {', '.join(HISTORY_COLUMNS)} FROM history ORDER BY history_id", con)
-        return self.imports(), history
 
     @staticmethod
     def _where(filters: IncidentFilter) -> tuple[str, list]:
         return _where(filters)
 
-    def _count(self, where: str, params: list) -> int:
-        with closing(self.connect()) as con:
-            return con.execute(f"SELECT count(*) FROM incidents {where}", params).fetchone()[0]
-
     def _read(self, layer: Layer, where: str, params: list,
-              columns: Sequence[str] | None, order: str | None = None) -> pd.DataFrame:
+              columns=None, order: str | None = None) -> pd.DataFrame:
         order = order or "ORDER BY fid"
-        wanted = list(columns) if columns else layer.columns
-        unknown = sorted(set(wanted) - set(layer.columns))
-        if unknown:
-            msg = f"unknown column(s) {unknown} of {layer.table}; known: {layer.columns}"
-            raise InputError(msg)
+        wanted = self._checked_columns(layer, columns)
         geom = layer.geometry and layer.geometry != "POINT"
         select = ", ".join(f'"{c}"' for c in wanted) + (", geom" if geom else "")
         with closing(self.connect()) as con:
             frame = pd.read_sql_query(f'SELECT {select} FROM "{layer.table}" {where} {order}',
                                       con, params=params)
-        for c in _DATE_COLUMNS:
-            if c in frame:
-                frame[c] = pd.to_datetime(frame[c], utc=True, format="ISO8601")
-        for c in _BOOL_COLUMNS & set(frame.columns):
-            frame[c] = frame[c].astype("boolean")
         if geom:
             frame["geometry"] = _geoms_from_blobs(frame.pop("geom"))
-        return frame
-
-
-def _timestamp_text(value: str | pd.Timestamp, *, end_of_day: bool) -> str:
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    if end_of_day and stamp == stamp.normalize():
-        stamp = stamp + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self._typed(frame)
 
 
 def _where(filters: IncidentFilter) -> tuple[str, list]:
@@ -903,10 +541,10 @@ def _where(filters: IncidentFilter) -> tuple[str, list]:
     params: list = []
     if filters.start is not None:  # the incident's period overlaps the range
         clauses.append("date_last >= ?")
-        params.append(_timestamp_text(filters.start, end_of_day=False))
+        params.append(timestamp_text(filters.start, end_of_day=False))
     if filters.end is not None:
         clauses.append("date <= ?")
-        params.append(_timestamp_text(filters.end, end_of_day=True))
+        params.append(timestamp_text(filters.end, end_of_day=True))
     if filters.near is not None:
         column, km = filters.near_column
         clauses.append(f"{column} <= ?")
@@ -928,7 +566,7 @@ def _where(filters: IncidentFilter) -> tuple[str, list]:
     return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def create_store(path: Path) -> Store:
+def create_store(path: Path) -> GeoPackageStore:
     """Create an empty store at ``path`` (which must not exist)."""
     path = Path(path)
     if path.exists():
@@ -940,48 +578,10 @@ def create_store(path: Path) -> Store:
         con.commit()
     with closing(sqlite3.connect(path, isolation_level=None)) as con:
         _migrate_gpkg(con)
-    return Store(path)
+    return GeoPackageStore(path)
 
 
-def is_store_url(location: object) -> bool:
-    """Whether a store location is a PostgreSQL URL (the PostGIS team store) rather than
-    a GeoPackage file."""
-    return str(location).startswith(("postgresql://", "postgres://"))
-
-
-def store_location(location: str | Path | None = None) -> str | Path:
-    """The store to use: ``location``, else ``$FLANKWATCH_STORE``, else the default
-    file; a ``postgresql://`` URL stays text, anything else is a path."""
-    chosen = location or os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE_PATH
-    return str(chosen) if is_store_url(chosen) else Path(chosen)
-
-
-def open_store(path: str | Path | None = None, *, seeds_dir: Path | None = None):
-    """Open the store: a GeoPackage file (on first use created and loaded with the seed
-    records), or a PostGIS team store from a ``postgresql://`` URL (whose tables
-    ``python -m geo store init`` creates).
-
-    A new GeoPackage is built beside its final path and renamed into place, so two
-    processes starting at once never see a half-built store.
-    """
-    location = store_location(path)
-    if isinstance(location, str):
-        from geo.postgis import open_postgis
-
-        return open_postgis(location)
-    target = location
-    if target.exists():
-        return check_store(target)
-    from geo.records import load_directory  # records build on the store's definitions
-
-    with _store_errors(target, "cannot create it"):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _create_from_seeds(target, load_directory(seeds_dir or SEEDS_DIR))
-    log.info("created the store %s from the seed records", target)
-    return Store(target)
-
-
-def check_store(path: Path) -> Store:
+def check_store(path: Path) -> GeoPackageStore:
     """The store at ``path``, after checking that it is one (a GeoPackage with the
     store's tables); else a :class:`StoreError` saying what it is instead."""
     if path.is_dir():
@@ -1005,11 +605,13 @@ def check_store(path: Path) -> Store:
         applied = _migrate_gpkg(con)
     if applied:
         log.info("store %s: schema upgraded (versions %s)", path, applied)
-    return Store(path)
+    return GeoPackageStore(path)
 
 
-def _create_from_seeds(target: Path, seeds) -> None:
-    """Build a store of the seed records beside ``target``, then rename it into place."""
+def create_from_seeds(target: Path, seeds) -> None:
+    """Build a store of the seed records (a ``geo.records.RecordSet``) beside
+    ``target``, then rename it into place, so two processes starting at once never see
+    a half-built store."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)

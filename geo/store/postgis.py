@@ -2,7 +2,8 @@
 
 Opened from a ``postgresql://`` URL (e.g. ``postgresql://flankwatch@/flankwatch?
 host=/run/postgresql``), with :func:`geo.store.open_store`. It offers what
-:class:`geo.store.Store` offers, with the same semantics:
+:class:`geo.store.gpkg.GeoPackageStore` offers (the contract of :mod:`geo.store.base`), with
+the same semantics:
 
 - an import is one transaction; imports into one store take turns (a transaction-level
   advisory lock), so concurrent importers never lose a record and never see a conflict;
@@ -18,11 +19,10 @@ The schema is the project's: :data:`SCHEMA_VERSION` in ``schema_version``, creat
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from urllib.parse import unquote, urlsplit
 
 import numpy as np
@@ -32,31 +32,27 @@ import shapely
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from geo.errors import InputError, StoreError
+from geo.errors import StoreError
 from geo.filters import IncidentFilter
-from geo.store import (
-    _BOOL_COLUMNS,
-    _DATE_COLUMNS,
-    _REAL_COLUMNS,
-    HISTORY_COLUMNS,
-    INCIDENTS,
+from geo.schema import column_kind
+from geo.store.base import (
     LAYERS,
     LOCK_WAIT_S,
-    LOG_COLUMNS,
     SCHEMA_VERSION,
     BatchWriter,
     ImportReport,
     Layer,
-    StoreReads,
-    _plain_rows,
-    _rows,
-    _timestamp_text,
+    StoreBase,
+    stored_rows,
+    timestamp_text,
 )
 
 log = logging.getLogger(__name__)
 
 #: Key of the advisory lock that makes imports take turns.
 _IMPORT_LOCK = 0x464C4B57  # "FLKW"
+#: Key of the advisory lock that makes changes of the shared views take turns.
+_VIEWS_LOCK = 0x464C5657  # "FLVW"
 _BY_FID = sql.SQL("ORDER BY fid")
 #: A timestamptz column as ISO 8601 text in UTC (the GeoPackage's form).
 _UTC_TEXT = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -102,14 +98,13 @@ def _reason(exc: Exception, url: str) -> str:
                        else m[0], text)
 
 
+#: PostgreSQL's type of each kind of column (see ``geo.schema.column_kind``).
+_SQL_TYPES = {"date": "timestamptz", "real": "double precision", "bool": "boolean",
+              "text": "text"}
+
+
 def _column_type(name: str) -> str:
-    if name in _DATE_COLUMNS or name == "date_last":
-        return "timestamptz"
-    if name in _REAL_COLUMNS:
-        return "double precision"
-    if name in _BOOL_COLUMNS:
-        return "boolean"
-    return "text"
+    return "timestamptz" if name == "date_last" else _SQL_TYPES[column_kind(name)]
 
 
 def _table_sql(layer: Layer) -> list[sql.Composable]:
@@ -152,7 +147,7 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
     ],
     # the GeoPackage's R-tree on positions; here the GiST indexes of version 1 serve
     3: lambda: [],
-    # shared views (geo.views): times as the same ISO 8601 text the GeoPackage keeps
+    # shared views (geo.store.views): times as the same ISO 8601 text the GeoPackage keeps
     4: lambda: [
         sql.SQL("CREATE TABLE views (view_id text PRIMARY KEY, name text NOT NULL UNIQUE, "
                 "query text NOT NULL, owner text NOT NULL, created_at text NOT NULL, "
@@ -216,73 +211,24 @@ def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
 
 
 class PostgisWriter(BatchWriter):
-    """The team store's writer (see :class:`geo.store.BatchWriter`)."""
+    """The team store's writer: upserts through COPY and one merge per batch; after a
+    copy, the id counters move past the copied ids."""
 
     def _upsert(self, layer: Layer, records: pd.DataFrame) -> ImportReport:
         return _upsert(self._con, layer, records)
 
-    def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
-        """Write another store's import log and history as they are (a copy); the copy
-        itself is then not logged, and the id counters move past the copied ids."""
-        self.logged = False
-        with self._con.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO imports (import_id, file, sha256, imported_at, imported_by, "
-                "report) VALUES (%s, %s, %s, %s, %s, %s)",
-                _plain_rows(imports[list(LOG_COLUMNS)]))
-            cursor.executemany(
-                "INSERT INTO history (history_id, table_name, id, version, record, "
-                "record_hash, replaced_at, import_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                _plain_rows(history[list(HISTORY_COLUMNS)]))
-        for table, column in (("imports", "import_id"), ("history", "history_id")):
+    def _after_restore(self, counters) -> None:
+        for table, column in counters:
             self._con.execute(sql.SQL(
                 "SELECT setval(pg_get_serial_sequence(%s, %s), "
                 "coalesce((SELECT max({}) FROM {}), 0) + 1, false)").format(
                     sql.Identifier(column), sql.Identifier(table)), (table, column))
 
-    def restore_views(self, views: pd.DataFrame, log: pd.DataFrame) -> None:
-        """As :meth:`geo.store.StoreWriter.restore_views`; the log's id counter moves past
-        the copied ids."""
-        from geo.views import VIEW_COLUMNS, VIEW_LOG_COLUMNS
-
-        with self._con.cursor() as cursor:
-            for table, columns, frame in (("views", VIEW_COLUMNS, views),
-                                          ("view_log", VIEW_LOG_COLUMNS, log)):
-                cursor.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
-                    sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-                    _plain_rows(frame[list(columns)]))
-        self._con.execute("SELECT setval(pg_get_serial_sequence('view_log', 'log_id'), "
-                          "coalesce((SELECT max(log_id) FROM view_log), 0) + 1, false)")
-
-    def finish(self, file: str, sha256: str) -> None:
-        """Log the import (inside the transaction)."""
-        if not self.logged:
-            return
-        import_id = self._con.execute(
-            "INSERT INTO imports (file, sha256, report, imported_by) VALUES (%s, %s, %s, %s) "
-            "RETURNING import_id",
-            (file, sha256, self.report(), self.who)).fetchone()[0]
-        self._con.execute("UPDATE history SET import_id = %s WHERE import_id IS NULL",
-                          (import_id,))
-
-
-def _copy_text(value) -> str:
-    """One value in COPY's text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, float):
-        return repr(value)
-    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r"))
-
 
 def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> ImportReport:
     """Insert new ids, update changed ones, leave identical ones alone: the batch is
     copied into a temporary table, then merged in one statement."""
-    names, rows = _rows(layer, records)
+    names, rows = stored_rows(layer, records)
     if "geom" in names:  # the GeoPackage blob's 8-byte header off: plain WKB
         at = names.index("geom")
         rows = [(*r[:at], None if r[at] is None else bytes(r[at][8:]).hex(), *r[at + 1:])
@@ -293,12 +239,10 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
     con.execute(sql.SQL("CREATE TEMP TABLE incoming ({}, ordinal bigserial) ON COMMIT DROP")
                 .format(sql.SQL(", ").join(
                     sql.SQL("{} text").format(sql.Identifier(n)) for n in names)))
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_text(v) for v in row) + "\n")
     with con.cursor().copy(sql.SQL("COPY pg_temp.incoming ({}) FROM STDIN").format(
             sql.SQL(", ").join(map(sql.Identifier, names)))) as copy:
-        copy.write(buffer.getvalue())
+        for row in rows:
+            copy.write_row(row)
     old = dict(con.execute(sql.SQL(
         "SELECT DISTINCT s.id, s.record_hash FROM pg_temp.incoming i JOIN {} s "
         "ON s.id = i.id"
@@ -336,7 +280,7 @@ def _history_json(layer: Layer) -> sql.Composable:
     pairs = []
     for name in layer.columns:
         column = sql.SQL("s.{}").format(sql.Identifier(name))
-        if name in _DATE_COLUMNS:
+        if column_kind(name) == "date":
             column = sql.SQL("to_char({} AT TIME ZONE 'UTC', "
                              "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')").format(column)
         pairs += [sql.Literal(name), column]
@@ -359,8 +303,11 @@ def _keep_history(con: psycopg.Connection, layer: Layer) -> None:
         (layer.table, layer.table))
 
 
-class PostgisStore(StoreReads):
+class PostgisStore(StoreBase):
     """A team store on PostgreSQL + PostGIS. Open it with :func:`geo.store.open_store`."""
+
+    PARAM = "%s"
+    _fragment = staticmethod(sql.SQL)
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -377,12 +324,9 @@ class PostgisStore(StoreReads):
         """A new connection (the caller closes it)."""
         return _connect(self.url)
 
-    def write(self, batches: dict[str, pd.DataFrame], *, file: str = "",
-              sha256: str = "") -> list[ImportReport]:
-        """Upsert records into several tables in one transaction, logged in ``imports``."""
-        with self.importing(file=file, sha256=sha256) as writer:
-            writer.write(batches)
-        return writer.reports
+    @staticmethod
+    def _time_text(column: str) -> str:
+        return _UTC_TEXT.format(column)
 
     @contextmanager
     def importing(self, *, file: str = "", sha256: str = "",
@@ -403,7 +347,7 @@ class PostgisStore(StoreReads):
                     con.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                         sql.Literal(f"{timeout_ms}ms")))
                     con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
-                writer = PostgisWriter(con, who)
+                writer = PostgisWriter(con, self.PARAM, who)
                 yield writer
                 if writer.cancelled:
                     raise _CancelledError
@@ -422,28 +366,23 @@ class PostgisStore(StoreReads):
         finally:
             con.close()
 
-    def counts(self) -> dict[str, int]:
-        """Number of records in each table."""
-        with self.connect() as con:
-            return {name: con.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(name))).fetchone()[0] for name in LAYERS}
-
-    _PARAM = "%s"
-    _fragment = staticmethod(sql.SQL)
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """A connection in a transaction that changes of the shared views take turns
+        on (a transaction-level advisory lock), committed at the end of the block or
+        rolled back on an error."""
+        with closing(self.connect()) as con, con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(%s)", (_VIEWS_LOCK,))
+            yield con
 
     @staticmethod
     def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
         return _where(filters)
 
-    def _count(self, where: sql.Composable, params: list) -> int:
-        with self.connect() as con:
-            return con.execute(sql.SQL("SELECT count(*) FROM incidents {}").format(where),
-                               params).fetchone()[0]
-
     def incidents_query_plan(self, filters: IncidentFilter) -> str:
         """PostgreSQL's plan for :meth:`incidents` with a filter (to check index use)."""
         where, params = _where(filters)
-        with self.connect() as con:
+        with closing(self.connect()) as con:
             con.execute("SET enable_seqscan = off")  # small tables: show the usable index
             rows = con.execute(sql.SQL("EXPLAIN SELECT * FROM incidents {}").format(where),
                                params).fetchall()
@@ -451,91 +390,31 @@ class PostgisStore(StoreReads):
 
     def version(self) -> tuple[int, float]:
         """Changes whenever an import commits (caches key on it)."""
-        with self.connect() as con:
-            last, when = con.execute(
-                "SELECT coalesce(max(import_id), 0), extract(epoch FROM max(imported_at)) "
-                "FROM imports").fetchone()
+        (last, when), = self.query(
+            "SELECT coalesce(max(import_id), 0), extract(epoch FROM max(imported_at)) "
+            "FROM imports")
         return int(last), float(when or 0.0)
-
-    def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-        """Earliest start and latest end of the incidents (None when empty)."""
-        with self.connect() as con:
-            low, high = con.execute("SELECT min(date), max(date_last) FROM incidents"
-                                    ).fetchone()
-        return (pd.Timestamp(low).tz_convert("UTC") if low else None,
-                pd.Timestamp(high).tz_convert("UTC") if high else None)
-
-    def distinct(self, column: str) -> list[str]:
-        """Distinct non-empty values of an incident column, sorted."""
-        if column not in INCIDENTS.columns:
-            msg = f"unknown incident column {column!r}"
-            raise InputError(msg)
-        with self.connect() as con:
-            rows = con.execute(sql.SQL(
-                "SELECT DISTINCT {0} FROM incidents WHERE {0} <> '' ORDER BY 1"
-            ).format(sql.Identifier(column))).fetchall()
-        return [r[0] for r in rows]
-
-    def history_rows(self, table: str, ident: str) -> list[tuple]:
-        """As :meth:`geo.store.Store.history_rows`."""
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT h.version, h.record, h.replaced_at, h.import_id, i.file, "
-                "i.imported_by FROM history h LEFT JOIN imports i USING (import_id) "
-                "WHERE h.table_name = %s AND h.id = %s ORDER BY h.version",
-                (table, ident)).fetchall()
-        return [(v, r, pd.Timestamp(at).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
-                 imp, f, who) for v, r, at, imp, f, who in rows]
-
-    def imports(self) -> pd.DataFrame:
-        """The import log: id, file, SHA-256, when, who, what it did."""
-        with self.connect() as con:
-            rows = con.execute(
-                f"SELECT import_id, file, sha256, {_UTC_TEXT.format('imported_at')}, "
-                "imported_by, report FROM imports ORDER BY import_id").fetchall()
-        return pd.DataFrame(rows, columns=list(LOG_COLUMNS))
-
-    def dump_log(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The import log and the record history, every row (for a copy)."""
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT history_id, table_name, id, version, record, record_hash, "
-                f"{_UTC_TEXT.format('replaced_at')}, import_id FROM history "
-                "ORDER BY history_id").fetchall()
-        return self.imports(), pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
     def _read(self, layer: Layer, where: sql.Composable, params: list,
               columns: Sequence[str] | None,
               order: sql.Composable | None = None) -> pd.DataFrame:
         order = order or _BY_FID
-        wanted = list(columns) if columns else layer.columns
-        unknown = sorted(set(wanted) - set(layer.columns))
-        if unknown:
-            msg = f"unknown column(s) {unknown} of {layer.table}; known: {layer.columns}"
-            raise InputError(msg)
+        wanted = self._checked_columns(layer, columns)
         geom = layer.geometry and layer.geometry != "POINT"
         select = [sql.Identifier(c) for c in wanted]
         if geom:
             select.append(sql.SQL("ST_AsBinary(geom)"))
         query = sql.SQL("SELECT {} FROM {} {} {}").format(
             sql.SQL(", ").join(select), sql.Identifier(layer.table), where, order)
-        with self.connect() as con:
-            cursor = con.execute(query, params)
-            rows = cursor.fetchall()
+        with closing(self.connect()) as con:
+            rows = con.execute(query, params).fetchall()
         names = [*wanted, *(["geom"] if geom else [])]
         frame = pd.DataFrame.from_records(rows, columns=names)
-        for c in _DATE_COLUMNS:
-            if c in frame:
-                frame[c] = pd.to_datetime(frame[c], utc=True)
-        for c in _BOOL_COLUMNS & set(frame.columns):
-            frame[c] = frame[c].astype("boolean")
-        for c in _REAL_COLUMNS & set(frame.columns):
-            frame[c] = frame[c].astype(float)
         if geom:
             blobs = np.asarray([None if b is None else bytes(b) for b in frame.pop("geom")],
                                dtype=object)
             frame["geometry"] = shapely.from_wkb(blobs)
-        return frame
+        return self._typed(frame)
 
 
 class _CancelledError(Exception):
@@ -549,10 +428,10 @@ def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
     params: list = []
     if filters.start is not None:
         clauses.append(sql.SQL("date_last >= %s"))
-        params.append(_timestamp_text(filters.start, end_of_day=False))
+        params.append(timestamp_text(filters.start, end_of_day=False))
     if filters.end is not None:
         clauses.append(sql.SQL("date <= %s"))
-        params.append(_timestamp_text(filters.end, end_of_day=True))
+        params.append(timestamp_text(filters.end, end_of_day=True))
     if filters.near is not None:
         column, km = filters.near_column
         clauses.append(sql.SQL("{} <= %s").format(sql.Identifier(column)))

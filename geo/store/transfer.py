@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from geo import views
 from geo.errors import InputError
-from geo.store import LAYERS, ImportReport, check_store, create_store, open_store, store_location
+from geo.store import open_store, store_location, views
+from geo.store.base import LAYERS, ImportReport
+from geo.store.gpkg import check_store, create_store
 
 
 def _source(location: str | Path):

@@ -3,7 +3,8 @@
 A view is the dashboard's URL state (filters, layers, map position, selected incident,
 area, playback) as a mapping of query parameters, stored as JSON under a name the team
 sees. Its id never changes (the stable link ``?shared=ID``); its owner or an admin may
-rename or delete it. Every change is written to ``view_log`` with who made it.
+rename or delete it. Every change is written to ``view_log`` with who made it, in one
+transaction of the store's (``store.transaction()``) in which view changes take turns.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import secrets
 import unicodedata
 from collections.abc import Mapping
-from contextlib import closing
 from dataclasses import dataclass
 
 import pandas as pd
@@ -87,10 +87,6 @@ def _refuse_look_alike(run, name: str, view_id: str | None) -> None:
         raise InputError(msg)
 
 
-def _sql(store, text: str) -> str:
-    return text.replace("?", store._PARAM)
-
-
 def _view(row) -> SharedView:
     view_id, name, query, owner, created, updated = row
     return SharedView(view_id, name, json.loads(query), owner, created, updated)
@@ -98,53 +94,46 @@ def _view(row) -> SharedView:
 
 def list_views(store) -> list[SharedView]:
     """Every shared view, by name."""
-    with closing(store.connect()) as con:
-        rows = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY name"
-                           ).fetchall()
+    rows = store.query(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY name")
     return [_view(r) for r in rows]
 
 
 def get_view(store, view_id: str) -> SharedView | None:
-    with closing(store.connect()) as con:
-        row = con.execute(_sql(store, f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
-                                      "WHERE view_id = ?"), (str(view_id),)).fetchone()
-    return _view(row) if row else None
+    rows = store.query(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
+                        f"WHERE view_id = {store.PARAM}", (str(view_id),))
+    return _view(rows[0]) if rows else None
 
 
 def _change(store, view_id: str | None, change) -> None:
-    """One transaction (an explicit BEGIN IMMEDIATE on SQLite, whose connections here are
-    in autocommit mode; psycopg opens one itself): ``change(run, current)`` gets a
-    function running a statement and the view's current row, read inside the
-    transaction and locked (None when there is none, or for a new view)."""
-    with closing(store.connect()) as con:
-        sqlite = store._PARAM == "?"
-        if sqlite:
-            con.execute("BEGIN IMMEDIATE")  # the write lock, before the row is read
-        try:
-            current = None
-            if view_id is not None:
-                row = con.execute(_sql(store, f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
-                                              "WHERE view_id = ?" + ("" if sqlite else
-                                                                     " FOR UPDATE")),
-                                  (view_id,)).fetchone()
-                current = _view(row) if row else None
-            change(lambda text, params: con.execute(_sql(store, text), params), current)
-        except Exception as exc:
-            con.rollback()
-            if isinstance(exc, InputError):
-                raise
-            if "unique" in str(exc).lower():
-                msg = "a shared view of that name exists already; choose another name"
-                raise InputError(msg) from exc
-            reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
-            msg = f"the shared views could not be changed: {reason}"
-            raise StoreError(msg) from exc
-        con.commit()
+    """One transaction of the store's, in which changes of the views take turns:
+    ``change(run, current)`` gets a function running a statement (written with
+    ``store.PARAM``) and the view's current row, read inside the transaction (None when
+    there is none, or for a new view)."""
+    try:
+        with store.transaction() as con:
+            current = get_view_in(con, store, view_id) if view_id is not None else None
+            change(lambda text, params: con.execute(text, params), current)
+    except InputError:
+        raise
+    except Exception as exc:
+        if "unique" in str(exc).lower():
+            msg = "a shared view of that name exists already; choose another name"
+            raise InputError(msg) from exc
+        reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
+        msg = f"the shared views could not be changed: {reason}"
+        raise StoreError(msg) from exc
 
 
-def _log(run, view_id: str, action: str, name: str, query: dict, who: str) -> None:
-    run("INSERT INTO view_log (view_id, action, name, query, who, at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
+def get_view_in(con, store, view_id: str) -> SharedView | None:
+    """A view as a transaction's connection reads it."""
+    row = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
+                      f"WHERE view_id = {store.PARAM}", (view_id,)).fetchone()
+    return _view(row) if row else None
+
+
+def _log(run, p: str, view_id: str, action: str, name: str, query: dict, who: str) -> None:
+    run(f"INSERT INTO view_log (view_id, action, name, query, who, at) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
         (view_id, action, name, json.dumps(query, sort_keys=True), who, _now()))
 
 
@@ -155,12 +144,15 @@ def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedVie
     now = _now()
     view = SharedView(secrets.token_urlsafe(9), name, plain, who, now, now)
 
+    p = store.PARAM
+
     def change(run, _):
         _refuse_look_alike(run, name, None)
         run("INSERT INTO views (view_id, name, query, owner, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (view.view_id, name, json.dumps(plain, sort_keys=True),
-                                          who, view.created_at, view.updated_at))
-        _log(run, view.view_id, "saved", name, plain, who)
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+            (view.view_id, name, json.dumps(plain, sort_keys=True), who, view.created_at,
+             view.updated_at))
+        _log(run, p, view.view_id, "saved", name, plain, who)
 
     _change(store, None, change)
     return view
@@ -178,38 +170,37 @@ def _check_owner(view: SharedView | None, view_id: str, who: str, admin: bool) -
 def rename_view(store, view_id: str, name: str, who: str, *, admin: bool = False) -> None:
     """Rename a view (its owner, or an admin)."""
     name = check_name(name)
+    p = store.PARAM
 
     def change(run, view):
         _check_owner(view, view_id, who, admin)
         _refuse_look_alike(run, name, view_id)
-        run("UPDATE views SET name = ?, updated_at = ? WHERE view_id = ?",
+        run(f"UPDATE views SET name = {p}, updated_at = {p} WHERE view_id = {p}",
             (name, _now(), view_id))
-        _log(run, view_id, "renamed", name, view.query, who)
+        _log(run, p, view_id, "renamed", name, view.query, who)
 
     _change(store, view_id, change)
 
 
 def delete_view(store, view_id: str, who: str, *, admin: bool = False) -> None:
     """Delete a view (its owner, or an admin); its log stays."""
+    p = store.PARAM
+
     def change(run, view):
         _check_owner(view, view_id, who, admin)
-        run("DELETE FROM views WHERE view_id = ?", (view_id,))
-        _log(run, view_id, "deleted", view.name, view.query, who)
+        run(f"DELETE FROM views WHERE view_id = {p}", (view_id,))
+        _log(run, p, view_id, "deleted", view.name, view.query, who)
 
     _change(store, view_id, change)
 
 
 def view_log(store) -> pd.DataFrame:
     """Every change to the shared views, oldest first."""
-    with closing(store.connect()) as con:
-        rows = con.execute(f"SELECT {', '.join(VIEW_LOG_COLUMNS)} FROM view_log ORDER BY log_id"
-                           ).fetchall()
+    rows = store.query(f"SELECT {', '.join(VIEW_LOG_COLUMNS)} FROM view_log ORDER BY log_id")
     return pd.DataFrame(rows, columns=list(VIEW_LOG_COLUMNS))
 
 
 def dump(store) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every shared view and every line of their log, as stored (for a copy)."""
-    with closing(store.connect()) as con:
-        views = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY view_id"
-                            ).fetchall()
+    views = store.query(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views ORDER BY view_id")
     return (pd.DataFrame(views, columns=list(VIEW_COLUMNS)), view_log(store))

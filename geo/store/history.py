@@ -17,7 +17,8 @@ import pandas as pd
 import shapely
 
 from geo.errors import InputError
-from geo.store import _BOOL_COLUMNS, _DATE_COLUMNS, _REAL_COLUMNS, LAYERS, _as_text
+from geo.schema import BOOL_COLUMNS, DATE_COLUMNS, REAL_COLUMNS
+from geo.store.base import LAYERS, as_stored
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,9 @@ def comparable(table: str, values: dict) -> dict:
     out = {}
     for column in layer.columns:
         value = values.get(column)
-        if column in _BOOL_COLUMNS and value is not None and not pd.isna(value):
+        if column in BOOL_COLUMNS and value is not None and not pd.isna(value):
             value = bool(value)
-        out[column] = _as_text(pd.Series([value], dtype=object), column)[0]
+        out[column] = as_stored(pd.Series([value], dtype=object), column)[0]
     if layer.geometry and layer.geometry != "POINT":
         out["geom"] = (values.get("geom") or "").upper()
     return out
@@ -90,11 +91,11 @@ def _frame(table: str, values: dict) -> pd.DataFrame:
     """A version's values as a one-record frame the store's writer takes."""
     layer = LAYERS[table]
     row = {c: values.get(c) for c in layer.columns}
-    for c in _BOOL_COLUMNS & set(row):
+    for c in BOOL_COLUMNS & set(row):
         row[c] = None if row[c] is None else bool(row[c])
-    for c in _REAL_COLUMNS & set(row):
+    for c in REAL_COLUMNS & set(row):
         row[c] = np.nan if row[c] is None else float(row[c])
-    for c in set(_DATE_COLUMNS) & set(row):
+    for c in set(DATE_COLUMNS) & set(row):
         row[c] = pd.to_datetime(row[c], utc=True) if row[c] else pd.NaT
     frame = pd.DataFrame([row])
     if layer.geometry and layer.geometry != "POINT":
