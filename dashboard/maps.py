@@ -353,7 +353,7 @@ def duration_code(hours: np.ndarray) -> np.ndarray:
 
 def incident_times(incidents: pd.DataFrame, t0_hours: int) -> np.ndarray:
     """Each incident's start (hours since ``t0_hours``) and the length of its period
-    (see ``geo.dates.period_end``), packed in one uint32 (see :data:`START_BITS`)."""
+    (see ``geo.dates.period_end_exclusive``), packed in one uint32 (see :data:`START_BITS`)."""
     n = len(incidents)
     if "date" not in incidents or incidents.empty:
         return np.full(n, NO_TIME, "<u4")

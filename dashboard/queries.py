@@ -188,7 +188,7 @@ def period_text(incidents: pd.DataFrame) -> tuple[str, str]:
 def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None
               ) -> pd.DataFrame:
     """Records (deployments, defence lines) whose own period meets ``start``-``end``
-    (``geo.dates.period_end``: a year-only date covers its year). A record with no end
+    (``geo.dates.period_end_exclusive``: a year-only date covers its year). A record with no end
     date whose ``status`` is active or planned is still going on; records without a
     date are kept."""
     if records.empty or "date" not in records or (start is None and end is None):

@@ -307,33 +307,38 @@ def parse_date_column(values: pd.Series) -> pd.DataFrame:
     return out
 
 
-def period_end(start: pd.Series, end: pd.Series, precision: pd.Series) -> pd.Series:
-    """When each record's period ends, for playing records in time.
+def period_end_exclusive(start: pd.Series, end: pd.Series, precision: pd.Series
+                         ) -> pd.Series:
+    """When each record's period is over (the first instant after it), for playing and
+    filtering records in time.
 
-    The period runs to ``end`` where there is one, else from ``start``; a date without a
-    time of day covers its whole day, a month or a year its whole month or year. A time
-    of day is an instant (a range with times ends at its end time).
+    An explicit ``end`` is the period's last day (a stored ``date_end``: "until 2025" is
+    kept as 2025-12-31), or its last instant where it has a time of day. Without one,
+    the period runs from ``start``: a date without a time of day covers its whole day, a
+    month or a year its whole month or year; a time of day is an instant.
     """
-    base = end.where(end.notna(), start)
     precision = precision.fillna(DAY).astype(str)
-    out = base.copy()
+    given = end.notna()
+    out = end.where(given, start).copy()
+    whole_days = given & (end == end.dt.normalize())
+    out[whole_days] = end[whole_days] + pd.Timedelta(days=1)
     for name, offset in ((YEAR, pd.DateOffset(years=1)), (MONTH, pd.DateOffset(months=1))):
-        chosen = (precision == name) & base.notna()
+        chosen = ~given & (precision == name) & start.notna()
         if chosen.any():
-            out[chosen] = base[chosen] + offset
-    whole_day = (precision == DAY) & base.notna() & (base == base.dt.normalize())
-    out[whole_day] = base[whole_day] + pd.Timedelta(days=1)
+            out[chosen] = start[chosen] + offset
+    whole_day = ~given & (precision == DAY) & start.notna() & (start == start.dt.normalize())
+    out[whole_day] = start[whole_day] + pd.Timedelta(days=1)
     return out
 
 
 def record_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Start and end (``period_end``) of each record of a table with ``date`` and,
+    """Start and end (``period_end_exclusive``) of each record of a table with ``date`` and,
     where present, ``date_end`` and ``date_precision`` columns (UTC; NaT where unknown)."""
     begins = pd.to_datetime(records["date"], utc=True)
     ends = (pd.to_datetime(records["date_end"], utc=True) if "date_end" in records
             else pd.Series(pd.NaT, records.index, dtype=begins.dtype))
     precision = records.get("date_precision", pd.Series(DAY, records.index))
-    return begins, period_end(begins, ends, precision)
+    return begins, period_end_exclusive(begins, ends, precision)
 
 
 #: strftime pattern of a date at each precision.

@@ -378,7 +378,7 @@ def _record_schema(rt: RecordType, now: pd.Timestamp):
     return pa.DataFrameSchema(columns, checks=checks)
 
 
-def period_end(start: pd.Series, precision: pd.Series) -> pd.Series:
+def period_end_inclusive(start: pd.Series, precision: pd.Series) -> pd.Series:
     """The last day of the month or year that starts at ``start`` (a day stays itself).
 
     Ends are inclusive days, like the dates people write: "until 2025" means up to
@@ -405,7 +405,8 @@ def _parse_dates(frame: pd.DataFrame, typed: pd.DataFrame, rejects: RejectList) 
     ends = parse_date_column(end_text[given])
     bad_end = ends["error"] != ""
     rejects.add_many(ends.index[bad_end], "date_end", ends.loc[bad_end, "error"])
-    explicit_end = ends["date_end"].fillna(period_end(ends["date"], ends["date_precision"]))
+    explicit_end = ends["date_end"].fillna(period_end_inclusive(ends["date"],
+                                                         ends["date_precision"]))
     explicit_end = explicit_end.reindex(frame.index)
     typed["date_end"] = explicit_end.where(given, parsed["date_end"])
     precision = _text(frame, "date_precision").str.lower()

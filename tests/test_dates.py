@@ -119,3 +119,27 @@ def test_a_time_qualifier_with_a_zone_moves_the_whole_period():
 def test_zones_that_cannot_be_read_exactly_are_refused(text, reason):
     with pytest.raises(DateParseError, match=reason):
         parse_date(text)
+
+
+@pytest.mark.parametrize(
+    ("date", "end", "precision", "over"),
+    [
+        ("2025-09-10", None, "day", "2025-09-11"),  # a day: the whole day
+        ("2025-09-10T14:05", None, "day", "2025-09-10T14:05"),  # a time: an instant
+        ("2025-09-08", "2025-09-14", "day", "2025-09-15"),  # a week, its last day stated
+        ("2025-09-01", None, "month", "2025-10-01"),
+        ("2025-01-01", None, "year", "2026-01-01"),
+        # an explicit end is the period's last day: "2022 – 2025" ends with 2025
+        ("2022-01-01", "2025-12-31", "year", "2026-01-01"),
+        ("2025-07-01", "2025-09-30", "month", "2025-10-01"),
+        ("2025-10-03", "2025-10-03T01:45", "day", "2025-10-03T01:45"),  # before 01:45
+    ],
+)
+def test_a_period_is_over_when_its_last_day_is(date, end, precision, over):
+    from geo.dates import period_end_exclusive
+
+    utc = [pd.Timestamp(date, tz="UTC")]
+    ends = pd.Series([pd.Timestamp(end, tz="UTC") if end else pd.NaT],
+                     dtype="datetime64[ns, UTC]")
+    got = period_end_exclusive(pd.Series(utc), ends, pd.Series([precision]))
+    assert got.iloc[0] == pd.Timestamp(over, tz="UTC")

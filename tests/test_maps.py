@@ -163,7 +163,8 @@ def test_the_map_script_reads_the_arrays_as_written(tmp_path):
     their step, cut at 22 years)."""
     starts = ["2025-09-10T02:30Z", "2025-09-10", "2025-09-01", "2025-09-01", "2022-01-01",
               "1990-01-01", "2025-09-10"]
-    ends = [None, None, "2025-09-10", None, "2025-01-01", "2020-01-01", None]
+    # a stored end is the period's last day ("2022 – 2025" ends on 2025-12-31)
+    ends = [None, None, "2025-09-10", None, "2025-12-31", "2019-12-31", None]
     precision = ["day", "day", "day", "month", "year", "year", None]
     frame = incidents(7, date=pd.to_datetime(starts, utc=True, format="ISO8601"),
                       date_end=pd.to_datetime(ends, utc=True, format="ISO8601"),
