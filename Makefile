@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 VENDOR := dashboard/static/vendor/.complete
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: dashboard test lint data system
+.PHONY: dashboard test test-fast lint data system
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ dashboard: $(STAMP) $(VENDOR)
 test: $(STAMP) $(VENDOR) system
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## The quick loop while editing: lint and every test but the browser, PostGIS, fuzzing
+## and slow ones (about a minute; `make test` runs everything, as CI does).
+test-fast: $(STAMP) $(VENDOR)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -m "not e2e and not slow and not postgis and not fuzz"
 
 ## Rebuild the reference data in data/ (needs npm; not needed to use the project).
 data: $(STAMP)

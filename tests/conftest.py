@@ -102,3 +102,15 @@ def small_file_system(folder: Path, *, size: str = "2m", readonly: bool = False
         if subprocess.run(["umount", str(folder)], check=False).returncode:
             subprocess.run(["umount", "--lazy", str(folder)], check=False)
         folder.rmdir()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that need the PostgreSQL cluster are marked ``postgis``; the property tests
+    of ``test_fuzz.py`` ``fuzz`` (``make test-fast`` leaves both out)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if "cluster" in getattr(item, "fixturenames", ()) or (
+                callspec is not None and "postgis" in callspec.id):
+            item.add_marker(pytest.mark.postgis)
+        if item.module.__name__.endswith("test_fuzz"):
+            item.add_marker(pytest.mark.fuzz)

@@ -290,6 +290,7 @@ def test_pack_zip_manifest_lists_its_pages_and_the_extent(seeds, tmp_path):
     assert manifest["extent_wgs84"] == manifest["pages"][0]["extent"]
 
 
+@pytest.mark.slow
 def test_atlas_has_a_page_per_airspace_framed_on_its_incidents(synthetic, tmp_path):
     out = tmp_path / "atlas.zip"
     assert main(["--store", str(synthetic.path), "--atlas", "country", "--dpi", "50",

@@ -147,6 +147,7 @@ def test_unknown_output_format_is_refused(tmp_path, capsys):
     assert "out.xlsx: unknown format '.xlsx'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_where_and_geocode_from_a_real_process():
     where = subprocess.run([sys.executable, "-m", "geo", "where", "59.82", "26.36"],
                            capture_output=True, text=True, check=True)
