@@ -47,18 +47,24 @@ _QUALIFIED = re.compile(
 _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")
 
 #: Zone abbreviations of the region's reports, as hours east of UTC. Only these are read;
-#: any other name after a time of day is refused rather than taken for UTC.
-ZONE_HOURS = {"Z": 0, "UTC": 0, "GMT": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1,
+#: any other name is refused rather than taken for UTC. (Moscow time was UTC+4 from 27
+#: March 2011 to 26 October 2014: see :data:`_MSK_PLUS_4`.)
+ZONE_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1,
               "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "FET": 3}
-#: A time of day at the end of a text (what a zone may follow).
-_ENDS_WITH_TIME = re.compile(r"\d{1,2}[:.h]\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?\s*$",
-                             re.IGNORECASE)
-#: A zone at the end of a text: a name, optionally with an offset (``UTC+3``), or an
-#: offset alone (``+03:00``, ``+0300``), optionally in brackets.
-_ZONE = re.compile(
-    r"\s*\(?\s*(?:(?P<name>[A-Za-z]{1,5})(?:\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})"
-    r"(?::?(?P<minutes>\d{2}))?)?|(?P<osign>[+\-−])(?P<ohours>\d{2}):?(?P<ominutes>\d{2}))"
-    r"\s*\)?\s*$")
+_MSK_PLUS_4 = (pd.Timestamp("2011-03-27", tz="UTC"), pd.Timestamp("2014-10-26", tz="UTC"))
+#: A zone named anywhere in the text, optionally with an offset (``UTC+3``, ``GMT-1``),
+#: optionally in brackets; ``Z`` only right after a digit (ISO 8601).
+_NAMED_ZONE = re.compile(
+    r"\(?\s*(?<![A-Za-z])(?P<name>UTC|GMT|EEST|EET|CEST|CET|MSK|FET|WEST|WET|BST)"
+    r"(?:\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?(?![A-Za-z\d])"
+    r"\s*\)?|(?<=\d)(?P<zulu>Z)(?![A-Za-z])", re.IGNORECASE)
+#: An offset alone at the end of a text, right after a time of day with a colon
+#: (``23:00+03:00``, ``23:00 +0300``, ``23:00 +3``).
+_NUMERIC_ZONE = re.compile(
+    r"(?P<time>\d{1,2}:\d{2}(?P<seconds>:\d{2}(?:[.,]\d+)?)?)\s*(?P<sign>[+\-−])"
+    r"(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?\s*\)?\s*$")
+#: A time of day somewhere in a text.
+_TIME_OF_DAY = re.compile(r"\d{1,2}[:.h]\d{2}|\d\s*[ap]\.?\s?m\b|\d\s*[ap]\.?m\.", re.IGNORECASE)
 #: Two defaults that differ in every part of a date: what dateutil took from them is
 #: what the text did not say.
 _SENTINELS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
@@ -93,48 +99,72 @@ def _month_start(month: int, year: int) -> pd.Timestamp:
     return pd.Timestamp(year=year, month=month, day=1, tz="UTC")
 
 
-def _split_zone(text: str) -> tuple[str, pd.Timedelta | None]:
-    """The text without the time zone written after its time of day, and that zone's
-    offset east of UTC (None where no zone follows a time)."""
-    m = _ZONE.search(text)
-    if m is None or (m["name"] and m["name"].lower() in ("am", "pm", "a", "p")):
-        return text, None
-    rest = text[:m.start()]
-    if not _ENDS_WITH_TIME.search(rest):
-        return text, None
-    name = (m["name"] or "").upper()
-    if name and name not in ZONE_HOURS:
-        msg = (f"{text!r}: time zone {m['name']!r} is not one this tool reads; write the "
-               f"offset (UTC+3, +03:00) or one of {', '.join(ZONE_HOURS)}")
-        raise DateParseError(msg)
-    if name and m["sign"] and name not in ("UTC", "GMT"):
-        msg = f"{text!r}: an offset goes after UTC or GMT (UTC+3), not after {name}"
-        raise DateParseError(msg)
-    sign, hours, minutes = ((m["sign"], m["hours"], m["minutes"]) if name
-                            else (m["osign"], m["ohours"], m["ominutes"]))
-    if not name and sign != "+" and not re.search(r"\dT\d", rest):
-        msg = (f"{text!r}: is {m.group().strip()!r} the end of a range of times or a zone "
-               "west of UTC? write a range as 'between 10:00 and 12:00', a zone as UTC-3")
-        raise DateParseError(msg)
-    offset = pd.Timedelta(hours=ZONE_HOURS.get(name, 0))
+def _offset(text: str, sign: str | None, hours: str | None, minutes: str | None,
+            base_hours: float = 0) -> pd.Timedelta:
+    offset = pd.Timedelta(hours=base_hours)
     if sign:
         if int(hours) > 14 or int(minutes or 0) > 59:
-            msg = f"{text!r}: {m.group().strip()!r} is not a time zone offset"
+            msg = f"{text!r}: {sign}{hours} hours is not a time zone offset"
             raise DateParseError(msg)
         size = pd.Timedelta(hours=int(hours), minutes=int(minutes or 0))
         offset = size if sign == "+" else -size
-    return rest.strip(), offset
+    return offset
+
+
+def _split_zone(text: str) -> tuple[str, pd.Timedelta | None, str]:
+    """The text without its time zone, the zone's offset east of UTC (None where the
+    text names none) and the zone's name ("" for an offset alone). A zone written twice
+    (``+03:00 (EEST)``) must say the same both times."""
+    found: list[tuple[pd.Timedelta, str]] = []
+
+    def named(m: re.Match) -> str:
+        name = "Z" if m["zulu"] else m["name"].upper()
+        if m["sign"] and name not in ("UTC", "GMT"):
+            msg = f"{text!r}: an offset goes after UTC or GMT (UTC+3), not after {name}"
+            raise DateParseError(msg)
+        found.append((_offset(text, m["sign"], m["hours"], m["minutes"], ZONE_HOURS[name]),
+                      name))
+        return " "
+
+    rest = _NAMED_ZONE.sub(named, text)
+    if m := _NUMERIC_ZONE.search(rest):
+        ambiguous = m["sign"] != "+" and not m["seconds"] and not re.search(r"\dT\d", rest)
+        if ambiguous:
+            msg = (f"{text!r}: is {rest[m.start('sign'):].strip()!r} the end of a range of "
+                   "times or a zone west of UTC? write a range as 'between 10:00 and 12:00', "
+                   "a zone as UTC-3")
+            raise DateParseError(msg)
+        found.append((_offset(text, m["sign"], m["hours"], m["minutes"]), ""))
+        rest = rest[:m.start("sign")]
+    if len({offset for offset, _ in found}) > 1:
+        msg = f"{text!r} names two different time zones"
+        raise DateParseError(msg)
+    rest = " ".join(rest.split()).strip(" ,")
+    if not found:
+        return rest, None, ""
+    return rest, found[0][0], max(name for _, name in found)
 
 
 def _refuse_zone(name: str | None, offset: int | None) -> None:
-    """dateutil's ``tzinfos``: a zone anywhere but after the time of day is refused
+    """dateutil's ``tzinfos``: any zone :func:`_split_zone` did not read is refused
     (dateutil would read ``GMT+3`` as three hours west, and an unknown name as UTC)."""
     if name is None and offset is None:
         return None
-    shown = name if name is not None else "a numeric offset"
-    msg = (f"time zone {shown} where it cannot be read; write the zone right after the "
-           "time of day (14:00 UTC+3)")
+    if name is None:
+        msg = ("a time zone offset where it cannot be read exactly; write it right after "
+               "the time of day (14:00 +03:00, 14:00 UTC+3)")
+    else:
+        msg = (f"time zone {name!r} is not one this tool reads; write the offset after the "
+               f"time of day (14:00 UTC+3, 14:00 +03:00) or one of {', '.join(ZONE_HOURS)}")
     raise DateParseError(msg)
+
+
+def _naive_iso(text: str) -> pd.Timestamp:
+    """An ISO 8601 date (and time) with no zone left in it."""
+    stamp = pd.Timestamp(text)
+    if stamp.tzinfo is not None:  # a zone the zone reader did not take: never guessed
+        _refuse_zone(None, 0)
+    return _utc(stamp)
 
 
 def _parse_words(value: str) -> ParsedDate:
@@ -161,10 +191,18 @@ def _parse_words(value: str) -> ParsedDate:
     return ParsedDate(_utc(pd.Timestamp(first)), None, DAY)
 
 
-def _shifted(found: ParsedDate, offset: pd.Timedelta | None) -> ParsedDate:
+def _has_time(found: ParsedDate, text: str) -> bool:
+    """Whether a date was written with a time of day."""
+    stamps = [t for t in (found.start, found.end) if t is not None]
+    return bool(_TIME_OF_DAY.search(text)) or any(t != t.normalize() for t in stamps)
+
+
+def _shifted(found: ParsedDate, offset: pd.Timedelta | None, zone: str) -> ParsedDate:
     """``found`` (written in a zone ``offset`` east of UTC) in UTC."""
-    if offset is None or not offset:
+    if offset is None or (not offset and zone != "MSK"):
         return found
+    if zone == "MSK" and _MSK_PLUS_4[0] <= found.start < _MSK_PLUS_4[1]:
+        offset = pd.Timedelta(hours=4)
     end = found.end - offset if found.end is not None else None
     return ParsedDate(found.start - offset, end, found.precision)
 
@@ -249,17 +287,24 @@ def parse_date(text: object) -> ParsedDate:
         msg = "date is missing"
         raise DateParseError(msg)
     try:
-        local, offset = _split_zone(value)
+        local, offset, zone = _split_zone(value)
         found = _parse_structured(local) or _parse_qualified(local)
         if found is None and re.match(r"^\d{4}-\d{2}-\d{2}", local):
-            found = ParsedDate(_utc(pd.Timestamp(local)), None, DAY)
+            found = ParsedDate(_naive_iso(local), None, DAY)
         if found is None and not re.search(_MONTHS, local, re.IGNORECASE):
             msg = f"{value!r} is not a date this tool reads (use YYYY-MM-DD)"
             raise DateParseError(msg)
-        found = _shifted(found or _parse_words(local), offset)
+        found = found or _parse_words(local)
+        if offset is not None and not _has_time(found, local):
+            msg = f"{value!r}: a time zone needs a time of day before it"
+            raise DateParseError(msg)
+        found = _shifted(found, offset, zone)
     except (ValueError, OverflowError) as exc:
-        if isinstance(exc, DateParseError):
-            raise
+        if isinstance(exc, DateParseError):  # every reason names the value
+            if repr(value) in str(exc):
+                raise
+            msg = f"{value!r}: {exc}"
+            raise DateParseError(msg) from exc
         msg = f"{value!r} is not a valid date ({exc})"
         raise DateParseError(msg) from exc
     return _in_range(found, value)

@@ -95,6 +95,21 @@ def test_a_month_and_year_in_words_stays_a_month():
         ("2025-07-28T14:05:00-04:00", "2025-07-28T18:05"),
         ("10 Sep 2025 23:00 UTC-3", "2025-09-11T02:00"),
         ("19 Sep 2025, around 09:58 GMT", "2025-09-19T09:58"),
+        # forms from the wild (and what programs print)
+        ("2025-09-10 11pm UTC+3", "2025-09-10T20:00"),
+        ("2025-09-10 23 UTC+3", "2025-09-10T20:00"),
+        ("10 Sep 2025 GMT+3 23:00", "2025-09-10T20:00"),
+        ("2025-09-10 23:00:00+03:00 (EEST)", "2025-09-10T20:00"),  # said twice: once
+        ("2025-09-10T23:00:00+03:00 MSK", "2025-09-10T20:00"),
+        ("10 Sep 2025 23:00 +03", "2025-09-10T20:00"),
+        ("10 Sep 2025 11 pm UTC", "2025-09-10T23:00"),
+        ("10 Sep 2025 2300Z", "2025-09-10T23:00"),
+        ("at 23:00 UTC on 10 September 2025", "2025-09-10T23:00"),
+        ("Wed Sep 10 23:00:00 UTC 2025", "2025-09-10T23:00"),
+        ("Sept. 10, 2025 11 p.m. EEST", "2025-09-10T20:00"),
+        ("2025-09-10 23:00:00-03:00", "2025-09-11T02:00"),  # str(datetime) west of UTC
+        ("Wed, 10 Sep 2025 23:00:00 +0300", "2025-09-10T20:00"),  # e-mail headers
+        ("10 Sep 2013 23:00 MSK", "2013-09-10T19:00"),  # Moscow at UTC+4, 2011-2014
     ],
 )
 def test_zones_after_a_time_are_read_as_offsets_east_of_utc(text, utc):
@@ -110,15 +125,19 @@ def test_a_time_qualifier_with_a_zone_moves_the_whole_period():
 @pytest.mark.parametrize(
     ("text", "reason"),
     [("10 Sep 2025 23:00 PST", "'PST' is not one this tool reads"),
-     ("10 Sep 2025 23:00 local", "'local' is not one"),
+     ("10 Sep 2025 23:00 local", "not a valid date"),
      ("10 Sep 2025 23:00 EEST+1", "offset goes after UTC or GMT"),
      ("10 Sep 2025 23:00 UTC+15", "not a time zone offset"),
      ("10 Sep 2025 10:00-12:00", "range of times or a zone"),
-     ("10 Sep 2025 GMT+3 23:00", "not a valid date")],
+     ("2025-09-10 0930-1130", "cannot be read exactly"),
+     ("2025-09-10 23:00 +0300 EET", "two different time zones"),
+     ("10 Sep 2025 EEST", "needs a time of day"),
+     ("10 Sep 2025 23:00 (local)", "not a valid date")],
 )
 def test_zones_that_cannot_be_read_exactly_are_refused(text, reason):
-    with pytest.raises(DateParseError, match=reason):
+    with pytest.raises(DateParseError, match=reason) as caught:
         parse_date(text)
+    assert repr(text) in str(caught.value)
 
 
 @pytest.mark.parametrize(
