@@ -300,6 +300,18 @@ def test_a_store_error_is_shown_without_the_server_path(tmp_path, monkeypatch):
     assert not any(str(tmp_path) in n for n in shown)
 
 
+def test_a_store_url_is_never_shown_with_any_part_of_its_password(monkeypatch, caplog):
+    """An @ in a password that is not percent-encoded made libpq read its tail as the
+    host, which the page then named."""
+    monkeypatch.setenv("FLANKWATCH_STORE", "postgresql://flank:p@ssLEAK@db.invalid/flank")
+    page = AppTest.from_file(APP, default_timeout=120)
+    page.run()
+    shown = notices(page, "error")
+    assert shown
+    assert not any("LEAK" in n for n in shown)
+    assert "LEAK" not in caplog.text
+
+
 def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
     from geo.store import open_store
     from geo.store.views import list_views, view_log

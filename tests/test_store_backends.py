@@ -458,6 +458,10 @@ def test_a_password_in_the_url_is_never_shown(capsys, tmp_path):
     "postgresql://u:pw%zz-LEAK@/db?host=/nonexistent",
     "postgresql://u:p w-LEAK@/db?host=/nonexistent",
     "postgresql://u@/db?host=/nonexistent&password=pw&LEAK=1",
+    "postgresql://flank:p@ssLEAK@db.invalid/flank",  # an @ not percent-encoded
+    "postgresql://flank:Zx9/Qm3kLEAK@/flank?host=/nonexistent",  # a /
+    'postgresql://u@/db?host=/nonexistent&password=ab"LEAK%zz',  # a quote
+    "postgresql://u:pw@[LEAK/db",
 ])
 def test_no_part_of_an_unreadable_password_is_shown(capsys, monkeypatch, tmp_path, url):
     """libpq quotes the part of a URL it cannot read: that part may be the password."""

@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -62,15 +62,50 @@ _GEOMETRY_TYPES = {"POINT": "geometry(Point, 4326)", "LINESTRING": "geometry",
                    "GEOMETRY": "geometry"}
 
 
-def shown_url(url: str) -> str:
-    """A store URL as messages, logs and manifests give it: without its password,
-    wherever it is given (``user:pw@`` or ``?password=``)."""
+def _secrets(url: str) -> list[str]:
+    """Every piece of a store URL that may be (part of) a password, longest first: what
+    lies between the user's ``:`` and the last ``@`` (a password with an unescaped ``@``
+    or ``/`` reaches past where libpq stops reading it), ``password=`` values, what
+    libpq reads as the password, and each of them %-decoded."""
+    rest = url.split("://", 1)[-1]
+    found = []
+    if "@" in rest:
+        user_info = rest.rsplit("@", 1)[0]
+        if ":" in user_info:
+            found.append(user_info.split(":", 1)[1])
+    found += re.findall(r"(?i)password=([^&#]*)", url)
+    with suppress(psycopg.Error, ValueError, UnicodeError):
+        found.append(conninfo_to_dict(url).get("password") or "")
+    with suppress(ValueError, UnicodeError):
+        found += [unquote(piece) for piece in found]
+    return sorted({piece for piece in found if piece}, key=len, reverse=True)
+
+
+#: Characters that end a URL's password where libpq reads it: one inside it means the
+#: URL cannot be read as its writer meant (percent-encode them).
+_URL_DELIMITERS = set("@/?#&")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a store URL cannot be used as it is, in words that show no part of it (None
+    when it reads)."""
+    if any(_URL_DELIMITERS & set(piece) for piece in _secrets(url)):
+        return ("its password holds an @, /, ?, # or & that is not percent-encoded "
+                "(write %40, %2F, %3F, %23, %26)")
     try:
-        parts = conninfo_to_dict(url)
-    except psycopg.Error:
-        parts = None
-    if parts is None:  # not even parseable: keep only what precedes any credentials
-        return urlsplit(url).scheme + "://…"
+        conninfo_to_dict(url)
+    except (psycopg.Error, ValueError, UnicodeError) as exc:
+        return _reason(exc, url)
+    return None
+
+
+def shown_url(url: str) -> str:
+    """A store URL as messages, logs and manifests give it: user, server and database
+    only, never any part of a password (``user:pw@``, ``?password=``); a URL that
+    cannot be read is shown as ``postgresql://…``."""
+    if url_problem(url) is not None:
+        return url.split("://", 1)[0][:20] + "://…"
+    parts = conninfo_to_dict(url)
     user = f"{parts['user']}@" if parts.get("user") else ""
     host = parts.get("host", "")
     where = f"?host={host}" if host.startswith("/") else ""
@@ -78,24 +113,22 @@ def shown_url(url: str) -> str:
     return f"postgresql://{user}{server}/{parts.get('dbname', '')}{where}"
 
 
-_QUOTED = re.compile(r'"([^"]*)"')
+#: A quoted piece of a message, in double or single quotes.
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
 def _reason(exc: Exception, url: str) -> str:
-    """A driver error in words, without any part of the URL's password: the password
-    where it can be read, and every quoted piece of the URL (libpq quotes the part of a
-    URL it cannot read, which may be a piece of the password)."""
+    """A driver error in words, without any part of the URL's password: every piece that
+    may be the password is masked and, when the URL has one, every quoted piece of the
+    message (libpq quotes what it cannot read, or a host it cannot find, which may be a
+    piece of a password)."""
     text = str(exc).strip()
-    password = None
-    with suppress(psycopg.Error):
-        password = conninfo_to_dict(url).get("password")
-    password = password or urlsplit(url).password
-    if password:
-        text = text.replace(password, "***")
-    text = text.replace(url, shown_url(url))
-    pieces = (url, unquote(url))
-    return _QUOTED.sub(lambda m: '"…"' if m[1] and any(m[1] in p for p in pieces)
-                       else m[0], text)
+    secrets = _secrets(url)
+    for piece in secrets:
+        text = text.replace(piece, "***")
+    if secrets:
+        text = _QUOTED.sub(lambda m: m[0][0] + "…" + m[0][0], text)
+    return text
 
 
 #: PostgreSQL's type of each kind of column (see ``geo.schema.column_kind``).
@@ -160,12 +193,10 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
 
 
 def _connect(url: str, **kwargs) -> psycopg.Connection:
-    try:
-        conninfo_to_dict(url)
-    except psycopg.Error as exc:  # read before libpq quotes the unreadable part
-        msg = (f"store {shown_url(url)}: the URL cannot be read ({_reason(exc, url)}); "
-               "check its quoting and %-escapes")
-        raise StoreError(msg) from exc
+    problem = url_problem(url)  # read before libpq quotes the part it cannot read
+    if problem is not None:
+        msg = f"store {shown_url(url)}: the URL cannot be read: {problem}"
+        raise StoreError(msg)
     try:
         return psycopg.connect(url, **kwargs)
     except psycopg.Error as exc:
