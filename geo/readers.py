@@ -17,6 +17,7 @@ import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def _geo_layers(path: Path) -> list[tuple[str, str | None]]:
         raise InputError(msg) from exc
 
 
-def _read_geo(path: Path, layer: str | None = None) -> Table:
+def _read_geo(path: Path, layer: str | None = None, *, table_name: str = "") -> Table:
     """One layer of a GeoJSON or GeoPackage file as a table (columns, points, other
     geometries; rows whose text or geometry cannot be kept as they are in ``problems``)."""
     # Dates stay text as written (GDAL would otherwise type a column from its first
@@ -142,7 +143,7 @@ def _read_geo(path: Path, layer: str | None = None) -> Table:
     fids = gdf.index
     gdf = gdf.reset_index(drop=True)
     problems = (_geojson_text_problems(path, len(gdf)) if geojson
-                else _gpkg_text_problems(path, layer, fids))
+                else _gpkg_text_problems(path, table_name or layer or "", fids))
     if not isinstance(gdf, gpd.GeoDataFrame):  # an attribute table (sources)
         return Table(pd.DataFrame(gdf), problems=problems)
     if gdf.crs is not None and not gdf.crs.to_2d().equals("EPSG:4326",
@@ -179,9 +180,10 @@ def _geometry_problems(geoms) -> dict[int, str]:
     return out
 
 
-#: The JSON escape of a character no text here can hold: NUL, or half of a surrogate
-#: pair (a pair written as two escapes is one character and passes the check below).
-_JSON_BAD_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+#: The JSON escape of a character no text here can hold, NUL or half of a surrogate pair
+#: (a pair written as two escapes is one character and passes the check below), or a
+#: raw NUL byte (which GDAL reads too, and cuts the text at).
+_JSON_BAD_TEXT = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})|\x00")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -193,6 +195,11 @@ def bad_text_reason(text: str) -> str | None:
     if _SURROGATE.search(text):
         return "contains half of a surrogate pair (\\ud800-\\udfff), which is no character"
     return None
+
+
+def shown_name(name: str) -> str:
+    """A column's name as a report shows it: a NUL or a lone surrogate escaped."""
+    return name.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
 
 
 def _strings(value: object) -> Iterator[str]:
@@ -208,31 +215,54 @@ def _strings(value: object) -> Iterator[str]:
             yield from _strings(item)
 
 
+def _json_features(data: bytes) -> list:
+    """The features of a GeoJSON document, a GeoJSON text sequence (one feature a line,
+    or RS-separated) or an Esri JSON document (raises ValueError or RecursionError for
+    text that is none of them)."""
+    try:
+        documents = [json.loads(data, strict=False)]  # strict: raw control characters
+    except json.JSONDecodeError:
+        parts = (p.strip() for p in re.split(rb"[\n\x1e]", data))
+        documents = [json.loads(p, strict=False) for p in parts if p]
+    features = []
+    for document in documents:
+        if not isinstance(document, dict):
+            continue
+        inner = document.get("features")
+        features += inner if isinstance(inner, list) else [document]
+    return features
+
+
 def _geojson_text_problems(path: Path, rows: int) -> list[tuple[int, str, str]]:
-    """Features whose properties hold text GDAL would cut or change (a NUL, a lone
-    surrogate): (row, property, reason). The file is scanned for such escapes first and
-    parsed again only when it has one."""
-    with open(path, "rb") as fh:
-        try:
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-                if not _JSON_BAD_ESCAPE.search(view):
-                    return []
-                document = json.loads(view[:])
-        except (ValueError, RecursionError):  # an empty or broken file: GDAL said so
-            return []
-    features = (document.get("features") if document.get("type") == "FeatureCollection"
-                else [document]) if isinstance(document, dict) else []
+    """Features whose id or properties (or Esri attributes) hold text GDAL would cut or
+    change (a NUL, a lone surrogate): (row, field, reason). The file is scanned for such
+    text first and parsed again only when it has some; a file that then cannot be
+    matched feature by feature is refused whole rather than read cut."""
+    data = b""
+    with (open(path, "rb") as fh, suppress(ValueError),  # ValueError: an empty file
+          mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view):
+        first = _JSON_BAD_TEXT.search(view)
+        data = view[:] if first else b""
+    if not data:
+        return []
+    try:
+        features = _json_features(data)
+    except (ValueError, RecursionError):
+        features = None
     found = []
-    for row, feature in enumerate(features if isinstance(features, list) else []):
-        properties = feature.get("properties") if isinstance(feature, dict) else None
-        for name, value in (properties or {}).items():
+    for row, feature in enumerate(features or []):
+        if not isinstance(feature, dict):
+            continue
+        fields = {**(feature.get("properties") or feature.get("attributes") or {}),
+                  **({"id": feature["id"]} if "id" in feature else {})}
+        for name, value in fields.items():
             reason = next(filter(None, map(bad_text_reason, _strings({name: value}))), None)
             if reason:
-                found.append((row, name, reason))
-    if found and len(features) != rows:
-        row, name, reason = found[0]
-        msg = (f"{path}: feature {row + 1}: {name}: {reason}; the file's features could "
-               "not be matched to its rows to refuse that one alone")
+                found.append((row, shown_name(str(name)), reason))
+    if features is None or (found and len(features) != rows):
+        msg = (f"{path}: holds a NUL character or half of a surrogate pair in its text (near "
+               f"byte {first.start():,}), which could not be matched to a feature to refuse "
+               "it alone; nothing is read from it")
         raise InputError(msg)
     return found
 
@@ -242,27 +272,30 @@ def _sql_name(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _gpkg_text_problems(path: Path, layer: str | None, fids: pd.Index
+def _gpkg_text_problems(path: Path, table: str, fids: pd.Index
                         ) -> list[tuple[int, str, str]]:
-    """Rows of a GeoPackage layer with a NUL character in a text column (GDAL cuts the
-    text there): (row, column, reason), found by SQLite on the bytes."""
+    """Rows of a GeoPackage layer (table) with a NUL character in a text column (GDAL
+    cuts the text there): (row, column, reason), found by SQLite on the bytes. A layer
+    without a key (a view) that holds one is refused whole."""
     try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as con:
-            table = layer or con.execute("SELECT table_name FROM gpkg_contents "
-                                         "LIMIT 1").fetchone()[0]
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
             info = con.execute("SELECT name, upper(type), pk FROM pragma_table_info(?)",
                                (table,)).fetchall()
-            key = next(_sql_name(n) for n, _, pk in info if pk)
-            texts = [n for n, kind, _ in info if "CHAR" in kind or "TEXT" in kind]
+            key = next((_sql_name(n) for n, _, pk in info if pk), None)
+            texts = [n for n, kind, _ in info if "CHAR" in kind or "TEXT" in kind or not kind]
             found = [(fid, name, "contains a NUL character (0x00)") for name in texts
                      for (fid,) in con.execute(
-                         f"SELECT {key} FROM {_sql_name(table)} "
+                         f"SELECT {key or 'NULL'} FROM {_sql_name(table)} "
                          f"WHERE instr(CAST({_sql_name(name)} AS BLOB), x'00')")]
-    except (sqlite3.Error, TypeError, StopIteration):  # not SQLite, no table, no key
+    except sqlite3.Error:  # not SQLite underneath: GDAL reads it or says why
         return []
+    if found and key is None:
+        msg = (f"{path}: layer {table!r}: column {shown_name(found[0][1])!r} holds a NUL "
+               "character, and the layer has no key to refuse those rows alone")
+        raise InputError(msg)
     where = pd.Index(fids).get_indexer([fid for fid, _, _ in found])
-    return [(int(k), name, why) for k, (_, name, why) in zip(where, found, strict=True)
-            if k >= 0]
+    return [(int(k), shown_name(name), why)
+            for k, (_, name, why) in zip(where, found, strict=True) if k >= 0]
 
 
 def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table]:
@@ -272,7 +305,7 @@ def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table
     layers = _geo_layers(path)
     named = len(layers) > 1
     for name, _ in layers:
-        table = _read_geo(path, name if named else None)
+        table = _read_geo(path, name if named else None, table_name=name)
         table.layer = name if named else None
         yield _canonical(table, column_map)
 

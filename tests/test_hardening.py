@@ -527,6 +527,63 @@ def test_geojson_text_that_gdal_would_cut_or_change_is_rejected(tmp_path, capsys
     assert "surrogate" in rejected.loc[1, "reason"]
 
 
+def _raw_feature(ident: str, title_json: str, *, feature_id: str = "",
+                 extra: str = "") -> str:
+    """A GeoJSON feature as text, its title (and feature id) written as given; without
+    ``ident`` the record's id is the feature's own."""
+    own = ('"id": ' + feature_id + ", ") if feature_id else ""
+    record = ('"id": "' + ident + '", ') if ident else ""
+    return ('{"type": "Feature", ' + own + '"properties": {' + record + '"date": '
+            '"2025-07-01", "type": "drone", "title": ' + title_json + extra + '}, '
+            '"geometry": {"type": "Point", "coordinates": [25.1, 54.6]}}')
+
+
+def _collection(*features: str) -> str:
+    return '{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}"
+
+
+@pytest.mark.parametrize(("name", "text", "field"), [
+    # a NUL in the feature's own id: it would be read as a cut id (another record's)
+    ("fid.geojson", _collection(_raw_feature("", '"t"', feature_id='"g-1\\u0000-new"'),
+                                _raw_feature("ok", '"t"')), "id"),
+    # a lone surrogate in a property's name
+    ("key.geojson", _collection(_raw_feature("bad", '"t"', extra=', "no\\ud800te": "x"'),
+                                _raw_feature("ok", '"t"')), "no\\ud800te"),
+    # a raw NUL byte inside a string
+    ("raw.geojson", _collection(_raw_feature("bad", '"raw \x00 nul"'),
+                                _raw_feature("ok", '"t"')), "title"),
+    # a GeoJSON text sequence, one feature a line
+    ("seq.geojson", _raw_feature("bad", '"seq \\u0000 nul"') + "\n"
+     + _raw_feature("ok", '"t"') + "\n", "title"),
+])
+def test_text_gdal_would_cut_is_refused_in_every_place_it_can_be(tmp_path, capsys, name,
+                                                                  text, field):
+    store = tmp_path / "s.gpkg"
+    open_store(store)
+    before = open_store(store).records("incidents").set_index("id")["title"].to_dict()
+    src = write(tmp_path, name, text)
+    status, err = run(capsys, "import", src, "--store", store, "--rejects",
+                      tmp_path / "rejects.csv")
+    assert status == 0, err
+    rejected = read_table(tmp_path / "rejects.csv").frame
+    assert rejected[["row", "field"]].values.tolist() == [["1", field]]
+    after = open_store(store).records("incidents").set_index("id")["title"]
+    assert "ok" in after.index
+    assert {k: after[k] for k in before} == before  # no record overwritten
+
+
+def test_text_that_cannot_be_matched_to_a_feature_refuses_the_file(tmp_path, capsys):
+    """A file the checker cannot parse (nesting deeper than Python's JSON reads) but GDAL
+    can: its cut text would go in unseen, so nothing is read."""
+    deep = "[" * 1000 + "]" * 1000
+    text = _collection(_raw_feature("bad", '"cut \\u0000 here"')).replace(
+        '"features"', '"junk": ' + deep + ', "features"')
+    src = write(tmp_path, "deep.geojson", text)
+    status, err = run(capsys, "import", src, "--store", tmp_path / "s.gpkg")
+    assert status == 2
+    assert "could not be matched to a feature" in err
+
+
 def test_a_geopackage_with_an_empty_point_imports_the_others(tmp_path, capsys):
     src = tmp_path / "in.gpkg"
     gpd.GeoDataFrame({"id": ["empty", "ok", "nan"], "date": ["2025-07-01"] * 3,
