@@ -159,8 +159,11 @@ class Policy:
             if role:                           # happens to be called "admin" is not one
                 found.append(role)
         email = verified_email(claims, self.trust_unstated_email)
-        if self.roles_file is not None and email:
-            role = _role_file(self.roles_file).get(email)
+        if self.roles_file is not None:
+            listed = _role_file(self.roles_file)
+            if listed is None:  # who it refuses cannot be known: nobody is let in
+                return None
+            role = listed.get(email) if email else None
             if role == "none":  # taken away at once, whatever the token says
                 return None
             if role:
@@ -170,19 +173,20 @@ class Policy:
         return "viewer" if self.unknown_user == "viewer" else None
 
 
-_ROLE_FILES: dict[Path, tuple[tuple[int, int], dict[str, str]]] = {}
+_ROLE_FILES: dict[Path, tuple[tuple[int, int], dict[str, str] | None]] = {}
 
 
-def _role_file(path: Path) -> dict[str, str]:
+def _role_file(path: Path) -> dict[str, str] | None:
     """``email,role`` lines (a header line and ``#`` comments allowed; role ``none``
     refuses the user), read again when the file changes; a line with an unknown role is
-    logged and skipped. A missing or unreadable file gives no roles (and a line in the
-    log)."""
+    logged and skipped. None, and a line in the log, for a missing or unreadable file
+    (not UTF-8 included): since it may be what refuses someone, everyone is then
+    refused until it reads again."""
     try:
         stat = path.stat()
     except OSError as exc:
-        log.error("the roles file cannot be read: %s", exc.strerror)
-        return {}
+        log.error("the roles file cannot be read (%s): everyone is refused", exc.strerror)
+        return None
     key = (stat.st_mtime_ns, stat.st_size)
     cached = _ROLE_FILES.get(path)
     if cached and cached[0] == key:
@@ -192,15 +196,15 @@ def _role_file(path: Path) -> dict[str, str]:
         # line's address
         fh = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
-        log.error("the roles file cannot be read: %s", exc.strerror)
-        return {}
+        log.error("the roles file cannot be read (%s): everyone is refused", exc.strerror)
+        return None
     try:
         with fh:
             roles = _role_lines(fh)
     except (UnicodeDecodeError, csv.Error) as exc:
-        log.error("the roles file cannot be read (%s): no roles from it", exc)
-        return {}
-    _ROLE_FILES[path] = (key, roles)
+        log.error("the roles file cannot be read (%s): everyone is refused", exc)
+        roles = None
+    _ROLE_FILES[path] = (key, roles)  # an unreadable file is not read again until it changes
     return roles
 
 

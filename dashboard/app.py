@@ -47,6 +47,7 @@ from dashboard.maps import (
 from dashboard.state import (
     NEAR_TARGETS,
     PARAMETER_READERS,
+    PLACE_MAX,
     TIME_PARAMETERS,
     ViewState,
     encode_area,
@@ -377,7 +378,7 @@ def _bands(text: str | None) -> tuple[float, ...]:
 
 #: The longest text each text box takes, characters: the box stops typing there, and a
 #: longer text (which only a crafted message can send) is refused with the limit named.
-TEXT_LIMITS = {"search": 100, "around_place": 100, "bands": 60,
+TEXT_LIMITS = {"search": 100, "around_place": PLACE_MAX, "bands": 60,
                "shared_name": NAME_MAX, "shared_rename": NAME_MAX,
                "export_title": TITLE_MAX, "export_marking": MARKING_MAX}
 

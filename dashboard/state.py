@@ -323,11 +323,15 @@ def _area(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(ring)
 
 
+#: The longest place name the "around a place" filter takes (the sidebar's box too).
+PLACE_MAX = 100
+
+
 def _around(text: str) -> tuple[str, float]:
     name, _, km = text.rpartition(":")
     name = name.strip()
-    if not name or len(name) > 200:
-        msg = "expected PLACE:KM, e.g. Vilnius:30"
+    if not name or len(name) > PLACE_MAX:
+        msg = f"expected PLACE:KM, e.g. Vilnius:30 (a place of at most {PLACE_MAX} characters)"
         raise ValueError(msg)
     return name, _distance_km(km)
 

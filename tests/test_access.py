@@ -78,9 +78,16 @@ def test_a_roles_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path, capl
     assert policy.role_of(verified("mallory@example.org")) is None  # refused, not a viewer
     assert policy.role_of(verified("ana@example.org")) == "analyst"
     assert "roles file line 2: no e-mail address; line skipped" in caplog.text
-    roles.write_bytes(b"ana@example.org,analyst\nbob@example.org,\xff\n")
-    assert policy.role_of(verified("ana@example.org")) == "viewer"  # not UTF-8: no roles
+    # a file that is not UTF-8 (a Latin-1 comment, Notepad's UTF-16) may be what refuses
+    # someone: until it reads, everyone is refused (not let in as an unknown viewer)
+    roles.write_bytes("# é\nmallory@example.org,none\n".encode("latin-1"))
+    assert policy.role_of(verified("mallory@example.org")) is None
+    assert policy.role_of(verified("ana@example.org")) is None
+    roles.write_bytes("mallory@example.org,none\n".encode("utf-16"))
+    assert policy.role_of(verified("mallory@example.org")) is None
     assert "the roles file cannot be read" in caplog.text
+    roles.unlink()
+    assert policy.role_of(verified("ana@example.org")) is None  # gone: nobody
 
 
 @pytest.mark.parametrize("settings", [{"unknown_user": "admin"},

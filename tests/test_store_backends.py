@@ -531,7 +531,7 @@ def test_a_view_name_that_looks_like_another_is_refused(store):
 
     first = views.save_view(store, "Same name", {}, "ana@example.org")
     for alike in ("same name", "SAME NAME", "Sam\u0435 name", "\uff33ame name",
-                  "Same nam\u0435"):
+                  "Same nam\u0435", "SAME NAMЕ"):
         with pytest.raises(InputError, match="looks the same"):
             views.save_view(store, alike, {}, "bob@example.org")
     other = views.save_view(store, "Some name", {}, "bob@example.org")
@@ -539,3 +539,7 @@ def test_a_view_name_that_looks_like_another_is_refused(store):
         views.rename_view(store, other.view_id, "S\u0430me name", "bob@example.org")
     views.rename_view(store, first.view_id, "same name", "ana@example.org")  # its own
     assert sorted(v.name for v in views.list_views(store)) == ["Some name", "same name"]
+    views.save_view(store, "Kaliningrad", {}, "ana@example.org")
+    for alike in ("KaIiningrad", "kaliningrad", "Ka1iningrad"):  # capital i, one
+        with pytest.raises(InputError, match="looks the same"):
+            views.save_view(store, alike, {}, "bob@example.org")

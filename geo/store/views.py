@@ -15,6 +15,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import pandas as pd
 
@@ -61,25 +62,48 @@ def check_name(name: str) -> str:
     return text
 
 
-def _skeleton(name: str) -> str:
-    """What a name looks like: compatibility forms folded (NFKC: full-width, ligatures),
-    case folded, and each character replaced by one of the characters it cannot be told
-    apart from (Unicode's confusables, UTS #39: Latin "e" for Cyrillic "е", "1" for
-    "l"), the same one for all of them."""
+@lru_cache(maxsize=1)
+def _look_alike_classes() -> dict[str, str]:
+    """Character → one character of its class of look-alikes (Unicode's confusables,
+    UTS #39, as ``confusable-homoglyphs`` lists them: each character with the ones it
+    is confused with), the classes closed over those lists."""
     from confusable_homoglyphs.confusables import confusables_data
 
-    out = []
-    for char in unicodedata.normalize("NFKC", name).casefold():
-        alike = [h["c"] for h in confusables_data.get(char, ()) if len(h["c"]) == 1]
-        out.append(min([char, *alike]))
-    return "".join(out).casefold()
+    parent: dict[str, str] = {}
+
+    def root(char: str) -> str:
+        while parent.get(char, char) != char:
+            char = parent[char]
+        return char
+
+    for char, alike in confusables_data.items():
+        for other in (h["c"] for h in alike if len(h["c"]) == 1):
+            a, b = sorted((root(char), root(other)))
+            parent[b] = a
+    return {char: root(char) for char in parent}
+
+
+def _alike(text: str) -> str:
+    """Each character replaced by the one standing for its class of look-alikes
+    (Latin "e" for Cyrillic "е"; "1" for "l" and "I"; "0" for "O")."""
+    classes = _look_alike_classes()
+    return "".join(classes.get(char, char) for char in text)
+
+
+def _skeletons(name: str) -> set[str]:
+    """What a name looks like, read with and without letter case: compatibility forms
+    folded (NFKC: full-width, ligatures), then look-alike characters made one before
+    case is folded ("KaIiningrad" with a capital i looks like "Kaliningrad") and after
+    ("Ice" and "ice" differ only in case)."""
+    text = unicodedata.normalize("NFKC", name)
+    return {_alike(text).casefold(), _alike(text.casefold())}
 
 
 def _refuse_look_alike(run, name: str, view_id: str | None) -> None:
-    """Refuse ``name`` when another view's name looks the same (see :func:`_skeleton`)."""
-    shape = _skeleton(name)
+    """Refuse ``name`` when another view's name looks the same (see :func:`_skeletons`)."""
+    shapes = _skeletons(name)
     for other_id, other in run("SELECT view_id, name FROM views", ()).fetchall():
-        if other_id == view_id or _skeleton(other) != shape:
+        if other_id == view_id or not shapes & _skeletons(other):
             continue
         msg = ("a shared view of that name exists already; choose another name"
                if other == name else f"a shared view named {other!r} exists already, "
