@@ -1,0 +1,133 @@
+"""The map: built from the selection, drawn by streamlit-folium, and what the user does on
+it (clicks, moves, drawn areas) read back."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import keys, queries
+from dashboard.maps import MapOptions, MapPage, build_map, publish
+from dashboard.panels.common import notice
+from dashboard.panels.data import load_crossings, load_table
+from dashboard.state import PARAMETER_READERS, ViewState, encode_area
+from geo.filters import geodesic_circle
+
+log = logging.getLogger("flankwatch.dashboard")
+
+
+def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame,
+             sources: dict) -> MapPage:
+    """The map of the selection. It is built at the session's first view: a moved view
+    would change the page and make the component start over (closing popups); moves go
+    through st_folium."""
+    lat0, lon0, zoom0 = st.session_state[keys.ORIGIN]
+    opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
+                      center=(lat0, lon0), zoom=int(zoom0), sources=sources,
+                      time=st.session_state[keys.TIME_ORIGIN], outlines=_outlines(view),
+                      drawing=True)
+    deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
+                                    view.end)
+    return build_map(incidents, deployments=deployments,
+                     defense_lines=load_table(path, version, "defense_lines"),
+                     tracks=load_table(path, version, "tracks"),
+                     crossings=load_crossings(path, version), options=opts)
+
+
+def figures_panel(incidents: pd.DataFrame) -> None:
+    """The counts beside the map (so that the map starts at the top)."""
+    st.metric("Incidents shown", len(incidents))
+    first, last = queries.period_text(incidents)
+    st.metric("Period", f"{first} – {last}" if first != last else first)
+    st.caption(f"Airspaces: {incidents['country_iso3'].replace('', pd.NA).nunique()}")
+
+
+def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewState:
+    """Draw the map at the view's position, with the selected incident ringed; returns
+    the view as the user's clicks and moves on it leave it."""
+    # imported here, in a run of the page: imported with the module by the web server,
+    # before Streamlit's runtime exists, the map component would not be registered
+    from streamlit_folium import st_folium
+
+    lat, lon, zoom = view.view
+    out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
+                    use_container_width=True, center=(lat, lon), zoom=int(zoom),
+                    feature_group_to_add=_highlight(incidents, view.selected),
+                    returned_objects=["last_object_clicked", "zoom", "center", "bounds",
+                                      "last_active_drawing"])
+    return _follow_map(out or {}, incidents, view)
+
+
+def _follow_map(out: dict, incidents: pd.DataFrame, view: ViewState) -> ViewState:
+    """Selection and map position from the map's last interaction."""
+    s = st.session_state
+    clicked = out.get("last_object_clicked")
+    zoom = out.get("zoom") or view.view[2]
+    if clicked and clicked != s.get(keys.LAST_CLICK):
+        s[keys.LAST_CLICK] = clicked
+        found = queries.incident_at(incidents, clicked["lat"], clicked["lng"], int(zoom))
+        if found:
+            s[keys.SELECTED] = found
+    drawing = out.get("last_active_drawing")
+    if drawing and drawing != s.get(keys.LAST_DRAWING):
+        s[keys.LAST_DRAWING] = drawing
+        ring = _drawn_ring(drawing)
+        if ring:  # a new area: the counts, table and exports follow it
+            s[keys.AREA] = ring
+            st.rerun()
+    bounds = out.get("bounds") or {}
+    south_west, north_east = bounds.get("_southWest") or {}, bounds.get("_northEast") or {}
+    if south_west.get("lat") is not None and north_east.get("lat") is not None:
+        s[keys.BOUNDS] = (max(south_west["lng"], -180.0), max(south_west["lat"], -90.0),
+                       min(north_east["lng"], 180.0), min(north_east["lat"], 90.0))
+    centre = out.get("center")
+    if centre and out.get("zoom"):
+        # only a move of the map's own: its value lags one run behind a view set here
+        # (a search, a table row), which it would otherwise undo
+        moved = (round(centre["lat"], 4), round(centre["lng"], 4), int(out["zoom"]))
+        if moved != s.get(keys.MAP_REPORTED):
+            s[keys.MAP_REPORTED] = moved
+            s[keys.VIEW] = moved
+    return replace(view, view=s[keys.VIEW], selected=s[keys.SELECTED])
+
+
+def _outlines(view: ViewState) -> tuple:
+    """The area filters drawn on the map: the drawn area, the box, the ring around a
+    place (its geodesic circle; the place as the filters resolved it)."""
+    rings = []
+    if view.area:
+        rings.append(view.area)
+    if view.bbox:
+        west, south, east, north = view.bbox
+        rings.append(((west, south), (east, south), (east, north), (west, north)))
+    if view.around:
+        rings.append(tuple(geodesic_circle(*view.filter.around_point())))
+    return tuple(rings)
+
+
+def _highlight(incidents: pd.DataFrame, selected: str | None):
+    """A ring around the selected incident, added to the map without rebuilding it."""
+    import folium
+
+    group = folium.FeatureGroup(name="Selected incident")
+    if selected:
+        found = incidents[incidents["id"] == selected]
+        if len(found):
+            row = found.iloc[0]
+            folium.CircleMarker([float(row["lat"]), float(row["lon"])], radius=15, weight=4,
+                                color="#00bcd4", fill=False, interactive=False).add_to(group)
+    return group
+
+
+def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:
+    """The outline of a rectangle or polygon drawn on the map, checked as the address's
+    ``area=`` is (None, with a message, when it cannot be used)."""
+    try:
+        coords = drawing["geometry"]["coordinates"][0]
+        return PARAMETER_READERS["area"](encode_area([(float(x), float(y)) for x, y in coords]))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        notice("warning", f"The drawn area cannot be used: {exc}")
+        return None

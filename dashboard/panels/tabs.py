@@ -1,0 +1,216 @@
+"""The tabs under the map: summary, incident table, timeline, export, import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import keys, queries
+from dashboard.access import Access
+from dashboard.import_worker import UploadResult, run_import
+from dashboard.panels.common import notice, without_locations
+from dashboard.panels.data import load_newest
+from dashboard.panels.sidebar import text_box
+from dashboard.state import ViewState
+from dashboard.style import DEFAULT_DPI, DPI_RANGE, PAGE_SIZES, TYPE_COLOURS
+from geo.store.base import Store
+
+log = logging.getLogger("flankwatch.dashboard")
+
+
+def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.DataFrame,
+               access: Access) -> None:
+    """The tabs; only the open one is computed and sent (the chart and the table are
+    not free)."""
+    names = ["Summary", "Incidents", "Timeline", "Export"]
+    names += ["Import"] if access.can("import") else []  # checked again on importing
+    tab_summary, tab_table, tab_time, tab_export, *tab_import = st.tabs(
+        names, key=keys.TAB, on_change="rerun")
+    with tab_summary:  # light first paint: the table's grid costs the browser seconds
+        if tab_summary.open:
+            summary_panel(incidents)
+    with tab_table:
+        if tab_table.open:
+            table_panel(store.location, version, view, incidents)
+    with tab_time:
+        if tab_time.open:
+            timeline_panel(incidents)
+    with tab_export:
+        if tab_export.open:
+            export_panel(store, view, incidents)
+    for tab in tab_import:
+        with tab:
+            if tab.open:
+                upload_panel(store, access)
+
+
+def table_panel(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
+                ) -> None:
+    """The newest incidents of the selection; a row picked selects its incident."""
+    newest = load_newest(path, version, view.filter)
+    if len(incidents) > len(newest):
+        st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
+                   "narrow the filters or export the selection for all of them.")
+    picked = st.dataframe(queries.table(newest), width="stretch", hide_index=True,
+                          on_select="rerun", selection_mode="single-row", key=keys.TABLE)
+    _follow_table(newest, picked.selection.rows)
+
+
+def timeline_panel(incidents: pd.DataFrame) -> None:
+    """Incidents per week and type, in the map's type colours."""
+    if incidents.empty:
+        st.caption("No incidents in the selection.")
+        return
+    st.caption("Incidents per week (by start date) and type")
+    weekly = queries.weekly_counts(incidents)
+    st.bar_chart(weekly, stack=True, color=[TYPE_COLOURS[t] for t in weekly.columns])
+
+
+def summary_panel(incidents: pd.DataFrame) -> None:
+    """Counts of the selection by type, airspace and confidence, as plain text."""
+    if incidents.empty:
+        st.caption("No incidents in the selection.")
+        return
+    for column, label in (("type", "By type"), ("country_iso3", "By airspace"),
+                          ("confidence", "By confidence")):
+        counts = incidents[column].replace("", "none").value_counts()
+        st.text(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+def _follow_table(shown: pd.DataFrame, rows: list[int]) -> None:
+    """A row picked in the incident table: select that incident and fly to it."""
+    s = st.session_state
+    if not rows or rows[0] >= len(shown):
+        return
+    row = shown.iloc[rows[0]]
+    if s.get(keys.TABLE_PICK) == row["id"]:
+        return
+    s[keys.TABLE_PICK] = s[keys.SELECTED] = row["id"]
+    s[keys.VIEW] = (round(float(row["lat"]), 4), round(float(row["lon"]), 4),
+                 max(9, int(s[keys.VIEW][2])))
+    st.rerun()
+
+
+EXPORT_FORMATS = {
+    ".png": ("Briefing map, PNG", "image/png"),
+    ".pdf": ("Briefing map, PDF (vector)", "application/pdf"),
+    ".svg": ("Briefing map, SVG (vector)", "image/svg+xml"),
+    ".html": ("Interactive map, one offline HTML file", "text/html"),
+    ".csv": ("Incidents, CSV", "text/csv"),
+    ".geojson": ("Incidents, GeoJSON", "application/geo+json"),
+    ".gpkg": ("Incidents, GeoPackage", "application/geopackage+sqlite3"),
+    ".zip": ("Bundle: map, data and manifest (zip)", "application/zip"),
+}
+
+
+def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None:
+    """Download the current selection as a briefing map, a data file or a bundle."""
+    from dashboard.export import ExportRequest, export_bytes
+
+    st.subheader("Export the current view")
+    cols = st.columns(2)
+    suffix = cols[0].selectbox("Format", list(EXPORT_FORMATS), key=keys.EXPORT_FORMAT,
+                               format_func=lambda k: EXPORT_FORMATS[k][0])
+    size = cols[1].selectbox("Page", list(PAGE_SIZES), key=keys.EXPORT_SIZE)
+    title = text_box(st, "Title", keys.EXPORT_TITLE, ExportRequest.title)
+    marking = text_box(st, "Marking (banner at top and bottom)", keys.EXPORT_MARKING, "",
+                       placeholder="e.g. UNCLASSIFIED")
+    if title is None or marking is None:
+        return
+    dpi = st.number_input("PNG resolution (dpi)", *DPI_RANGE, DEFAULT_DPI, step=50,
+                          key=keys.EXPORT_DPI)
+    extent = st.radio("Extent", ["the map as it is now", "all incidents shown"],
+                      key=keys.EXPORT_EXTENT, horizontal=True)
+    bbox = st.session_state.get(keys.BOUNDS) if extent.startswith("the map") else None
+    request = ExportRequest(view=view, title=title, marking=marking, size=size,
+                            dpi=int(dpi), bbox=bbox)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M")
+    st.download_button(f"Download {EXPORT_FORMATS[suffix][0]}",
+                       data=lambda: export_bytes(store, request, suffix),
+                       file_name=f"flankwatch-{stamp}{suffix}",
+                       mime=EXPORT_FORMATS[suffix][1], key=keys.EXPORT_DOWNLOAD,
+                       on_click="ignore")
+    st.caption("Several pages in one PDF, with the page, title and marking above:")
+    documents = {"pack": "Briefing pack: map, incident table, timeline, sources",
+                 "country": "Atlas: one map per airspace with incidents",
+                 "week": "Atlas: one map per week with incidents"}
+    document = st.selectbox("Document", list(documents), format_func=documents.get,
+                            key=keys.EXPORT_DOCUMENT)
+    multi = replace(request, pack=document == "pack",
+                    atlas=None if document == "pack" else document)
+    empty = incidents.empty or (document == "country"
+                                and not incidents["country_iso3"].astype(bool).any())
+    st.download_button("Download the PDF", data=lambda: export_bytes(store, multi, ".pdf"),
+                       file_name=f"flankwatch-{document}-{stamp}.pdf",
+                       mime="application/pdf", key=keys.EXPORT_PACK, on_click="ignore",
+                       disabled=empty, help="Nothing to show in the current view"
+                       if empty else None)
+
+
+def upload_panel(store: Store, access: Access) -> None:
+    """Import a CSV, GeoJSON or ACLED export through the store's one import path, in a
+    process of its own (see ``dashboard.import_worker``), in the name of the user."""
+    access.require("import")
+    st.subheader("Import incidents")
+    file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
+                            type=["csv", "geojson", "json", "gpkg"], key=keys.UPLOAD)
+    if file is None:
+        return
+    done = st.session_state.get(keys.IMPORTED)
+    if done and done[0] == file.file_id:  # imported on the previous run
+        notice("success", done[1])
+        return
+    commit = st.session_state.get(keys.DO_IMPORT, False)
+    checked = st.session_state.get(keys.UPLOAD_CHECKED)
+    if commit:
+        result = _run_upload(store, access, file, commit=True)
+    elif checked and checked[0] == file.file_id:
+        result = checked[1]  # checked in an earlier run: a map pan reruns the page only
+    else:
+        result = _run_upload(store, access, file, commit=False)
+        st.session_state[keys.UPLOAD_CHECKED] = (file.file_id, result)
+    if result.error:
+        notice("error", result.error)
+        return
+    if result.written:  # run the page again: counts and map show the new records
+        st.session_state[keys.IMPORTED] = (file.file_id, result.summary)
+        st.rerun()
+    notice("info", result.summary)
+    if len(result.rejects):
+        st.dataframe(result.rejects, width="stretch", hide_index=True)
+    if result.valid:
+        st.button(f"Import {result.valid} valid rows", key=keys.DO_IMPORT)
+
+
+def _run_upload(store: Store, access: Access, file, *, commit: bool) -> UploadResult:
+    """Check (or, with ``commit``, import) an upload in the worker, from a copy on disk;
+    an error is worded for the page (the file by its own name, no server path)."""
+    suffix = Path(file.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix}"
+        file.seek(0)
+        with open(path, "wb") as fh:  # the upload goes to disk; it is read from there
+            shutil.copyfileobj(file, fh, length=1 << 20)
+        bar = st.progress(0.0, text="Importing…" if commit else "Checking the file…")
+        result = run_import(store.location, path, name=file.name, dry_run=not commit,
+                            who=access.user,
+                            progress=lambda fraction, text: bar.progress(fraction, text))
+        bar.empty()
+        if result.error:
+            message = without_locations(_as_uploaded(result.error, path, file.name))
+            result.error = (message if message.startswith(file.name)
+                            else f"{file.name}: {message}")
+    return result
+
+
+def _as_uploaded(message: str, path: Path, name: str) -> str:
+    """An error message about the upload's server-side copy, naming the file as the
+    user called it (no server path is shown)."""
+    return message.replace(str(path), name).replace(str(path.parent), "(upload)")
