@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 #: Colours of the notices (background, border) by kind, close to Streamlit's own.
 _NOTICE_COLOURS = {
@@ -79,7 +80,7 @@ def notice_html(kind: str, message: object) -> str:
 
 def facts_html(facts: Iterable[tuple[str, object]], *, title: object = "") -> str:
     """A two-column table of (label, value) pairs, every value as text (values that are
-    already HTML, such as :func:`link_html` output, are passed as :class:`Markup`)."""
+    already HTML, such as :func:`link_html` output, are passed as markupsafe.Markup)."""
     rows = "".join(
         f'<tr><th style="text-align:left;padding:3px 8px 3px 0;vertical-align:top;'
         f'font-weight:600;white-space:nowrap">{esc(label)}</th>'
@@ -89,7 +90,3 @@ def facts_html(facts: Iterable[tuple[str, object]], *, title: object = "") -> st
     head = f'<div class="fw-title" style="font-weight:700;margin-bottom:4px">{esc(title)}</div>'
     return (f'<div class="fw-facts">{head if title else ""}'
             f'<table style="border-collapse:collapse;font-size:14px">{rows}</table></div>')
-
-
-class Markup(str):
-    """HTML made by this module's functions, to be inserted as it is."""
