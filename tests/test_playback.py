@@ -14,7 +14,7 @@ from dateutil.relativedelta import relativedelta
 from dashboard.queries import track_crossings
 from geo.records import import_file
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab
+from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab, runs_over
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -138,7 +138,7 @@ def test_the_server_keeps_the_time_the_map_moved_to(served, page):
     frame.locator(".fw-time [data-act=fwd]").click()
     _wait_address(page, "time=2025-09-11T03:00")
     open_tab(page, "Timeline", page.get_by_text("Incidents per week"))  # a rerun
-    page.wait_for_timeout(1000)
+    runs_over(page)  # that run is over, and it kept the time in the address
     assert "time=2025-09-11T03:00" in _address(page)
     frame.locator(".fw-time .fw-time-toggle").click()  # off: the parameters go
     deadline = time.monotonic() + 10

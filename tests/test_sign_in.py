@@ -152,7 +152,7 @@ def test_anonymous_visitors_see_sign_in_only_and_get_no_data(site, browser):
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
-    page.wait_for_timeout(2000)  # any more of the page would have come by now
+    runs_over(page)  # the run is over: nothing more of the page will come
     body = page.locator("body").inner_text()
     assert "Incidents shown" not in body
     assert not page.locator("iframe").count()
