@@ -543,15 +543,19 @@ async def selection(request):
     content, so it may be cached for good, by this browser only."""
     from starlette.responses import FileResponse, PlainTextResponse
 
-    from dashboard.display import SELECTION_DIR
+    from dashboard.display import SELECTION_DIR, gzipped
 
     name = request.path_params["name"]
     match = _SELECTION_NAME.match(name)
     path = SELECTION_DIR / name
     if not match or not path.is_file():
         return PlainTextResponse("Not found.", status_code=404)
-    return FileResponse(path, media_type=_MEDIA_TYPES[match.group(1)],
-                        headers={"Cache-Control": "private, max-age=31536000, immutable"})
+    headers = {"Cache-Control": "private, max-age=31536000, immutable",
+               "Vary": "Accept-Encoding"}
+    packed = gzipped(path) if "gzip" in request.headers.get("accept-encoding", "") else None
+    if packed is not None:  # compressed once, not per request
+        path, headers["Content-Encoding"] = packed, "gzip"
+    return FileResponse(path, media_type=_MEDIA_TYPES[match.group(1)], headers=headers)
 
 
 def routes() -> list:

@@ -13,6 +13,7 @@ analysis uses. Computed once per process and cached.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -141,10 +142,29 @@ def _last_used(path: Path) -> float:
 
 
 def _prune(files, keep: int) -> None:
-    """Delete all but the ``keep`` most recently used of ``files``."""
+    """Delete all but the ``keep`` most recently used of ``files`` (and their gzipped
+    copies)."""
     by_use = sorted(files, key=_last_used)
     for stale in by_use[:-keep] if keep else by_use:
         stale.unlink(missing_ok=True)
+        stale.with_name(stale.name + ".gz").unlink(missing_ok=True)
+
+
+#: Files smaller than this are sent as they are (gzip would save next to nothing).
+GZIP_MIN_BYTES = 1024
+
+
+def gzipped(path: Path) -> Path | None:
+    """The gzipped copy of a served file, made at its first request and kept beside it
+    (a file's name is its content's hash, so the copy never goes stale); None for a
+    small file. Compressing once spares the server compressing the same megabytes on
+    every request."""
+    if path.stat().st_size < GZIP_MIN_BYTES:
+        return None
+    packed = path.with_name(path.name + ".gz")
+    if not packed.exists():
+        _write_atomic(packed, gzip.compress(path.read_bytes(), compresslevel=5, mtime=0))
+    return packed
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

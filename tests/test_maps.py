@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import shutil
@@ -278,7 +279,10 @@ def test_band_layers_are_served_behind_the_gate_and_pruned(tmp_path, monkeypatch
             made = display.reference_payload("bands_kaliningrad", (km,))
             assert guarded_action(made.url, "GET") == "read"
             display.publish([made])
+            packed = display.gzipped(tmp_path / "served" / made.name)  # as when served
+            assert gzip.decompress(packed.read_bytes()) == made.data
         assert len(list((tmp_path / "served").glob("bands-kaliningrad-*.json"))) == 2
+        assert len(list((tmp_path / "served").glob("bands-kaliningrad-*.json.gz"))) == 2
         assert len(list((tmp_path / "cache").glob("bands_kaliningrad-*"))) == 2
     finally:
         display.reference_payload.cache_clear()
