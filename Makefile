@@ -42,10 +42,11 @@ test: $(STAMP) $(VENDOR) system
 	$(BIN)/pytest
 
 ## The quick loop while editing: lint and every test but the browser, PostGIS, fuzzing
-## and slow ones (about a minute; `make test` runs everything, as CI does).
+## and slow ones, on two processes (under a minute; `make test` runs everything, as CI
+## does).
 test-fast: $(STAMP) $(VENDOR)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q -m "not e2e and not slow and not postgis and not fuzz"
+	$(BIN)/pytest -q -n 2 -m "not e2e and not slow and not postgis and not fuzz"
 
 ## Rebuild the reference data in data/ (needs npm; not needed to use the project).
 data: $(STAMP)
