@@ -14,7 +14,7 @@ from geo.enrich import enrich_points
 from geo.errors import FlankwatchError, GeocodeError, InputError
 from geo.gazetteer import load_gazetteer
 from geo.readers import check_output_path, parse_column_map
-from geo.records import load_directory, load_file
+from geo.records import counted, load_directory, load_file
 
 #: Rejected rows printed before "... and N more".
 SHOWN_REJECTS = 20
@@ -41,7 +41,7 @@ def cmd_enrich(args: argparse.Namespace) -> int:
         print(file=sys.stderr)  # end the progress line
     shown = result.shown_rejects
     if not result.written:
-        print(f"{result.rejected} of {result.total} rows are invalid; nothing written "
+        print(f"{result.rejected:,} of {counted(result.total, 'row')} invalid; nothing written "
               f"(use --rejects FILE to keep the valid rows):", file=sys.stderr)
         _print_rejects(shown, sys.stderr, result.rejected)
         return 1
@@ -146,14 +146,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     if not result.written:
-        print(f"{result.rejected} of {result.total} rows are invalid; nothing imported "
+        print(f"{result.rejected:,} of {counted(result.total, 'row')} invalid; nothing imported "
               f"(use --rejects FILE to import the valid rows):", file=sys.stderr)
         _print_rejects(result.rejects(), sys.stderr, result.rejected)
         return 1
     for report in result.tables:
         print(report)
-    print(f"{result.total} rows read: {result.valid} valid"
-          + (f", {result.rejected} rejected -> {args.rejects}" if result.rejected else "")
+    print(f"{counted(result.total, 'row')} read: {result.valid:,} valid"
+          + (f", {result.rejected:,} rejected -> {args.rejects}" if result.rejected else "")
           + f"; store {store}")
     if result.rejected:
         _print_rejects(result.rejects(), sys.stderr, result.rejected)

@@ -50,6 +50,11 @@ _LINE_TYPES = {"LineString", "MultiLineString"}
 log = logging.getLogger(__name__)
 
 
+def counted(n: int, noun: str) -> str:
+    """A count with its noun, as people write it: "1 row", "2,500 rows"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 @dataclass
 class LoadedFile:
     """The valid records and the rejected rows of one file (or one part of a file)."""
@@ -388,9 +393,9 @@ class ImportResult:
 
     def summary(self) -> str:
         """One line: rows read, valid, rejected, and what the store did."""
-        text = f"{self.name}: {self.total} rows read, {self.valid} valid"
+        text = f"{self.name}: {counted(self.total, 'row')} read, {self.valid:,} valid"
         if self.rejected:
-            text += f", {self.rejected} rejected"
+            text += f", {self.rejected:,} rejected"
         if self.written:
             text += "; " + ("; ".join(map(str, self.tables)) or "nothing to write")
         return text
@@ -548,7 +553,7 @@ def _read_into(importing, path: Path, result: ImportResult, sink: _RejectsFile, 
                 writer.cancel()  # nothing will be imported; every problem is listed
             elif chunk.parts:
                 writer.write(RecordSet(path.parent, chunk.parts).batches())
-            say(chunk.fraction, f"{result.total:,} rows read, {result.rejected:,} "
+            say(chunk.fraction, f"{counted(result.total, 'row')} read, {result.rejected:,} "
                                 "rejected")
         if writer is not None:
             result.tables = writer.reports
@@ -643,7 +648,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
             sink.add(rejects)
             if rejects_path is not None or not result.rejected:
                 out.append(enriched)
-            say(table.fraction, f"{result.total:,} rows read, {result.rejected:,} rejected")
+            say(table.fraction, f"{counted(result.total, 'row')} read, {result.rejected:,} "
+                                "rejected")
         if result.rejected and rejects_path is None:
             out.discard()
             return result

@@ -349,6 +349,17 @@ def test_every_import_that_writes_nothing_is_logged_with_who_and_why(tmp_path, c
     assert "check of checked.geojson" in said
     assert "eve@x.org" in said
 
+def test_counts_are_written_as_people_write_them(tmp_path, capsys):
+    one = write(tmp_path, "one.csv", f"{HEADER}\n{GOOD.format(n=1)}\n")
+    assert import_file(open_store(tmp_path / "s.gpkg"), one, dry_run=True).summary() == (
+        f"{one}: 1 row read, 1 valid")
+    rows = "".join(GOOD.format(n=n % 28 + 1).replace("g-", f"g{n}-") + "\n"
+                   for n in range(1200))
+    many = write(tmp_path, "many.csv", f"{HEADER}\n{rows}")
+    assert main(["import", str(many), "--store", str(tmp_path / "s.gpkg")]) == 0
+    assert "1,200 rows read: 1,200 valid" in capsys.readouterr().out
+
+
 def test_import_file_reports_and_logs_the_file_hash(tmp_path):
     store = open_store(tmp_path / "s.gpkg")
     src = write(tmp_path, "in.csv", f"{HEADER}\n{GOOD.format(n=1)}\na-2,bad,drone,54.6,"

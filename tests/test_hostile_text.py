@@ -268,7 +268,7 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
             {"name": name, "mimeType": "text/csv",
              "buffer": b"id,date,type,lat,lon,confidence\nu-1,2025-08-01,drone,54.6,25.1,"
                        b"reported\n"})
-        notice = page.locator(".fw-notice").filter(has_text="rows read")
+        notice = page.locator(".fw-notice").filter(has_text="1 row read")
         notice.wait_for(timeout=30_000)
         assert notice.evaluate("e => e.textContent").startswith(name)
         page.wait_for_timeout(500)

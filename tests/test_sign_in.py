@@ -296,7 +296,7 @@ def test_an_analyst_imports_in_their_own_name(site, browser):
     page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" else None)
     upload.set_input_files({"name": "new.csv", "mimeType": "text/csv",
                             "buffer": NEW_INCIDENT})
-    page.get_by_role("button", name="Import 1 valid rows").click()
+    page.get_by_role("button", name="Import 1 valid row").click()
     page.locator(".fw-notice.fw-success").wait_for(timeout=60_000)
     assert store.incident("signin-1") is not None
     log = store.imports()

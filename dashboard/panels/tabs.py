@@ -20,6 +20,7 @@ from dashboard.panels.data import load_newest
 from dashboard.panels.sidebar import text_box
 from dashboard.state import ViewState
 from dashboard.style import DEFAULT_DPI, DPI_RANGE, PAGE_SIZES, TYPE_COLOURS
+from geo.records import counted
 from geo.store.base import Store
 
 log = logging.getLogger("flankwatch.dashboard")
@@ -186,7 +187,7 @@ def upload_panel(store: Store, access: Access) -> None:
     if len(result.rejects):
         st.dataframe(result.rejects, width="stretch", hide_index=True)
     if result.valid:
-        st.button(f"Import {result.valid} valid rows", key=keys.DO_IMPORT)
+        st.button(f"Import {counted(result.valid, 'valid row')}", key=keys.DO_IMPORT)
 
 
 def _run_upload(store: Store, access: Access, file, *, commit: bool) -> UploadResult:
