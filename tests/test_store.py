@@ -103,3 +103,12 @@ def test_an_area_and_a_ring_keep_only_the_points_inside(store):
     away = ((lon + 1, lat + 1), (lon + 2, lat + 1), (lon + 1.5, lat + 2))
     assert store.count_incidents(IncidentFilter(area=away)) == 0
     assert store.incidents(IncidentFilter(bbox=(30, 60, 31, 61), area=triangle)).empty
+
+
+def test_a_history_change_shows_numbers_as_people_read_them():
+    from geo.store.history import Version, changes
+
+    before = Version(1, {"id": "a", "lat": 37.56315904852499, "title": "x"})
+    after = Version(2, {"id": "a", "lat": 37.6, "title": "y"})
+    assert changes("incidents", before, after) == [("lat", "37.563159", "37.6"),
+                                                   ("title", "x", "y")]

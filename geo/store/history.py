@@ -82,9 +82,16 @@ def versions(store, table: str, ident: str) -> list[Version]:
 
 
 def changes(table: str, before: Version, after: Version) -> list[tuple[str, str, str]]:
-    """(column, value before, value after) of each column that differs."""
+    """(column, value before, value after) of each column that differs, as people read
+    them (a real number to six decimals, not every digit the store keeps)."""
     a, b = comparable(table, before.values), comparable(table, after.values)
-    return [(c, str(a[c]), str(b[c])) for c in a if a[c] != b[c]]
+    return [(c, _readable(c, a[c]), _readable(c, b[c])) for c in a if a[c] != b[c]]
+
+
+def _readable(column: str, value: object) -> str:
+    if column in REAL_COLUMNS and isinstance(value, float) and value == value:
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 def _frame(table: str, values: dict) -> pd.DataFrame:
