@@ -386,7 +386,8 @@ def _focus(text: str) -> tuple[str, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    p = argparse.ArgumentParser(prog="python -m dashboard.export", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m dashboard.export",
+                                description=__doc__.replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--start", type=_option("start"), help="first day, YYYY-MM-DD")
     p.add_argument("--end", type=_option("end"), help="last day, YYYY-MM-DD")

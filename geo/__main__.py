@@ -175,7 +175,9 @@ def _progress_line(stream):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    parser = argparse.ArgumentParser(prog="python -m geo", description=__doc__)
+    # the module's docstring without reStructuredText's literal quotes
+    parser = argparse.ArgumentParser(prog="python -m geo",
+                                     description=__doc__.replace("``", ""))
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -169,3 +169,16 @@ def test_a_mapping_never_drops_an_input_column(tmp_path, capsys):
     assert main(["enrich", str(src), "-o", str(out), "--map", "date=when"]) == 2
     assert "would overwrite column(s) ['date']" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_help_reads_as_plain_text(capsys):
+    """The modules' docstrings are reStructuredText; --help shows them without its
+    double backticks."""
+    from dashboard.export import main as export_main
+
+    for run_help in (lambda: main(["--help"]), lambda: export_main(["--help"])):
+        with pytest.raises(SystemExit):
+            run_help()
+        shown = capsys.readouterr().out
+        assert "python -m" in shown
+        assert "``" not in shown

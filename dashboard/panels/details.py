@@ -33,8 +33,8 @@ def detail_panel(store: Store, selected: str | None,
         "id": selected, "date": fmt_date(row), "type": row["type"],
         "confidence": row["confidence"],
         "airspace": row["country_name"] or "none (international)",
-        "location": f"{row['location_label']} "
-                    f"({row['location_precision'] or 'precision not stated'})",
+        "location": row["location_label"] if row["location_precision"] == "region"
+        else f"{row['location_label']} ({row['location_precision'] or 'precision not stated'})",
         "position basis": row["location_basis"],
         "from Belarus": fmt_km(row["dist_belarus_km"]),
         "from Kaliningrad": fmt_km(row["dist_kaliningrad_km"]),
