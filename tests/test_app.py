@@ -149,6 +149,16 @@ def test_a_text_over_its_limit_is_refused_with_the_limit_named(app):
     assert not [b for b in app.selectbox if b.key == "search_pick"]  # nor searched
 
 
+def test_a_region_only_incident_says_region_once(app):
+    app.run()
+    app.session_state["selected"] = "pol-2025-09-drones"
+    app.run()
+    facts = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", el.proto.body))
+                     for el in app.get("html") if "fw-facts" in el.proto.body)
+    assert "Poland (region; no position reported)" in facts
+    assert "reported) (region)" not in facts
+
+
 def _stored(tmp_path):
     from geo.store import open_store
 
