@@ -341,13 +341,12 @@ _PART = re.compile(r"^chunks-(\d{1,3})$")
 def _user_cookie_names(main: bytes | None) -> list[str] | None:
     """The names of the sign-in cookie's parts, main cookie first, from the main
     cookie's (verified) value; a cookie in one part is one name; None: no cookie."""
-    from streamlit.web.server.starlette.starlette_server_config import USER_COOKIE_NAME
-
     if main is None:
         return None
     match = _PART.match(main.decode("latin-1"))
     count = int(match[1]) if match else 0
-    return [USER_COOKIE_NAME] + [f"{USER_COOKIE_NAME}_{k}" for k in range(1, count + 1)]
+    name = _main_name()
+    return [name] + [f"{name}_{k}" for k in range(1, count + 1)]
 
 
 def parts_digest(values: list[str]) -> str:
