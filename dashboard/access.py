@@ -208,23 +208,28 @@ def _role_file(path: Path) -> dict[str, str] | None:
     return roles
 
 
-def _role_lines(fh) -> dict[str, str]:
-    """The roles of the lines of a roles file (see :func:`_role_file`)."""
+def _role_lines(fh) -> dict[str, str] | None:
+    """The roles of the lines of a roles file (see :func:`_role_file`). A line with an
+    unknown role refuses its address (it may have been meant to: ``noone``); a line
+    that cannot be split into an address and a role (another separator, no address)
+    could be the one refusing anybody, so the file gives None and nobody is let in.
+    Each such line is logged."""
     roles: dict[str, str] = {}
     for number, row in enumerate(csv.reader(fh), start=1):
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
-            continue
-        if not row[0].strip():
-            log.error("roles file line %d: no e-mail address; line skipped", number)
             continue
         email, role = row[0].strip().lower(), (row[1].strip().lower() if len(row) > 1
                                                else "")
         if number == 1 and email == "email":
             continue
+        if len(row) < 2 or "@" not in email:
+            log.error("roles file line %d cannot be read (an e-mail address, a comma and a "
+                      "role): everyone is refused until it is mended", number)
+            return None
         if role not in (*ROLES, "none"):
-            log.error("roles file line %d: role %r is not one of %s or none; line "
-                      "skipped", number, role, ", ".join(ROLES))
-            continue
+            log.error("roles file line %d: role %r is not one of %s or none; %s is refused "
+                      "until it is mended", number, role, ", ".join(ROLES), email)
+            role = "none"
         roles[email] = role
     return roles
 

@@ -51,12 +51,13 @@ _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{
 #: March 2011 to 26 October 2014: see :data:`_MSK_PLUS_4`.)
 ZONE_HOURS = {"UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "CET": 1,
               "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "FET": 3}
-_MSK_PLUS_4 = (pd.Timestamp("2011-03-27", tz="UTC"), pd.Timestamp("2014-10-26", tz="UTC"))
+_MSK_PLUS_4 = (pd.Timestamp("2011-03-27T02:00", tz="UTC"),  # local times, as written
+               pd.Timestamp("2014-10-26T02:00", tz="UTC"))
 #: A zone named anywhere in the text, optionally with an offset (``UTC+3``, ``GMT-1``),
 #: optionally in brackets; ``Z`` only right after a digit (ISO 8601).
 _NAMED_ZONE = re.compile(
     r"\(?\s*(?<![A-Za-z])(?P<name>UTC|GMT|EEST|EET|CEST|CET|MSK|FET|WEST|WET|BST)"
-    r"(?:\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?(?![A-Za-z\d])"
+    r"(?:\s?(?P<sign>[+\-−])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?(?![A-Za-z\d])"
     r"\s*\)?|(?<=\d)(?P<zulu>Z)(?![A-Za-z])", re.IGNORECASE)
 #: An offset alone at the end of a text, right after a time of day with a colon
 #: (``23:00+03:00``, ``23:00 +0300``, ``23:00 +3``).
@@ -175,6 +176,10 @@ def _parse_words(value: str) -> ParsedDate:
     unsaid = [part for part in ("year", "month", "day")
               if getattr(first, part) != getattr(second, part)]
     written = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", value)]
+    if len(written) > 1:  # "1930Z 10 Sep 2025": dateutil may take either for the year
+        msg = (f"{value!r} holds more than one four-digit number (which is the year?); "
+               "write a time of day with a colon (19:30)")
+        raise DateParseError(msg)
     if "year" in unsaid or "month" in unsaid:
         msg = f"{value!r} has no {unsaid[0]}; write the date in full (10 Sep 2025, Sep 2025)"
         raise DateParseError(msg)

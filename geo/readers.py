@@ -253,9 +253,9 @@ def _geojson_text_problems(path: Path, rows: int) -> list[tuple[int, str, str]]:
     for row, feature in enumerate(features or []):
         if not isinstance(feature, dict):
             continue
-        fields = {**(feature.get("properties") or feature.get("attributes") or {}),
-                  **({"id": feature["id"]} if "id" in feature else {})}
-        for name, value in fields.items():
+        fields = list((feature.get("properties") or feature.get("attributes") or {}).items())
+        fields += [("id", feature["id"])] if "id" in feature else []  # the feature's own
+        for name, value in fields:
             reason = next(filter(None, map(bad_text_reason, _strings({name: value}))), None)
             if reason:
                 found.append((row, shown_name(str(name)), reason))
@@ -281,7 +281,10 @@ def _gpkg_text_problems(path: Path, table: str, fids: pd.Index
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
             info = con.execute("SELECT name, upper(type), pk FROM pragma_table_info(?)",
                                (table,)).fetchall()
-            key = next((_sql_name(n) for n, _, pk in info if pk), None)
+            # only an INTEGER primary key is the row's FID as GDAL reads it
+            keys = [n for n, kind, pk in info if pk]
+            key = (_sql_name(keys[0]) if len(keys) == 1 and dict(
+                (n, kind) for n, kind, _ in info)[keys[0]] == "INTEGER" else None)
             texts = [n for n, kind, _ in info if "CHAR" in kind or "TEXT" in kind or not kind]
             found = [(fid, name, "contains a NUL character (0x00)") for name in texts
                      for (fid,) in con.execute(
@@ -291,7 +294,7 @@ def _gpkg_text_problems(path: Path, table: str, fids: pd.Index
         return []
     if found and key is None:
         msg = (f"{path}: layer {table!r}: column {shown_name(found[0][1])!r} holds a NUL "
-               "character, and the layer has no key to refuse those rows alone")
+               "character, and the layer has no integer key to refuse those rows alone")
         raise InputError(msg)
     where = pd.Index(fids).get_indexer([fid for fid, _, _ in found])
     return [(int(k), shown_name(name), why)

@@ -72,12 +72,21 @@ def test_the_role_file_maps_addresses_and_the_highest_role_wins(tmp_path):
 
 def test_a_roles_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path, caplog):
     roles = tmp_path / "roles.csv"  # as Windows editors save "UTF-8"
-    roles.write_bytes("mallory@example.org,none\n,analyst\nana@example.org,analyst\n"
+    roles.write_bytes("mallory@example.org,none\nana@example.org,analyst\n"
                       .encode("utf-8-sig"))
     policy = Policy.from_settings({"roles_file": str(roles)})  # unknown users: viewers
     assert policy.role_of(verified("mallory@example.org")) is None  # refused, not a viewer
     assert policy.role_of(verified("ana@example.org")) == "analyst"
-    assert "roles file line 2: no e-mail address; line skipped" in caplog.text
+    # a line that cannot be read may be the one refusing someone: nobody is let in
+    for broken in ("email;role\nmallory@example.org;none\n",  # another separator
+                   ",analyst\n"):  # no address
+        roles.write_text(broken, encoding="utf-8")
+        assert policy.role_of(verified("mallory@example.org")) is None
+        assert policy.role_of(verified("ana@example.org")) is None
+    assert "roles file line 1 cannot be read" in caplog.text
+    roles.write_text("bob@example.org,noone\nana@example.org,analyst\n", encoding="utf-8")
+    assert policy.role_of(verified("bob@example.org")) is None  # a typo refuses its address
+    assert policy.role_of(verified("ana@example.org")) == "analyst"
     # a file that is not UTF-8 (a Latin-1 comment, Notepad's UTF-16) may be what refuses
     # someone: until it reads, everyone is refused (not let in as an unknown viewer)
     roles.write_bytes("# é\nmallory@example.org,none\n".encode("latin-1"))

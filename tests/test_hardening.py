@@ -557,6 +557,9 @@ def _collection(*features: str) -> str:
     # a NUL in the feature's own id: it would be read as a cut id (another record's)
     ("fid.geojson", _collection(_raw_feature("", '"t"', feature_id='"g-1\\u0000-new"'),
                                 _raw_feature("ok", '"t"')), "id"),
+    # ... and in the property "id" beside a harmless feature id
+    ("pid.geojson", _collection(_raw_feature("g-1\\u0000-x", '"t"', feature_id='"any"'),
+                                _raw_feature("ok", '"t"')), "id"),
     # a lone surrogate in a property's name
     ("key.geojson", _collection(_raw_feature("bad", '"t"', extra=', "no\\ud800te": "x"'),
                                 _raw_feature("ok", '"t"')), "no\\ud800te"),

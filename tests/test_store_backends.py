@@ -462,6 +462,7 @@ def test_a_password_in_the_url_is_never_shown(capsys, tmp_path):
     "postgresql://flank:Zx9/Qm3kLEAK@/flank?host=/nonexistent",  # a /
     'postgresql://u@/db?host=/nonexistent&password=ab"LEAK%zz',  # a quote
     "postgresql://u:pw@[LEAK/db",
+    "postgresql://flank:s3cretLEAK/flank",  # no @host: libpq took the password for a port
 ])
 def test_no_part_of_an_unreadable_password_is_shown(capsys, monkeypatch, tmp_path, url):
     """libpq quotes the part of a URL it cannot read: that part may be the password."""
@@ -543,3 +544,26 @@ def test_a_view_name_that_looks_like_another_is_refused(store):
     for alike in ("KaIiningrad", "kaliningrad", "Ka1iningrad"):  # capital i, one
         with pytest.raises(InputError, match="looks the same"):
             views.save_view(store, alike, {}, "bob@example.org")
+    views.save_view(store, "Vilnius", {}, "ana@example.org")
+    with pytest.raises(InputError, match="looks the same"):  # a dot standing alone
+        views.save_view(store, "Vi\u0307lnius", {}, "bob@example.org")
+    with pytest.raises(InputError, match="invisible"):  # a Hangul filler
+        views.save_view(store, "Vilnius\u3164", {}, "bob@example.org")
+    views.save_view(store, "Iaz", {}, "ana@example.org")  # villages, not look-alikes
+    views.save_view(store, "Laz", {}, "ana@example.org")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://u:p%40ss@127.0.0.1:1/db", "postgresql://u@127.0.0.1:1/db"),
+    ("postgresql://u:p%2Fss@127.0.0.1:1/db", "postgresql://u@127.0.0.1:1/db"),
+    ("postgresql://u@127.0.0.1:1/db?password=p%26ss", "postgresql://u@127.0.0.1:1/db"),
+    ("postgresql://u@127.0.0.1:5432/db?application_name=me@laptop",
+     "postgresql://u@127.0.0.1:5432/db"),
+])
+def test_a_percent_encoded_password_is_read_and_never_shown(url, shown):
+    """The form the refusals ask for (%40 for @) works; an @ after the path is no
+    password's."""
+    from geo.store.postgis import shown_url, url_problem
+
+    assert url_problem(url) is None
+    assert shown_url(url) == shown

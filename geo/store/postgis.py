@@ -62,18 +62,28 @@ _GEOMETRY_TYPES = {"POINT": "geometry(Point, 4326)", "LINESTRING": "geometry",
                    "GEOMETRY": "geometry"}
 
 
-def _secrets(url: str) -> list[str]:
-    """Every piece of a store URL that may be (part of) a password, longest first: what
-    lies between the user's ``:`` and the last ``@`` (a password with an unescaped ``@``
-    or ``/`` reaches past where libpq stops reading it), ``password=`` values, what
-    libpq reads as the password, and each of them %-decoded."""
+def _written_secrets(url: str) -> list[str]:
+    """The pieces of a store URL, as written, that may be (part of) a password: what
+    lies between the user's ``:`` and the last ``@`` of the part before the path (a
+    password with an unescaped ``@`` reaches past where libpq stops reading it; one
+    with an unescaped ``/`` leaves no ``@`` before the path, and libpq would take it
+    for the port), and ``password=`` values."""
     rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0]
     found = []
-    if "@" in rest:
-        user_info = rest.rsplit("@", 1)[0]
+    if "@" in authority:
+        user_info = authority.rsplit("@", 1)[0]
         if ":" in user_info:
             found.append(user_info.split(":", 1)[1])
-    found += re.findall(r"(?i)password=([^&#]*)", url)
+    elif ":" in authority and not authority.rsplit(":", 1)[1].isdigit():
+        found.append(authority.split(":", 1)[1])  # user:password with no @ after it
+    return found + re.findall(r"(?i)password=([^&#]*)", url)
+
+
+def _secrets(url: str) -> list[str]:
+    """Every piece that may be (part of) the URL's password, longest first: as written,
+    %-decoded, and as libpq reads it."""
+    found = _written_secrets(url)
     with suppress(psycopg.Error, ValueError, UnicodeError):
         found.append(conninfo_to_dict(url).get("password") or "")
     with suppress(ValueError, UnicodeError):
@@ -89,7 +99,12 @@ _URL_DELIMITERS = set("@/?#&")
 def url_problem(url: str) -> str | None:
     """Why a store URL cannot be used as it is, in words that show no part of it (None
     when it reads)."""
-    if any(_URL_DELIMITERS & set(piece) for piece in _secrets(url)):
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0]
+    if "@" not in authority and ":" in authority and _written_secrets(url):
+        return ("it has user:password with no @host after it (or a password with a / "
+                "that is not percent-encoded: write %2F)")
+    if any(_URL_DELIMITERS & set(piece) for piece in _written_secrets(url)):
         return ("its password holds an @, /, ?, # or & that is not percent-encoded "
                 "(write %40, %2F, %3F, %23, %26)")
     try:

@@ -47,6 +47,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: Characters that are letters or symbols to Unicode but show as nothing (Hangul fillers,
+#: the Braille blank): a name holding one looks like the name without it.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def check_name(name: str) -> str:
     """A view's name, trimmed; empty, over-long or control characters are refused."""
     text = " ".join(str(name).split())
@@ -56,8 +61,8 @@ def check_name(name: str) -> str:
     if len(text) > NAME_MAX:
         msg = f"a view's name has at most {NAME_MAX} characters ({len(text)} given)"
         raise InputError(msg)
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
-        msg = "a view's name may not hold control or invisible formatting characters"
+    if any(unicodedata.category(c) in ("Cc", "Cf") or c in _BLANK_LETTERS for c in text):
+        msg = "a view's name may not hold control or invisible characters"
         raise InputError(msg)
     return text
 
@@ -90,20 +95,23 @@ def _alike(text: str) -> str:
     return "".join(classes.get(char, char) for char in text)
 
 
-def _skeletons(name: str) -> set[str]:
+def _skeletons(name: str) -> tuple[str, str]:
     """What a name looks like, read with and without letter case: compatibility forms
-    folded (NFKC: full-width, ligatures), then look-alike characters made one before
-    case is folded ("KaIiningrad" with a capital i looks like "Kaliningrad") and after
-    ("Ice" and "ice" differ only in case)."""
-    text = unicodedata.normalize("NFKC", name)
-    return {_alike(text).casefold(), _alike(text.casefold())}
+    folded (NFKC: full-width, ligatures) and marks that stand alone dropped (a dot
+    above an "i" that NFKC does not join to a letter), then look-alike characters made
+    one before case is folded ("KaIiningrad" with a capital i looks like "Kaliningrad")
+    and after ("Ice" and "ice" differ only in case)."""
+    text = "".join(c for c in unicodedata.normalize("NFKC", name)
+                   if unicodedata.category(c) != "Mn")
+    return _alike(text).casefold(), _alike(text.casefold())
 
 
 def _refuse_look_alike(run, name: str, view_id: str | None) -> None:
     """Refuse ``name`` when another view's name looks the same (see :func:`_skeletons`)."""
     shapes = _skeletons(name)
     for other_id, other in run("SELECT view_id, name FROM views", ()).fetchall():
-        if other_id == view_id or not shapes & _skeletons(other):
+        if other_id == view_id or not any(
+                a == b for a, b in zip(shapes, _skeletons(other), strict=True)):
             continue
         msg = ("a shared view of that name exists already; choose another name"
                if other == name else f"a shared view named {other!r} exists already, "
