@@ -10,19 +10,10 @@ import logging
 
 import streamlit as st
 
-from dashboard import keys, queries
 from dashboard.access import middleware, remove_old_selections, routes
-from dashboard.panels.common import header, notice, without_locations
-from dashboard.panels.data import get_store, load_incidents, load_table
-from dashboard.panels.details import detail_panel, history_panel
-from dashboard.panels.map import figures_panel, map_page, map_panel
-from dashboard.panels.session import forget_clicks, signed_in, warn_if_open
-from dashboard.panels.sidebar import search_panel, sidebar, start_session
-from dashboard.panels.tabs import tabs_panel
-from dashboard.panels.views import views_panel
-from dashboard.vendor import missing_assets
-from geo.errors import FlankwatchError
-from geo.store import store_location
+
+# The panels are imported in a run of the page, not with this module: the web server
+# imports it before Streamlit's runtime exists, when caches cannot be made yet.
 
 log = logging.getLogger("flankwatch.dashboard")
 
@@ -43,6 +34,18 @@ PAGE_STYLE = ("<style>.block-container { padding-top: 3.8rem; } .fw-header { fon
 
 def main() -> None:
     """Lay out the page."""
+    from dashboard import keys, queries
+    from dashboard.panels.common import header
+    from dashboard.panels.data import get_store, load_incidents, load_table
+    from dashboard.panels.details import detail_panel, history_panel
+    from dashboard.panels.map import figures_panel, map_page, map_panel
+    from dashboard.panels.session import forget_clicks, signed_in
+    from dashboard.panels.sidebar import search_panel, sidebar, start_session
+    from dashboard.panels.tabs import tabs_panel
+    from dashboard.panels.views import views_panel
+    from dashboard.vendor import missing_assets
+    from geo.store import store_location
+
     access = signed_in()
     if missing_assets():
         forget_clicks(nothing_drawn=True)
@@ -79,6 +82,10 @@ def main() -> None:
 def run() -> None:
     """The page, with the project's own message for an unexpected failure: the details
     go to the server's log, never to the visitor (no traceback, no server path)."""
+    from dashboard.panels.common import notice, without_locations
+    from dashboard.panels.session import forget_clicks, warn_if_open
+    from geo.errors import FlankwatchError
+
     st.set_page_config(page_title="Flankwatch", layout="wide")
     st.html(PAGE_STYLE)
     warn_if_open()

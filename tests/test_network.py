@@ -39,7 +39,7 @@ def _listening(pid: int, port: int) -> set[str]:
 def test_without_sign_in_it_listens_on_this_machine_only(tmp_path):
     store = open_store(tmp_path / "store.gpkg").path
     port = free_port()
-    with tempfile.TemporaryFile() as log:
+    with tempfile.TemporaryFile("w+") as log:
         proc = _start(store, port, log)
         try:
             wait_healthy(f"http://127.0.0.1:{port}", proc)
@@ -47,8 +47,12 @@ def test_without_sign_in_it_listens_on_this_machine_only(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+        log.seek(0)
+        started = log.read()
     assert addresses
     assert all(ipaddress.ip_address(a).is_loopback for a in addresses), addresses
+    # the start is quiet: no caches made before Streamlit's runtime exists
+    assert "No runtime found" not in started
 
 
 def test_opened_to_the_network_without_sign_in_it_warns(tmp_path, page):

@@ -143,6 +143,7 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
     near = None
     if target != "none":
         near = (target, st.sidebar.number_input("km", min_value=1.0, max_value=2000.0,
+                                                format="%g",
                                                 step=10.0, key=keys.NEAR_KM))
     area_panel()
     around = _around()
@@ -168,7 +169,7 @@ def _around() -> tuple[str, float] | None:
                     placeholder="e.g. Vilnius, Wilno, Hrodna")
     if not name or not name.strip():
         return None
-    km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0,
+    km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0, format="%g",
                                  step=10.0, key=keys.AROUND_KM)
     try:
         place_point(name)
