@@ -62,8 +62,11 @@ _NAMED_ZONE = re.compile(
 #: An offset alone at the end of a text, right after a time of day with a colon
 #: (``23:00+03:00``, ``23:00 +0300``, ``23:00 +3``).
 _NUMERIC_ZONE = re.compile(
-    r"(?P<time>\d{1,2}:\d{2}(?P<seconds>:\d{2}(?:[.,]\d+)?)?)\s*(?P<sign>[+\-−])"
+    r"(?P<time>\d{1,2}:\d{2}(?P<seconds>:\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)"
+    r"\s*(?P<sign>[+\-−])"
     r"(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?\s*\)?\s*$")
+#: "hrs" after a time of day (military style: "2300 hrs", "23:00 hrs").
+_HOURS_WORD = re.compile(r"(?:(?<=\d:\d\d)|(?<=\d{4}))\s*(?:hrs|hours)\b\.?", re.IGNORECASE)
 #: A time of day somewhere in a text.
 _TIME_OF_DAY = re.compile(r"\d{1,2}[:.h]\d{2}|\d\s*[ap]\.?\s?m\b|\d\s*[ap]\.?m\.", re.IGNORECASE)
 #: Two defaults that differ in every part of a date: what dateutil took from them is
@@ -127,7 +130,8 @@ def _split_zone(text: str) -> tuple[str, pd.Timedelta | None, str]:
                       name))
         return " "
 
-    rest = _NAMED_ZONE.sub(named, text)
+    rest = _HOURS_WORD.sub("", text)  # "23:00 hrs": the word says nothing more
+    rest = _NAMED_ZONE.sub(named, rest)
     if m := _NUMERIC_ZONE.search(rest):
         ambiguous = m["sign"] != "+" and not m["seconds"] and not re.search(r"\dT\d", rest)
         if ambiguous:
@@ -186,8 +190,12 @@ def _parse_words(value: str) -> ParsedDate:
     if not written:
         msg = f"{value!r} has no four-digit year; write the year in full"
         raise DateParseError(msg)
-    if first.year not in written:  # dateutil reads 0001 as 2001
-        first = first.replace(year=max(written[-1], 1))
+    if first.year not in written:
+        if written[-1] >= 100 or first.year % 100 != written[-1]:
+            # "10 10 Sep 2025": dateutil took "10" for the year and 2025 for a time
+            msg = f"{value!r}: the year cannot be told from the other numbers"
+            raise DateParseError(msg)
+        first = first.replace(year=max(written[-1], 1))  # "0001" read as 2001
     if "day" in unsaid:
         if first.time() != datetime.min.time():
             msg = f"{value!r} has a time of day but no day"

@@ -111,6 +111,8 @@ def test_a_month_and_year_in_words_stays_a_month():
         ("10 Sep 2013 23:00 MSK", "2013-09-10T19:00"),  # Moscow at UTC+4, 2011-2014
         ("2014-10-26 00:30 MSK", "2014-10-25T20:30"),  # still +4: clocks went back at 02:00
         ("2011-03-27 01:00 MSK", "2011-03-26T22:00"),  # still +3 until 02:00
+        ("10 Sep 2025 23:00 hrs (UTC+3)", "2025-09-10T20:00"),
+        ("Sep 10, 2025 11:45 PM +03:00", "2025-09-10T20:45"),
     ],
 )
 def test_zones_after_a_time_are_read_as_offsets_east_of_utc(text, utc):
@@ -137,7 +139,8 @@ def test_a_time_qualifier_with_a_zone_moves_the_whole_period():
      # a four-digit time beside the year: dateutil took it for the year (1930-09-10)
      ("1930Z 10 Sep 2025", "more than one four-digit number"),
      ("10 Sep 2025 2300Z", "more than one four-digit number"),
-     ("10 Sep 2025, 10:00 GMT - 12:00", "not a valid date")],  # a range, not GMT-12
+     ("10 Sep 2025, 10:00 GMT - 12:00", "not a valid date"),  # a range, not GMT-12
+     ("10 10 Sep 2025", "the year cannot be told")],  # dateutil: 2010, at 20:25
 )
 def test_zones_that_cannot_be_read_exactly_are_refused(text, reason):
     with pytest.raises(DateParseError, match=reason) as caught:
