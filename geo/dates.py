@@ -12,9 +12,11 @@ Accepted forms (each value may also carry a time of day, which is kept):
   01:45), ``after 22:10`` (22:10 to the end of the day), ``around 14:00`` (that time),
   ``between 01:00 and 02:30``. Times without a zone are read as UTC.
 
-A time of day may be followed by its zone: ``Z``, ``UTC``, ``UTC+3`` / ``GMT+3`` (three
-hours east of Greenwich, as reports mean it, not the POSIX ``TZ`` sign), ``+03:00``,
-``+0300``, or one of the abbreviations in :data:`ZONE_HOURS`; any other zone is refused.
+A time of day may carry its zone, named anywhere in the text (``UTC``, ``UTC+3`` /
+``GMT+3``: three hours east of Greenwich, as reports mean it, not the POSIX ``TZ`` sign;
+or one of the abbreviations in :data:`ZONE_HOURS`), or as an offset right after the time
+(``Z``, ``+03:00``, ``+0300``, ``+3``); any other zone is refused, and so is a zone
+without a time of day.
 
 Anything else is rejected with a reason; a date is never guessed, and nothing a text
 leaves out (a year, a month, a day) is filled in from today or from anywhere else.
@@ -41,7 +43,7 @@ _NUMERIC = re.compile(r"^(\d{1,2})[./](\d{1,2})[./](\d{4})$")
 _QUALIFIED = re.compile(
     r"^(?P<day>.+?),?\s+(?:(?P<word>before|after|by|around|about|approx\.?|circa|at)\s+"
     r"(?P<h>\d{1,2})[:.h](?P<m>\d{2})|between\s+(?P<h1>\d{1,2})[:.h](?P<m1>\d{2})\s+and\s+"
-    r"(?P<h2>\d{1,2})[:.h](?P<m2>\d{2}))\s*(?:utc|z)?$",
+    r"(?P<h2>\d{1,2})[:.h](?P<m2>\d{2}))$",
     re.IGNORECASE,
 )
 _ISO_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:/|–|—|\s-\s|\.\.)\s*(\d{4}-\d{2}-\d{2})$")

@@ -567,7 +567,7 @@ def note_refusal(name: str, path: Path, reason: str, *, who: str = "",
     and why nothing was imported; returns the SHA-256."""
     from geo.audit import current_user, file_sha256
 
-    reason = reason.replace(str(path), name)
+    reason = reason.replace(str(path), name)  # an upload's copy: named as its user named it
     digest = file_sha256(path)
     log.warning("%s of %s (SHA-256 %s) by %s: nothing imported: %s",
                 "check" if dry_run else "import", name, digest, who or current_user(), reason)
@@ -579,7 +579,6 @@ def log_refusal(store, name: str, path: Path, reason: str, *, who: str = "",
     """Note an import of ``path`` (called ``name``) that wrote nothing: in the server's
     log (who, which file, its SHA-256, why) and, unless it was only a check, in the
     store's import log (report "refused: ...")."""
-    reason = reason.replace(str(path), name)  # an upload's copy: named as its user named it
     digest = note_refusal(name, path, reason, who=who, dry_run=dry_run)
     if dry_run:
         return

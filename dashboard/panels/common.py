@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import streamlit as st
 
 from dashboard.text import notice_html
 from geo.store import store_location
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 def header() -> None:

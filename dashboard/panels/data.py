@@ -3,8 +3,6 @@ import refreshes them and a rerun reads nothing."""
 
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import streamlit as st
 
@@ -14,8 +12,6 @@ from geo.errors import InputError
 from geo.filters import IncidentFilter
 from geo.store import open_store
 from geo.store.base import Store
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 @st.cache_resource

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +16,6 @@ from dashboard.panels.session import write
 from dashboard.text import Markup, facts_html, link_html
 from geo.schema import split_list
 from geo.store.base import Store
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 def detail_panel(store: Store, selected: str | None,

@@ -3,7 +3,6 @@ it (clicks, moves, drawn areas) read back."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import pandas as pd
@@ -15,8 +14,6 @@ from dashboard.panels.common import notice
 from dashboard.panels.data import load_crossings, load_table
 from dashboard.state import PARAMETER_READERS, ViewState, encode_area
 from geo.filters import geodesic_circle
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame,

@@ -4,7 +4,6 @@ address (or a shared view's)."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import streamlit as st
 
@@ -20,9 +19,6 @@ from geo.filters import describe_area, place_point
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.store.base import Store
 from geo.store.views import NAME_MAX, get_view
-
-log = logging.getLogger("flankwatch.dashboard")
-
 
 PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shutil
 import tempfile
 from dataclasses import replace
@@ -22,8 +21,6 @@ from dashboard.state import ViewState
 from dashboard.style import DEFAULT_DPI, DPI_RANGE, PAGE_SIZES, TYPE_COLOURS
 from geo.records import counted
 from geo.store.base import Store
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.DataFrame,

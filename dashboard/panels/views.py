@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import streamlit as st
 
 from dashboard import keys
@@ -15,8 +13,6 @@ from dashboard.text import notice_html
 from geo.errors import FlankwatchError
 from geo.store.base import Store
 from geo.store.views import delete_view, list_views, rename_view, save_view
-
-log = logging.getLogger("flankwatch.dashboard")
 
 
 def views_panel(store: Store, view: ViewState, access: Access) -> None:

@@ -99,12 +99,12 @@ _URL_DELIMITERS = set("@/?#&")
 def url_problem(url: str) -> str | None:
     """Why a store URL cannot be used as it is, in words that show no part of it (None
     when it reads)."""
-    rest = url.split("://", 1)[-1]
-    authority = rest.split("/", 1)[0]
-    if "@" not in authority and ":" in authority and _written_secrets(url):
+    written = _written_secrets(url)
+    authority = url.split("://", 1)[-1].split("/", 1)[0]
+    if "@" not in authority and ":" in authority and written:
         return ("it has user:password with no @host after it (or a password with a / "
                 "that is not percent-encoded: write %2F)")
-    if any(_URL_DELIMITERS & set(piece) for piece in _written_secrets(url)):
+    if any(_URL_DELIMITERS & set(piece) for piece in written):
         return ("its password holds an @, /, ?, # or & that is not percent-encoded "
                 "(write %40, %2F, %3F, %23, %26)")
     try:

@@ -130,9 +130,12 @@ def list_views(store) -> list[SharedView]:
     return [_view(r) for r in rows]
 
 
+def _one_view_sql(store) -> str:
+    return f"SELECT {', '.join(VIEW_COLUMNS)} FROM views WHERE view_id = {store.PARAM}"
+
+
 def get_view(store, view_id: str) -> SharedView | None:
-    rows = store.query(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
-                        f"WHERE view_id = {store.PARAM}", (str(view_id),))
+    rows = store.query(_one_view_sql(store), (str(view_id),))
     return _view(rows[0]) if rows else None
 
 
@@ -158,8 +161,7 @@ def _change(store, view_id: str | None, change) -> None:
 
 def get_view_in(con, store, view_id: str) -> SharedView | None:
     """A view as a transaction's connection reads it."""
-    row = con.execute(f"SELECT {', '.join(VIEW_COLUMNS)} FROM views "
-                      f"WHERE view_id = {store.PARAM}", (view_id,)).fetchone()
+    row = con.execute(_one_view_sql(store), (view_id,)).fetchone()
     return _view(row) if row else None
 
 
