@@ -80,6 +80,8 @@ IMPORTED = "imported"  #: (upload's file id, summary) of the import just done
 # --- sign-in ------------------------------------------------------------------------------
 SIGN_IN = "sign_in"
 SIGN_OUT = "sign_out"
+DRAWN_FOR = "drawn_for"  #: the Access the page was last drawn for (whole-page run)
+WHOLE_PAGE = "whole_page"  #: a click in a panel asked for a run of the whole page
 
 #: What a click asked for that a failed or stopped run has not done (dropped then).
 ASKED = (PENDING_SAVE, VIEWS_FAILED, HISTORY_FAILED)

@@ -117,6 +117,70 @@ def click_incident(page, frame, lat: float, lon: float) -> None:
     page.mouse.click(box["x"] + x, box["y"] + y)
 
 
+class Watcher:
+    """What a page's server and network do, seen from the browser: how each script run
+    the server reports over its websocket finished (a run of the whole page, or a
+    panel's own run: an ``st.fragment``), and the requests of the page and its frames
+    not answered yet."""
+
+    def __init__(self, page):
+        self.finished: list[int] = []  # ForwardMsg.ScriptFinishedStatus of each run
+        self.pending: set = set()
+        page.on("websocket", self._socket)
+        page.on("request", self._asked)
+        page.on("requestfinished", self._answered)
+        page.on("requestfailed", self._answered)
+
+    def _asked(self, request) -> None:
+        self.pending.add(request)
+
+    def _answered(self, request) -> None:
+        self.pending.discard(request)
+
+    def _socket(self, socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            socket.on("framereceived", self._message)
+
+    def _message(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if not isinstance(payload, str):
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "script_finished":
+                self.finished.append(message.script_finished)
+
+
+def settled(page, timeout_s: float = 30) -> None:
+    """Wait until every request of the page and its frames has been answered, then for
+    two animation frames in each frame: by then a handler data had smuggled into the
+    page (an image's ``onerror``, an ``onload``) has fired, so a check that nothing ran
+    means something."""
+    deadline = time.monotonic() + timeout_s
+    while page.fw.pending and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # (lets Playwright deliver the page's events)
+    assert not page.fw.pending, [r.url for r in page.fw.pending]
+    for frame in page.frames:
+        with contextlib.suppress(Exception):  # a frame that went away meanwhile
+            frame.evaluate("() => new Promise(r => requestAnimationFrame("
+                           "() => requestAnimationFrame(r)))")
+
+
+def run_of(page, act, timeout_s: float = 60) -> bool:
+    """Do ``act()`` and wait for the script run it starts to finish; returns whether
+    that run was of the whole page (False: a panel's own run, none of the page's)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    finished = page.fw.finished
+    before = len(finished)
+    act()
+    deadline = time.monotonic() + timeout_s
+    while len(finished) == before and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(finished) > before, "no script run followed"
+    return any(status != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+               for status in finished[before:])
+
+
 def runs_over(page, timeout_s: float = 60) -> None:
     """Wait until the page's script runs are over: a run the last input (or the map's
     first report) started is under way after a second, and over when Streamlit's status

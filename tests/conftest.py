@@ -17,6 +17,7 @@ from pyproj import Transformer
 
 from geo.boundaries import load_boundaries
 from geo.gazetteer import load_gazetteer
+from tests.browser import Watcher
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +80,7 @@ def page(browser):
     pg = context.new_page()
     pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     pg.offsite, pg.dialogs = offsite, dialogs
+    pg.fw = Watcher(pg)  # (tests/browser.py: script runs and requests in flight)
     yield pg
     context.close()
     assert offsite == [], f"requests left localhost: {offsite}"

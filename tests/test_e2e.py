@@ -19,8 +19,10 @@ from tests.browser import (
     dashboard,
     map_frame,
     open_tab,
+    run_of,
     runs_over,
     server_log,
+    settled,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -107,7 +109,7 @@ def test_hostile_text_is_shown_as_text_and_runs_nothing(server, page):
     page.wait_for_function("() => location.search.includes('selected=xss-1')",
                            timeout=30_000)
     page.get_by_text(XSS_DESCRIPTION).first.wait_for(timeout=30_000)
-    time.sleep(1)  # give any injected handler the chance to fire (the fixture checks)
+    settled(page)  # any injected handler has fired by now (the fixture checks)
     page.screenshot(path=str(ARTIFACTS / "dashboard-xss.png"), full_page=True)
     assert Path(ARTIFACTS / "dashboard-xss.png").stat().st_size > 10_000
 
@@ -139,3 +141,32 @@ def test_a_malformed_upload_gets_a_message_without_traceback_or_server_path(serv
     for leak in ("Traceback", "/tmp/", str(ROOT_DIR), "File \""):
         assert leak not in body
     page.screenshot(path=str(ARTIFACTS / "dashboard-malformed-upload.png"), full_page=True)
+
+
+def test_the_export_panel_runs_alone_and_the_filters_run_the_page(server, page):
+    """A change in the Export tab runs that panel only (the sidebar, the data and the map
+    are not built again), and what it offers follows; a filter runs the whole page."""
+    page.goto(server)
+    frame = map_frame(page)
+    open_tab(page, "Export", page.get_by_text("Export the current view"))
+    runs_over(page)
+    frame.evaluate("() => { window.fwKept = 1; }")
+
+    def pick_csv():
+        page.get_by_test_id("stSelectbox").filter(has_text="Format").click()
+        page.get_by_role("option", name="Incidents, CSV").click()
+
+    assert not run_of(page, pick_csv)
+    download = page.get_by_test_id("stDownloadButton").first
+    assert download.inner_text() == "Download Incidents, CSV"
+    with page.expect_download() as done:
+        download.click()
+    assert Path(done.value.path()).read_text(encoding="utf-8").count("\n") == 1 + 8
+    assert frame.evaluate("() => window.fwKept") == 1  # the same map, never redrawn
+
+    def pick_2024():
+        page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+        page.get_by_role("option", name="2024", exact=True).click()
+
+    assert run_of(page, pick_2024)
+    _wait_shown(page, 3)

@@ -27,7 +27,7 @@ from dashboard.style import LAYER_LABELS
 from geo.__main__ import main as geo_main
 from geo.readers import FORMULA_START, read_table
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab
+from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab, settled
 from tests.hostile import (
     CORPUS,
     EVALUATED_MARKERS,
@@ -204,7 +204,7 @@ def test_offline_html_map_shows_text_literally(hostile, tmp_path, page):
     page.wait_for_function("() => window.fwIncidents && window.fwIncidents.total > 0",
                            timeout=30_000)
     shown = "\n".join(page.evaluate(_COLLECT_POPUPS))
-    page.wait_for_timeout(500)  # time for any injected handler to fire (fixture checks)
+    settled(page)  # any injected handler has fired by now (the fixture checks)
     for table, fields in (("incidents", ("title", "description")),
                           ("deployments", ("name", "operator", "location_basis",
                                            "description")),
@@ -271,6 +271,6 @@ def test_dashboard_shows_hostile_text_as_text(hostile, page):
         notice = page.locator(".fw-notice").filter(has_text="1 row read")
         notice.wait_for(timeout=30_000)
         assert notice.evaluate("e => e.textContent").startswith(name)
-        page.wait_for_timeout(500)
+        settled(page)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-hostile.png"), full_page=True)

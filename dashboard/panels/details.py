@@ -12,7 +12,7 @@ from dashboard.access import Access
 from dashboard.maps import fmt_date, fmt_km
 from dashboard.panels.common import notice
 from dashboard.panels.data import load_versions
-from dashboard.panels.session import write
+from dashboard.panels.session import panel, write
 from dashboard.text import Markup, facts_html, link_html
 from geo.schema import split_list
 from geo.store.base import Store
@@ -46,6 +46,7 @@ def detail_panel(store: Store, selected: str | None,
     st.html(facts_html(shown, title=row["title"] or selected))
 
 
+@panel
 def history_panel(store: Store, version: tuple, selected: str, access: Access) -> None:
     """The selected incident's versions, what each import changed, and (for an admin) a
     revert to an earlier version, logged under the admin's name."""
@@ -67,7 +68,7 @@ def history_panel(store: Store, version: tuple, selected: str, access: Access) -
         number = st.selectbox("Revert to version", earlier[::-1], key=keys.REVERT_TO)
         st.button(f"Revert to version {number}", key=keys.REVERT, on_click=write,
                   args=(revert, "revert", keys.HISTORY_FAILED, store, "incidents", selected),
-                  kwargs={"widgets": {"number": keys.REVERT_TO}})
+                  kwargs={"widgets": {"number": keys.REVERT_TO}, "on_map": True})
         failed = st.session_state.pop(keys.HISTORY_FAILED, None)
         if failed:
             notice("error", failed)

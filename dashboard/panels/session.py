@@ -3,6 +3,7 @@ name of the user signed in at the click."""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import streamlit as st
@@ -78,6 +79,7 @@ def signed_in() -> Access:
     sign-in button only (nothing of the store is read), and a refused user a word
     saying so; the page stops there."""
     access, refused = _who()
+    st.session_state[keys.DRAWN_FOR] = None if refused else access
     if not refused:
         if access.signed_in:
             st.sidebar.text(f"Signed in as {access.user} ({access.role})")
@@ -99,6 +101,30 @@ def signed_in() -> Access:
         st.text(f"{access.user} has no Flankwatch role; ask an administrator for one.")
         st.button("Sign out", on_click=st.logout, key=keys.SIGN_OUT)
     st.stop()
+
+
+def panel(func):
+    """A panel that need not redraw the map (export, import, shared views, history): a
+    click in it runs the panel alone (``st.fragment``), not the whole page. Such a run
+    skips :func:`signed_in`, so it looks again at who uses the page: when that (or their
+    role) is not what the page was drawn for, or a click in the panel changed what the
+    map shows (:func:`whole_page`), the whole page runs instead."""
+
+    @st.fragment
+    @functools.wraps(func)
+    def part(*args, **kwargs):
+        s = st.session_state
+        if s.pop(keys.WHOLE_PAGE, False) or current_access() != s.get(keys.DRAWN_FOR):
+            st.rerun()
+        return func(*args, **kwargs)
+
+    return part
+
+
+def whole_page() -> None:
+    """Ask, from a click's callback in a :func:`panel`, for the whole page to run next
+    (what the click changed is on the map too)."""
+    st.session_state[keys.WHOLE_PAGE] = True
 
 
 def forget_clicks(*, nothing_drawn: bool = False) -> None:
@@ -128,13 +154,15 @@ def not_done(key: str, exc: Exception) -> None:
 
 
 def write(change, action: str, failed_key: str, store: Store, *args,
-           widgets: dict | None = None, as_admin: bool = False, **kwargs) -> None:
+          widgets: dict | None = None, as_admin: bool = False, on_map: bool = False,
+          **kwargs) -> None:
     """A write, run as its button's callback (before the next run, exactly once,
     whatever reruns follow), in the name of the user signed in now, whose role is
     checked again here, on the server; ``widgets`` maps keyword arguments to the
     widgets whose values they take, as they are at the click (not as drawn);
-    ``as_admin``: ``change`` also takes whether the user may manage anyone's views. A
-    refusal is kept under ``failed_key`` for the page to show."""
+    ``as_admin``: ``change`` also takes whether the user may manage anyone's views;
+    ``on_map``: what it changes is on the map (the whole page runs next). A refusal is
+    kept under ``failed_key`` for the page to show."""
     s = st.session_state
     kwargs.update({name: s.get(key, "") for name, key in (widgets or {}).items()})
     try:
@@ -142,5 +170,7 @@ def write(change, action: str, failed_key: str, store: Store, *args,
         if as_admin:
             kwargs["admin"] = access.can("manage views")
         change(store, *args, who=access.user, **kwargs)
+        if on_map:
+            whole_page()
     except FlankwatchError as exc:
         not_done(failed_key, exc)

@@ -16,6 +16,7 @@ from dashboard.access import Access
 from dashboard.import_worker import UploadResult, run_import
 from dashboard.panels.common import notice, without_locations
 from dashboard.panels.data import load_newest
+from dashboard.panels.session import panel
 from dashboard.panels.sidebar import text_box
 from dashboard.state import ViewState
 from dashboard.style import DEFAULT_DPI, DPI_RANGE, PAGE_SIZES, TYPE_COLOURS
@@ -108,6 +109,7 @@ EXPORT_FORMATS = {
 }
 
 
+@panel
 def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None:
     """Download the current selection as a briefing map, a data file or a bundle."""
     from dashboard.export import ExportRequest, export_bytes
@@ -152,6 +154,7 @@ def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None
                        if empty else None)
 
 
+@panel
 def upload_panel(store: Store, access: Access) -> None:
     """Import a CSV, GeoJSON or ACLED export through the store's one import path, in a
     process of its own (see ``dashboard.import_worker``), in the name of the user."""

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import keys
 from dashboard.access import Access
-from dashboard.panels.session import clicking_user, not_done, write
+from dashboard.panels.session import clicking_user, not_done, panel, whole_page, write
 from dashboard.panels.sidebar import open_view, text_box
 from dashboard.state import ViewState
 from dashboard.text import notice_html
@@ -15,6 +15,7 @@ from geo.store.base import Store
 from geo.store.views import delete_view, list_views, rename_view, save_view
 
 
+@panel
 def views_panel(store: Store, view: ViewState, access: Access) -> None:
     """The team's shared views: open one (everyone), save the current view (analysts),
     rename or delete one (its owner, or an admin). Each has a lasting link."""
@@ -32,7 +33,7 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
         picked = st.sidebar.selectbox("Views", list(found), key=keys.SHARED_PICK,
                                       format_func=lambda k: found[k].name)
         chosen = found[picked]
-        st.sidebar.button("Open this view", key=keys.SHARED_OPEN, on_click=open_view,
+        st.sidebar.button("Open this view", key=keys.SHARED_OPEN, on_click=_open,
                           args=(chosen.query,))
         st.sidebar.text(f"By {chosen.owner}, {chosen.updated_at}\n"
                         f"Link: {_link(chosen.view_id)}")
@@ -57,6 +58,12 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
     failed = s.pop(keys.VIEWS_FAILED, None)
     if failed:
         st.sidebar.html(notice_html("error", failed))
+
+
+def _open(query: dict) -> None:
+    """The open button's callback: the filters set from the view, the whole page next."""
+    open_view(query)
+    whole_page()
 
 
 def _ask_save() -> None:
