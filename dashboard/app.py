@@ -67,7 +67,7 @@ def main() -> None:
     left, right = st.container(key=keys.MAIN).columns([3, 1])
     page = map_page(path, version, view, incidents, sources)
     with right:
-        figures_panel(incidents)
+        figures_panel(incidents, view)
     with left:
         view = map_panel(page, view, incidents)
     with right:

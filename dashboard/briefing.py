@@ -26,9 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from dashboard.snapshot import (
     SnapshotOptions,
     data_bbox,
-    focus_bbox,
     map_extent_lonlat,
-    positioned,
     render_snapshot,
 )
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
@@ -97,8 +95,10 @@ def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
     """The table's cells as text, oldest first."""
     frame = incidents.sort_values(["date", "id"], kind="stable")
     out = pd.DataFrame(index=frame.index)
-    out["date_text"] = [format_date(d, p or "day") for d, p in
-                        zip(frame["date"], frame.get("date_precision", "day"), strict=True)]
+    ends = frame["date_end"] if "date_end" in frame else pd.Series(pd.NaT, frame.index)
+    out["date_text"] = [_period(d, e, p or "day") for d, e, p in
+                        zip(frame["date"], ends, frame.get("date_precision", "day"),
+                            strict=True)]
     for _, column, _, _ in TABLE_COLUMNS:
         if column == "date_text":
             continue
@@ -110,22 +110,37 @@ def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _timeline_page(opts, incidents: pd.DataFrame) -> plt.Figure:
+def _period(start, end, precision: str) -> str:
+    """A record's date as the table shows it: its start, or its whole period ("2022 –
+    2025") when it has a different end."""
+    first = format_date(start, precision)
+    last = format_date(end, precision)
+    return f"{first} – {last}" if last and last != first else first
+
+
+def _timeline_page(opts, incidents: pd.DataFrame, period=(None, None)) -> plt.Figure:
+    """Incidents per day, week or month and type, over the filter's ``period`` (first
+    and last day; an open side is the data's): a record that began before it is counted
+    at its start, never widening it."""
+    from dashboard.queries import axis_starts, began_before, time_axis
+
     fig, top, bottom = _sheet(opts, "Timeline")
     ax = fig.add_axes((0.08, bottom + 0.08, 0.86, top - bottom - 0.14), gid="timeline")
-    dates = incidents["date"].dropna()
-    if dates.empty:
+    frame = incidents.dropna(subset=["date"])
+    if frame.empty:
         ax.text(0.5, 0.5, "No dated incidents", ha="center", transform=ax.transAxes)
         return fig
-    span_days = (dates.max() - dates.min()).days
+    low, high = time_axis(frame, *period)
+    last = max(low, high - pd.Timedelta(microseconds=1)).tz_convert(None)
+    span_days = (last - low.tz_convert(None)).days
     freq, unit = (("D", "day") if span_days <= 62 else ("W-MON", "week")
                   if span_days <= 730 else ("MS", "month"))
-    frame = incidents.dropna(subset=["date"])
-    bins = frame["date"].dt.tz_localize(None).dt.to_period(freq[0] if freq != "MS" else "M")
+    code = freq[0] if freq != "MS" else "M"
+    bins = axis_starts(frame, low).dt.tz_convert(None).dt.to_period(code)
     counts = (frame.assign(bin=bins.dt.start_time).groupby(["bin", "type"]).size()
               .unstack(fill_value=0))
-    full = pd.date_range(counts.index.min(), counts.index.max(),
-                         freq="D" if unit == "day" else ("W-MON" if unit == "week" else "MS"))
+    full = pd.period_range(low.tz_convert(None).to_period(code), last.to_period(code),
+                           freq=code).start_time
     counts = counts.reindex(full, fill_value=0)
     width = {"day": 0.8, "week": 5.6, "month": 24}[unit]
     base = np.zeros(len(counts))
@@ -141,12 +156,18 @@ def _timeline_page(opts, incidents: pd.DataFrame) -> plt.Figure:
     ax.set_ylim(0, max(base.max() * 1.15, 1))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{len(frame):,} incidents by {unit} and type", fontsize=9, loc="left")
+    notes = []
     if "date_precision" in frame:
         vague = int(frame["date_precision"].isin(["month", "year"]).sum())
         if vague:
-            ax.text(0, -0.12, f"{vague:,} incidents dated only to a month or a year are "
-                    f"counted in the {unit} their period starts.", fontsize=7,
-                    color="#444", transform=ax.transAxes, gid="timeline-note")
+            notes.append(f"{vague:,} incidents dated only to a month or a year are "
+                         f"counted in the {unit} their period starts.")
+    early, since = began_before(frame, period[0])
+    if early:
+        notes.append(f"{early:,} ongoing since {since} are counted in the first {unit}.")
+    if notes:
+        ax.text(0, -0.12, " ".join(notes), fontsize=7, color="#444",
+                transform=ax.transAxes, gid="timeline-note")
     return fig
 
 
@@ -188,8 +209,8 @@ def pack_pages(sel, opts: SnapshotOptions, map_options: dict) -> list[Page]:
     incidents = sel.incidents
     return [Page("map", "Map", lambda: render_snapshot(incidents, options=opts,
                                                        **map_options), len(incidents)),
-            Page("timeline", "Timeline", lambda: _timeline_page(opts, incidents),
-                 len(incidents))]
+            Page("timeline", "Timeline",
+                 lambda: _timeline_page(opts, incidents, sel.period), len(incidents))]
 
 
 def write_pack(sel, opts: SnapshotOptions, map_options: dict, path) -> list[Page]:
@@ -249,9 +270,11 @@ def _week_label(start: pd.Timestamp) -> str:
     return f"week {iso.year}-W{iso.week:02d} ({start:%-d %b} – {end:%-d %b %Y})"
 
 
-def atlas_groups(incidents: pd.DataFrame, by: str) -> Iterator[tuple[str, str, pd.DataFrame]]:
+def atlas_groups(incidents: pd.DataFrame, by: str, period=(None, None)
+                 ) -> Iterator[tuple[str, str, pd.DataFrame]]:
     """(key, heading, incidents) of each atlas page: airspaces with incidents, largest
-    first; or weeks with incidents, oldest first."""
+    first; or weeks with incidents, oldest first, within the filter's ``period`` (a
+    record that began before it is in the period's first week)."""
     if by not in ATLAS_KINDS:
         msg = f"`atlas` was {by!r} but is expected to be in {list(ATLAS_KINDS)}"
         raise ValueError(msg)
@@ -263,8 +286,11 @@ def atlas_groups(incidents: pd.DataFrame, by: str) -> Iterator[tuple[str, str, p
         for iso3 in codes[codes != ""].value_counts().index:
             yield iso3, names.get(iso3, (iso3,))[0], incidents[codes == iso3]
         return
+    from dashboard.queries import axis_starts, time_axis
+
     dated = incidents.dropna(subset=["date"])
-    weeks = dated["date"].dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    low, _ = time_axis(dated, *period)
+    weeks = axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
     for start in sorted(weeks.unique()):
         start = pd.Timestamp(start)
         yield f"{start:%G-W%V}", _week_label(start), dated[weeks == start]
@@ -273,13 +299,11 @@ def atlas_groups(incidents: pd.DataFrame, by: str) -> Iterator[tuple[str, str, p
 def atlas_pages(sel, opts: SnapshotOptions, map_options: dict, by: str) -> list[Page]:
     """One map page per airspace (framed on its own incidents) or per week (all framed
     alike, on the whole selection, so that weeks compare)."""
-    common = data_bbox(sel.incidents, layers=opts.layers, bands_km=opts.bands_km)
+    common = data_bbox(sel.incidents, layers=opts.layers, bands_km=opts.bands_km,
+                       countries=opts.countries)
     pages = []
-    for key, heading, group in atlas_groups(sel.incidents, by):
-        if by == "country":
-            frame = (data_bbox(group) if len(positioned(group)) else focus_bbox([key]))
-        else:
-            frame = opts.bbox or common
+    for key, heading, group in atlas_groups(sel.incidents, by, sel.period):
+        frame = data_bbox(group, countries=[key]) if by == "country" else opts.bbox or common
         page_opts = replace(opts, bbox=frame, title=f"{opts.title} — {heading}")
         pages.append(Page("map", key, lambda o=page_opts, g=group: render_snapshot(
             g, options=o, **map_options), len(group)))

@@ -98,6 +98,8 @@ class Selection:
     tracks: pd.DataFrame
     crossings: pd.DataFrame
     sources: pd.DataFrame
+    #: The filter's period (first and last day; None: open), every time axis's span.
+    period: tuple[dt.date | None, dt.date | None] = (None, None)
 
 
 def select(store: Store, view: ViewState) -> Selection:
@@ -112,6 +114,7 @@ def select(store: Store, view: ViewState) -> Selection:
         tracks=tracks,
         crossings=queries.track_crossings(tracks),
         sources=store.records("sources"),
+        period=(view.start, view.end),
     )
 
 
@@ -132,6 +135,7 @@ def snapshot_options(sel: Selection, request: ExportRequest):
     return SnapshotOptions(title=request.title, marking=request.marking, size=request.size,
                            dpi=request.dpi, bbox=request.bbox, focus=request.focus,
                            layers=view.layers, bands_km=view.bands_km,
+                           countries=tuple(view.filter.countries or ()),
                            sources=_publications(sel),
                            subtitle=view.filter.describe(),
                            generated=request.generated)

@@ -62,13 +62,55 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date |
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
-def weekly_counts(incidents: pd.DataFrame) -> pd.DataFrame:
-    """Incidents per week (weeks starting Monday, by start date) and type."""
-    if incidents.empty:
+def time_axis(incidents: pd.DataFrame, start: dt.date | None = None,
+              end: dt.date | None = None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The span every time axis of a selection shows (timeline, atlas weeks, the time
+    control, the period beside the map): the filter's period, ``start`` 00:00 to the end
+    of ``end`` (UTC, end exclusive); a side the filter leaves open is the data's own
+    (first start, last end). A record that began earlier or ends later never widens it."""
+    begins, ends = record_periods(incidents) if len(incidents) else (
+        pd.Series(dtype="datetime64[ns, UTC]"), pd.Series(dtype="datetime64[ns, UTC]"))
+    low = pd.Timestamp(start, tz="UTC") if start else begins.min()
+    high = pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1) if end else ends.max()
+    return (None if pd.isna(low) else low), (None if pd.isna(high) else high)
+
+
+def axis_starts(incidents: pd.DataFrame, low: pd.Timestamp | None) -> pd.Series:
+    """Where each record starts on a time axis beginning at ``low``: its own start, or
+    ``low`` for a record that began before it (it is going on when the axis begins)."""
+    begins = pd.to_datetime(incidents["date"], utc=True)
+    return begins if low is None else begins.where(begins.isna() | (begins >= low), low)
+
+
+def began_before(incidents: pd.DataFrame, start: dt.date | None) -> tuple[int, str]:
+    """How many records of a selection began before the filter's ``start``, and the
+    earliest beginning as precisely as it is known ("2022"): the "ongoing since" note."""
+    if start is None or incidents.empty:
+        return 0, ""
+    begins = pd.to_datetime(incidents["date"], utc=True)
+    early = begins < pd.Timestamp(start, tz="UTC")
+    if not early.any():
+        return 0, ""
+    first = begins[early].idxmin()
+    precision = incidents["date_precision"].at[first] if "date_precision" in incidents \
+        else "day"
+    return int(early.sum()), format_date(begins.at[first], precision)
+
+
+def weekly_counts(incidents: pd.DataFrame, start: dt.date | None = None,
+                  end: dt.date | None = None) -> pd.DataFrame:
+    """Incidents per week (weeks starting Monday) and type, over the selection's time
+    axis (:func:`time_axis`); a record that began before it is counted in its first
+    week."""
+    if incidents.empty or incidents["date"].isna().all():
         return pd.DataFrame(columns=list(INCIDENT_TYPES))
-    week = incidents["date"].dt.tz_convert(None).dt.to_period("W-SUN").dt.start_time
+    low, high = time_axis(incidents, start, end)
+    starts = axis_starts(incidents, low).dt.tz_convert(None)
+    week = starts.dt.to_period("W-SUN").dt.start_time
     counts = pd.crosstab(week, incidents["type"])
-    full = pd.date_range(counts.index.min(), counts.index.max(), freq="7D")
+    last = (high - pd.Timedelta(microseconds=1)).tz_convert(None).to_period("W-SUN")
+    full = pd.date_range(low.tz_convert(None).to_period("W-SUN").start_time,
+                         max(last.start_time, counts.index.max()), freq="7D")
     ordered = [t for t in INCIDENT_TYPES if t in counts.columns]
     return counts.reindex(full, fill_value=0)[ordered].rename_axis("week")
 
@@ -171,18 +213,28 @@ def search(gazetteer, incidents: pd.DataFrame, text: str) -> list[SearchHit]:
     return hits
 
 
-def period_text(incidents: pd.DataFrame) -> tuple[str, str]:
-    """The first and last moments of a selection, each as precise as its record: "2022"
-    for a year-only record, "Sep 2025" for a month (a range's end for the last)."""
+def period_text(incidents: pd.DataFrame, start: dt.date | None = None,
+                end: dt.date | None = None) -> tuple[str, str]:
+    """The first and last moments of a selection's time axis (:func:`time_axis`): the
+    filter's dates where it sets them, else the records' own, each as precise as its
+    record ("2022" for a year-only record, "Sep 2025" for a month; a range's end for
+    the last)."""
     if incidents.empty or incidents["date"].isna().all():
         return "—", "—"
     precision = incidents.get("date_precision", pd.Series("day", incidents.index))
-    first = incidents["date"].idxmin()
-    ends = incidents["date_end"].fillna(incidents["date"]) if "date_end" in incidents \
-        else incidents["date"]
-    last = ends.idxmax()
-    return (format_date(incidents.at[first, "date"], precision.at[first]),
-            format_date(ends.at[last], precision.at[last]))
+    if start is not None:
+        first = start.isoformat()
+    else:
+        at = incidents["date"].idxmin()
+        first = format_date(incidents.at[at, "date"], precision.at[at])
+    if end is not None:
+        last = end.isoformat()
+    else:
+        ends = incidents["date_end"].fillna(incidents["date"]) if "date_end" in incidents \
+            else incidents["date"]
+        at = ends.idxmax()
+        last = format_date(ends.at[at], precision.at[at])
+    return first, last
 
 
 def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None

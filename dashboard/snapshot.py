@@ -109,6 +109,9 @@ class SnapshotOptions:
     bbox: tuple[float, float, float, float] | None = None
     #: ISO3 codes whose airspace the map is framed on (when there is no ``bbox``).
     focus: tuple[str, ...] = ()
+    #: ISO3 codes whose airspace a frame fitted to the data includes (the country
+    #: filter's).
+    countries: tuple[str, ...] = ()
     layers: tuple[str, ...] = DEFAULT_LAYERS
     bands_km: tuple[float, ...] = DEFAULT_BANDS_KM
     #: Publications of the records shown, for the attribution line.
@@ -169,15 +172,26 @@ def focus_bbox(codes: Sequence[str]) -> tuple[float, float, float, float]:
 
 
 def data_bbox(incidents: pd.DataFrame, *, layers: Sequence[str] = (),
-              bands_km: Sequence[float] = ()) -> tuple[float, float, float, float]:
-    """The frame that serves the selection: its positioned incidents (region-only records
-    never widen it) with a margin and a least size; with distance bands on, the part of
-    Belarus / the exclave the bands start from near the incidents too."""
+              bands_km: Sequence[float] = (),
+              countries: Sequence[str] = ()) -> tuple[float, float, float, float]:
+    """The frame that serves the selection: its positioned incidents, the airspaces of
+    its region-only records (the map marks them there) and the airspaces of
+    ``countries`` (a country filter frames its countries at least), with a margin and a
+    least size; with distance bands on, the part of Belarus / the exclave the bands
+    start from near the incidents too."""
     placed = positioned(incidents)
-    if placed.empty:
+    parts = [shapely.box(float(placed["lon"].min()), float(placed["lat"].min()),
+                         float(placed["lon"].max()), float(placed["lat"].max()))
+             ] if len(placed) else []
+    region_only = incidents.loc[~incidents.index.isin(placed.index)]
+    codes = {str(c).upper() for c in (*region_only.get("country_iso3", ()), *countries)
+             if isinstance(c, str)}
+    outlines = display.airspace_outlines()
+    parts += [shapely.clip_by_rect(outlines[c][1], *COVERAGE_BBOX)
+              for c in sorted(codes) if c in outlines]
+    if not parts:
         return DEFAULT_BBOX
-    lon, lat = placed["lon"], placed["lat"]
-    box = shapely.box(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    box = shapely.box(*shapely.union_all(parts).bounds)
     reach_km = max((*bands_km, 0.0)) + 30.0
     for which in ("belarus", "kaliningrad"):
         if f"bands_{which}" not in layers or not bands_km:
@@ -609,7 +623,8 @@ def _frame(incidents, opts: SnapshotOptions) -> tuple[float, float, float, float
     elif opts.focus:
         box = focus_bbox(opts.focus)
     else:
-        box = data_bbox(incidents, layers=opts.layers, bands_km=opts.bands_km)
+        box = data_bbox(incidents, layers=opts.layers, bands_km=opts.bands_km,
+                        countries=opts.countries)
     west, south, east, north = CONTEXT_BBOX
     cut = (max(box[0], west), max(box[1], south), min(box[2], east), min(box[3], north))
     return cut if cut[0] < cut[2] and cut[1] < cut[3] else DEFAULT_BBOX

@@ -343,3 +343,34 @@ def test_a_shared_view_is_renamed_and_deleted_by_its_owner(app, tmp_path):
     assert list_views(store) == []
     assert any(c.value == "No shared views yet." for c in app.caption)
     assert list(view_log(store)["action"]) == ["saved", "renamed", "deleted"]
+
+
+def test_the_period_beside_the_map_is_the_filters_and_says_what_began_before(app):
+    """July 2025: the three "2022 – 2025" records overlap it and are shown, but the
+    period is July's, and they are said to be going on since 2022."""
+    app.query_params["start"] = "2025-07-01"
+    app.query_params["end"] = "2025-07-31"
+    app.run()
+    figures = {m.label: m.value for m in app.metric}
+    assert figures["Period"] == "2025-07-01 – 2025-07-31"
+    assert "3 ongoing since 2022" in " ".join(c.value for c in app.caption)
+
+
+def test_the_timeline_tab_counts_weeks_of_the_filters_period_only(tmp_path):
+    """July 2025 with the "2022 – 2025" records: weeks from the one holding 1 July to the
+    one holding 31 July, the long records in the first."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from dashboard.queries import weekly_counts
+    from geo.filters import IncidentFilter
+    from geo.store import open_store
+
+    july = IncidentFilter(start=dt.date(2025, 7, 1), end=dt.date(2025, 7, 31))
+    incidents = open_store(tmp_path / "store.gpkg").incidents(july)
+    weekly = weekly_counts(incidents, july.start, july.end)
+    assert weekly.index.min() == pd.Timestamp("2025-06-30")
+    assert weekly.index.max() == pd.Timestamp("2025-07-28")
+    assert int(weekly.sum().sum()) == len(incidents)
+    assert int(weekly.loc[pd.Timestamp("2025-06-30")].sum()) >= 3  # ongoing since 2022

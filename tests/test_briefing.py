@@ -4,15 +4,18 @@ past the coverage, pages that lay out; briefing packs and atlases (``--pack``,
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
 from pathlib import Path
 
 import matplotlib
+import matplotlib.dates
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from matplotlib.image import imread
 from pypdf import PdfReader
 
@@ -28,6 +31,7 @@ from dashboard.snapshot import (
 )
 from dashboard.state import ViewState
 from dashboard.style import PAGE_SIZES
+from geo.settings import COVERAGE_BBOX
 from geo.store import open_store
 
 MARKING = "UNCLASSIFIED // FOR TRAINING"
@@ -87,22 +91,27 @@ def _inside(extent, lon, lat) -> np.ndarray:
 
 # --- framing -------------------------------------------------------------------------
 
-def test_default_extent_holds_every_positioned_incident_and_no_more(seeds):
+def test_default_extent_holds_the_incidents_and_the_airspaces_of_region_only_ones(seeds):
+    """The default frame: every positioned incident and the airspace of every record
+    known only by its country (Romania's among them: the map marks them there), and
+    not much more."""
     sel, fig = _render(seeds, ExportRequest())
     extent = map_extent_lonlat(fig)
     placed = positioned(sel.incidents)
-    assert len(placed)
-    assert len(placed) < len(sel.incidents)
+    assert 0 < len(placed) < len(sel.incidents)
     assert _inside(extent, placed["lon"], placed["lat"]).all()
-    # the region-only records (Romania's among them) do not widen the frame: the same
-    # map without them has the same extent
-    alone = render_snapshot(placed, options=SnapshotOptions())
-    assert map_extent_lonlat(alone) == pytest.approx(extent, abs=1e-3)
-    romania = airspace_outlines()["ROU"][1].representative_point()
-    assert not _inside(extent, romania.x, romania.y)
-    # no wider than the incidents, the bands' start and a margin: under 14 degrees wide
-    assert extent[2] - extent[0] < 14
-    assert extent[3] - extent[1] < 8
+    codes = set(sel.incidents.loc[~sel.incidents.index.isin(placed.index), "country_iso3"])
+    assert "ROU" in codes
+    needed = shapely.union_all([shapely.clip_by_rect(airspace_outlines()[c][1],
+                                                     *COVERAGE_BBOX) for c in codes])
+    shown = shapely.box(*extent)
+    assert shown.buffer(1e-3).contains(shapely.box(*needed.bounds))
+    # no more than those, a margin and the page's shape: on one side (the page's shape
+    # widens the other) under 1.8 times what they span
+    west, south, east, north = shapely.union(needed, shapely.MultiPoint(
+        placed[["lon", "lat"]].to_numpy())).bounds
+    assert min((extent[2] - extent[0]) / (east - west),
+               (extent[3] - extent[1]) / (north - south)) < 1.8
 
 
 def test_focus_frames_the_airspace(seeds, tmp_path):
@@ -329,3 +338,26 @@ def test_bad_briefing_options_leave_no_file(seeds, tmp_path, capsys, args, messa
     assert status == 2
     assert message in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # nor a partial file beside it
+
+
+def test_time_axes_are_the_filters_period_and_long_records_never_widen_them(seeds):
+    """Poland, September 2025: the "2022 – 2025" record belongs to the selection, but
+    the week atlas starts in September 2025's first week (not 2021-W52), the timeline
+    spans September only, and the table shows the record's whole period."""
+    from dashboard.briefing import _timeline_page, atlas_groups, table_rows
+
+    view = ViewState.from_query({"start": "2025-09-01", "end": "2025-09-30",
+                                 "countries": "POL"})
+    sel = select(seeds, view)
+    assert "pol-similar-incidents" in set(sel.incidents["id"])
+    weeks = [key for key, _, _ in atlas_groups(sel.incidents, "week", sel.period)]
+    assert weeks == ["2025-W36"]
+    rows = table_rows(sel.incidents)
+    assert "2022 – 2025" in set(rows["date_text"])
+    fig = _timeline_page(SnapshotOptions(), sel.incidents, sel.period)
+    axis = next(a for a in fig.axes if a.get_gid() == "timeline")
+    low, high = (matplotlib.dates.num2date(x).date() for x in axis.get_xlim())
+    assert dt.date(2025, 8, 25) <= low <= dt.date(2025, 9, 1)
+    assert dt.date(2025, 9, 30) <= high <= dt.date(2025, 10, 6)
+    note = next(t for t in axis.texts if t.get_gid() == "timeline-note").get_text()
+    assert "1 ongoing since 2022" in note

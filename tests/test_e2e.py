@@ -46,7 +46,7 @@ def server(tmp_path_factory):
 
 
 def _shown(page) -> int:
-    return int(page.get_by_test_id("stMetricValue").first.inner_text())
+    return int(page.get_by_test_id("stMetricValue").first.inner_text().replace(",", ""))
 
 
 def _wait_shown(page, expected: int) -> None:

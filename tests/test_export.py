@@ -233,3 +233,36 @@ def test_tracks_and_their_crossings_are_drawn_and_listed():
                           crossings=crossings, options=SnapshotOptions(
                               bbox=(24.0, 53.5, 27.5, 55.5), layers=("tracks", "borders")))
     assert legend_labels(fig) == ["land border", "flight track", "border crossing"]
+
+
+def _manifest(store, tmp_path, *options: str) -> dict:
+    out = tmp_path / "frame.zip"
+    assert main([*options, "--store", str(store.path), "-o", str(out)]) == 0
+    with zipfile.ZipFile(out) as bundle:
+        return json.loads(bundle.read("manifest.json"))
+
+
+def test_a_country_filter_frames_that_country_though_its_records_are_region_only(
+        store, tmp_path):
+    """September 2025 in Poland: both records are known only by their country; the map
+    shows the whole of Poland (Warsaw on it), not the Baltic states it fell back to."""
+    manifest = _manifest(store, tmp_path, "--start", "2025-09-01", "--end", "2025-09-30",
+                         "--countries", "POL")
+    assert manifest["records"] >= 1
+    west, south, east, north = manifest["extent_wgs84"]
+    shown = shapely.box(west, south, east, north)
+    assert shown.contains(shapely.box(14.2, 49.1, 24.1, 54.8))  # Poland
+    assert shown.contains(shapely.Point(21.01, 52.23))  # Warsaw
+    centre = shapely.Point((west + east) / 2, (south + north) / 2)
+    assert shapely.box(14.1, 49.0, 24.2, 54.9).contains(centre)  # centred on Poland
+
+
+def test_region_only_records_bring_their_airspace_into_the_frame(store, tmp_path):
+    """Without a country filter, a selection of region-only records (Estonia and Poland,
+    September 2025) is framed on their airspaces."""
+    manifest = _manifest(store, tmp_path, "--start", "2025-09-01", "--end", "2025-09-30",
+                         "--types", "drone,aircraft")
+    west, south, east, north = manifest["extent_wgs84"]
+    box = shapely.box(west, south, east, north)
+    assert box.contains(shapely.Point(14.2, 49.1))  # Poland's south-west
+    assert box.contains(shapely.Point(28.0, 59.6))  # Estonia's north-east

@@ -23,7 +23,7 @@ def served(tmp_path_factory):
 
 
 def _shown(page) -> int:
-    return int(page.get_by_test_id("stMetricValue").first.inner_text())
+    return int(page.get_by_test_id("stMetricValue").first.inner_text().replace(",", ""))
 
 
 def _address(page) -> str:

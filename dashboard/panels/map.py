@@ -34,12 +34,16 @@ def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
                      crossings=load_crossings(path, version), options=opts)
 
 
-def figures_panel(incidents: pd.DataFrame) -> None:
-    """The counts beside the map (so that the map starts at the top)."""
-    st.metric("Incidents shown", len(incidents))
-    first, last = queries.period_text(incidents)
+def figures_panel(incidents: pd.DataFrame, view: ViewState) -> None:
+    """The counts beside the map (so that the map starts at the top); the period is the
+    filter's, and records that began before it are said to be going on."""
+    st.metric("Incidents shown", f"{len(incidents):,}")
+    first, last = queries.period_text(incidents, view.start, view.end)
     st.metric("Period", f"{first} – {last}" if first != last else first)
-    st.caption(f"Airspaces: {incidents['country_iso3'].replace('', pd.NA).nunique()}")
+    early, since = queries.began_before(incidents, view.start)
+    ongoing = f" · {early:,} ongoing since {since}" if early else ""
+    st.caption(f"Airspaces: {incidents['country_iso3'].replace('', pd.NA).nunique()}"
+               f"{ongoing}")
 
 
 def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewState:

@@ -40,7 +40,7 @@ def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.Data
             table_panel(store.location, version, view, incidents)
     with tab_time:
         if tab_time.open:
-            timeline_panel(incidents)
+            timeline_panel(incidents, view)
     with tab_export:
         if tab_export.open:
             export_panel(store, view, incidents)
@@ -62,13 +62,16 @@ def table_panel(path: str, version: tuple, view: ViewState, incidents: pd.DataFr
     _follow_table(newest, picked.selection.rows)
 
 
-def timeline_panel(incidents: pd.DataFrame) -> None:
-    """Incidents per week and type, in the map's type colours."""
+def timeline_panel(incidents: pd.DataFrame, view: ViewState) -> None:
+    """Incidents per week and type, in the map's type colours, over the filter's
+    period."""
     if incidents.empty:
         st.caption("No incidents in the selection.")
         return
-    st.caption("Incidents per week (by start date) and type")
-    weekly = queries.weekly_counts(incidents)
+    early, since = queries.began_before(incidents, view.start)
+    st.caption("Incidents per week (by start date) and type" + (
+        f"; {early:,} ongoing since {since} counted in the first week" if early else ""))
+    weekly = queries.weekly_counts(incidents, view.start, view.end)
     st.bar_chart(weekly, stack=True, color=[TYPE_COLOURS[t] for t in weekly.columns])
 
 
