@@ -27,7 +27,7 @@ from dashboard.maps import (
     publish,
 )
 from dashboard.text import safe_url
-from dashboard.vendor import OWN_SCRIPT, PACKAGES, _verify, bundle_url, vendor_file
+from dashboard.vendor import OWN_SCRIPTS, PACKAGES, _verify, bundle_url, vendor_file
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import GEOD
 
@@ -56,16 +56,26 @@ def test_the_page_loads_nothing_from_other_hosts():
     assert "unpkg" not in html
 
 
-def test_the_map_script_is_valid_javascript():
-    """``node --check`` parses the map's own script (``make test`` installs Node.js)."""
+def test_the_map_scripts_are_valid_javascript():
+    """``node --check`` parses each of the map's own scripts (``make test`` installs
+    Node.js)."""
     node = shutil.which("node") or shutil.which("nodejs")
     assert node, "Node.js is needed (make test installs it)"
-    done = subprocess.run([node, "--check", str(OWN_SCRIPT)], capture_output=True, text=True,
-                          check=False)
-    assert done.returncode == 0, done.stderr
-    # and the page loads it: the bundle ends with this very script
+    for script in OWN_SCRIPTS:
+        done = subprocess.run([node, "--check", str(script)], capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0, f"{script.name}: {done.stderr}"
+
+
+def test_the_page_loads_the_map_scripts_in_order():
+    """The bundle ends with the map's own scripts, each under its name, in load order:
+    the namespace first, the others after it."""
+    assert OWN_SCRIPTS[0].name == "core.js"
+    assert all(script.exists() for script in OWN_SCRIPTS)
     bundle = vendor_file(bundle_url()).read_text(encoding="utf-8")
-    assert bundle.removesuffix(";\n").endswith(OWN_SCRIPT.read_text(encoding="utf-8"))
+    own = "".join(f"/* flankwatch: dashboard/web/{script.name} */\n"
+                  + script.read_text(encoding="utf-8") + ";\n" for script in OWN_SCRIPTS)
+    assert bundle.endswith(";\n" + own)
 
 
 def test_online_tiles_only_when_asked_for():
@@ -145,10 +155,10 @@ def test_incident_times_cover_their_period():
 _NODE_HARNESS = """
 global.window = global;
 global.L = {Layer: {extend: function () { return function () {}; }}};
-require(process.argv[2]);
 const fs = require("fs");
-const bytes = fs.readFileSync(process.argv[3]);
-const n = Number(process.argv[4]);
+const bytes = fs.readFileSync(process.argv[2]);
+const n = Number(process.argv[3]);
+process.argv.slice(4).forEach(function (script) { require(script); });
 const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
 const a = window.Flankwatch.decodeArrays(buffer, n);
 const month = window.Flankwatch.shiftTime(Date.UTC(2025, 0, 31, 6), "month", 1);
@@ -176,7 +186,7 @@ def test_the_map_script_reads_the_arrays_as_written(tmp_path):
     script = tmp_path / "harness.js"
     script.write_text(_NODE_HARNESS, encoding="utf-8")
     node = shutil.which("node") or shutil.which("nodejs")
-    done = subprocess.run([node, str(script), str(OWN_SCRIPT), str(path), "7"],
+    done = subprocess.run([node, str(script), str(path), "7", *map(str, OWN_SCRIPTS)],
                           capture_output=True, text=True, check=True)
     got = json.loads(done.stdout)
     start = pd.to_datetime(starts, utc=True, format="ISO8601")
