@@ -36,7 +36,7 @@ def main() -> None:
     """Lay out the page."""
     from dashboard import keys, queries
     from dashboard.panels.common import header
-    from dashboard.panels.data import get_store, load_incidents, load_table
+    from dashboard.panels.data import count_region_only, get_store, load_incidents, load_table
     from dashboard.panels.details import detail_panel, history_panel
     from dashboard.panels.map import figures_panel, map_page, map_panel
     from dashboard.panels.session import forget_clicks, signed_in
@@ -67,7 +67,7 @@ def main() -> None:
     left, right = st.container(key=keys.MAIN).columns([3, 1])
     page = map_page(path, version, view, incidents, sources)
     with right:
-        figures_panel(incidents, view)
+        figures_panel(incidents, view, count_region_only(path, version, view.filter))
     with left:
         view = map_panel(page, view, incidents)
     with right:

@@ -208,7 +208,8 @@ def write_html(sel: Selection, request: ExportRequest, path: Path) -> None:
         lat, lon = (y0 + y1) / 2, (x0 + x1) / 2
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat, lon), zoom=int(zoom), sources=source_titles(sel.sources),
-                      inline_reference=True, height="100%", time=view.time)
+                      inline_reference=True, height="100%", time=view.time,
+                      period=(view.start, view.end))
     m = build_map(sel.incidents, deployments=sel.deployments,
                   defense_lines=sel.defense_lines, tracks=sel.tracks,
                   crossings=sel.crossings, options=opts).map

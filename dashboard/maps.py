@@ -9,6 +9,7 @@ Leaflet assets are the app's own copies (see ``dashboard.vendor``), never a CDN'
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -72,6 +73,9 @@ class MapOptions:
     inline_reference: bool = False
     #: Where the time control stands when the page opens (None: off).
     time: TimeState | None = None
+    #: The filter's period (first and last day; None: open): the time control runs
+    #: within it, whatever the records' own periods.
+    period: tuple[dt.date | None, dt.date | None] = (None, None)
     #: Outlines of the area filters ((lon, lat) vertices each), drawn on the map.
     outlines: tuple[tuple[tuple[float, float], ...], ...] = ()
     #: Offer the drawing tools (rectangle, polygon) for the area filter.
@@ -271,10 +275,16 @@ Flankwatch.playback({{ this._parent.get_name() }}, {{ this.options }});
 """)
 
     def __init__(self, state: TimeState | None, tracks: pd.DataFrame | None,
-                 crossings: pd.DataFrame | None):
+                 crossings: pd.DataFrame | None,
+                 period: tuple[dt.date | None, dt.date | None] = (None, None)):
         super().__init__()
         self._name = "Playback"
+        start, end = period
+        bounds = [None if start is None else _epoch_ms([pd.Timestamp(start)])[0],
+                  None if end is None else _epoch_ms([pd.Timestamp(end) + pd.Timedelta(
+                      days=1)])[0]]
         self.options = _js({"state": None if state is None else state.to_js(),
+                            "period": bounds,
                             "tracks": timed_tracks(tracks),
                             "crossings": timed_crossings(crossings)})
 
@@ -744,7 +754,8 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
     # the time control first: a link's time window applies before the incidents are
     # indexed (else they would be indexed twice)
     shown_tracks = tracks if "tracks" in opts.layers else None
-    Playback(opts.time, shown_tracks, crossings if shown_tracks is not None else None).add_to(m)
+    Playback(opts.time, shown_tracks, crossings if shown_tracks is not None else None,
+             opts.period).add_to(m)
     for kind in DENSITY_LAYERS:
         if kind in opts.layers:
             group = folium.FeatureGroup(name=LAYER_LABELS[kind])

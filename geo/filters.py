@@ -8,7 +8,7 @@ describe it. Its fields are plain values, so it can key a cache.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -119,6 +119,14 @@ class IncidentFilter:
         """Whether the area filters leave nothing (boxes that do not meet)."""
         box = self.search_box()
         return box is not None and not (box[0] < box[2] and box[1] < box[3])
+
+    def without_area(self) -> IncidentFilter | None:
+        """The filter without its area parts (box, drawn area, ring), or None when it
+        has none: the selection an area filter cut down (records known only by their
+        region are in no area)."""
+        if self.bbox is None and not self.area and self.around is None:
+            return None
+        return replace(self, bbox=None, area=None, around=None)
 
     @property
     def has_outline(self) -> bool:

@@ -27,6 +27,17 @@ def load_incidents(path: str, version: tuple, filters: IncidentFilter) -> pd.Dat
 
 
 @st.cache_data(max_entries=16)
+def count_region_only(path: str, version: tuple, filters: IncidentFilter) -> int:
+    """How many records an area filter left out because they are known only by their
+    country or region (0 without an area filter)."""
+    wider = filters.without_area()
+    if wider is None:
+        return 0
+    found = get_store(path).incidents(wider, columns=["location_precision"])
+    return int((found["location_precision"] == "region").sum())
+
+
+@st.cache_data(max_entries=16)
 def load_newest(path: str, version: tuple, filters: IncidentFilter) -> pd.DataFrame:
     return queries.newest_incidents(get_store(path), filters)
 

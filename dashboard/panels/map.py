@@ -14,6 +14,7 @@ from dashboard.panels.common import notice
 from dashboard.panels.data import load_crossings, load_table
 from dashboard.state import PARAMETER_READERS, ViewState, encode_area
 from geo.filters import geodesic_circle
+from geo.records import counted
 
 
 def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame,
@@ -25,7 +26,7 @@ def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
                       time=st.session_state[keys.TIME_ORIGIN], outlines=_outlines(view),
-                      drawing=True)
+                      drawing=True, period=(view.start, view.end))
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
                                     view.end)
     return build_map(incidents, deployments=deployments,
@@ -34,9 +35,10 @@ def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
                      crossings=load_crossings(path, version), options=opts)
 
 
-def figures_panel(incidents: pd.DataFrame, view: ViewState) -> None:
+def figures_panel(incidents: pd.DataFrame, view: ViewState, left_out: int = 0) -> None:
     """The counts beside the map (so that the map starts at the top); the period is the
-    filter's, and records that began before it are said to be going on."""
+    filter's, and records that began before it are said to be going on; ``left_out``:
+    records known only by their region that the area filter left out."""
     st.metric("Incidents shown", f"{len(incidents):,}")
     first, last = queries.period_text(incidents, view.start, view.end)
     st.metric("Period", f"{first} – {last}" if first != last else first)
@@ -44,6 +46,9 @@ def figures_panel(incidents: pd.DataFrame, view: ViewState) -> None:
     ongoing = f" · {early:,} ongoing since {since}" if early else ""
     st.caption(f"Airspaces: {incidents['country_iso3'].replace('', pd.NA).nunique()}"
                f"{ongoing}")
+    if left_out:
+        st.caption(f"The area filter leaves out {counted(left_out, 'incident')} known only "
+                   "by their country or region (no position to place in an area).")
 
 
 def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewState:

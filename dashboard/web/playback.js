@@ -45,7 +45,7 @@
    * at the cursor with their opacity, the frame and track layers, the control's
    * elements, and the clock of the frames. */
   function buildPlayback(map, o, data) {
-    var period = timeSpan(data, o.tracks || []);
+    var period = within(timeSpan(data, o.tracks || []), o.period || []);
     if (!period) { return; }
     var a = data.arrays;
     var pb = {
@@ -81,6 +81,18 @@
     });
     if (first === Infinity) { return null; }
     return {start: t0 + first * HOUR_MS, end: t0 + last * HOUR_MS};
+  }
+
+  /* The control's axis: the filter's period ([start, end] in ms, either null when the
+   * filter leaves that side open, then the records' own), never past now unless a
+   * record is; a record that began earlier or ends later is going on over the whole
+   * axis and never widens it. */
+  function within(span, bounds) {
+    if (!span) { return null; }
+    var start = bounds[0] == null ? span.start : bounds[0];
+    var end = bounds[1] == null ? span.end
+      : Math.min(bounds[1], Math.max(span.end, Date.now()));
+    return end > start ? {start: start, end: end} : null;
   }
 
   /* The control's state: as the previous map left it, or as the address gave it to the

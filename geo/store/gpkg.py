@@ -534,6 +534,11 @@ class GeoPackageStore(StoreBase):
         return self._typed(frame)
 
 
+#: Records with a position: an area filter never takes a record known only by its
+#: country or region (its point stands for the region).
+POSITIONED = "coalesce(location_precision, '') <> 'region'"
+
+
 def _where(filters: IncidentFilter) -> tuple[str, list]:
     """SQL ``WHERE`` clause and parameters of a filter's SQL part (all but the outline
     of a drawn area or a ring, whose box it holds)."""
@@ -557,6 +562,7 @@ def _where(filters: IncidentFilter) -> tuple[str, list]:
             params.extend(values)
     box = filters.search_box()
     if box is not None:  # the R-tree finds the candidates, the coordinates decide
+        clauses.append(POSITIONED)  # a region's stand-in point is in no area
         min_lon, min_lat, max_lon, max_lat = box
         clauses.append("fid IN (SELECT id FROM rtree_incidents_geom WHERE minx <= ? AND "
                        "maxx >= ? AND miny <= ? AND maxy >= ?) "

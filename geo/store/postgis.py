@@ -488,7 +488,8 @@ def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
             clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
             params.append(list(values))
     box = filters.search_box()
-    if box is not None:
+    if box is not None:  # records with a position only (see gpkg.POSITIONED)
+        clauses.append(sql.SQL("coalesce(location_precision, '') <> 'region'"))
         clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"))
         params.extend(box)
     if not clauses:
