@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.ticker import MaxNLocator
 
+from dashboard.queries import axis_starts, began_before, time_axis
 from dashboard.snapshot import (
     SnapshotOptions,
     data_bbox,
@@ -31,7 +32,7 @@ from dashboard.snapshot import (
 )
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
 from dashboard.text import printable, safe_url
-from geo.dates import format_date
+from geo.dates import format_date, format_period
 from geo.schema import INCIDENT_TYPES
 
 #: The incident table: (heading, column, width as a share of the page, alignment).
@@ -96,7 +97,7 @@ def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
     frame = incidents.sort_values(["date", "id"], kind="stable")
     out = pd.DataFrame(index=frame.index)
     ends = frame["date_end"] if "date_end" in frame else pd.Series(pd.NaT, frame.index)
-    out["date_text"] = [_period(d, e, p or "day") for d, e, p in
+    out["date_text"] = [format_period(d, e, p or "day") for d, e, p in
                         zip(frame["date"], ends, frame.get("date_precision", "day"),
                             strict=True)]
     for _, column, _, _ in TABLE_COLUMNS:
@@ -110,20 +111,10 @@ def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _period(start, end, precision: str) -> str:
-    """A record's date as the table shows it: its start, or its whole period ("2022 –
-    2025") when it has a different end."""
-    first = format_date(start, precision)
-    last = format_date(end, precision)
-    return f"{first} – {last}" if last and last != first else first
-
-
 def _timeline_page(opts, incidents: pd.DataFrame, period=(None, None)) -> plt.Figure:
     """Incidents per day, week or month and type, over the filter's ``period`` (first
     and last day; an open side is the data's): a record that began before it is counted
     at its start, never widening it."""
-    from dashboard.queries import axis_starts, began_before, time_axis
-
     fig, top, bottom = _sheet(opts, "Timeline")
     ax = fig.add_axes((0.08, bottom + 0.08, 0.86, top - bottom - 0.14), gid="timeline")
     frame = incidents.dropna(subset=["date"])
@@ -286,8 +277,6 @@ def atlas_groups(incidents: pd.DataFrame, by: str, period=(None, None)
         for iso3 in codes[codes != ""].value_counts().index:
             yield iso3, names.get(iso3, (iso3,))[0], incidents[codes == iso3]
         return
-    from dashboard.queries import axis_starts, time_axis
-
     dated = incidents.dropna(subset=["date"])
     low, _ = time_axis(dated, *period)
     weeks = axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time

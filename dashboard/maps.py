@@ -41,7 +41,7 @@ from dashboard.style import (
 )
 from dashboard.text import esc, link_html
 from dashboard.vendor import asset_url, bundle_url, own_style, vendor_file
-from geo.dates import format_date, record_periods
+from geo.dates import day_bounds, format_period, record_periods
 from geo.schema import CONFIDENCES, DEPLOYMENT_STATUSES, INCIDENT_TYPES, split_list
 
 #: Above this many incidents, popups and tooltips are left out of the page (the detail
@@ -145,10 +145,7 @@ class _RenderedOnce(MacroElement):
 
 def fmt_date(row) -> str:
     """A record's date or range, as precise as its ``date_precision``."""
-    precision = row.get("date_precision")
-    start = format_date(row.get("date"), precision)
-    end = format_date(row.get("date_end"), precision)
-    return f"{start} – {end}" if end and end != start else start
+    return format_period(row.get("date"), row.get("date_end"), row.get("date_precision"))
 
 
 def fmt_km(value: object) -> str:
@@ -279,10 +276,7 @@ Flankwatch.playback({{ this._parent.get_name() }}, {{ this.options }});
                  period: tuple[dt.date | None, dt.date | None] = (None, None)):
         super().__init__()
         self._name = "Playback"
-        start, end = period
-        bounds = [None if start is None else _epoch_ms([pd.Timestamp(start)])[0],
-                  None if end is None else _epoch_ms([pd.Timestamp(end) + pd.Timedelta(
-                      days=1)])[0]]
+        bounds = [None if t is None else t.value / 1e6 for t in day_bounds(*period)]
         self.options = _js({"state": None if state is None else state.to_js(),
                             "period": bounds,
                             "tracks": timed_tracks(tracks),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from geo.dates import format_date, record_periods
+from geo.dates import day_bounds, format_date, record_periods
 from geo.filters import IncidentFilter
 from geo.schema import INCIDENT_TYPES, split_list
 from geo.settings import GEOD
@@ -68,18 +68,18 @@ def time_axis(incidents: pd.DataFrame, start: dt.date | None = None,
     control, the period beside the map): the filter's period, ``start`` 00:00 to the end
     of ``end`` (UTC, end exclusive); a side the filter leaves open is the data's own
     (first start, last end). A record that began earlier or ends later never widens it."""
-    begins, ends = record_periods(incidents) if len(incidents) else (
-        pd.Series(dtype="datetime64[ns, UTC]"), pd.Series(dtype="datetime64[ns, UTC]"))
-    low = pd.Timestamp(start, tz="UTC") if start else begins.min()
-    high = pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1) if end else ends.max()
+    low, high = day_bounds(start, end)
+    if (low is None or high is None) and len(incidents):
+        begins, ends = record_periods(incidents)
+        low = begins.min() if low is None else low
+        high = ends.max() if high is None else high
     return (None if pd.isna(low) else low), (None if pd.isna(high) else high)
 
 
 def axis_starts(incidents: pd.DataFrame, low: pd.Timestamp | None) -> pd.Series:
     """Where each record starts on a time axis beginning at ``low``: its own start, or
     ``low`` for a record that began before it (it is going on when the axis begins)."""
-    begins = pd.to_datetime(incidents["date"], utc=True)
-    return begins if low is None else begins.where(begins.isna() | (begins >= low), low)
+    return pd.to_datetime(incidents["date"], utc=True).clip(lower=low)
 
 
 def began_before(incidents: pd.DataFrame, start: dt.date | None) -> tuple[int, str]:
@@ -88,7 +88,7 @@ def began_before(incidents: pd.DataFrame, start: dt.date | None) -> tuple[int, s
     if start is None or incidents.empty:
         return 0, ""
     begins = pd.to_datetime(incidents["date"], utc=True)
-    early = begins < pd.Timestamp(start, tz="UTC")
+    early = begins < day_bounds(start, None)[0]
     if not early.any():
         return 0, ""
     first = begins[early].idxmin()
@@ -229,11 +229,11 @@ def period_text(incidents: pd.DataFrame, start: dt.date | None = None,
         first = format_date(incidents.at[at, "date"], precision.at[at])
     if end is not None:
         last = end.isoformat()
-    else:
-        ends = incidents["date_end"].fillna(incidents["date"]) if "date_end" in incidents \
-            else incidents["date"]
-        at = ends.idxmax()
-        last = format_date(ends.at[at], precision.at[at])
+    else:  # the record whose period ends last (a year-only record runs to its end)
+        at = record_periods(incidents)[1].idxmax()
+        end = incidents["date_end"].at[at] if "date_end" in incidents else pd.NaT
+        last = format_date(incidents.at[at, "date"] if pd.isna(end) else end,
+                           precision.at[at])
     return first, last
 
 
@@ -253,8 +253,9 @@ def in_period(records: pd.DataFrame, start: dt.date | None, end: dt.date | None
         ends = ends.where(~ongoing)  # no end
     keep = begins.isna()
     within = pd.Series(True, index=records.index)
-    if start is not None:
-        within &= ends.isna() | (ends > pd.Timestamp(start, tz="UTC"))
-    if end is not None:
-        within &= begins < pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)
+    low, high = day_bounds(start, end)
+    if low is not None:
+        within &= ends.isna() | (ends > low)
+    if high is not None:
+        within &= begins < high
     return records[keep | within].reset_index(drop=True)

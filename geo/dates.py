@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
 from dateutil import parser as dateparser
@@ -58,7 +58,8 @@ _MSK_PLUS_4 = (pd.Timestamp("2011-03-27T02:00", tz="UTC"),  # local times, as wr
 #: A zone named anywhere in the text, optionally with an offset (``UTC+3``, ``GMT-1``),
 #: optionally in brackets; ``Z`` only right after a digit (ISO 8601).
 _NAMED_ZONE = re.compile(
-    r"\(?\s*(?<![A-Za-z])(?P<name>UTC|GMT|EEST|EET|CEST|CET|MSK|FET|WEST|WET|BST)"
+    r"\(?\s*(?<![A-Za-z])(?P<name>"
+    + "|".join(sorted((z for z in ZONE_HOURS if z != "Z"), key=len, reverse=True)) + ")"
     r"(?:\s?(?P<sign>[+\-−])(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?)?(?![A-Za-z\d])"
     r"\s*\)?|(?<=\d)(?P<zulu>Z)(?![A-Za-z])", re.IGNORECASE)
 #: An offset alone at the end of a text, right after a time of day with a colon
@@ -117,11 +118,15 @@ def _offset(text: str, sign: str | None, hours: str | None, minutes: str | None,
     return offset
 
 
-def _split_zone(text: str) -> tuple[str, pd.Timedelta | None, str]:
-    """The text without its time zone, the zone's offset east of UTC (None where the
-    text names none) and the zone's name ("" for an offset alone). A zone written twice
-    (``+03:00 (EEST)``) must say the same both times."""
-    found: list[tuple[pd.Timedelta, str]] = []
+#: A zone as the text wrote it: an offset east of UTC, and the zone's name ("" for an
+#: offset alone), whose hours may depend on the date (Moscow time).
+Zone = tuple[pd.Timedelta, str]
+
+
+def _split_zone(text: str) -> tuple[str, list[Zone]]:
+    """The text without its time zones, and each zone it names (see :func:`_zone_offset`
+    for what they mean once the date is known)."""
+    found: list[Zone] = []
 
     def named(m: re.Match) -> str:
         name = "Z" if m["zulu"] else m["name"].upper()
@@ -143,13 +148,20 @@ def _split_zone(text: str) -> tuple[str, pd.Timedelta | None, str]:
             raise DateParseError(msg)
         found.append((_offset(text, m["sign"], m["hours"], m["minutes"]), ""))
         rest = rest[:m.start("sign")]
-    if len({offset for offset, _ in found}) > 1:
+    return " ".join(rest.split()).strip(" ,"), found
+
+
+def _zone_offset(text: str, zones: list[Zone], start: pd.Timestamp) -> pd.Timedelta | None:
+    """The offset east of UTC of a date written at ``start`` (local time) in ``zones``
+    (None where the text names none): Moscow time as it was on that date. A zone written
+    twice (``+03:00 (EEST)``) must say the same both times."""
+    offsets = {pd.Timedelta(hours=4) if name == "MSK" and
+               _MSK_PLUS_4[0] <= start < _MSK_PLUS_4[1] else offset
+               for offset, name in zones}
+    if len(offsets) > 1:
         msg = f"{text!r} names two different time zones"
         raise DateParseError(msg)
-    rest = " ".join(rest.split()).strip(" ,")
-    if not found:
-        return rest, None, ""
-    return rest, found[0][0], max(name for _, name in found)
+    return offsets.pop() if offsets else None
 
 
 def _refuse_zone(name: str | None, offset: int | None) -> None:
@@ -212,12 +224,10 @@ def _has_time(found: ParsedDate, text: str) -> bool:
     return bool(_TIME_OF_DAY.search(text)) or any(t != t.normalize() for t in stamps)
 
 
-def _shifted(found: ParsedDate, offset: pd.Timedelta | None, zone: str) -> ParsedDate:
+def _shifted(found: ParsedDate, offset: pd.Timedelta | None) -> ParsedDate:
     """``found`` (written in a zone ``offset`` east of UTC) in UTC."""
-    if offset is None or (not offset and zone != "MSK"):
+    if not offset:
         return found
-    if zone == "MSK" and _MSK_PLUS_4[0] <= found.start < _MSK_PLUS_4[1]:
-        offset = pd.Timedelta(hours=4)
     end = found.end - offset if found.end is not None else None
     return ParsedDate(found.start - offset, end, found.precision)
 
@@ -302,7 +312,7 @@ def parse_date(text: object) -> ParsedDate:
         msg = "date is missing"
         raise DateParseError(msg)
     try:
-        local, offset, zone = _split_zone(value)
+        local, zones = _split_zone(value)
         found = _parse_structured(local) or _parse_qualified(local)
         if found is None and re.match(r"^\d{4}-\d{2}-\d{2}", local):
             found = ParsedDate(_naive_iso(local), None, DAY)
@@ -310,10 +320,10 @@ def parse_date(text: object) -> ParsedDate:
             msg = f"{value!r} is not a date this tool reads (use YYYY-MM-DD)"
             raise DateParseError(msg)
         found = found or _parse_words(local)
-        if offset is not None and not _has_time(found, local):
+        if zones and not _has_time(found, local):
             msg = f"{value!r}: a time zone needs a time of day before it"
             raise DateParseError(msg)
-        found = _shifted(found, offset, zone)
+        found = _shifted(found, _zone_offset(value, zones, found.start))
     except (ValueError, OverflowError) as exc:
         if isinstance(exc, DateParseError):  # every reason names the value
             if repr(value) in str(exc):
@@ -411,3 +421,19 @@ def format_date(stamp, precision: str | None) -> str:
     if stamp is None or pd.isna(stamp):
         return ""
     return stamp.strftime(_FORMATS.get(precision, _FORMATS[DAY]))
+
+
+def format_period(start, end, precision: str | None) -> str:
+    """A record's date as precise as it is known, with its end where that differs
+    (``2022 – 2025``, ``2025-09-09 – 2025-09-10``)."""
+    first = format_date(start, precision)
+    last = format_date(end, precision)
+    return f"{first} – {last}" if last and last != first else first
+
+
+def day_bounds(start: date | None, end: date | None
+               ) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """A period of whole days as moments: ``start`` at 00:00 UTC and the moment ``end``
+    is over (the next day's 00:00, exclusive); None for a side left open."""
+    return (None if start is None else pd.Timestamp(start, tz="UTC"),
+            None if end is None else pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1))

@@ -379,3 +379,16 @@ def test_the_timeline_tab_counts_weeks_of_the_filters_period_only(tmp_path):
     assert weekly.index.max() == pd.Timestamp("2025-07-28")
     assert int(weekly.sum().sum()) == len(incidents)
     assert int(weekly.loc[pd.Timestamp("2025-06-30")].sum()) >= 3  # ongoing since 2022
+
+
+def test_the_period_ends_with_the_record_that_ends_last():
+    """A year-only "2025" runs to the end of 2025, past a record of 1 June 2025."""
+    import pandas as pd
+
+    from dashboard.queries import period_text
+
+    records = pd.DataFrame({
+        "date": pd.to_datetime(["2025-01-01", "2025-06-01"], utc=True),
+        "date_end": pd.to_datetime([None, None], utc=True),
+        "date_precision": ["year", "day"]})
+    assert period_text(records) == ("2025", "2025")

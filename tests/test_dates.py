@@ -111,6 +111,7 @@ def test_a_month_and_year_in_words_stays_a_month():
         ("10 Sep 2013 23:00 MSK", "2013-09-10T19:00"),  # Moscow at UTC+4, 2011-2014
         ("2014-10-26 00:30 MSK", "2014-10-25T20:30"),  # still +4: clocks went back at 02:00
         ("2011-03-27 01:00 MSK", "2011-03-26T22:00"),  # still +3 until 02:00
+        ("2012-09-10 14:00 +04:00 (MSK)", "2012-09-10T10:00"),  # Moscow's +4, said twice
         ("10 Sep 2025 23:00 hrs (UTC+3)", "2025-09-10T20:00"),
         ("Sep 10, 2025 11:45 PM +03:00", "2025-09-10T20:45"),
     ],
@@ -134,6 +135,8 @@ def test_a_time_qualifier_with_a_zone_moves_the_whole_period():
      ("10 Sep 2025 10:00-12:00", "range of times or a zone"),
      ("2025-09-10 0930-1130", "cannot be read exactly"),
      ("2025-09-10 23:00 +0300 EET", "two different time zones"),
+     ("2012-09-10 14:00 +03:00 (MSK)", "two different time zones"),  # MSK was +4 then
+     ("2012-09-10 14:00 UTC+3 (MSK)", "two different time zones"),
      ("10 Sep 2025 EEST", "needs a time of day"),
      ("10 Sep 2025 23:00 (local)", "not a valid date"),
      # a four-digit time beside the year: dateutil took it for the year (1930-09-10)
