@@ -186,9 +186,9 @@ def data_bbox(incidents: pd.DataFrame, *, layers: Sequence[str] = (),
     region_only = incidents.loc[~incidents.index.isin(placed.index)]
     codes = {str(c).upper() for c in (*region_only.get("country_iso3", ()), *countries)
              if isinstance(c, str)}
-    outlines = display.airspace_outlines()
-    parts += [shapely.clip_by_rect(outlines[c][1], *COVERAGE_BBOX)
-              for c in sorted(codes) if c in outlines]
+    known = sorted(codes & set(display.airspace_outlines()))
+    if known:
+        parts.append(shapely.box(*focus_bbox(known)))
     if not parts:
         return DEFAULT_BBOX
     box = shapely.box(*shapely.union_all(parts).bounds)

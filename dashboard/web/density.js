@@ -157,23 +157,24 @@
    * the region, so no density layer counts it. */
   function regionOnly(a, i) { return (a.code[i] >> 5) & 1; }
 
-  /* How many incidents the filters and the time window let through are known only by
-   * their region (left out of the density layers), and the words saying so. */
-  function leftOut(a, mask) {
-    var n = 0;
-    for (var i = 0; i < a.n; i++) { if ((!mask || mask[i]) && regionOnly(a, i)) { n++; } }
-    return {count: n, note: n ? "; " + n + (n === 1 ? " incident" : " incidents") +
-      " known only by their country or region not counted" : ""};
+  /* The legend's words for the incidents a density layer left out (known only by their
+   * region). */
+  function leftOutNote(n) {
+    return n ? "; " + n + (n === 1 ? " incident" : " incidents") +
+      " known only by their country or region not counted" : "";
   }
 
   /* Incidents per cell, for the positioned incidents in the view (padded by a tenth)
-   * that the filters and the time window let through: {cell id: count}. */
+   * that the filters and the time window let through: {cell id: count}; the number of
+   * region-only ones they let through is kept as hx.leftOut. */
   function count(hx, res, bounds) {
     var a = hx.a, mask = hx.data.mask, view = box(bounds), found = new Map();
     var cached = cachedCells(hx, res, view);
     var counts = cached ? new Uint32Array(cached.ids.length) : null;
+    hx.leftOut = 0;
     for (var i = 0; i < a.n; i++) {
-      if ((mask && !mask[i]) || regionOnly(a, i)) { continue; }
+      if (mask && !mask[i]) { continue; }
+      if (regionOnly(a, i)) { hx.leftOut++; continue; }
       var lat = a.lat[i], lon = a.lon[i];
       if (lat < view.south || lat > view.north || lon < view.west || lon > view.east) { continue; }
       if (cached) {
@@ -221,18 +222,18 @@
     });
     ctx.globalAlpha = 1;
     var km = h3.getHexagonEdgeLengthAvg(res, h3.UNITS.km);
-    var slot = densitySlot(m2, "hex"), out = leftOut(hx.a, hx.data.mask);
+    var slot = densitySlot(m2, "hex");
     if (slot) {
       slot.innerHTML = scaleHtml("Hexagons: incidents per cell", max || 1,
         "H3 resolution " + res + ", cells about " + (2 * km).toFixed(km < 5 ? 1 : 0) +
-        " km across" + out.note);
+        " km across" + leftOutNote(hx.leftOut));
     }
     var listed = [];
     found.forEach(function (n, id) { listed.push({cell: id, count: n}); });
     window.fwDensity = window.fwDensity || {};
     window.fwDensity.hexLayer = hx.layer;
     window.fwDensity.hex = {res: res, edgeKm: km, max: max, cells: listed,
-                            leftOut: out.count};
+                            leftOut: hx.leftOut};
   }
 
   // --- heat -----------------------------------------------------------------------------
@@ -286,9 +287,10 @@
     var a = data.arrays, p = data.projected(), tr = _.screenTransform(map), size = map.getSize();
     var pane = map._getMapPanePos(), g = HEAT_CELL_PX, margin = 2 * g;
     var ox = pane.x % g, oy = pane.y % g, cols = Math.ceil((size.x + 2 * margin) / g) + 2;
-    var cells = new Map(), mask = data.mask, max = 0, inView = 0;
+    var cells = new Map(), mask = data.mask, max = 0, inView = 0, leftOut = 0;
     for (var i = 0; i < a.n; i++) {
-      if ((mask && !mask[i]) || regionOnly(a, i)) { continue; }
+      if (mask && !mask[i]) { continue; }
+      if (regionOnly(a, i)) { leftOut++; continue; }
       var x = p.x[i] * tr.scale + tr.dx, y = p.y[i] * tr.scale + tr.dy;
       if (x < -margin || y < -margin || x > size.x + margin || y > size.y + margin) { continue; }
       if (x >= 0 && y >= 0 && x <= size.x && y <= size.y) { inView++; }
@@ -306,7 +308,7 @@
       out.push([ll.lat, ll.lng, cell[2]]);
     });
     // (the cells also take the incidents just off the edges, so the shading runs on)
-    return {points: out, max: max, inView: inView, arrays: a, mask: mask};
+    return {points: out, max: max, inView: inView, leftOut: leftOut};
   }
 
   /* The heatmap's scale in the legend, and what it shows for the page (tests,
@@ -314,16 +316,16 @@
   function heatLegend(map, got, peak, binMs) {
     var km = HEAT_CELL_PX * 40075 * Math.cos(map.getCenter().lat * Math.PI / 180) /
              (256 * Math.pow(2, map.getZoom()));
-    var slot = densitySlot(map, "heat"), out = leftOut(got.arrays, got.mask);
+    var slot = densitySlot(map, "heat");
     if (slot) {
       slot.innerHTML = scaleHtml("Heatmap: incidents per spot", peak,
         "full colour: the densest spot in view, " + peak + " incidents in a square about " +
         km.toFixed(km < 5 ? 1 : 0) + " km across (neighbours blur into each other)" +
-        out.note, true);
+        leftOutNote(got.leftOut), true);
     }
     window.fwDensity = window.fwDensity || {};
     window.fwDensity.heat = {points: got.points.length, max: peak, cellKm: km, binMs: binMs,
-                             inView: got.inView, leftOut: out.count};
+                             inView: got.inView, leftOut: got.leftOut};
   }
 
   function heatGradient() {
