@@ -34,7 +34,7 @@ import shapely
 from geo.csvfile import CHUNK_RECORDS, iter_csv_records
 from geo.dates import parse_date_column
 from geo.errors import InputError
-from geo.schema import LIST_SEPARATOR, RejectList, coordinate_columns
+from geo.schema import LIST_SEPARATOR, NUL_REASON, RejectList, coordinate_columns
 
 CSV_SUFFIXES = {".csv", ".txt"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
@@ -191,7 +191,7 @@ def bad_text_reason(text: str) -> str | None:
     """Why a text cannot be kept as it is (a NUL character, which GDAL and SQL cut the
     text at, or a lone surrogate, which is no character), else None."""
     if "\x00" in text:
-        return "contains a NUL character (0x00)"
+        return NUL_REASON
     if _SURROGATE.search(text):
         return "contains half of a surrogate pair (\\ud800-\\udfff), which is no character"
     return None
@@ -286,7 +286,7 @@ def _gpkg_text_problems(path: Path, table: str, fids: pd.Index
             key = (_sql_name(keys[0]) if len(keys) == 1 and dict(
                 (n, kind) for n, kind, _ in info)[keys[0]] == "INTEGER" else None)
             texts = [n for n, kind, _ in info if "CHAR" in kind or "TEXT" in kind or not kind]
-            found = [(fid, name, "contains a NUL character (0x00)") for name in texts
+            found = [(fid, name, NUL_REASON) for name in texts
                      for (fid,) in con.execute(
                          f"SELECT {key or 'NULL'} FROM {_sql_name(table)} "
                          f"WHERE instr(CAST({_sql_name(name)} AS BLOB), x'00')")]

@@ -518,22 +518,23 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     sink = _RejectsFile(None if dry_run else rejects_path,  # checked here, before reading
                         streamed=path.suffix.lower() in CSV_SUFFIXES)
     say = progress or (lambda fraction, text: None)
+    digest = None if dry_run else file_sha256(path)
     importing = nullcontext() if dry_run else store.importing(
-        file=result.name, sha256=file_sha256(path), on_wait=lambda text: say(0.0, text),
-        who=who)
+        file=result.name, sha256=digest, on_wait=lambda text: say(0.0, text), who=who)
     try:
         _read_into(importing, path, result, sink, column_map=column_map,
                    keep_valid=keep_valid, chunk_records=chunk_records, say=say)
     except InputError as exc:  # the file's fault (the store's own errors are not logged
         sink.discard()         # in the store: it is left as it was)
-        log_refusal(store, result.name, path, str(exc), who=who, dry_run=dry_run)
+        log_refusal(store, result.name, path, str(exc), who=who, dry_run=dry_run,
+                    sha256=digest)
         raise
     except BaseException:
         sink.discard()
         raise
     if not dry_run and not result.written:
         log_refusal(store, result.name, path, f"{result.rejected:,} of {result.total:,} rows "
-                    "rejected; nothing imported", who=who, dry_run=False)
+                    "rejected; nothing imported", who=who, dry_run=False, sha256=digest)
     return result
 
 
@@ -562,24 +563,25 @@ def _read_into(importing, path: Path, result: ImportResult, sink: _RejectsFile, 
 
 
 def note_refusal(name: str, path: Path, reason: str, *, who: str = "",
-                 dry_run: bool = False) -> str:
-    """Say in this process's log who tried to import (or check) which file, its SHA-256,
-    and why nothing was imported; returns the SHA-256."""
+                 dry_run: bool = False, sha256: str | None = None) -> str:
+    """Say in this process's log who tried to import (or check) which file, its SHA-256
+    (``sha256``, or read from the file), and why nothing was imported; returns the
+    SHA-256."""
     from geo.audit import current_user, file_sha256
 
     reason = reason.replace(str(path), name)  # an upload's copy: named as its user named it
-    digest = file_sha256(path)
+    digest = sha256 or file_sha256(path)
     log.warning("%s of %s (SHA-256 %s) by %s: nothing imported: %s",
                 "check" if dry_run else "import", name, digest, who or current_user(), reason)
     return digest
 
 
 def log_refusal(store, name: str, path: Path, reason: str, *, who: str = "",
-                dry_run: bool = False) -> None:
+                dry_run: bool = False, sha256: str | None = None) -> None:
     """Note an import of ``path`` (called ``name``) that wrote nothing: in the server's
     log (who, which file, its SHA-256, why) and, unless it was only a check, in the
     store's import log (report "refused: ...")."""
-    digest = note_refusal(name, path, reason, who=who, dry_run=dry_run)
+    digest = note_refusal(name, path, reason, who=who, dry_run=dry_run, sha256=sha256)
     if dry_run:
         return
     try:

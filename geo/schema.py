@@ -18,6 +18,9 @@ import pycountry
 from geo.dates import parse_date_column
 from geo.settings import in_coverage_box
 
+#: Why a text with a NUL character is refused (GDAL, SQL and most tools cut it there).
+NUL_REASON = "contains a NUL character (0x00)"
+
 #: Accepted spellings of the coordinate columns, in order of preference.
 LAT_ALIASES = ("lat", "latitude", "y")
 LON_ALIASES = ("lon", "longitude", "lng", "long", "x")
@@ -436,7 +439,7 @@ def validate_records(frame: pd.DataFrame, record_type: RecordType | str,
         text = _text(frame, name)
         nul = text.str.contains("\x00", regex=False)
         if nul.any():  # neither SQL text nor most tools keep it; refused, not altered
-            rejects.add_many(text.index[nul], name, "contains a NUL character (0x00)")
+            rejects.add_many(text.index[nul], name, NUL_REASON)
         typed[name] = text.str.lower() if name in rt.choices else text
     for name in rt.iso3:
         typed[name] = typed[name].str.upper()

@@ -105,6 +105,11 @@ HISTORY_COLUMNS = ("history_id", "table_name", "id", "version", "record", "recor
                    "replaced_at", "import_id")
 
 
+#: Records with a position: an area filter never takes a record known only by its
+#: country or region (its point stands for the region).
+POSITIONED = "coalesce(location_precision, '') <> 'region'"
+
+
 def plain_rows(frame: pd.DataFrame) -> list[tuple]:
     """Rows with Python values (None for missing) for a database driver."""
     return [tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v)))
@@ -305,6 +310,39 @@ class StoreBase:
         raise NotImplementedError
 
     def _where(self, filters: IncidentFilter) -> tuple:
+        """``WHERE`` clause and parameters of a filter's SQL part: all but the outline of
+        a drawn area or a ring, whose box it holds (through :meth:`_box_sql`, on the
+        backend's spatial index)."""
+        p = self.PARAM
+        clauses: list[str] = []
+        params: list = []
+        if filters.start is not None:  # the incident's period overlaps the range
+            clauses.append(f"date_last >= {p}")
+            params.append(timestamp_text(filters.start, end_of_day=False))
+        if filters.end is not None:
+            clauses.append(f"date <= {p}")
+            params.append(timestamp_text(filters.end, end_of_day=True))
+        if filters.near is not None:
+            column, km = filters.near_column
+            clauses.append(f'"{column}" <= {p}')
+            params.append(km)
+        for column, values in (("type", filters.types), ("country_iso3", filters.countries),
+                               ("confidence", filters.confidence)):
+            if values is not None:
+                clauses.append(f'"{column}" IN ({", ".join([p] * len(values))})' if values
+                               else "1 = 0")
+                params.extend(values)
+        box = filters.search_box()
+        if box is not None:
+            clauses.append(POSITIONED)  # a region's stand-in point is in no area
+            clause, box_params = self._box_sql(box)
+            clauses.append(clause)
+            params.extend(box_params)
+        return self._fragment("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _box_sql(self, box: tuple[float, float, float, float]) -> tuple[str, list]:
+        """SQL keeping the positions in a (west, south, east, north) box, through the
+        backend's spatial index, and its parameters."""
         raise NotImplementedError
 
     def importing(self, *, file: str = "", sha256: str = "",

@@ -43,7 +43,6 @@ from geo.store.base import (
     Layer,
     StoreBase,
     stored_rows,
-    timestamp_text,
     wkb_of_blob,
 )
 
@@ -506,7 +505,7 @@ class GeoPackageStore(StoreBase):
 
     def incidents_query_plan(self, filters: IncidentFilter) -> str:
         """SQLite's plan for :meth:`incidents` with a filter (to check index use)."""
-        where, params = _where(filters)
+        where, params = self._where(filters)
         rows = self.query(f"EXPLAIN QUERY PLAN SELECT * FROM incidents {where}", params)
         return "\n".join(r[-1] for r in rows)
 
@@ -517,8 +516,12 @@ class GeoPackageStore(StoreBase):
         return last, self.path.stat().st_mtime
 
     @staticmethod
-    def _where(filters: IncidentFilter) -> tuple[str, list]:
-        return _where(filters)
+    def _box_sql(box: tuple[float, float, float, float]) -> tuple[str, list]:
+        # the R-tree finds the candidates, the coordinates decide
+        min_lon, min_lat, max_lon, max_lat = box
+        return ("fid IN (SELECT id FROM rtree_incidents_geom WHERE minx <= ? AND maxx >= ? "
+                "AND miny <= ? AND maxy >= ?) AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?",
+                [max_lon, min_lon, max_lat, min_lat, min_lon, max_lon, min_lat, max_lat])
 
     def _read(self, layer: Layer, where: str, params: list,
               columns=None, order: str | None = None) -> pd.DataFrame:
@@ -532,44 +535,6 @@ class GeoPackageStore(StoreBase):
         if geom:
             frame["geometry"] = _geoms_from_blobs(frame.pop("geom"))
         return self._typed(frame)
-
-
-#: Records with a position: an area filter never takes a record known only by its
-#: country or region (its point stands for the region).
-POSITIONED = "coalesce(location_precision, '') <> 'region'"
-
-
-def _where(filters: IncidentFilter) -> tuple[str, list]:
-    """SQL ``WHERE`` clause and parameters of a filter's SQL part (all but the outline
-    of a drawn area or a ring, whose box it holds)."""
-    clauses: list[str] = []
-    params: list = []
-    if filters.start is not None:  # the incident's period overlaps the range
-        clauses.append("date_last >= ?")
-        params.append(timestamp_text(filters.start, end_of_day=False))
-    if filters.end is not None:
-        clauses.append("date <= ?")
-        params.append(timestamp_text(filters.end, end_of_day=True))
-    if filters.near is not None:
-        column, km = filters.near_column
-        clauses.append(f"{column} <= ?")
-        params.append(km)
-    for column, values in (("type", filters.types), ("country_iso3", filters.countries),
-                           ("confidence", filters.confidence)):
-        if values is not None:
-            clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values
-                           else "0")
-            params.extend(values)
-    box = filters.search_box()
-    if box is not None:  # the R-tree finds the candidates, the coordinates decide
-        clauses.append(POSITIONED)  # a region's stand-in point is in no area
-        min_lon, min_lat, max_lon, max_lat = box
-        clauses.append("fid IN (SELECT id FROM rtree_incidents_geom WHERE minx <= ? AND "
-                       "maxx >= ? AND miny <= ? AND maxy >= ?) "
-                       "AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
-        params.extend([max_lon, min_lon, max_lat, min_lat,
-                       min_lon, max_lon, min_lat, max_lat])
-    return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
 def create_store(path: Path) -> GeoPackageStore:

@@ -44,7 +44,6 @@ from geo.store.base import (
     Layer,
     StoreBase,
     stored_rows,
-    timestamp_text,
 )
 
 log = logging.getLogger(__name__)
@@ -422,12 +421,12 @@ class PostgisStore(StoreBase):
             yield con
 
     @staticmethod
-    def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
-        return _where(filters)
+    def _box_sql(box: tuple[float, float, float, float]) -> tuple[str, list]:
+        return "geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", list(box)
 
     def incidents_query_plan(self, filters: IncidentFilter) -> str:
         """PostgreSQL's plan for :meth:`incidents` with a filter (to check index use)."""
-        where, params = _where(filters)
+        where, params = self._where(filters)
         with closing(self.connect()) as con:
             con.execute("SET enable_seqscan = off")  # small tables: show the usable index
             rows = con.execute(sql.SQL("EXPLAIN SELECT * FROM incidents {}").format(where),
@@ -465,36 +464,6 @@ class PostgisStore(StoreBase):
 
 class _CancelledError(Exception):
     """Raised inside the import's transaction to roll it back on purpose."""
-
-
-def _where(filters: IncidentFilter) -> tuple[sql.Composable, list]:
-    """``WHERE`` clause and parameters of a filter's SQL part; the area's box goes
-    through the position's GiST index."""
-    clauses: list[sql.Composable] = []
-    params: list = []
-    if filters.start is not None:
-        clauses.append(sql.SQL("date_last >= %s"))
-        params.append(timestamp_text(filters.start, end_of_day=False))
-    if filters.end is not None:
-        clauses.append(sql.SQL("date <= %s"))
-        params.append(timestamp_text(filters.end, end_of_day=True))
-    if filters.near is not None:
-        column, km = filters.near_column
-        clauses.append(sql.SQL("{} <= %s").format(sql.Identifier(column)))
-        params.append(km)
-    for column, values in (("type", filters.types), ("country_iso3", filters.countries),
-                           ("confidence", filters.confidence)):
-        if values is not None:
-            clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
-            params.append(list(values))
-    box = filters.search_box()
-    if box is not None:  # records with a position only (see gpkg.POSITIONED)
-        clauses.append(sql.SQL("coalesce(location_precision, '') <> 'region'"))
-        clauses.append(sql.SQL("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"))
-        params.extend(box)
-    if not clauses:
-        return sql.SQL(""), params
-    return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses), params
 
 
 def open_postgis(url: str) -> PostgisStore:

@@ -9,7 +9,6 @@ transaction of the store's (``store.transaction()``) in which view changes take 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
 import unicodedata
@@ -20,6 +19,7 @@ from functools import lru_cache
 import pandas as pd
 
 from geo.errors import InputError, StoreError
+from geo.store.base import utc_text
 
 #: Longest name a view may have, characters.
 NAME_MAX = 80
@@ -41,10 +41,6 @@ class SharedView:
     owner: str
     created_at: str
     updated_at: str
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 #: Characters that are letters or symbols to Unicode but show as nothing (Hangul fillers,
@@ -168,14 +164,14 @@ def get_view_in(con, store, view_id: str) -> SharedView | None:
 def _log(run, p: str, view_id: str, action: str, name: str, query: dict, who: str) -> None:
     run(f"INSERT INTO view_log (view_id, action, name, query, who, at) "
         f"VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
-        (view_id, action, name, json.dumps(query, sort_keys=True), who, _now()))
+        (view_id, action, name, json.dumps(query, sort_keys=True), who, utc_text()))
 
 
 def save_view(store, name: str, query: Mapping[str, str], who: str) -> SharedView:
     """Save a view under a new name; returns it (with its new, lasting id)."""
     name = check_name(name)
     plain = {str(k): str(v) for k, v in query.items()}
-    now = _now()
+    now = utc_text()
     view = SharedView(secrets.token_urlsafe(9), name, plain, who, now, now)
 
     p = store.PARAM
@@ -210,7 +206,7 @@ def rename_view(store, view_id: str, name: str, who: str, *, admin: bool = False
         _check_owner(view, view_id, who, admin)
         _refuse_look_alike(run, name, view_id)
         run(f"UPDATE views SET name = {p}, updated_at = {p} WHERE view_id = {p}",
-            (name, _now(), view_id))
+            (name, utc_text(), view_id))
         _log(run, p, view_id, "renamed", name, view.query, who)
 
     _change(store, view_id, change)
