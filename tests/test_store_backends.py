@@ -26,7 +26,7 @@ from geo.filters import IncidentFilter
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
 from geo.store import open_store
-from geo.store.base import LAYERS, SCHEMA_VERSION
+from geo.store.base import DATED_TABLES, LAYERS, SCHEMA_VERSION
 from geo.store.history import changes, revert, versions
 from geo.store.postgis import schema_version
 from tests.postgres import private_cluster
@@ -126,6 +126,22 @@ FILTERS = [
     IncidentFilter(bbox=(20.0, 50.0, 21.0, 51.0), area=((25.0, 55.0), (26.0, 55.0),
                                                          (25.5, 56.0))),
 ]
+
+
+def test_a_period_filter_finds_a_record_by_the_end_of_its_period(store, tmp_path):
+    """"Sep 2025" lasts all September and "2024" all year: a filter on their second
+    half finds them, on both backends; one starting after them does not."""
+    src = tmp_path / "vague.csv"
+    src.write_text("id,date,type,lat,lon,confidence\n"
+                   "vague-month,Sep 2025,drone,54.6,25.1,reported\n"
+                   "vague-year,2024,balloon,54.7,25.2,reported\n", encoding="utf-8")
+    assert _import(store, src, tmp_path) == 0
+    late = IncidentFilter(start=dt.date(2025, 9, 20), end=dt.date(2025, 9, 30))
+    assert "vague-month" in set(store.incidents(late)["id"])
+    december = IncidentFilter(start=dt.date(2024, 12, 1), end=dt.date(2024, 12, 31))
+    assert "vague-year" in set(store.incidents(december)["id"])
+    after = IncidentFilter(start=dt.date(2025, 10, 1))
+    assert "vague-month" not in set(store.incidents(after)["id"])
 
 
 def test_filters_select_the_same_incidents(store, tmp_path):
@@ -324,10 +340,15 @@ def test_a_store_of_the_previous_schema_is_migrated(request, tmp_path):
                       "history", "schema_version", "views", "view_log"):
             con.execute(f"DROP TABLE {table}")
         con.execute("ALTER TABLE imports DROP COLUMN imported_by")
+        for table in DATED_TABLES:
+            con.execute(f"DROP INDEX {table}_date_until_idx")
+            con.execute(f"ALTER TABLE {table} DROP COLUMN date_until")
     url = _postgis_store(request.getfixturevalue("cluster")).url
     with psycopg.connect(url) as con:  # the same for the team store
         con.execute("DROP TABLE history, views, view_log")
         con.execute("ALTER TABLE imports DROP COLUMN imported_by")
+        for table in DATED_TABLES:
+            con.execute(f"ALTER TABLE {table} DROP COLUMN date_until")
         con.execute("DELETE FROM schema_version WHERE version >= 2")
     assert schema_version(url) == 1
     with pytest.raises(StoreError, match="python -m geo store migrate"):
@@ -335,6 +356,11 @@ def test_a_store_of_the_previous_schema_is_migrated(request, tmp_path):
     assert main(["store", "migrate", "--store", url]) == 0
     assert schema_version(url) == SCHEMA_VERSION
     for store in (open_store(path), open_store(url)):
+        # the records' periods were worked out for the rows already there: Estonia's
+        # "Sep 2025" is in the second half of September
+        late = store.incidents(IncidentFilter(start=dt.date(2025, 9, 15),
+                                              end=dt.date(2025, 9, 30)))
+        assert "est-2025-09-mig31" in set(late["id"])
         before = store.counts()
         first = store.incidents().iloc[[0]].assign(title="changed title")
         with store.importing(file="edit") as writer:

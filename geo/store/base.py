@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from geo.audit import current_user
+from geo.dates import record_periods
 from geo.errors import InputError
 from geo.filters import IncidentFilter, apply_outline
 from geo.schema import (
@@ -43,8 +44,10 @@ BATCH_ROWS = 2000
 
 #: The store's schema version: 1 the record tables and the import log, 2 adds the record
 #: history and the importing user, 3 (GeoPackage) the R-tree index on positions, 4 the
-#: shared views and their log (``geo.store.views``).
-SCHEMA_VERSION = 4
+#: shared views and their log (``geo.store.views``), 5 ``date_until`` (when a record's
+#: period is over: the period filter's key; ``date_last`` kept the day a period began
+#: for "Sep 2025").
+SCHEMA_VERSION = 5
 
 #: How long an import waits for another import to finish before giving up, seconds.
 LOCK_WAIT_S = 1800.0
@@ -110,6 +113,10 @@ HISTORY_COLUMNS = ("history_id", "table_name", "id", "version", "record", "recor
 POSITIONED = "coalesce(location_precision, '') <> 'region'"
 
 
+#: Tables of dated records (with ``date_last`` and ``date_until``).
+DATED_TABLES = tuple(name for name, layer in LAYERS.items() if layer.record_type.dated)
+
+
 def plain_rows(frame: pd.DataFrame) -> list[tuple]:
     """Rows with Python values (None for missing) for a database driver."""
     return [tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v)))
@@ -170,8 +177,9 @@ def as_stored(values: pd.Series, name: str) -> list:
 
 
 def stored_rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tuple]]:
-    """Column names and row tuples to write; the last value is the row's content hash
-    (the same on both backends, so a record moved between them is "unchanged")."""
+    """Column names and row tuples to write, with each row's content hash (the same on
+    both backends, so a record moved between them is "unchanged") and, for a dated
+    layer, its ``date_until`` (see :func:`until_text`)."""
     absent = pd.Series(index=records.index, dtype=object)
     data = {c: as_stored(records.get(c, absent), c) for c in layer.columns}
     if layer.record_type.dated:
@@ -182,12 +190,41 @@ def stored_rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tu
                  else shapely.points(records["lon"].to_numpy(float),
                                      records["lat"].to_numpy(float)))
         data["geom"] = gpkg_blobs(geoms)
+    until = until_text(records) if layer.record_type.dated else None
     values = list(zip(*data.values(), strict=True))
+    keep = range(len(values))
     if len(set(data["id"])) < len(values):  # an id twice in one batch: the last one wins
         last = {ident: k for k, ident in enumerate(data["id"])}
-        values = [v for k, v in enumerate(values) if last[data["id"][k]] == k]
-    return [*data, "record_hash"], [(*v, hashlib.sha256(repr(v).encode()).hexdigest())
-                                    for v in values]
+        keep = [k for k in keep if last[data["id"][k]] == k]
+    hashed = [(*values[k], hashlib.sha256(repr(values[k]).encode()).hexdigest())
+              for k in keep]
+    if until is None:
+        return [*data, "record_hash"], hashed
+    # the end is derived from the dates the hash holds: left out of it (a change of the
+    # rule is no change of the record)
+    return [*data, "record_hash", "date_until"], [(*row, until[k])
+                                                  for row, k in zip(hashed, keep, strict=True)]
+
+
+def until_text(records: pd.DataFrame) -> list[str | None]:
+    """Each record's ``date_until``: the moment its period is over
+    (``geo.dates.period_end_exclusive``: "Sep 2025" lasts to 1 October), as stored
+    text; the period filter's key."""
+    return as_stored(record_periods(records)[1], "date")
+
+
+def fill_date_until(con, param: str) -> None:
+    """Schema version 5's data: ``date_until`` of every dated record already stored."""
+    for table in DATED_TABLES:
+        layer = LAYERS[table]
+        wanted = [c for c in ("date", "date_end", "date_precision") if c in layer.columns]
+        rows = con.execute(f'SELECT fid, {", ".join(wanted)} FROM "{layer.table}"').fetchall()
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows, columns=["fid", *wanted])
+        con.cursor().executemany(
+            f'UPDATE "{layer.table}" SET date_until = {param} WHERE fid = {param}',
+            list(zip(until_text(frame), frame["fid"].astype(int).tolist(), strict=True)))
 
 
 def _insert_sql(table: str, columns: Sequence[str], param: str) -> str:
@@ -317,7 +354,7 @@ class StoreBase:
         clauses: list[str] = []
         params: list = []
         if filters.start is not None:  # the incident's period overlaps the range
-            clauses.append(f"date_last >= {p}")
+            clauses.append(f"date_until > {p}")
             params.append(timestamp_text(filters.start, end_of_day=False))
         if filters.end is not None:
             clauses.append(f"date <= {p}")

@@ -34,6 +34,7 @@ from geo.filters import IncidentFilter
 from geo.schema import REAL_COLUMNS, column_kind
 from geo.store.base import (
     BATCH_ROWS,
+    DATED_TABLES,
     LAYERS,
     LOCK_WAIT_S,
     SCHEMA_VERSION,
@@ -42,6 +43,7 @@ from geo.store.base import (
     ImportReport,
     Layer,
     StoreBase,
+    fill_date_until,
     stored_rows,
     wkb_of_blob,
 )
@@ -227,7 +229,12 @@ _GPKG_MIGRATIONS = {
             action TEXT NOT NULL, name TEXT NOT NULL, query TEXT NOT NULL,
             who TEXT NOT NULL, at TEXT NOT NULL);
     """,
+    5: "\n".join(f'ALTER TABLE "{t}" ADD COLUMN date_until TEXT;\n'
+                 f'CREATE INDEX "{t}_date_until_idx" ON "{t}" (date_until);'
+                 for t in DATED_TABLES),
 }
+#: What a version computes for the rows already stored, after its statements.
+_GPKG_FILLS = {5: lambda con: fill_date_until(con, "?")}
 
 
 def _gpkg_version(con: sqlite3.Connection) -> int:
@@ -272,6 +279,8 @@ def _migrate_gpkg(con: sqlite3.Connection) -> list[int]:
                         "(1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))")
             for statement in _statements(_GPKG_MIGRATIONS[version]):
                 con.execute(statement)
+            if version in _GPKG_FILLS:
+                _GPKG_FILLS[version](con)
             con.execute("INSERT INTO schema_version VALUES "
                         "(?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))", (version,))
         except BaseException:

@@ -36,6 +36,7 @@ from geo.errors import StoreError
 from geo.filters import IncidentFilter
 from geo.schema import column_kind
 from geo.store.base import (
+    DATED_TABLES,
     LAYERS,
     LOCK_WAIT_S,
     SCHEMA_VERSION,
@@ -43,6 +44,7 @@ from geo.store.base import (
     ImportReport,
     Layer,
     StoreBase,
+    fill_date_until,
     stored_rows,
 )
 
@@ -151,7 +153,8 @@ _SQL_TYPES = {"date": "timestamptz", "real": "double precision", "bool": "boolea
 
 
 def _column_type(name: str) -> str:
-    return "timestamptz" if name == "date_last" else _SQL_TYPES[column_kind(name)]
+    return ("timestamptz" if name in ("date_last", "date_until")
+            else _SQL_TYPES[column_kind(name)])
 
 
 def _table_sql(layer: Layer) -> list[sql.Composable]:
@@ -203,7 +206,17 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
                 "action text NOT NULL, name text NOT NULL, query text NOT NULL, "
                 "who text NOT NULL, at text NOT NULL)"),
     ],
+    # when a record's period is over (see geo.store.base.until_text), filled below
+    5: lambda: [
+        *[sql.SQL("ALTER TABLE {} ADD COLUMN date_until timestamptz").format(
+            sql.Identifier(table)) for table in DATED_TABLES],
+        *[sql.SQL("CREATE INDEX {} ON {} (date_until)").format(
+            sql.Identifier(f"{table}_date_until_idx"), sql.Identifier(table))
+          for table in DATED_TABLES],
+    ],
 }
+#: What a version computes for the rows already stored, after its statements.
+FILLS = {5: lambda con: fill_date_until(con, "%s")}
 
 
 def _connect(url: str, **kwargs) -> psycopg.Connection:
@@ -250,6 +263,8 @@ def migrate(url: str, *, target: int = SCHEMA_VERSION) -> list[int]:
                     continue
                 for statement in MIGRATIONS[version]():
                     con.execute(statement)
+                if version in FILLS:
+                    FILLS[version](con)
                 con.execute("INSERT INTO schema_version (version) VALUES (%s)", (version,))
             applied.append(version)
     return applied
