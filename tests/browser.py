@@ -181,6 +181,11 @@ def run_of(page, act, timeout_s: float = 60) -> bool:
                for status in finished[before:])
 
 
+def shown_count(page) -> int:
+    """The "Incidents shown" figure beside the map."""
+    return int(page.get_by_test_id("stMetricValue").first.inner_text().replace(",", ""))
+
+
 def runs_over(page, timeout_s: float = 60) -> None:
     """Wait until the page's script runs are over: a run the last input (or the map's
     first report) started is under way after a second, and over when Streamlit's status

@@ -361,9 +361,9 @@ def test_the_period_beside_the_map_is_the_filters_and_says_what_began_before(app
     assert "3 ongoing since 2022" in " ".join(c.value for c in app.caption)
 
 
-def test_the_timeline_tab_counts_weeks_of_the_filters_period_only(tmp_path):
-    """July 2025 with the "2022 – 2025" records: weeks from the one holding 1 July to the
-    one holding 31 July, the long records in the first."""
+def test_weekly_counts_run_over_the_filters_weeks_only(tmp_path):
+    """The Timeline tab's counts, July 2025 with the "2022 – 2025" records: weeks from
+    the one holding 1 July to the one holding 31 July, the long records in the first."""
     import datetime as dt
 
     import pandas as pd

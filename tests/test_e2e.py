@@ -23,6 +23,7 @@ from tests.browser import (
     runs_over,
     server_log,
     settled,
+    shown_count,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -45,15 +46,11 @@ def server(tmp_path_factory):
         yield url
 
 
-def _shown(page) -> int:
-    return int(page.get_by_test_id("stMetricValue").first.inner_text().replace(",", ""))
-
-
 def _wait_shown(page, expected: int) -> None:
     deadline = time.monotonic() + 30
-    while _shown(page) != expected and time.monotonic() < deadline:
+    while shown_count(page) != expected and time.monotonic() < deadline:
         time.sleep(0.3)
-    assert _shown(page) == expected
+    assert shown_count(page) == expected
 
 
 def test_map_draws_offline_and_the_period_changes_the_count(server, page):
@@ -65,7 +62,7 @@ def test_map_draws_offline_and_the_period_changes_the_count(server, page):
     frame.wait_for_function(  # the offline basemap arrived from the app itself
         "() => Object.values(window.map._layers).some(l => l.feature && !l.feature.properties.km"
         " && l.feature.geometry.type.endsWith('Polygon'))", timeout=30_000)
-    total = _shown(page)
+    total = shown_count(page)
     assert total == 8
     page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
     page.get_by_role("option", name="2024", exact=True).click()

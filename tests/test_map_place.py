@@ -8,7 +8,15 @@ import pytest
 
 from geo.settings import GEOD
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, iframe_of, map_frame, open_tab, runs_over
+from tests.browser import (
+    ARTIFACTS,
+    dashboard,
+    iframe_of,
+    map_frame,
+    open_tab,
+    runs_over,
+    shown_count,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -20,10 +28,6 @@ def served(tmp_path_factory):
     store = open_store(tmp_path_factory.mktemp("place") / "store.gpkg")
     with dashboard(store.path) as url:
         yield url, store
-
-
-def _shown(page) -> int:
-    return int(page.get_by_test_id("stMetricValue").first.inner_text().replace(",", ""))
 
 
 def _address(page) -> str:
@@ -92,7 +96,7 @@ def test_drawing_a_rectangle_keeps_the_incidents_inside_it(served, page):
     url, store = served
     page.goto(url)
     frame = _settled(page)
-    before = _shown(page)
+    before = shown_count(page)
     frame.locator(".leaflet-draw-draw-rectangle").click()
     box = iframe_of(page, frame).bounding_box()
     origin = frame.evaluate("""() => { const r = window.map.getContainer().getBoundingClientRect();
@@ -113,7 +117,7 @@ def test_drawing_a_rectangle_keeps_the_incidents_inside_it(served, page):
         lon0 - 0.05, lon1 + 0.05)
     inside &= stored["location_precision"] != "region"  # a region's point is in no area
     assert 0 < inside.sum() < before
-    _wait(lambda: _shown(page) == inside.sum())
+    _wait(lambda: shown_count(page) == inside.sum())
     _wait(lambda: "area=" in _address(page))
     page.screenshot(path=str(ARTIFACTS / "area-drawn.png"))
 

@@ -27,7 +27,7 @@ from dashboard.maps import (
     publish,
 )
 from dashboard.text import safe_url
-from dashboard.vendor import OWN_SCRIPTS, PACKAGES, _verify, bundle_url, vendor_file
+from dashboard.vendor import OWN_DIR, OWN_SCRIPTS, PACKAGES, _verify, bundle_url, vendor_file
 from geo.schema import CONFIDENCES, INCIDENT_TYPES
 from geo.settings import GEOD
 
@@ -71,11 +71,16 @@ def test_the_page_loads_the_map_scripts_in_order():
     """The bundle ends with the map's own scripts, each under its name, in load order:
     the namespace first, the others after it."""
     assert OWN_SCRIPTS[0].name == "core.js"
-    assert all(script.exists() for script in OWN_SCRIPTS)
+    # every script of the folder is bundled (a new module left out would never load)
+    assert {p.name for p in OWN_SCRIPTS} == {p.name for p in OWN_DIR.glob("*.js")}
     bundle = vendor_file(bundle_url()).read_text(encoding="utf-8")
-    own = "".join(f"/* flankwatch: dashboard/web/{script.name} */\n"
-                  + script.read_text(encoding="utf-8") + ";\n" for script in OWN_SCRIPTS)
-    assert bundle.endswith(";\n" + own)
+    marks = [bundle.find(f"/* flankwatch: dashboard/web/{p.name} */") for p in OWN_SCRIPTS]
+    assert all(bundle.count(f"/* flankwatch: dashboard/web/{p.name} */") == 1
+               for p in OWN_SCRIPTS)
+    assert marks == sorted(marks)  # in load order
+    assert marks[0] > bundle.find("/* leaflet/dist/leaflet.js */") >= 0  # after Leaflet
+    for script in OWN_SCRIPTS:  # each whole, after its mark
+        assert script.read_text(encoding="utf-8") in bundle
 
 
 def test_online_tiles_only_when_asked_for():
