@@ -40,7 +40,7 @@ def main() -> None:
     from dashboard.panels.details import detail_panel, history_panel
     from dashboard.panels.map import figures_panel, map_page, map_panel
     from dashboard.panels.session import forget_clicks, signed_in
-    from dashboard.panels.sidebar import search_panel, sidebar, start_session
+    from dashboard.panels.sidebar import address_warnings, search_panel, sidebar, start_session
     from dashboard.panels.tabs import tabs_panel
     from dashboard.panels.views import views_panel
     from dashboard.vendor import missing_assets
@@ -57,13 +57,14 @@ def main() -> None:
     if not st.session_state.get(keys.INITIALISED):
         start_session(store)
     low, high = store.date_range()
-    years = list(range(high.year, low.year - 1, -1)) if low is not None else []
+    span = (low.date(), high.date()) if low is not None else None
     search_panel(path, version)
-    view = sidebar(store, years)
+    view = sidebar(store, span)
     incidents = load_incidents(path, version, view.filter)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
     header()
+    address_warnings()
     left, right = st.container(key=keys.MAIN).columns([3, 1])
     page = map_page(path, version, view, incidents, sources)
     with right:

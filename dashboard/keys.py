@@ -13,7 +13,9 @@ SEARCH_PICK = "search_pick"  #: which hit of the search is shown
 SEARCHED = "searched"  #: the text last searched (a new text goes to its first hit)
 SEARCH_WENT = "search_went"  #: (text, hit) the map last flew to
 PERIOD = "period"  #: all, a preset, a year or custom
-DATES = "dates"  #: the custom date range
+DATE_FROM = "date_from"  #: the custom period's first day
+DATE_TO = "date_to"  #: the custom period's last day
+DATES_SEEDED = "dates_seeded"  #: the custom period was given the data's span
 TYPES = "types"
 COUNTRIES = "countries"
 CONFIDENCE = "confidence"
@@ -35,6 +37,8 @@ BBOX = "bbox"  #: the area filter's box from the address
 AREA = "area"  #: the area filter's drawn polygon
 BOUNDS = "bounds"  #: the map's visible box (the Export tab's default extent)
 INITIALISED = "initialised"  #: the widgets have been seeded from the address
+ADDRESS_WARNINGS = "address_warnings"  #: what the address held that was not used
+DISMISS_WARNINGS = "dismiss_warnings"  #: the button closing them
 
 # --- the map and the table: what the user did on them ---------------------------------
 MAP = "map"  #: the map component

@@ -62,6 +62,26 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date | None, dt.date |
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
+def typed_day(text: str, *, last: bool = False) -> dt.date | None:
+    """A day typed as an ISO date (``2025-09-01``), or a month (``2025-09``) or a year
+    (``2025``) read as its first day, or with ``last`` its last day; None for no text.
+    Anything else is a ValueError naming the text."""
+    text = text.strip()
+    if not text:
+        return None
+    for form, precision in (("%Y-%m-%d", "day"), ("%Y-%m", "month"), ("%Y", "year")):
+        try:
+            day = dt.datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+        if not last or precision == "day":
+            return day
+        return (pd.Timestamp(day) + (pd.offsets.MonthEnd(0) if precision == "month"
+                                     else pd.offsets.YearEnd(0))).date()
+    msg = f"{text!r} is not a date written YYYY-MM-DD (or YYYY-MM, YYYY)"
+    raise ValueError(msg)
+
+
 def time_axis(incidents: pd.DataFrame, start: dt.date | None = None,
               end: dt.date | None = None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """The span every time axis of a selection shows (timeline, atlas weeks, the time
@@ -156,20 +176,43 @@ def source_titles(sources: pd.DataFrame) -> dict[str, tuple[str, str]]:
             for r in sources.itertuples()}
 
 
-def _day_text(stamps: pd.Series) -> pd.Series:
-    """ISO dates, with the time where it is not midnight (sorts as text)."""
-    text = stamps.dt.strftime("%Y-%m-%d")
-    timed = stamps.notna() & (stamps != stamps.dt.normalize())
-    return text.where(~timed, stamps.dt.strftime("%Y-%m-%d %H:%MZ")).fillna("")
+#: The incident table's headings (the stored column names are for files, not readers).
+TABLE_LABELS = {"id": "Id", "date": "Date", "date_end": "Until",
+                "date_precision": "Known to the", "type": "Type", "title": "Title",
+                "country_iso3": "Airspace", "location_label": "Where",
+                "location_precision": "Position", "dist_belarus_km": "From Belarus, km",
+                "dist_kaliningrad_km": "From Kaliningrad, km",
+                "nearest_border": "Nearest border", "dist_border_km": "From it, km",
+                "confidence": "Confidence", "origin": "From (origin)", "sources": "Sources",
+                "description": "Description", "notes": "Notes"}
+
+#: How precisely each date precision is written in the table: as much of an ISO date
+#: as is known, so that the text sorts in time (``2025-09`` is a month, not its 1st).
+_TABLE_DATE = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+
+def _date_text(stamps: pd.Series, precision: pd.Series) -> pd.Series:
+    """Dates as precisely as they are known (``2025-09-10 02:30Z``, ``2025-09``,
+    ``2025``); empty where there is none."""
+    text = pd.Series("", index=stamps.index, dtype=object)
+    for name, form in _TABLE_DATE.items():
+        these = stamps.notna() & (precision.fillna("day") == name)
+        text[these] = stamps[these].dt.strftime(form)
+    timed = stamps.notna() & (precision.fillna("day") == "day") & (
+        stamps != stamps.dt.normalize())
+    text[timed] = stamps[timed].dt.strftime("%Y-%m-%d %H:%MZ")
+    return text
 
 
 def table(incidents: pd.DataFrame) -> pd.DataFrame:
-    """The incident table as shown (enriched columns, sources), dates as text."""
+    """The incident table as shown (enriched columns, sources), dates as text as
+    precise as they are known."""
     present = [c for c in TABLE_COLUMNS if c in incidents.columns]
     out = incidents[present].reset_index(drop=True)
+    precision = out.get("date_precision", pd.Series("day", index=out.index))
     for column in ("date", "date_end"):
         if column in out:
-            out[column] = _day_text(out[column])
+            out[column] = _date_text(out[column], precision)
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -80,6 +81,19 @@ def test_bad_url_parameters_are_reported_and_ignored(app):
     warnings = " ".join(notices(app, "warning"))
     assert "types" in warnings
     assert "view" in warnings
+
+
+def test_warnings_from_the_address_stay_until_dismissed(app):
+    app.query_params.update({"start": "2025-13-01", "types": "drones"})
+    app.run()
+    first = notices(app, "warning")
+    assert any("start" in w for w in first)
+    assert any("drones" in w for w in first)
+    app.multiselect(key="types").select("drone").run()  # any later run of the page
+    assert notices(app, "warning") == first
+    app.button(key="dismiss_warnings").click().run()
+    assert not notices(app, "warning")
+    assert shown(app) == 6  # the filter chosen after the bad link is kept
 
 
 def test_bad_time_parameters_are_named_with_their_value_and_ignored(app):
@@ -218,6 +232,34 @@ def test_first_and_last_dates_keep_their_precision(app):
     assert {m.label: m.value for m in app.metric}["Period"] == "2022 – 2025"
     app.multiselect(key="countries").set_value(["EST"]).run()
     assert {m.label: m.value for m in app.metric}["Period"] == "Sep 2025"
+
+
+def test_a_custom_period_reads_typed_days_and_names_what_it_cannot(app):
+    app.run()
+    app.selectbox(key="period").set_value("custom").run()
+    assert app.text_input(key="date_from").value == "2022-01-01"  # the data's span
+    assert app.text_input(key="date_to").value == "2025-12-31"
+    assert shown(app) == 7
+    app.text_input(key="date_from").input("2025-09").run()  # a month: from its 1st
+    september_on = shown(app)
+    assert 0 < september_on < 7
+    app.text_input(key="date_to").input("2025-13-01").run()
+    assert any("To: '2025-13-01' is not a date" in e for e in notices(app, "error"))
+    assert shown(app) == september_on  # that side is left open, nothing else changes
+    assert "end" not in app.query_params
+
+
+def test_the_table_writes_dates_as_precisely_as_they_are_known():
+    from dashboard.queries import TABLE_LABELS, table
+
+    stamps = pd.to_datetime(["2025-09-10T02:30", "2025-09-01T00:00", "2022-01-01T00:00"],
+                            utc=True)
+    rows = pd.DataFrame({"id": ["a", "b", "c"], "date": stamps, "date_end": stamps,
+                         "date_precision": ["day", "month", "year"]})
+    shown_rows = table(rows)
+    assert shown_rows["date"].tolist() == ["2025-09-10 02:30Z", "2025-09", "2022"]
+    assert sorted(shown_rows["date"]) == ["2022", "2025-09", "2025-09-10 02:30Z"]
+    assert all(TABLE_LABELS[c] != c for c in shown_rows.columns)  # headings for readers
 
 
 def test_deployments_follow_the_period_by_their_own_dates():

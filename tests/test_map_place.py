@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
 
+from geo.filters import IncidentFilter
 from geo.settings import GEOD
 from geo.store import open_store
 from tests.browser import (
@@ -15,6 +17,7 @@ from tests.browser import (
     map_frame,
     open_tab,
     runs_over,
+    settled,
     shown_count,
 )
 
@@ -132,10 +135,14 @@ def test_a_table_row_selects_its_incident_on_the_map(served, page):
     page.wait_for_timeout(1000)
     box = grid.bounding_box()
     row_px = 35  # the grid's header and rows
-    page.mouse.click(box["x"] + 16, box["y"] + row_px + row_px / 2)  # first row's marker
+    # a click on a cell of the first row (its title, not the row's small box) picks it
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + row_px + row_px / 2)
     newest = store.incidents(newest=1).iloc[0]
     page.locator(".fw-facts").wait_for(timeout=30_000)
     assert newest["id"] in page.locator(".fw-facts").inner_text()
+    settled(page)
+    assert abs(grid.bounding_box()["y"] - box["y"]) < 2  # the details did not push it down
+    page.screenshot(path=str(ARTIFACTS / "table-row-selected.png"))
 
     def highlighted() -> bool:
         try:
@@ -226,3 +233,31 @@ def test_a_measurement_outlives_a_filter_change(served, page):
             return False
 
     _wait(redrawn)
+
+
+def test_a_custom_period_starts_at_the_data_and_takes_typed_dates(served, page):
+    """"custom" shows the data's first and last day; an ISO date typed into a field
+    applies on Tab (leaving it) or on Enter, each in its own field; a month typed into
+    "To" is its last day."""
+    url, store = served
+    page.goto(url)
+    _settled(page)
+    low, high = store.date_range()
+    page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+    page.get_by_role("option", name="custom", exact=True).click()
+    first = page.get_by_label("From", exact=True)
+    last = page.get_by_label("To", exact=True)
+    first.wait_for(timeout=30_000)
+    _wait(lambda: first.input_value() == f"{low:%Y-%m-%d}")
+    assert last.input_value() == f"{high:%Y-%m-%d}"
+    assert shown_count(page) == len(store.incidents())
+    first.fill("2025-09-01")  # (fill focuses the field, as a click would)
+    page.keyboard.press("Tab")
+    _wait(lambda: "start=2025-09-01" in _address(page))
+    last.fill("2025-09")
+    page.keyboard.press("Enter")
+    _wait(lambda: "end=2025-09-30" in _address(page))
+    assert first.input_value() == "2025-09-01"
+    september = store.incidents(IncidentFilter(start=dt.date(2025, 9, 1),
+                                               end=dt.date(2025, 9, 30)))
+    _wait(lambda: shown_count(page) == len(september))

@@ -25,7 +25,8 @@ PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 
 #: The longest text each text box takes, characters: the box stops typing there, and a
 #: longer text (which only a crafted message can send) is refused with the limit named.
-TEXT_LIMITS = {keys.SEARCH: 100, keys.AROUND_PLACE: PLACE_MAX, keys.BANDS: 60,
+TEXT_LIMITS = {keys.SEARCH: 100, keys.DATE_FROM: 20, keys.DATE_TO: 20,
+               keys.AROUND_PLACE: PLACE_MAX, keys.BANDS: 60,
                keys.SHARED_NAME: NAME_MAX, keys.SHARED_RENAME: NAME_MAX,
                keys.EXPORT_TITLE: TITLE_MAX, keys.EXPORT_MARKING: MARKING_MAX}
 
@@ -73,7 +74,8 @@ def init_widgets(view: ViewState) -> None:
     """Seed the widgets from the URL's view, once per session."""
     s = st.session_state
     s[keys.PERIOD] = "custom" if (view.start or view.end) else "all"
-    s[keys.DATES] = tuple(d for d in (view.start, view.end) if d)
+    s[keys.DATE_FROM], s[keys.DATE_TO] = (d.isoformat() if d else ""
+                                          for d in (view.start, view.end))
     s[keys.TYPES] = list(view.types or [])
     s[keys.COUNTRIES] = list(view.countries or [])
     s[keys.CONFIDENCE] = list(view.confidence or [])
@@ -104,26 +106,41 @@ def open_view(query: dict) -> ViewState:
 def start_session(store: Store) -> None:
     """The widgets of a new session, from the URL (or the shared view it names)."""
     query = st.query_params.to_dict()
+    missing = []
     if "shared" in query:  # a shared view's link: the view it names
         shared = get_view(store, query["shared"])
         if shared is None:
-            notice("warning", f"No shared view {query['shared']!r} (deleted?); the "
-                              "default view is shown.")
+            missing = [f"No shared view {query['shared']!r} (deleted?); the default view "
+                       "is shown."]
         query = shared.query if shared else {}
-    for warning in open_view(query).warnings:
+    st.session_state[keys.ADDRESS_WARNINGS] = [*missing, *open_view(query).warnings]
+
+
+def address_warnings() -> None:
+    """What the page's address (or a shared view) held that could not be used: shown on
+    every run until dismissed (the address is rewritten from the view, so the words are
+    all that is left of a value ignored)."""
+    s = st.session_state
+    warnings = s.get(keys.ADDRESS_WARNINGS)
+    if not warnings:
+        return
+    for warning in warnings:
         notice("warning", warning)
+    if st.button("Dismiss", key=keys.DISMISS_WARNINGS):
+        s[keys.ADDRESS_WARNINGS] = []
+        st.rerun()
 
 
-def sidebar(store: Store, years: list[int]) -> ViewState:
-    """The filter controls; returns the view they describe."""
+def sidebar(store: Store, span: tuple[dt.date, dt.date] | None) -> ViewState:
+    """The filter controls (``span``: the stored records' first and last day); returns
+    the view they describe."""
     s = st.session_state
     st.sidebar.header("Filters")
+    years = range(span[1].year, span[0].year - 1, -1) if span else []
     periods = [*PRESETS, *map(str, years), "custom"]
     period = st.sidebar.selectbox("Period", periods, key=keys.PERIOD)
     if period == "custom":
-        picked = st.sidebar.date_input("Date range", key=keys.DATES, format="YYYY-MM-DD")
-        picked = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
-        start, end = (*picked, None, None)[:2]
+        start, end = _custom_dates(span)
     else:
         start, end = queries.preset_range(period, dt.datetime.now(dt.UTC).date())
     types = st.sidebar.multiselect("Incident types", INCIDENT_TYPES, key=keys.TYPES,
@@ -156,6 +173,33 @@ def sidebar(store: Store, years: list[int]) -> ViewState:
                      layers=tuple(layers), bands_km=bands, basemap=basemap,
                      view=s[keys.VIEW], selected=s[keys.SELECTED], time=_time_in_address(),
                      bbox=s[keys.BBOX], area=s[keys.AREA], around=around)
+
+
+def _custom_dates(span: tuple[dt.date, dt.date] | None) -> tuple[dt.date | None,
+                                                                   dt.date | None]:
+    """A custom period: two text fields taking ISO dates (``2025-09-01``; a month,
+    ``2025-09``, is its first or last day), applied on Enter or on leaving the field;
+    first shown with the data's first and last day. An empty field leaves that side
+    open; an unreadable one is named and left open."""
+    s = st.session_state
+    if span and not s.get(keys.DATES_SEEDED) and not (s.get(keys.DATE_FROM)
+                                                      or s.get(keys.DATE_TO)):
+        s[keys.DATE_FROM], s[keys.DATE_TO] = (d.isoformat() for d in span)
+    s[keys.DATES_SEEDED] = True  # once: a field emptied later stays empty (an open side)
+    days = []
+    for label, key, last in (("From", keys.DATE_FROM, False), ("To", keys.DATE_TO, True)):
+        text = text_box(st.sidebar, label, key, placeholder="YYYY-MM-DD")
+        try:
+            days.append(queries.typed_day(text or "", last=last))
+        except ValueError as exc:
+            st.sidebar.html(notice_html("error", f"{label}: {exc}; not used"))
+            days.append(None)
+    start, end = days
+    if start and end and end < start:
+        st.sidebar.html(notice_html("error", f"The period ends ({end}) before it begins "
+                                             f"({start}); the two days are swapped."))
+        start, end = end, start
+    return start, end
 
 
 def _around() -> tuple[str, float] | None:

@@ -57,8 +57,16 @@ def table_panel(path: str, version: tuple, view: ViewState, incidents: pd.DataFr
     if len(incidents) > len(newest):
         st.caption(f"The newest {len(newest):,} of {len(incidents):,} incidents; "
                    "narrow the filters or export the selection for all of them.")
-    picked = st.dataframe(queries.table(newest), width="stretch", hide_index=True,
-                          on_select="rerun", selection_mode="single-row", key=keys.TABLE)
+    shown = queries.table(newest)
+    labels = {c: st.column_config.Column(queries.TABLE_LABELS.get(c, c)) for c in shown}
+    for column in ("dist_belarus_km", "dist_kaliningrad_km", "dist_border_km"):
+        if column in shown:
+            labels[column] = st.column_config.NumberColumn(queries.TABLE_LABELS[column],
+                                                           format="%.1f")
+    # a click on any cell picks its row (a row's own box is small and at its far left)
+    picked = st.dataframe(shown, width="stretch", hide_index=True, column_config=labels,
+                          on_select=_row_of_cell, selection_mode=["single-row", "single-cell"],
+                          key=keys.TABLE)
     _follow_table(newest, picked.selection.rows)
 
 
@@ -84,6 +92,15 @@ def summary_panel(incidents: pd.DataFrame) -> None:
                           ("confidence", "By confidence")):
         counts = incidents[column].replace("", "none").value_counts()
         st.text(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+def _row_of_cell() -> None:
+    """A cell clicked in the incident table selects its whole row."""
+    s = st.session_state
+    selection = s[keys.TABLE]["selection"]
+    cells = selection.get("cells") or []
+    if cells and not selection.get("rows"):
+        s[keys.TABLE] = {"selection": {"rows": [cells[0][0]], "columns": [], "cells": []}}
 
 
 def _follow_table(shown: pd.DataFrame, rows: list[int]) -> None:
