@@ -91,12 +91,20 @@ class Access:
     #: One of :data:`ROLES`, or None for a user who is refused.
     role: str | None
     signed_in: bool = False
+    #: Writes the store itself does not allow, whatever the role: a read-only file, or
+    #: a database role granted only SELECT (``geo.store.base.WRITES``).
+    store_denies: frozenset[str] = frozenset()
 
     def can(self, action: str) -> bool:
-        return rank(self.role) >= rank(NEEDS[action])
+        return action not in self.store_denies and rank(self.role) >= rank(NEEDS[action])
 
     def require(self, action: str) -> None:
-        """Raise :class:`AccessDeniedError` unless the role allows ``action``."""
+        """Raise :class:`AccessDeniedError` unless the role and the store allow
+        ``action``."""
+        if action in self.store_denies:
+            msg = (f"{action}: the store does not let this dashboard write (its file is "
+                   "read-only, or its database role was granted reading only)")
+            raise AccessDeniedError(msg)
         if not self.can(action):
             needed = NEEDS[action]
             msg = (f"{action} needs the {needed} role or higher; "

@@ -26,7 +26,7 @@ from geo.filters import IncidentFilter
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
 from geo.store import open_store
-from geo.store.base import DATED_TABLES, LAYERS, SCHEMA_VERSION
+from geo.store.base import DATED_TABLES, LAYERS, SCHEMA_VERSION, WRITES
 from geo.store.history import changes, revert, versions
 from geo.store.postgis import schema_version
 from tests.postgres import private_cluster
@@ -411,7 +411,8 @@ def test_copy_refuses_a_store_that_has_records(store, tmp_path, capsys):
     assert "a copy goes into" in capsys.readouterr().err
 
 
-def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, capsys):
+def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, capsys,
+                                                          monkeypatch):
     """The README's roles: a viewer reads and exports but cannot import (refused with the
     server's reason, nothing written); an importer imports."""
     from dashboard.export import main as export_main
@@ -446,6 +447,25 @@ def test_least_rights_roles_read_or_import_as_documented(cluster, tmp_path, caps
     assert list(views.view_log(team)["action"]) == ["saved", "deleted"]
     with pytest.raises(StoreError, match="permission denied"):  # a viewer's cannot
         views.save_view(open_store(viewer), "Another", {}, "vera@example.org")
+    # what each role may write, as the dashboard asks before offering a write
+    assert open_store(viewer).denied_writes() == frozenset(WRITES)
+    assert open_store(importer).denied_writes() == frozenset()
+    _dashboard_on_a_read_only_role(viewer, monkeypatch)
+
+
+def _dashboard_on_a_read_only_role(viewer: str, monkeypatch) -> None:
+    """A dashboard whose database role only reads offers no import and no saving of
+    views (each would fail with "permission denied"), and says why."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FLANKWATCH_STORE", viewer)
+    app = AppTest.from_file(str(ROOT_DIR / "dashboard" / "app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception
+    assert int(app.metric[0].value) == len(open_store(viewer).incidents())  # it reads
+    assert [t.label for t in app.tabs] == ["Summary", "Incidents", "Timeline", "Export"]
+    assert not [b for b in app.button if b.label == "Save for the team"]
+    assert any("only reads the store" in c.value for c in app.sidebar.caption)
 
 
 def test_review_cases_behave_alike_on_both_backends(store, tmp_path):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.maps import POPUP_LIMIT
-from geo.errors import InputError
+from geo.errors import FlankwatchError, InputError
 from geo.filters import IncidentFilter
 from geo.store import open_store
 from geo.store.base import Store
@@ -75,3 +75,14 @@ def get_gazetteer():
 @st.cache_data(max_entries=4)
 def load_search_table(path: str, version: tuple) -> pd.DataFrame:
     return get_store(path).incidents(columns=queries.SEARCH_COLUMNS)
+
+
+@st.cache_data(ttl=30)
+def store_denies(path: str) -> frozenset[str]:
+    """The writes the store refuses this dashboard (see ``StoreBase.denied_writes``),
+    looked at again every 30 s (rights are granted and taken away while it runs); none
+    when the store cannot be reached (the page then says why)."""
+    try:
+        return get_store(path).denied_writes()
+    except FlankwatchError:
+        return frozenset()

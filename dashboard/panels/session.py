@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
 
 import streamlit as st
 
@@ -21,6 +22,7 @@ from dashboard.access import (
 )
 from dashboard.panels.common import header, without_locations
 from geo.errors import FlankwatchError
+from geo.store import store_location
 from geo.store.base import Store
 
 log = logging.getLogger("flankwatch.dashboard")
@@ -68,9 +70,20 @@ def _who() -> tuple[Access | None, str]:
     return access, "" if access.role is not None else "no role"
 
 
+def _who_with_store() -> tuple[Access | None, str]:
+    """:func:`_who`, with the writes the store itself refuses (its rights are read
+    only for a user who is let in)."""
+    access, refused = _who()
+    if refused:
+        return access, refused
+    from dashboard.panels.data import store_denies
+
+    return replace(access, store_denies=store_denies(str(store_location()))), ""
+
+
 def current_access() -> Access | None:
     """Who uses the page now (None when refused): see :func:`_who`."""
-    access, refused = _who()
+    access, refused = _who_with_store()
     return None if refused else access
 
 
@@ -78,7 +91,7 @@ def signed_in() -> Access:
     """Who uses the page. With sign-in on, a visitor who is not signed in sees the
     sign-in button only (nothing of the store is read), and a refused user a word
     saying so; the page stops there."""
-    access, refused = _who()
+    access, refused = _who_with_store()
     st.session_state[keys.DRAWN_FOR] = None if refused else access
     if not refused:
         if access.signed_in:
@@ -149,7 +162,9 @@ def clicking_user(action: str) -> Access:
 
 
 def not_done(key: str, exc: Exception) -> None:
-    """Keep a refused or failed write's reason under ``key`` for the page to show."""
+    """Keep a refused or failed write's reason under ``key`` for the page to show; the
+    server's log says it too."""
+    log.warning("a change asked for on the page was not done: %s", exc)
     st.session_state[key] = without_locations(f"Not done: {exc}")
 
 

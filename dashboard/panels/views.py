@@ -51,6 +51,10 @@ def views_panel(store: Store, view: ViewState, access: Access) -> None:
                           kwargs={"widgets": {"view_id": keys.SHARED_PICK}, "as_admin": True})
     else:
         st.sidebar.caption("No shared views yet.")
+    if access.store_denies and access.role in ("analyst", "admin"):
+        st.sidebar.caption("This dashboard only reads the store (its file is read-only, or "
+                           "its database role may only read): importing, saving views "
+                           "and reverting are off.")
     if access.can("save view"):
         text_box(st.sidebar, "Save the current view as", keys.SHARED_NAME,
                  placeholder="a name the team will see")

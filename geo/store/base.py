@@ -113,6 +113,12 @@ HISTORY_COLUMNS = ("history_id", "table_name", "id", "version", "record", "recor
 POSITIONED = "coalesce(location_precision, '') <> 'region'"
 
 
+#: The tables each kind of write changes: what a store's database rights are checked
+#: against (:meth:`StoreBase.denied_writes`).
+WRITES = {"import": (*LAYERS, "imports", "history"), "revert": (*LAYERS, "imports", "history"),
+          "save view": ("views", "view_log"), "manage views": ("views", "view_log")}
+
+
 #: Tables of dated records (with ``date_last`` and ``date_until``).
 DATED_TABLES = tuple(name for name, layer in LAYERS.items() if layer.record_type.dated)
 
@@ -346,6 +352,16 @@ class StoreBase:
               order=None) -> pd.DataFrame:
         raise NotImplementedError
 
+    def _tables_denied(self, tables: Sequence[str]) -> set[str]:
+        """Which of ``tables`` this store's connection may not write."""
+        raise NotImplementedError
+
+    def denied_writes(self) -> frozenset[str]:
+        """The kinds of write (:data:`WRITES`) this store's connection has not the
+        rights for: a read-only file, or a database role granted only SELECT."""
+        denied = self._tables_denied(sorted({t for ts in WRITES.values() for t in ts}))
+        return frozenset(kind for kind, tables in WRITES.items() if denied & set(tables))
+
     def _where(self, filters: IncidentFilter) -> tuple:
         """``WHERE`` clause and parameters of a filter's SQL part: all but the outline of
         a drawn area or a ring, whose box it holds (through :meth:`_box_sql`, on the
@@ -549,6 +565,8 @@ class Store(Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def version(self) -> tuple[int, float]: ...
+
+    def denied_writes(self) -> frozenset[str]: ...
 
     def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]: ...
 

@@ -20,7 +20,7 @@ import sqlite3
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
@@ -465,6 +465,12 @@ class GeoPackageStore(StoreBase):
     def connect(self) -> sqlite3.Connection:
         """A new connection (one per thread; the caller closes it)."""
         return _connect(self.path)
+
+    def _tables_denied(self, tables: Sequence[str]) -> set[str]:
+        """Every table when the file (or its folder, where SQLite keeps its journal)
+        cannot be written by this process; none otherwise."""
+        writable = os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK)
+        return set() if writable else set(tables)
 
     @contextmanager
     def importing(self, *, file: str = "", sha256: str = "",

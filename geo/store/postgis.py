@@ -384,6 +384,17 @@ class PostgisStore(StoreBase):
         """A new connection (the caller closes it)."""
         return _connect(self.url)
 
+    def _tables_denied(self, tables: Sequence[str]) -> set[str]:
+        """The tables on which the connection's role lacks INSERT, UPDATE or DELETE (an
+        import updates, a view is deleted)."""
+        with closing(self.connect()) as con:
+            rows = con.execute(
+                "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL AND "
+                "NOT (has_table_privilege(t, 'INSERT') AND has_table_privilege(t, 'UPDATE')"
+                " AND (t <> 'views' OR has_table_privilege(t, 'DELETE')))",
+                (list(tables),)).fetchall()
+        return {r[0] for r in rows}
+
     @staticmethod
     def _time_text(column: str) -> str:
         return _UTC_TEXT.format(column)
