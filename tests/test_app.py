@@ -262,6 +262,35 @@ def test_the_table_writes_dates_as_precisely_as_they_are_known():
     assert all(TABLE_LABELS[c] != c for c in shown_rows.columns)  # headings for readers
 
 
+def test_the_history_shows_numbers_as_numbers(app, tmp_path):
+    """A record moved by an import: its history lists the changed distances to six
+    decimals, unquoted (not 37.56315904852499), and text quoted."""
+    from geo.records import import_file
+    from geo.settings import SEEDS_DIR
+    from geo.store import open_store
+
+    store = open_store(tmp_path / "store.gpkg")
+    seeds = pd.read_csv(SEEDS_DIR / "incidents.csv", dtype=str, keep_default_na=False)
+    moved = seeds[seeds["id"] == "ltu-2025-07-28-gerbera"].assign(lat="54.9123456")
+    moved.to_csv(tmp_path / "moved.csv", index=False)
+    assert import_file(store, tmp_path / "moved.csv").written
+    app.query_params["selected"] = "ltu-2025-07-28-gerbera"
+    app.run()
+    lines = {t.value.split(":")[0].strip(): t.value for t in app.text if " → " in t.value}
+    assert re.fullmatch(r"\s*dist_belarus_km: \d+\.\d{1,6} → \d+\.\d{1,6}",
+                        lines["dist_belarus_km"])
+    assert re.fullmatch(r"\s*location_label: '.+' → '.+'", lines["location_label"])
+
+
+def test_the_selected_incident_links_its_sources(app):
+    app.query_params["selected"] = "ltu-2025-07-28-gerbera"
+    app.run()
+    facts = next(el.proto.body for el in app.get("html") if "fw-facts" in el.proto.body)
+    assert ('<a href="https://deftechtimes.com/lithuania-urges-nato-help-after-military-'
+            'drones-enter-its-airspace" target="_blank"') in facts
+    assert "(no address recorded)" in facts  # S000: no address found for it
+
+
 def test_deployments_follow_the_period_by_their_own_dates():
     import datetime as dt
 

@@ -14,7 +14,7 @@ from dashboard.panels.common import notice
 from dashboard.panels.data import load_versions
 from dashboard.panels.session import panel, write
 from dashboard.text import Markup, facts_html, link_html
-from geo.schema import split_list
+from geo.schema import column_kind, split_list
 from geo.store.base import Store
 
 
@@ -40,7 +40,7 @@ def detail_panel(store: Store, selected: str | None,
         "origin": row["origin"], "description": row["description"], "notes": row["notes"],
     }
     shown = [(k, "" if v is None or pd.isna(v) else str(v)) for k, v in facts.items()]
-    links = [Markup(link_html(*sources.get(i, (i, "")))) for i in split_list(row["sources"])]
+    links = [Markup(_source_html(*sources.get(i, (i, "")))) for i in split_list(row["sources"])]
     if links:
         shown.append(("sources", Markup("<br>".join(links))))
     st.html(facts_html(shown, title=row["title"] or selected))
@@ -61,7 +61,7 @@ def history_panel(store: Store, version: tuple, selected: str, access: Access) -
             st.text(f"Version {after.number}: {before.replaced_by_file or 'an import'}"
                     f"{by}, {before.replaced_at}")
             for column, old, new in changes("incidents", before, after):
-                st.text(f"  {column}: {old!r} → {new!r}")
+                st.text(f"  {column}: {_value_text(column, old)} → {_value_text(column, new)}")
         earlier = [v.number for v in found if not v.current]
         if not earlier or not access.can("revert"):
             return
@@ -72,3 +72,14 @@ def history_panel(store: Store, version: tuple, selected: str, access: Access) -
         failed = st.session_state.pop(keys.HISTORY_FAILED, None)
         if failed:
             notice("error", failed)
+
+
+def _value_text(column: str, value: str) -> str:
+    """A value as the history lists it (see ``geo.store.history.changes``): text
+    quoted, so that an empty one is seen; numbers and dates as they are."""
+    return repr(value) if column_kind(column) == "text" else value or "(none)"
+
+
+def _source_html(title: str, url: str) -> str:
+    """A source as a link to its address, or its title saying that none is recorded."""
+    return link_html(title, url) if url else link_html(f"{title} (no address recorded)", "")
