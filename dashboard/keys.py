@@ -78,6 +78,7 @@ EXPORT_DOCUMENT = "export_document"
 EXPORT_PACK = "export_pack"
 UPLOAD = "upload"  #: the file uploader
 UPLOAD_CHECKED = "upload_checked"  #: (upload's file id, its check): checked once
+REJECTS_DOWNLOAD = "rejects_download"  #: the rejected rows of the file checked
 DO_IMPORT = "do_import"  #: the button importing the checked upload
 IMPORTED = "imported"  #: (upload's file id, summary) of the import just done
 

@@ -186,6 +186,42 @@ TABLE_LABELS = {"id": "Id", "date": "Date", "date_end": "Until",
                 "confidence": "Confidence", "origin": "From (origin)", "sources": "Sources",
                 "description": "Description", "notes": "Notes"}
 
+#: What each column of an incident file holds: the Import tab's guide (allowed values
+#: and which columns are required come from ``geo.schema.INCIDENT``).
+COLUMN_MEANINGS = {
+    "id": "a unique, stable name for the record; a record imported again under the same "
+          "id replaces it (its history is kept)",
+    "date": "when it began, UTC: 2025-09-10T02:30Z, 2025-09-10, 2025-09 or 2025 (a time "
+            "with its zone, +03:00 or EEST, is converted)",
+    "date_end": "the last day of a period, if it lasted",
+    "date_precision": "how much of the date is known",
+    "type": "what crossed",
+    "lat": "latitude, WGS84 degrees (latitude and y are read too)",
+    "lon": "longitude, WGS84 degrees (longitude and x are read too); or instead of lat "
+           "and lon a 'place' column with a place name",
+    "location_precision": "how well the position is known ('region': only the country)",
+    "location_basis": "where the position comes from",
+    "origin": "the ISO 3166 alpha-3 code of the state it came from, if known",
+    "title": "a one-line summary",
+    "description": "what happened",
+    "sources": "source ids or addresses, separated by ';'",
+    "confidence": "how sure the record is",
+    "notes": "what the sources leave open or disagree on",
+}
+
+
+def column_guide() -> pd.DataFrame:
+    """The columns an incident file may have: required or not, allowed values, meaning
+    (computed columns such as distances are added on import, never read)."""
+    from geo.schema import INCIDENT
+
+    return pd.DataFrame({
+        "column": list(INCIDENT.columns),
+        "required": ["yes" if c in INCIDENT.required else "" for c in INCIDENT.columns],
+        "values": [", ".join(INCIDENT.choices.get(c, ())) for c in INCIDENT.columns],
+        "meaning": [COLUMN_MEANINGS.get(c, "") for c in INCIDENT.columns]})
+
+
 #: How precisely each date precision is written in the table: as much of an ISO date
 #: as is known, so that the text sorts in time (``2025-09`` is a month, not its 1st).
 _TABLE_DATE = {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}

@@ -487,14 +487,20 @@ def _unguarded(text: str) -> str:
     return rest if text.startswith(FORMULA_GUARD) and _needs_guard(rest) else text
 
 
-def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
-    """Add rows to a spreadsheet-safe CSV file, with the header line first when
+def csv_bytes(frame: pd.DataFrame, *, header: bool = True) -> bytes:
+    """A frame as spreadsheet-safe CSV (UTF-8), with the header line first when
     ``header``."""
     buffer = pa.BufferOutputStream()
     pacsv.write_csv(spreadsheet_safe(frame), buffer,
                     pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    return buffer.getvalue().to_pybytes()
+
+
+def append_csv(frame: pd.DataFrame, path: Path, *, header: bool) -> None:
+    """Add rows to a spreadsheet-safe CSV file, with the header line first when
+    ``header``."""
     with open(path, "ab") as fh:
-        fh.write(buffer.getvalue().to_pybytes())
+        fh.write(csv_bytes(frame, header=header))
 
 
 class TableWriter:

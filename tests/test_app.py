@@ -129,9 +129,27 @@ def test_upload_reports_rejected_rows_and_imports_the_rest(app):
     rejects = app.dataframe[-1].value
     assert list(rejects["row"]) == [2, 3]
     assert list(rejects["field"]) == ["date", "lat"]
+    download = [b.proto for b in app.get("download_button")
+                if b.proto.label == "Download the rejected rows (CSV)"]
+    assert len(download) == 1
+    guide = app.dataframe[0].value  # the column guide, from the record type's definition
+    assert guide.set_index("column").loc["type", "values"].startswith("drone, aircraft")
+    assert guide.set_index("column").loc["confidence", "required"] == "yes"
     app.button(key="do_import").click().run()
     assert "1 inserted" in notices(app, "success")[0]
     assert shown(app) == 8  # the counts (and the map) follow at once, no further click
+
+
+def test_rejected_rows_download_as_a_spreadsheet_safe_csv():
+    import io
+
+    from geo.readers import csv_bytes
+
+    rejects = pd.DataFrame({"row": [2, 3], "field": ["date", "title"],
+                            "reason": ["not a date: '31/31/2025'", "=HYPERLINK(\"x\")"]})
+    back = pd.read_csv(io.BytesIO(csv_bytes(rejects)))
+    assert back["row"].tolist() == [2, 3]
+    assert back["reason"].tolist() == ["not a date: '31/31/2025'", "'=HYPERLINK(\"x\")"]
 
 
 def test_export_tab_offers_a_download_of_the_current_view(app):

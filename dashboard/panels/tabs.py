@@ -20,6 +20,7 @@ from dashboard.panels.session import panel
 from dashboard.panels.sidebar import text_box
 from dashboard.state import ViewState
 from dashboard.style import DEFAULT_DPI, DPI_RANGE, PAGE_SIZES, TYPE_COLOURS
+from geo.readers import csv_bytes
 from geo.records import counted
 from geo.store.base import Store
 
@@ -182,6 +183,12 @@ def upload_panel(store: Store, access: Access) -> None:
     st.subheader("Import incidents")
     file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
                             type=["csv", "geojson", "json", "gpkg"], key=keys.UPLOAD)
+    with st.expander("Which columns a file may have"):
+        st.caption("A CSV's header line, or a GeoJSON feature's properties, names them; "
+                   "other columns are kept as they are. An ACLED export is recognised by "
+                   "its own header. Each row is checked alone: a bad row is listed with "
+                   "its number, field and reason, and the others are imported.")
+        st.dataframe(queries.column_guide(), width="stretch", hide_index=True)
     if file is None:
         return
     done = st.session_state.get(keys.IMPORTED)
@@ -206,6 +213,9 @@ def upload_panel(store: Store, access: Access) -> None:
     notice("info", result.summary)
     if len(result.rejects):
         st.dataframe(result.rejects, width="stretch", hide_index=True)
+        st.download_button("Download the rejected rows (CSV)", csv_bytes(result.rejects),
+                           file_name=f"{Path(file.name).stem}-rejected.csv",
+                           mime="text/csv", on_click="ignore", key=keys.REJECTS_DOWNLOAD)
     if result.valid:
         st.button(f"Import {counted(result.valid, 'valid row')}", key=keys.DO_IMPORT)
 
