@@ -287,9 +287,26 @@ def search(gazetteer, incidents: pd.DataFrame, text: str) -> list[SearchHit]:
                       float(r["lat"]), float(r["lon"]), 11, str(r["id"]))
             for r in found.to_dict("records")]
     hits += [SearchHit(f"{p.name} ({p.country_iso3}, {p.kind})", p.lat, p.lon,
-                       9 if p.kind == "populated place" else 11)
+                       place_zoom(p.population) if p.kind == "populated place" else 12)
              for p in gazetteer.search(text, limit=SEARCH_LIMIT)]
     return hits
+
+
+def place_zoom(population: int) -> int:
+    """The zoom that shows a town whole with its surroundings: a city of half a million
+    at 10 (its built-up area about a third of the map), a village at 13."""
+    for people, zoom in ((300_000, 10), (50_000, 11), (5_000, 12)):
+        if population >= people:
+            return zoom
+    return 13
+
+
+def zoom_to_fit(lat: float, radius_km: float, *, pixels: int = 560) -> int:
+    """The largest zoom (2–18) at which a circle of ``radius_km`` around a point at
+    ``lat`` fits ``pixels`` across (Web Mercator)."""
+    m_per_px = 2 * radius_km * 1000 / pixels
+    zoom = np.log2(_M_PER_PX_ZOOM0 * np.cos(np.radians(lat)) / m_per_px)
+    return int(np.clip(np.floor(zoom), 2, 18))
 
 
 def period_text(incidents: pd.DataFrame, start: dt.date | None = None,

@@ -347,6 +347,11 @@ def test_around_a_place_keeps_the_incidents_within_that_distance(app, tmp_path):
     assert 0 < within < len(stored)
     assert shown(app) == within
     assert app.query_params["around"] == "Wilno:120"
+    app.number_input(key="around_km").set_value(30.0).run()  # a changed ring: shown whole
+    lat, lon, zoom = app.session_state["view"]
+    assert (lat, lon) == (54.6892, 25.2798)
+    ring_px = 2 * 30_000 / (156_543.034 * np.cos(np.radians(lat)) / 2 ** zoom)
+    assert 140 < ring_px <= 600  # inside the map (620 px high), not a dot in it
     app.text_input(key="around_place").set_value("Nowhereville").run()
     assert shown(app) == len(stored)  # an unknown place: the filter is left off, and said
     assert any("unknown place 'Nowhereville'" in html.unescape(el.proto.body)

@@ -86,6 +86,16 @@ def test_search_for_a_historical_name_flies_there(served, page):
     _wait(near_vilnius)
     picked = page.get_by_role("combobox", name="Found")
     assert picked.input_value() == "Vilnius (LTU, populated place)"
+    # the city whole (zoom 10: some 40 km across), the place itself marked
+    frame = map_frame(page)
+    assert frame.evaluate("() => window.map.getZoom()") == 10
+    marks = frame.evaluate("""() => { const found = [];
+        window.map.eachLayer(l => { if (l instanceof L.CircleMarker
+            && l.options.className === "fw-found") { found.push([l.getLatLng().lat,
+                                                               l.getLatLng().lng]); } });
+        return found; }""")
+    assert marks
+    assert all(GEOD.inv(lon, lat, VILNIUS[1], VILNIUS[0])[2] < 100 for lat, lon in marks)
 
 
 def _settled(page):

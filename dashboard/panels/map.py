@@ -61,7 +61,8 @@ def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewSt
     lat, lon, zoom = view.view
     out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
                     use_container_width=True, center=(lat, lon), zoom=int(zoom),
-                    feature_group_to_add=_highlight(incidents, view.selected),
+                    feature_group_to_add=_highlight(incidents, view.selected,
+                                                    st.session_state.get(keys.FOUND)),
                     returned_objects=["last_object_clicked", "zoom", "center", "bounds",
                                       "last_active_drawing"])
     return _follow_map(out or {}, incidents, view)
@@ -114,11 +115,18 @@ def _outlines(view: ViewState) -> tuple:
     return tuple(rings)
 
 
-def _highlight(incidents: pd.DataFrame, selected: str | None):
-    """A ring around the selected incident, added to the map without rebuilding it."""
+def _highlight(incidents: pd.DataFrame, selected: str | None,
+               found: tuple[float, float] | None = None):
+    """A ring around the selected incident, and a mark on the place the search went to,
+    added to the map without rebuilding it."""
     import folium
 
     group = folium.FeatureGroup(name="Selected incident")
+    if found:
+        for radius, weight in ((11, 3), (2, 4)):  # a ring with a dot: the place itself
+            folium.CircleMarker(list(found), radius=radius, weight=weight, color="#d81b60",
+                                fill=radius == 2, fill_opacity=1.0, interactive=False,
+                                class_name="fw-found").add_to(group)
     if selected:
         found = incidents[incidents["id"] == selected]
         if len(found):

@@ -50,9 +50,11 @@ def search_panel(path: str, version: tuple) -> None:
     text = text_box(st.sidebar, "Search", keys.SEARCH,
                     placeholder="A place (Wilno, Гродно), an incident id or words of a title")
     if not text or not text.strip():
+        s[keys.FOUND] = None
         return
     hits = queries.search(get_gazetteer(), load_search_table(path, version), text)
     if not hits:
+        s[keys.FOUND] = None
         st.sidebar.text(f"Nothing found for {text!r}.")  # (text: never Markdown)
         return
     if s.get(keys.SEARCHED) != text:  # a new search: to its first hit
@@ -66,6 +68,7 @@ def search_panel(path: str, version: tuple) -> None:
         s[keys.SEARCH_WENT] = (text, pick)
         hit = hits[pick]
         s[keys.VIEW] = (round(hit.lat, 4), round(hit.lon, 4), hit.zoom)
+        s[keys.FOUND] = None if hit.incident else (hit.lat, hit.lon)  # a place: marked
         if hit.incident:
             s[keys.SELECTED] = hit.incident
 
@@ -92,6 +95,7 @@ def init_widgets(view: ViewState) -> None:
     s[keys.AREA] = view.area
     s[keys.AROUND_PLACE] = view.around[0] if view.around else ""
     s[keys.AROUND_KM] = float(view.around[1]) if view.around else 30.0
+    s[keys.AROUND_SHOWN] = view.around  # a link's ring keeps the link's view
     s[keys.INITIALISED] = True
 
 
@@ -212,11 +216,16 @@ def _around() -> tuple[str, float] | None:
     km = st.sidebar.number_input("km around it", min_value=1.0, max_value=2000.0, format="%g",
                                  step=10.0, key=keys.AROUND_KM)
     try:
-        place_point(name)
+        lat, lon = place_point(name)
     except GeocodeError as exc:
         st.sidebar.html(notice_html("error", f"Around a place: {exc}"))
         return None
-    return name.strip(), float(km)
+    ring = (name.strip(), float(km))
+    if st.session_state.get(keys.AROUND_SHOWN) != ring:  # a new ring: the map shows it whole
+        st.session_state[keys.AROUND_SHOWN] = ring
+        st.session_state[keys.VIEW] = (round(lat, 4), round(lon, 4),
+                                       queries.zoom_to_fit(lat, float(km)))
+    return ring
 
 
 def area_panel() -> None:
