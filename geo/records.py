@@ -25,6 +25,7 @@ from geo.readers import CSV_SUFFIXES, Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
+    EVENT,
     INCIDENT,
     SOURCE,
     TRACK,
@@ -39,11 +40,13 @@ from geo.schema import (
 
 #: File stem → record type, for the files of a record directory.
 FILE_TYPES = {"incidents": INCIDENT, "deployments": DEPLOYMENT,
-              "defense_lines": DEFENSE_LINE, "tracks": TRACK, "sources": SOURCE}
+              "defense_lines": DEFENSE_LINE, "tracks": TRACK, "sources": SOURCE,
+              "events": EVENT}
 
 #: Record type name → store table.
 TABLE_OF = {"incident": "incidents", "deployment": "deployments",
-            "defense_line": "defense_lines", "track": "tracks", "source": "sources"}
+            "defense_line": "defense_lines", "track": "tracks", "source": "sources",
+            "event": "events"}
 
 _LINE_TYPES = {"LineString", "MultiLineString"}
 
@@ -121,6 +124,8 @@ def record_type_of(path: Path, columns, layer: str | None = None) -> RecordType:
         return SOURCE
     if {"borders", "depth_km"} & names:
         return DEFENSE_LINE
+    if {"violations", "shot_down"} & names:
+        return EVENT
     return INCIDENT
 
 
@@ -313,10 +318,16 @@ def _add_rejects(rejects: pd.DataFrame, labels: pd.Index, field_name: str,
 
 def cross_check(files: list[LoadedFile]) -> None:
     """Every ``sources`` id exists in the sources file; every track's ``incident_id``
-    names an incident. Offending records move to their file's rejects."""
+    names an incident; every incident's ``event`` names an event of the events file.
+    Offending records move to their file's rejects."""
     source_ids = {i for f in files if f.record_type is SOURCE for i in f.records["id"]}
     incident_ids = {i for f in files if f.record_type is INCIDENT for i in f.records["id"]}
+    event_ids = {i for f in files if f.record_type is EVENT for i in f.records["id"]}
     for loaded in files:
+        if event_ids and loaded.record_type is INCIDENT and "event" in loaded.records:
+            ref = loaded.records["event"].fillna("")
+            _reject_rows(loaded, (ref != "") & ~ref.isin(event_ids), "event",
+                         "no event with id " + ref.map(repr))
         if source_ids and "sources" in loaded.records:
             unknown = loaded.records["sources"].map(
                 lambda s: [i for i in split_list(s) if i not in source_ids])

@@ -250,12 +250,22 @@ class RecordType:
 
 INCIDENT = RecordType(
     "incident",
-    ("id", *_DATED, "type", *_LOCATED, "origin", "title", *_ATTRIBUTED),
+    ("id", *_DATED, "type", *_LOCATED, "origin", "title", *_ATTRIBUTED, "event", "count"),
     required=("id", "date", "date_precision", "type", "confidence"),
     choices={"date_precision": DATE_PRECISIONS, "type": INCIDENT_TYPES,
              "location_precision": LOCATION_PRECISIONS, "confidence": CONFIDENCES},
     iso3=("origin",),
+    numbers={"count": (1.0, 100_000.0)},
     geometry="point",
+)
+#: One event several incident records belong to ("Poland, night of 9–10 September
+#: 2025"), with the totals the sources give for it (an incident's ``event`` names it).
+EVENT = RecordType(
+    "event",
+    ("id", *_DATED, "title", "violations", "shot_down", "sources", "notes"),
+    required=("id", "date", "date_precision", "title"),
+    choices={"date_precision": DATE_PRECISIONS},
+    numbers={"violations": (0.0, 100_000.0), "shot_down": (0.0, 100_000.0)},
 )
 DEPLOYMENT = RecordType(
     "deployment",
@@ -296,7 +306,8 @@ SOURCE = RecordType(
 )
 
 #: Every record type by name.
-RECORD_TYPES = {rt.name: rt for rt in (INCIDENT, DEPLOYMENT, DEFENSE_LINE, TRACK, SOURCE)}
+RECORD_TYPES = {rt.name: rt for rt in (INCIDENT, DEPLOYMENT, DEFENSE_LINE, TRACK, SOURCE,
+                                         EVENT)}
 
 _ISO3_CODES = frozenset(c.alpha_3 for c in pycountry.countries)
 
@@ -309,7 +320,8 @@ _FRAME_CHECK_FIELDS = {_END_BEFORE_START: "date_end"}
 #: here is text): timestamps (UTC), real numbers, true/false.
 DATE_COLUMNS = frozenset({"date", "date_end", "published"})
 REAL_COLUMNS = frozenset({"lat", "lon", "depth_km", "dist_belarus_km", "dist_kaliningrad_km",
-                          "dist_border_km", "nearest_place_km"})
+                          "dist_border_km", "nearest_place_km", "count", "violations",
+                          "shot_down"})
 BOOL_COLUMNS = frozenset({"over_water", "in_coverage", "in_kaliningrad"})
 
 

@@ -120,7 +120,7 @@ def test_a_read_only_store_is_named_and_left_alone(tmp_path, capsys):
 
 
 def test_every_layer_of_a_geopackage_is_read_and_the_others_named(tmp_path):
-    source = open_store(tmp_path / "source.gpkg")  # a store: five layers
+    source = open_store(tmp_path / "source.gpkg")  # a store: six layers
     zones = gpd.GeoDataFrame({"id": ["z1"], "date": ["2025-07-01"], "type": ["drone"],
                               "confidence": ["reported"]},
                              geometry=[shapely.box(24, 54, 25, 55)], crs=4326)
@@ -129,7 +129,8 @@ def test_every_layer_of_a_geopackage_is_read_and_the_others_named(tmp_path):
     rejects = tmp_path / "rejects.csv"
     result = import_file(target, source.path, keep_valid=True, rejects_path=rejects)
     assert {name: valid for name, (valid, _) in result.counts.items()} == {
-        "incident": 7, "deployment": 21, "defense_line": 4, "source": 10, "track": 0}
+        "incident": 7, "deployment": 21, "defense_line": 4, "source": 10, "track": 0,
+        "event": 0}
     for table, n in (("incidents", 7), ("deployments", 21), ("defense_lines", 4),
                      ("sources", 10)):
         assert count(target.path, table) == n

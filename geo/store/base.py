@@ -32,6 +32,7 @@ from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
     ENRICHED_COLUMNS,
+    EVENT,
     INCIDENT,
     REAL_COLUMNS,
     SOURCE,
@@ -47,7 +48,7 @@ BATCH_ROWS = 2000
 #: shared views and their log (``geo.store.views``), 5 ``date_until`` (when a record's
 #: period is over: the period filter's key; ``date_last`` kept the day a period began
 #: for "Sep 2025").
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: How long an import waits for another import to finish before giving up, seconds.
 LOCK_WAIT_S = 1800.0
@@ -81,10 +82,28 @@ DEPLOYMENTS = Layer("deployments", DEPLOYMENT, "POINT", indexed=("date", "date_l
 DEFENSE_LINES = Layer("defense_lines", DEFENSE_LINE, "GEOMETRY")
 TRACKS = Layer("tracks", TRACK, "LINESTRING", indexed=("incident_id",))
 SOURCES = Layer("sources", SOURCE, None)
+EVENTS = Layer("events", EVENT, None)
 
 #: Every table of the store by name.
 LAYERS = {layer.table: layer for layer in (INCIDENTS, DEPLOYMENTS, DEFENSE_LINES, TRACKS,
-                                           SOURCES)}
+                                           SOURCES, EVENTS)}
+
+#: Tables and columns a later schema version added, by that version: a new store is made
+#: as version 1 was, then every version's migration adds its own (as on an old store).
+LATER_TABLES = {"events": 6}
+LATER_COLUMNS = {("incidents", "event"): 6, ("incidents", "count"): 6}
+#: The dated tables version 5 gave ``date_until`` (a table made later has it at once).
+DATED_TABLES_V5 = ("incidents", "deployments", "defense_lines")
+
+
+def layers_at(version: int) -> list[Layer]:
+    """The store's tables as schema ``version`` had them."""
+    return [layer for layer in LAYERS.values() if LATER_TABLES.get(layer.table, 1) <= version]
+
+
+def columns_at(layer: Layer, version: int) -> list[str]:
+    """A table's data columns as schema ``version`` had them."""
+    return [c for c in layer.columns if LATER_COLUMNS.get((layer.table, c), 1) <= version]
 
 
 @dataclass(frozen=True)
@@ -202,7 +221,11 @@ def stored_rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tu
     if len(set(data["id"])) < len(values):  # an id twice in one batch: the last one wins
         last = {ident: k for k, ident in enumerate(data["id"])}
         keep = [k for k in keep if last[data["id"][k]] == k]
-    hashed = [(*values[k], hashlib.sha256(repr(values[k]).encode()).hexdigest())
+    # a column added by a later schema version counts only where it holds a value: a
+    # record stored before it existed keeps its hash (it has not changed)
+    later = [k for k, c in enumerate(data) if (layer.table, c) in LATER_COLUMNS]
+    hashed = [(*values[k], hashlib.sha256(repr(_hashed(values[k], later)).encode()
+                                          ).hexdigest())
               for k in keep]
     if until is None:
         return [*data, "record_hash"], hashed
@@ -210,6 +233,16 @@ def stored_rows(layer: Layer, records: pd.DataFrame) -> tuple[list[str], list[tu
     # rule is no change of the record)
     return [*data, "record_hash", "date_until"], [(*row, until[k])
                                                   for row, k in zip(hashed, keep, strict=True)]
+
+
+def _hashed(row: tuple, later: list[int]) -> tuple:
+    """A row as its hash reads it: the values of later columns (positions ``later``)
+    only where set, after the others."""
+    if not later:
+        return row
+    kept = tuple(v for k, v in enumerate(row) if k not in later)
+    extra = tuple(row[k] for k in later if row[k] is not None)
+    return kept + extra if extra else kept
 
 
 def until_text(records: pd.DataFrame) -> list[str | None]:
@@ -221,7 +254,7 @@ def until_text(records: pd.DataFrame) -> list[str | None]:
 
 def fill_date_until(con, param: str) -> None:
     """Schema version 5's data: ``date_until`` of every dated record already stored."""
-    for table in DATED_TABLES:
+    for table in DATED_TABLES_V5:
         layer = LAYERS[table]
         wanted = [c for c in ("date", "date_end", "date_precision") if c in layer.columns]
         rows = con.execute(f'SELECT fid, {", ".join(wanted)} FROM "{layer.table}"').fetchall()

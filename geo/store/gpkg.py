@@ -34,7 +34,8 @@ from geo.filters import IncidentFilter
 from geo.schema import REAL_COLUMNS, column_kind
 from geo.store.base import (
     BATCH_ROWS,
-    DATED_TABLES,
+    DATED_TABLES_V5,
+    EVENTS,
     LAYERS,
     LOCK_WAIT_S,
     SCHEMA_VERSION,
@@ -43,7 +44,9 @@ from geo.store.base import (
     ImportReport,
     Layer,
     StoreBase,
+    columns_at,
     fill_date_until,
+    layers_at,
     stored_rows,
     wkb_of_blob,
 )
@@ -64,17 +67,22 @@ def _column_sql(name: str) -> str:
     return f'"{name}" {_SQL_TYPES[column_kind(name)]}'
 
 
-def _create_layer_sql(layer: Layer) -> list[str]:
+def _create_layer_sql(layer: Layer, version: int = 1) -> list[str]:
+    """A table as schema ``version`` makes it (its columns of that version; a dated
+    table made after version 5 has ``date_until`` at once)."""
     cols = ["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL"]
     if layer.geometry:
         cols.append(f"geom {layer.geometry}")
-    cols += [_column_sql(c) for c in layer.columns]
+    cols += [_column_sql(c) for c in columns_at(layer, version)]
     if layer.record_type.dated:
         cols.append("date_last TEXT")  # date_end, else date: the overlap filter's key
     cols.append("record_hash TEXT NOT NULL")
+    until = layer.record_type.dated and version >= 5
+    if until:
+        cols.append("date_until TEXT")
     statements = [f'CREATE TABLE "{layer.table}" ({", ".join(cols)})']
     statements += [f'CREATE INDEX "{layer.table}_{c}_idx" ON "{layer.table}" ("{c}")'
-                   for c in layer.indexed]
+                   for c in (*layer.indexed, *(["date_until"] if until else []))]
     data_type = "features" if layer.geometry else "attributes"
     statements.append(
         "INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
@@ -119,7 +127,7 @@ def _create_schema(con: sqlite3.Connection) -> None:
          ("Undefined geographic SRS", 0, "NONE", 0, "undefined", None),
          ("WGS 84 geodetic", SRS_ID, "EPSG", SRS_ID, CRS.from_epsg(SRS_ID).to_wkt(),
           "longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid")])
-    for layer in LAYERS.values():
+    for layer in layers_at(1):
         for statement in _create_layer_sql(layer):
             con.execute(statement)
 
@@ -231,7 +239,13 @@ _GPKG_MIGRATIONS = {
     """,
     5: "\n".join(f'ALTER TABLE "{t}" ADD COLUMN date_until TEXT;\n'
                  f'CREATE INDEX "{t}_date_until_idx" ON "{t}" (date_until);'
-                 for t in DATED_TABLES),
+                 for t in DATED_TABLES_V5),
+    # events, and the incidents' event and count
+    6: """
+        ALTER TABLE incidents ADD COLUMN "event" TEXT;
+        ALTER TABLE incidents ADD COLUMN "count" REAL;
+        CREATE INDEX incidents_event_idx ON incidents ("event");
+    """ + "".join(f"{statement};\n" for statement in _create_layer_sql(EVENTS, 6)),
 }
 #: What a version computes for the rows already stored, after its statements.
 _GPKG_FILLS = {5: lambda con: fill_date_until(con, "?")}
@@ -581,7 +595,7 @@ def check_store(path: Path) -> GeoPackageStore:
             closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as con:
         tables = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = sorted(set(LAYERS) - tables)
+    missing = sorted({layer.table for layer in layers_at(1)} - tables)
     if missing:
         msg = (f"store {path}: a database, but not an incident store (no table "
                f"{', '.join(missing)}); give a store file or a new path")

@@ -36,15 +36,17 @@ from geo.errors import StoreError
 from geo.filters import IncidentFilter
 from geo.schema import column_kind
 from geo.store.base import (
-    DATED_TABLES,
-    LAYERS,
+    DATED_TABLES_V5,
+    EVENTS,
     LOCK_WAIT_S,
     SCHEMA_VERSION,
     BatchWriter,
     ImportReport,
     Layer,
     StoreBase,
+    columns_at,
     fill_date_until,
+    layers_at,
     stored_rows,
 )
 
@@ -157,19 +159,24 @@ def _column_type(name: str) -> str:
             else _SQL_TYPES[column_kind(name)])
 
 
-def _table_sql(layer: Layer) -> list[sql.Composable]:
+def _table_sql(layer: Layer, version: int = 1) -> list[sql.Composable]:
+    """A table as schema ``version`` makes it (its columns of that version; a dated
+    table made after version 5 has ``date_until`` at once)."""
     table = sql.Identifier(layer.table)
     columns = [sql.SQL("fid bigserial PRIMARY KEY")]
     if layer.geometry:
         columns.append(sql.SQL("geom {}").format(sql.SQL(_GEOMETRY_TYPES[layer.geometry])))
-    for name in layer.columns:
+    for name in columns_at(layer, version):
         kind = "text NOT NULL UNIQUE" if name == "id" else _column_type(name)
         columns.append(sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)))
     if layer.record_type.dated:
         columns.append(sql.SQL("date_last timestamptz"))
     columns.append(sql.SQL("record_hash text NOT NULL"))
+    until = layer.record_type.dated and version >= 5
+    if until:
+        columns.append(sql.SQL("date_until timestamptz"))
     out = [sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(columns))]
-    for name in layer.indexed:
+    for name in (*layer.indexed, *(["date_until"] if until else [])):
         out.append(sql.SQL("CREATE INDEX {} ON {} ({})").format(
             sql.Identifier(f"{layer.table}_{name}_idx"), table, sql.Identifier(name)))
     if layer.geometry:
@@ -185,7 +192,7 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
         sql.SQL("CREATE TABLE imports (import_id bigserial PRIMARY KEY, file text NOT NULL, "
                 "sha256 text, imported_at timestamptz NOT NULL DEFAULT now(), "
                 "report text NOT NULL)"),
-        *[s for layer in LAYERS.values() for s in _table_sql(layer)],
+        *[s for layer in layers_at(1) for s in _table_sql(layer)],
     ],
     2: lambda: [
         sql.SQL("CREATE TABLE history (history_id bigserial PRIMARY KEY, "
@@ -209,10 +216,17 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
     # when a record's period is over (see geo.store.base.until_text), filled below
     5: lambda: [
         *[sql.SQL("ALTER TABLE {} ADD COLUMN date_until timestamptz").format(
-            sql.Identifier(table)) for table in DATED_TABLES],
+            sql.Identifier(table)) for table in DATED_TABLES_V5],
         *[sql.SQL("CREATE INDEX {} ON {} (date_until)").format(
             sql.Identifier(f"{table}_date_until_idx"), sql.Identifier(table))
-          for table in DATED_TABLES],
+          for table in DATED_TABLES_V5],
+    ],
+    # events, and the incidents' event and count
+    6: lambda: [
+        sql.SQL('ALTER TABLE incidents ADD COLUMN "event" text'),
+        sql.SQL('ALTER TABLE incidents ADD COLUMN "count" double precision'),
+        sql.SQL('CREATE INDEX incidents_event_idx ON incidents ("event")'),
+        *_table_sql(EVENTS, 6),
     ],
 }
 #: What a version computes for the rows already stored, after its statements.
