@@ -499,3 +499,40 @@ def test_time_axes_are_the_filters_period_and_long_records_never_widen_them(seed
     assert dt.date(2025, 9, 30) <= high <= dt.date(2025, 10, 6)
     note = next(t for t in axis.texts if t.get_gid() == "timeline-note").get_text()
     assert "1 ongoing since 2022" in note
+
+
+# --- page limits and progress --------------------------------------------------------
+
+def test_a_pack_over_max_pages_is_refused_before_drawing_naming_its_count(
+        synthetic, tmp_path, capsys):
+    """150 incidents make a pack of a few pages: counted before drawing, the count is
+    the PDF's; over --max-pages it is refused with the count and the limit, exit 2,
+    and no file; under it, "page n/N" lines tell the progress."""
+    from dashboard.export import page_count
+
+    sel = select(synthetic, ViewState())
+    expected = page_count(sel.incidents, ExportRequest(pack=True))
+    assert expected > 3
+    out = tmp_path / "pack.pdf"
+    assert main(["--store", str(synthetic.path), "--pack", "--max-pages", "3",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"would have {expected} pages" in err
+    assert "limit of 3" in err
+    assert len(err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+    assert main(["--store", str(synthetic.path), "--pack", "-o", str(out)]) == 0
+    assert len(PdfReader(out).pages) == expected
+    err = capsys.readouterr().err
+    assert f"page 1/{expected}" in err
+    assert f"page {expected}/{expected}" in err
+
+
+def test_an_atlas_over_max_pages_is_refused_like_a_pack(synthetic, tmp_path, capsys):
+    out = tmp_path / "atlas.pdf"
+    assert main(["--store", str(synthetic.path), "--atlas", "week", "--max-pages", "2",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "atlas by week would have" in err
+    assert "limit of 2" in err
+    assert list(tmp_path.iterdir()) == []
