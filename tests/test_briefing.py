@@ -536,3 +536,54 @@ def test_an_atlas_over_max_pages_is_refused_like_a_pack(synthetic, tmp_path, cap
     assert "atlas by week would have" in err
     assert "limit of 2" in err
     assert list(tmp_path.iterdir()) == []
+
+
+# --- atlas pages of an airspace ------------------------------------------------------
+
+VILNIUS_DISTRICTS = ("Naujoji Vilnia", "Pašilaičiai", "Fabijoniškės", "Šeškinė",
+                     "Justiniškės", "Antakalnis", "Karoliniškės", "Naujininkai")
+
+
+def _town_labels(fig) -> list[str]:
+    return [t.get_text() for t in map_axes(fig).texts if t.get_gid() == "label-town"]
+
+
+def test_an_airspace_page_frames_the_airspace_light_hatch_under_the_data(seeds):
+    """The Lithuania page of the atlas by country: framed on Lithuania's airspace (its
+    incidents inside it), the hatch of its region-only record light and under every
+    line and symbol, and Vilnius named as a town (not as its districts)."""
+    from dashboard.briefing import atlas_pages, draw_pages
+    from dashboard.export import _map_layers, snapshot_options
+    from dashboard.snapshot import REGION_HATCH
+
+    sel = select(seeds, ViewState())
+    opts = snapshot_options(sel, ExportRequest(dpi=60))
+    pages = atlas_pages(sel, opts, _map_layers(sel), "country")
+    ltu = next(p for p in pages if p.title == "LTU")
+    page, fig = next(draw_pages([ltu], opts))
+    west, south, east, north = airspace_outlines()["LTU"][1].bounds
+    extent = page.extent
+    assert extent[0] <= west
+    assert extent[1] <= south
+    assert extent[2] >= east
+    assert extent[3] >= north
+    assert (extent[2] - extent[0]) < (east - west) * 2.5  # Lithuania, not the flank
+    ax = map_axes(fig)
+    hatch = next(c for c in ax.collections if c.get_gid() == "region-only")
+    assert matplotlib.colors.to_rgba(REGION_HATCH)[3] <= 0.2
+    others = [c for c in ax.collections if c is not hatch and c.get_gid() != "region-only"]
+    drawn_over = [c for c in others if c.get_zorder() > hatch.get_zorder()]
+    assert len(drawn_over) == len(others) - 1  # all but the land under it
+    towns = _town_labels(fig)
+    assert "Vilnius" in towns
+    assert not set(towns) & set(VILNIUS_DISTRICTS)
+
+
+def test_town_labels_come_from_towns_not_districts():
+    """Zoomed on Vilnius, where GeoNames has a dozen districts (feature code PPLX) of
+    20,000-40,000 people: the map names Vilnius and none of them."""
+    fig = render_snapshot(pd.DataFrame(columns=["id", "lat", "lon", "type"]),
+                          options=SnapshotOptions(bbox=(24.95, 54.58, 25.6, 54.82), dpi=60,
+                                                  layers=("borders",)))
+    towns = _town_labels(fig)
+    assert towns == ["Vilnius"]
