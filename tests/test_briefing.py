@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.dates
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,6 +36,13 @@ from geo.settings import COVERAGE_BBOX
 from geo.store import open_store
 
 MARKING = "UNCLASSIFIED // FOR TRAINING"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test's figures are closed after it (pyplot keeps them open)."""
+    yield
+    matplotlib.pyplot.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -368,7 +376,8 @@ def test_the_locator_draws_the_land_to_its_frame():
     fig = render_snapshot(pd.DataFrame(columns=["id", "lat", "lon", "type"]),
                           options=SnapshotOptions(bbox=(20.0, 53.0, 27.0, 57.0), dpi=60))
     locator = next(a for a in fig.axes if a.get_gid() == "locator")
-    drawn = next(c for c in locator.collections if c.get_gid() == "locator-land")
+    drawn = next(c for c in locator.collections  # the land: the inset's one fill
+                 if isinstance(c, matplotlib.collections.PathCollection))
     path = drawn.get_paths()[0]
     (x0, x1), (y0, y1) = locator.get_xlim(), locator.get_ylim()
     checked = 0
