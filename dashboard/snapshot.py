@@ -505,7 +505,8 @@ BAND_COLOURS = {"belarus": "#b03030", "kaliningrad": "#2e6fae"}
 def _band_rings(ax, opts, clip, view, handles) -> list:
     """Distance bands: light fills and a dashed line at each distance (the legend shows
     both); returns, per line, its label and candidate places for it: points on the line
-    inside the view, those over land first (a distance means little out at sea)."""
+    inside the view, those well inside the land first, then the coast, then the sea (a
+    distance means little out at sea)."""
     layers, labels = set(opts.layers), []
     land = [g for g in display.land() if g.intersects(view)]
     for which in ("belarus", "kaliningrad"):
@@ -522,10 +523,8 @@ def _band_rings(ax, opts, clip, view, handles) -> list:
             points = shapely.get_coordinates(shapely.segmentize(line, 0.05))
             if len(points):
                 every = points[:: max(len(points) // 24, 1)]
-                on_land = np.zeros(len(every), dtype=bool)
-                for part in land:
-                    on_land |= shapely.contains_xy(part, every[:, 0], every[:, 1])
-                every = np.r_[every[on_land], every[~on_land]]
+                inland = _land_around(land, every)
+                every = every[np.argsort(-inland, kind="stable")]
                 x, y = _TO_MAP.transform(every[:, 0], every[:, 1])
                 labels.append((f"{km:g} km", x, y, colour))
         handles.append((Patch(facecolor=colour, alpha=0.12, lw=0),
@@ -533,6 +532,21 @@ def _band_rings(ax, opts, clip, view, handles) -> list:
                                label=(f"{', '.join(f'{k:g}' for k in sorted(opts.bands_km))}"
                                       f" km from {which.title()} (labelled)"))))
     return labels
+
+
+#: Around a band label's place, points this far off (degrees of longitude, latitude)
+#: are looked at to tell a place well inside the land from one on the coast.
+_AROUND_DEG = np.array([(0.0, 0.0), (0.3, 0.0), (-0.3, 0.0), (0.0, 0.18), (0.0, -0.18)])
+
+
+def _land_around(land: list, points: np.ndarray) -> np.ndarray:
+    """For each lon/lat point, how many of it and four points around it lie on land (5:
+    well inside the land, 0: at sea)."""
+    around = (points[:, None, :] + _AROUND_DEG[None, :, :]).reshape(-1, 2)
+    on_land = np.zeros(len(around), dtype=bool)
+    for part in land:
+        on_land |= shapely.contains_xy(part, around[:, 0], around[:, 1])
+    return on_land.reshape(len(points), -1).sum(axis=1)
 
 
 def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
