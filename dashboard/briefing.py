@@ -207,8 +207,14 @@ def pack_page_count(incidents: pd.DataFrame, size: str) -> int:
 
 
 def atlas_page_count(incidents: pd.DataFrame, by: str, period=(None, None)) -> int:
-    """An atlas's pages, counted before any is drawn."""
-    return sum(1 for _ in atlas_groups(incidents, by, period))
+    """An atlas's pages, counted before any is drawn (without splitting the incidents
+    into its pages)."""
+    if by == "country":
+        codes = incidents["country_iso3"].fillna("")
+        return int(codes[codes != ""].nunique())
+    if by not in ATLAS_KINDS:
+        return sum(1 for _ in atlas_groups(incidents, by, period))  # refused there
+    return int(_weeks(incidents.dropna(subset=["date"]), period).nunique())
 
 
 def pack_pages(sel, opts: SnapshotOptions, map_options: dict) -> list[Page]:
@@ -303,11 +309,19 @@ def atlas_groups(incidents: pd.DataFrame, by: str, period=(None, None)
             yield iso3, names.get(iso3, (iso3,))[0], incidents[codes == iso3]
         return
     dated = incidents.dropna(subset=["date"])
-    low, _ = time_axis(dated, *period)
-    weeks = axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    weeks = _weeks(dated, period)
     for start in sorted(weeks.unique()):
         start = pd.Timestamp(start)
         yield f"{start:%G-W%V}", _week_label(start), dated[weeks == start]
+
+
+def _weeks(dated: pd.DataFrame, period) -> pd.Series:
+    """The Monday of each dated incident's week on the period's axis (a record that
+    began before the period is in its first week)."""
+    if dated.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    low, _ = time_axis(dated, *period)
+    return axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
 
 
 def atlas_pages(sel, opts: SnapshotOptions, map_options: dict, by: str) -> list[Page]:

@@ -538,11 +538,19 @@ def test_a_pack_over_max_pages_is_refused_before_drawing_naming_its_count(
 
 
 def test_an_atlas_over_max_pages_is_refused_like_a_pack(synthetic, tmp_path, capsys):
+    from dashboard.briefing import atlas_groups
+    from dashboard.export import page_count
+
+    incidents = select(synthetic, ViewState()).incidents
+    for by in ("country", "week"):  # counted without drawing, as many as it would draw
+        pages = sum(1 for _ in atlas_groups(incidents, by))
+        assert page_count(incidents, ExportRequest(atlas=by)) == pages
+    weeks = sum(1 for _ in atlas_groups(incidents, "week"))
     out = tmp_path / "atlas.pdf"
     assert main(["--store", str(synthetic.path), "--atlas", "week", "--max-pages", "2",
                  "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "atlas by week would have" in err
+    assert f"atlas by week would have {weeks} pages" in err
     assert "limit of 2" in err
     assert list(tmp_path.iterdir()) == []
 
