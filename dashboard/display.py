@@ -253,10 +253,6 @@ MAP_TOWN_MIN_POPULATION = 15_000
 MAP_LABEL_BOX = (5.0, 40.0, 50.0, 72.0)
 #: From which zoom level on a town of at least this population is labelled.
 TOWN_ZOOMS = ((1_000_000, 4), (250_000, 5), (100_000, 6), (50_000, 7), (25_000, 8), (0, 9))
-#: GeoNames feature codes of populated places that are not towns to name on a map:
-#: sections of a town (its districts: Vilnius's Šeškinė, Tallinn's Lasnamäe), and
-#: historical, abandoned and destroyed places.
-NOT_TOWNS = ("PPLX", "PPLH", "PPLQ", "PPLW", "PPLCH")
 
 
 def town_names(geonameids, names):
@@ -306,11 +302,11 @@ def map_labels() -> list[dict]:
                                 "rank": 1.0, "minZoom": 5}),
                     polylabel(max(shapely.get_parts(land_kal), key=lambda p: p.area), 0.02)))
         table = pd.read_csv(PLACES_PATH, usecols=["geonameid", "name", "lat", "lon",
-                                                  "population", "feature_code"],
+                                                  "population", "town"],
                             keep_default_na=False)
         table["name"] = town_names(table["geonameid"], table["name"])
         west, south, east, north = MAP_LABEL_BOX
-        towns = table[~table["feature_code"].isin(NOT_TOWNS)
+        towns = table[(table["town"] == 1)  # no district (see data/README.md)
                       & (table["population"] >= MAP_TOWN_MIN_POPULATION)
                       & table["lon"].between(west, east) & table["lat"].between(south, north)]
         for r in towns.sort_values("population", ascending=False).itertuples():
@@ -323,7 +319,7 @@ def map_labels() -> list[dict]:
     names = EXONYMS_PATH.stat()
     pairs = _cached("labels", PLACES_PATH, (MAP_TOWN_MIN_POPULATION, MAP_LABEL_BOX,
                                             TOWN_ZOOMS, names.st_size, names.st_mtime_ns,
-                                            NOT_TOWNS, "v3"), compute)
+                                            "v3"), compute)
     return [{**json.loads(label), "lat": round(p.y, 4), "lon": round(p.x, 4)}
             for label, p in pairs]
 

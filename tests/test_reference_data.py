@@ -113,3 +113,20 @@ def test_places_carry_their_geonames_feature_codes():
                      "Justiniškės"):
         assert places.loc[district, "feature_code"] == "PPLX", district
     assert places.loc["Kaunas", "feature_code"].startswith("PPLA")
+    assert places.loc["Kaunas", "town"] == 1
+    assert places.loc["Šeškinė", "town"] == 0
+
+
+def test_districts_without_a_feature_code_are_not_towns():
+    """Tallinn's districts are newer in GeoNames than the feature codes' snapshot:
+    within Tallinn's reach, they are not towns; Maardu, a town of its own beyond it,
+    is."""
+    import pandas as pd
+
+    places = pd.read_csv(PLACES_PATH, keep_default_na=False)
+    est = places[places["country_iso3"] == "EST"].set_index("name")
+    for district in ("Lasnamäe", "Mustamäe", "Haabersti", "Põhja-Tallinn"):
+        assert est.loc[district, "feature_code"] == "", district
+        assert est.loc[district, "town"] == 0, district
+    assert est.loc["Tallinn", "town"] == 1
+    assert est.loc["Maardu", "town"] == 1
