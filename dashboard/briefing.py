@@ -25,9 +25,11 @@ from matplotlib.ticker import MaxNLocator
 
 from dashboard.queries import axis_starts, began_before, time_axis
 from dashboard.snapshot import (
+    EDGE_IN,
     SnapshotOptions,
     data_bbox,
     map_extent_lonlat,
+    marking_banners,
     render_snapshot,
 )
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
@@ -51,7 +53,9 @@ TABLE_WIDTH = sum(share for *_, share, _ in TABLE_COLUMNS)
 TABLE_FONT_PT = 6.5
 #: Atlases: the groupings a page can stand for.
 ATLAS_KINDS = ("country", "week")
-ATLAS_MAX_PAGES = 200
+#: Sources cited: entries on one page, for counting a pack's pages before it is laid
+#: out (an entry takes one or two lines).
+SOURCES_PER_PAGE = 40
 
 
 @dataclass(frozen=True)
@@ -79,17 +83,13 @@ def _sheet(opts: SnapshotOptions, heading: str) -> tuple[plt.Figure, float, floa
     of its writing area (figure fractions)."""
     width, height = PAGE_SIZES[opts.size]
     fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
-    banner = 0.35 / height if opts.marking else 0.0
-    top = 1 - banner - 0.35 / height
-    fig.text(0.04, top, heading, fontsize=12, fontweight="bold", va="top", gid="heading")
-    fig.text(0.04, top - 0.22 / height, _clip(f"{opts.title} · {opts.subtitle}", 160),
+    banner = marking_banners(fig, opts.marking)
+    top = 1 - banner - (EDGE_IN + 0.1) / height
+    left = max(0.04, EDGE_IN / width)
+    fig.text(left, top, heading, fontsize=12, fontweight="bold", va="top", gid="heading")
+    fig.text(left, top - 0.22 / height, _clip(f"{opts.title} · {opts.subtitle}", 160),
              fontsize=7.5, color="#444", va="top", gid="subheading")
-    if opts.marking:
-        for y, va in ((0.998, "top"), (0.002, "bottom")):
-            fig.text(0.5, y, printable(opts.marking).upper(), ha="center", va=va, fontsize=10,
-                     fontweight="bold", color="white", gid="marking",
-                     bbox={"facecolor": "#1a7f37", "edgecolor": "none", "pad": 3})
-    return fig, top - 0.55 / height, banner + 0.45 / height
+    return fig, top - 0.55 / height, banner + (EDGE_IN + 0.3) / height
 
 
 def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +194,29 @@ def _text(value) -> str:
         return format_date(value, "day")
     return printable(value)
 
+def pack_page_count(incidents: pd.DataFrame, size: str) -> int:
+    """A briefing pack's pages, counted before any is drawn: the map, the table's
+    pages, the timeline and the sources cited (:data:`SOURCES_PER_PAGE` a page)."""
+    from dashboard.pdftext import rows_per_page
+
+    per_page = rows_per_page(PAGE_SIZES[size])
+    cited = {s.strip() for cell in incidents.get("sources", pd.Series(dtype=str)).fillna("")
+             for s in str(cell).split(";") if s.strip()}
+    return (2 + -(-max(len(incidents), 1) // per_page)
+            + max(-(-len(cited) // SOURCES_PER_PAGE), 1))
+
+
+def atlas_page_count(incidents: pd.DataFrame, by: str, period=(None, None)) -> int:
+    """An atlas's pages, counted before any is drawn (without splitting the incidents
+    into its pages)."""
+    if by == "country":
+        codes = incidents["country_iso3"].fillna("")
+        return int(codes[codes != ""].nunique())
+    if by not in ATLAS_KINDS:
+        return sum(1 for _ in atlas_groups(incidents, by, period))  # refused there
+    return int(_weeks(incidents.dropna(subset=["date"]), period).nunique())
+
+
 def pack_pages(sel, opts: SnapshotOptions, map_options: dict) -> list[Page]:
     """The matplotlib pages of a briefing pack: the map and the timeline (the table and
     the sources are laid out by :func:`write_pack`)."""
@@ -204,9 +227,13 @@ def pack_pages(sel, opts: SnapshotOptions, map_options: dict) -> list[Page]:
                  lambda: _timeline_page(opts, incidents, sel.period), len(incidents))]
 
 
-def write_pack(sel, opts: SnapshotOptions, map_options: dict, path) -> list[Page]:
+def write_pack(sel, opts: SnapshotOptions, map_options: dict, path, *,
+               progress: Callable[[int, int], None] | None = None) -> list[Page]:
     """The briefing pack as one PDF: map, incident table, timeline, sources cited.
-    Returns its pages in order (the map's with its extent)."""
+    Returns its pages in order (the map's with its extent). ``progress(done, total)``,
+    if given, is told of each page laid out (``total`` as counted beforehand)."""
+    expected = pack_page_count(sel.incidents, opts.size)
+    tell = (lambda n: progress(min(n, expected), expected)) if progress else None
     from pypdf import PdfReader, PdfWriter
 
     from dashboard.pdftext import text_pages
@@ -218,7 +245,8 @@ def write_pack(sel, opts: SnapshotOptions, map_options: dict, path) -> list[Page
         columns=[(heading, share / TABLE_WIDTH) for heading, _, share, _ in TABLE_COLUMNS],
         rows=[[_clip(v, chars) for v, chars in zip(row, _column_chars(opts), strict=True)]
               for row in rows.itertuples(index=False)],
-        sources=source_lines(sel.incidents, sel.sources), page_offset=1, pages_between=1)
+        sources=source_lines(sel.incidents, sel.sources), page_offset=1, pages_between=1,
+        progress=tell)
     total = table_count + source_count + 2
     map_page, timeline_page = pack_pages(sel, opts, map_options)
     drawn = {}
@@ -232,6 +260,8 @@ def write_pack(sel, opts: SnapshotOptions, map_options: dict, path) -> list[Page
             fig.savefig(buffer, format="pdf", facecolor="white")
             plt.close(fig)
         drawn[page.kind] = (page, PdfReader(buffer).pages[0])
+    if progress:
+        progress(total, total)
     text = PdfReader(io.BytesIO(text_pdf)).pages
     writer = PdfWriter()
     writer.add_page(drawn["map"][1])
@@ -250,7 +280,8 @@ def write_pack(sel, opts: SnapshotOptions, map_options: dict, path) -> list[Page
 
 def _column_chars(opts: SnapshotOptions) -> list[int]:
     """How many characters of each table column fit in its width."""
-    width_pt = PAGE_SIZES[opts.size][0] * 72 * 0.92
+    width_pt = (PAGE_SIZES[opts.size][0] - 2 * max(PAGE_SIZES[opts.size][0] * 0.04, EDGE_IN)
+                ) * 72
     return [max(int(width_pt * share / TABLE_WIDTH / (TABLE_FONT_PT * 0.55)), 3)
             for _, _, share, _ in TABLE_COLUMNS]
 
@@ -278,11 +309,19 @@ def atlas_groups(incidents: pd.DataFrame, by: str, period=(None, None)
             yield iso3, names.get(iso3, (iso3,))[0], incidents[codes == iso3]
         return
     dated = incidents.dropna(subset=["date"])
-    low, _ = time_axis(dated, *period)
-    weeks = axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
+    weeks = _weeks(dated, period)
     for start in sorted(weeks.unique()):
         start = pd.Timestamp(start)
         yield f"{start:%G-W%V}", _week_label(start), dated[weeks == start]
+
+
+def _weeks(dated: pd.DataFrame, period) -> pd.Series:
+    """The Monday of each dated incident's week on the period's axis (a record that
+    began before the period is in its first week)."""
+    if dated.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    low, _ = time_axis(dated, *period)
+    return axis_starts(dated, low).dt.tz_localize(None).dt.to_period("W-SUN").dt.start_time
 
 
 def atlas_pages(sel, opts: SnapshotOptions, map_options: dict, by: str) -> list[Page]:
@@ -300,37 +339,39 @@ def atlas_pages(sel, opts: SnapshotOptions, map_options: dict, by: str) -> list[
         msg = (f"nothing to show: no incident of the selection has "
                f"{'an airspace' if by == 'country' else 'a date'} for an atlas by {by}")
         raise ValueError(msg)
-    if len(pages) > ATLAS_MAX_PAGES:
-        msg = (f"an atlas by {by} would have {len(pages)} pages (at most {ATLAS_MAX_PAGES});"
-               " narrow the selection (--start/--end, --countries)")
-        raise ValueError(msg)
     return pages
 
 
 def _number(fig: plt.Figure, n: int, total: int, opts: SnapshotOptions) -> None:
-    height = PAGE_SIZES[opts.size][1]
-    banner = 0.35 / height if opts.marking else 0.0
-    fig.text(0.985, 1 - banner - 0.12 / height, f"{n} / {total}", ha="right", va="top",
-             fontsize=8, color="#333", gid="page-number")
+    width, height = PAGE_SIZES[opts.size]
+    banner = (0.35 + EDGE_IN) / height if opts.marking else 0.0
+    fig.text(1 - EDGE_IN / width, 1 - banner - (EDGE_IN + 0.1) / height, f"{n} / {total}",
+             ha="right", va="top", fontsize=8, color="#333", gid="page-number")
 
 
-def draw_pages(pages: list[Page], opts: SnapshotOptions) -> Iterator[tuple[Page, plt.Figure]]:
-    """Each page's figure, numbered (the caller saves and closes it)."""
+def draw_pages(pages: list[Page], opts: SnapshotOptions, *,
+               progress: Callable[[int, int], None] | None = None
+               ) -> Iterator[tuple[Page, plt.Figure]]:
+    """Each page's figure, numbered (the caller saves and closes it); ``progress(done,
+    total)``, if given, is told as each is drawn."""
     with _literal():
         for n, page in enumerate(pages, start=1):
             fig = page.draw()
             _number(fig, n, len(pages), opts)
             if page.kind == "map":
                 page = replace(page, extent=map_extent_lonlat(fig))
+            if progress:
+                progress(n, len(pages))
             yield page, fig
 
 
-def write_pdf(pages: list[Page], opts: SnapshotOptions, path) -> list[Page]:
+def write_pdf(pages: list[Page], opts: SnapshotOptions, path, *,
+              progress: Callable[[int, int], None] | None = None) -> list[Page]:
     """All pages into one PDF; returns the pages with their map extents."""
     done = []
     with _literal(), PdfPages(path, metadata={"Title": opts.title,
                                               "Creator": "Flankwatch"}) as pdf:
-        for page, fig in draw_pages(pages, opts):
+        for page, fig in draw_pages(pages, opts, progress=progress):
             pdf.savefig(fig, facecolor="white")
             plt.close(fig)
             done.append(page)

@@ -302,10 +302,12 @@ def map_labels() -> list[dict]:
                                 "rank": 1.0, "minZoom": 5}),
                     polylabel(max(shapely.get_parts(land_kal), key=lambda p: p.area), 0.02)))
         table = pd.read_csv(PLACES_PATH, usecols=["geonameid", "name", "lat", "lon",
-                                                  "population"])
+                                                  "population", "town"],
+                            keep_default_na=False)
         table["name"] = town_names(table["geonameid"], table["name"])
         west, south, east, north = MAP_LABEL_BOX
-        towns = table[(table["population"] >= MAP_TOWN_MIN_POPULATION)
+        towns = table[(table["town"] == 1)  # no district (see data/README.md)
+                      & (table["population"] >= MAP_TOWN_MIN_POPULATION)
                       & table["lon"].between(west, east) & table["lat"].between(south, north)]
         for r in towns.sort_values("population", ascending=False).itertuples():
             zoom = next(z for least, z in TOWN_ZOOMS if r.population >= least)
@@ -317,7 +319,7 @@ def map_labels() -> list[dict]:
     names = EXONYMS_PATH.stat()
     pairs = _cached("labels", PLACES_PATH, (MAP_TOWN_MIN_POPULATION, MAP_LABEL_BOX,
                                             TOWN_ZOOMS, names.st_size, names.st_mtime_ns,
-                                            "v2"), compute)
+                                            "v3"), compute)
     return [{**json.loads(label), "lat": round(p.y, 4), "lon": round(p.x, 4)}
             for label, p in pairs]
 

@@ -13,6 +13,10 @@ The format comes from the output's extension:
 table, a timeline and the sources cited. ``--atlas country|week`` makes one map page per
 airspace or per week with incidents: pages of one PDF, or numbered PNGs in a zip.
 
+A pack or an atlas of more than ``--max-pages`` pages (default 500) is refused before
+anything is drawn, naming its count; while one is made, "page 12/40" lines on stderr tell
+how far it is.
+
 The dashboard's download buttons call the same functions with the current view.
 """
 
@@ -25,8 +29,10 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +65,13 @@ SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip")
 #: the command line and on the page: it would only be cut or overflow the page).
 TITLE_MAX = 200
 MARKING_MAX = 120
+#: The most pages a pack or an atlas has unless the user allows more (``--max-pages``);
+#: the dashboard asks before making more than :data:`CONFIRM_PAGES`.
+MAX_PAGES = 500
+CONFIRM_PAGES = 200
+
+#: Told of each page made: (pages done, pages in all).
+Progress = Callable[[int, int], None]
 
 
 def check_texts(title: str, marking: str) -> None:
@@ -85,7 +98,14 @@ class ExportRequest:
     pack: bool = False
     #: One map page per "country" or per "week" with incidents.
     atlas: str | None = None
+    #: A pack or an atlas with more pages than this is refused (None: no limit).
+    max_pages: int | None = MAX_PAGES
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def document(self) -> str:
+        """What the pages are, in words ("pack", "atlas by week"); "" for one map."""
+        return "pack" if self.pack else f"atlas by {self.atlas}" if self.atlas else ""
 
 
 @dataclass
@@ -157,20 +177,44 @@ def write_snapshot(sel: Selection, request: ExportRequest, path: Path) -> list[f
     return extent
 
 
-def write_pages_pdf(sel: Selection, request: ExportRequest, path: Path) -> list[dict]:
+def page_count(incidents: pd.DataFrame, request: ExportRequest) -> int:
+    """The pages of the request's pack or atlas (0 for one map), counted before any
+    page is drawn."""
+    from dashboard.briefing import atlas_page_count, pack_page_count
+
+    if request.atlas:
+        view = request.view
+        return atlas_page_count(incidents, request.atlas, (view.start, view.end))
+    return pack_page_count(incidents, request.size) if request.pack else 0
+
+
+def check_pages(incidents: pd.DataFrame, request: ExportRequest) -> int:
+    """The request's page count; refused over ``request.max_pages``, naming both."""
+    count = page_count(incidents, request)
+    if request.max_pages is not None and count > request.max_pages:
+        msg = (f"the {request.document} would have {count:,} pages, more than the limit of "
+               f"{request.max_pages:,}; narrow the selection (--start/--end, --countries) "
+               "or allow more with --max-pages")
+        raise InputError(msg)
+    return count
+
+
+def write_pages_pdf(sel: Selection, request: ExportRequest, path: Path, *,
+                    progress: Progress | None = None) -> list[dict]:
     """A pack or an atlas as one PDF; returns the manifest's page entries."""
     from dashboard.briefing import atlas_pages, write_pack, write_pdf
 
     opts = snapshot_options(sel, request)
     if request.atlas:
         pages = write_pdf(atlas_pages(sel, opts, _map_layers(sel), request.atlas), opts,
-                          path)
+                          path, progress=progress)
     else:
-        pages = write_pack(sel, opts, _map_layers(sel), path)
+        pages = write_pack(sel, opts, _map_layers(sel), path, progress=progress)
     return [_page_entry(n, p) for n, p in enumerate(pages, start=1)]
 
 
-def write_pages_png(sel: Selection, request: ExportRequest, folder: Path) -> list[dict]:
+def write_pages_png(sel: Selection, request: ExportRequest, folder: Path, *,
+                    progress: Progress | None = None) -> list[dict]:
     """An atlas as numbered PNGs in ``folder``; returns the manifest's page entries."""
     from dashboard.briefing import atlas_pages, draw_pages
     from dashboard.snapshot import save_figure
@@ -178,7 +222,7 @@ def write_pages_png(sel: Selection, request: ExportRequest, folder: Path) -> lis
     opts = snapshot_options(sel, request)
     pages = atlas_pages(sel, opts, _map_layers(sel), request.atlas)
     entries = []
-    for n, (page, fig) in enumerate(draw_pages(pages, opts), start=1):
+    for n, (page, fig) in enumerate(draw_pages(pages, opts, progress=progress), start=1):
         name = f"{n:02d}-{_safe_name(page.title)}.png"
         save_figure(fig, folder / name, dpi=request.dpi)
         entries.append({**_page_entry(n, page), "file": name})
@@ -237,16 +281,17 @@ def data_version(store: Store) -> dict:
             "reference_data_sha256": file_sha256(provenance) if provenance.exists() else None}
 
 
-def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path) -> None:
+def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path, *,
+                 progress: Progress | None = None) -> None:
     """A zip of the map (or the pack's PDF, or the atlas's PNGs), the data and a manifest
     with the map's extent, the pages and each file's SHA-256."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         extent, pages = None, None
         if request.atlas:
-            pages = write_pages_png(sel, request, folder)
+            pages = write_pages_png(sel, request, folder, progress=progress)
         elif request.pack:
-            pages = write_pages_pdf(sel, request, folder / "pack.pdf")
+            pages = write_pages_pdf(sel, request, folder / "pack.pdf", progress=progress)
             extent = pages[0].get("extent")
         else:
             extent = write_snapshot(sel, request, folder / "map.png")
@@ -273,9 +318,12 @@ def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Pat
             bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
 
 
-def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
+def export(store: Store, request: ExportRequest, path: str | Path, *,
+           progress: Progress | None = None) -> Path:
     """Write one export; the format comes from the extension (see module docstring).
-    The file appears whole or not at all: it is written beside its place and renamed."""
+    The file appears whole or not at all: it is written beside its place and renamed.
+    A pack or an atlas over ``request.max_pages`` is refused before it is drawn;
+    ``progress(done, total)`` is told of each of its pages."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -290,11 +338,13 @@ def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
         raise InputError(msg)
     check_texts(request.title, request.marking)
     sel = select(store, request.view)
+    if (request.pack or request.atlas) and suffix in (".pdf", ".zip"):
+        check_pages(sel.incidents, request)
     # a fresh name beside the output (same file system, so the rename is atomic),
     # created by the writer with the usual permissions
     partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:12]}.part{suffix}")
     try:
-        _write(store, sel, request, partial, suffix)
+        _write(store, sel, request, partial, suffix, progress)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
@@ -302,9 +352,9 @@ def export(store: Store, request: ExportRequest, path: str | Path) -> Path:
 
 
 def _write(store: Store, sel: Selection, request: ExportRequest, path: Path,
-           suffix: str) -> None:
+           suffix: str, progress: Progress | None) -> None:
     if suffix == ".pdf" and (request.pack or request.atlas):
-        write_pages_pdf(sel, request, path)
+        write_pages_pdf(sel, request, path, progress=progress)
     elif suffix in SNAPSHOT_SUFFIXES:
         write_snapshot(sel, request, path)
     elif suffix == ".html":
@@ -312,13 +362,36 @@ def _write(store: Store, sel: Selection, request: ExportRequest, path: Path,
     elif suffix in DATA_SUFFIXES:
         write_data(sel, path)
     else:
-        write_bundle(store, sel, request, path)
+        write_bundle(store, sel, request, path, progress=progress)
 
 
-def export_bytes(store: Store, request: ExportRequest, suffix: str) -> bytes:
+def export_bytes(store: Store, request: ExportRequest, suffix: str, *,
+                 progress: Progress | None = None) -> bytes:
     """An export's bytes (for download buttons)."""
     with tempfile.TemporaryDirectory() as folder:
-        return export(store, request, Path(folder) / f"export{suffix}").read_bytes()
+        return export(store, request, Path(folder) / f"export{suffix}",
+                      progress=progress).read_bytes()
+
+
+class PageProgress:
+    """Writes "page 12/40" to a stream: on a terminal every page, over itself; else a
+    line for the first and the last page and at most one every ``every_s`` seconds."""
+
+    def __init__(self, stream, *, every_s: float = 2.0) -> None:
+        self.stream, self.every_s = stream, every_s
+        self.terminal = stream.isatty()
+        self._last = -float("inf")
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.terminal:
+            end = "\n" if done == total else ""
+            print(f"\rpage {done}/{total}", end=end, file=self.stream, flush=True)
+        elif done in (1, total) or now - self._last >= self.every_s:
+            print(f"page {done}/{total}", file=self.stream, flush=True)
+        else:
+            return
+        self._last = now
 
 
 # --- command line -----------------------------------------------------------------------
@@ -389,6 +462,17 @@ def _focus(text: str) -> tuple[str, ...]:
     return codes
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r}: give a whole number of at least 1"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="python -m dashboard.export",
@@ -414,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a briefing pack: map, incident table, timeline, sources (.pdf/.zip)")
     p.add_argument("--atlas", choices=["country", "week"],
                    help="one map page per airspace or per week with incidents (.pdf/.zip)")
+    p.add_argument("--max-pages", type=_positive, default=MAX_PAGES, metavar="N",
+                   help=f"refuse a pack or an atlas of more than N pages (default "
+                        f"{MAX_PAGES})")
     p.add_argument("--layers", type=_option("layers"),
                    help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
     p.add_argument("--title", default=ExportRequest.title)
@@ -458,9 +545,10 @@ def main(argv: list[str] | None = None) -> int:
         bbox = tuple(float(v) for v in shapely.Polygon(args.area).bounds)
     request = ExportRequest(view=view, title=args.title, marking=args.marking,
                             size=args.size, dpi=args.dpi, bbox=bbox, focus=args.focus or (),
-                            pack=args.pack, atlas=args.atlas)
+                            pack=args.pack, atlas=args.atlas, max_pages=args.max_pages)
     try:
-        out = export(open_store(args.store), request, args.output)
+        out = export(open_store(args.store), request, args.output,
+                     progress=PageProgress(sys.stderr))
     except (FlankwatchError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,11 @@ FONT, BOLD = "FlankwatchSans", "FlankwatchSans-Bold"
 MARKING_GREEN = "#1a7f37"
 #: Height of a table row (points).
 ROW_PT = 9.0
+#: Every text keeps this far inside the page's edges (points; 8 mm).
+EDGE_PT = 8 / 25.4 * inch
+#: The text frame's top and bottom margins (points): the marking, heading and subtitle
+#: above it, the marking below it.
+TOP_PT, BOTTOM_PT = 1.15 * inch, EDGE_PT + 0.35 * inch
 
 
 @lru_cache(maxsize=1)
@@ -57,9 +62,16 @@ class _Mark(Flowable):
         self.found.setdefault("page", self.canv.getPageNumber())
 
 
-def _numbering_canvas(number_of, marking: str, heading_of, subtitle: str):
+def rows_per_page(page_size_in: tuple[float, float]) -> int:
+    """How many incident rows one table page holds (its header row aside)."""
+    frame_height = page_size_in[1] * inch - TOP_PT - BOTTOM_PT - 12  # the frame's padding
+    return max(int(frame_height / ROW_PT) - 1, 1)
+
+
+def _numbering_canvas(number_of, marking: str, heading_of, subtitle: str, progress):
     """A canvas that holds each page until the end, then writes the marking, the
-    heading and "n / N" (N known only once every page is laid out)."""
+    heading and "n / N" (N known only once every page is laid out); ``progress`` (or
+    None) is told of each page laid out."""
 
     class NumberedCanvas(canvas.Canvas):
         def __init__(self, *args, **kwargs):
@@ -71,6 +83,8 @@ def _numbering_canvas(number_of, marking: str, heading_of, subtitle: str):
         def showPage(self):  # noqa: N802 (reportlab's name)
             self._held.append(dict(self.__dict__))
             self._startPage()
+            if progress is not None:
+                progress(len(self._held))
 
         def save(self):
             count = len(self._held)
@@ -83,17 +97,18 @@ def _numbering_canvas(number_of, marking: str, heading_of, subtitle: str):
 
         def _furniture(self, n: int, total: int, heading: str) -> None:
             width, height = self._pagesize
+            left = max(0.04 * width, EDGE_PT)
             self.setFont(BOLD, 12)
-            self.drawString(0.04 * width, height - 0.62 * inch, heading)
+            self.drawString(left, height - TOP_PT + 0.33 * inch, heading)
             self.setFont(FONT, 7.5)
             self.setFillColor(colors.HexColor("#444444"))
-            self.drawString(0.04 * width, height - 0.8 * inch, subtitle)
+            self.drawString(left, height - TOP_PT + 0.15 * inch, subtitle)
             self.setFillColor(colors.black)
             self.setFont(FONT, 8)
-            self.drawRightString(width - 0.015 * width, height - 0.47 * inch,
+            self.drawRightString(width - EDGE_PT, height - TOP_PT + 0.33 * inch,
                                  f"{n} / {total}")
-            if marking:
-                for y in (height - 0.2 * inch, 0.08 * inch):
+            if marking:  # its green box (3 pt around the text) 8 mm inside the edge
+                for y in (height - EDGE_PT - 11, EDGE_PT + 3):
                     text_width = pdfmetrics.stringWidth(marking, BOLD, 10)
                     self.setFillColor(colors.HexColor(MARKING_GREEN))
                     self.rect((width - text_width) / 2 - 4, y - 3, text_width + 8, 14,
@@ -116,11 +131,13 @@ def _fit(text: str, width_pt: float, size: float = 7.5) -> str:
 def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str,
                columns: list[tuple[str, float]], rows: list[list[str]],
                sources: list[tuple[str, str | None]], page_offset: int,
-               pages_between: int, pages_after_sources: int = 0) -> tuple[bytes, int, int]:
+               pages_between: int, pages_after_sources: int = 0,
+               progress=None) -> tuple[bytes, int, int]:
     """Lay out the table and the sources; returns the PDF and its numbers of table and
     source pages. ``columns``: (heading, share of the page width); ``sources``: (text,
     address or None). Page numbers count ``page_offset`` pages before the table and
-    ``pages_between`` between the table and the sources."""
+    ``pages_between`` between the table and the sources. ``progress(n)``, if given, is
+    called as the n-th page is laid out."""
     _register_fonts()
     width, height = page_size_in[0] * inch, page_size_in[1] * inch
     found: dict = {}
@@ -135,15 +152,14 @@ def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str
                 else "Incidents of the selection")
 
     buffer = io.BytesIO()
-    doc = SimpleDocTemplate(buffer, pagesize=(width, height), leftMargin=0.04 * width,
-                            rightMargin=0.04 * width, topMargin=0.95 * inch,
-                            bottomMargin=0.5 * inch, title="Briefing pack",
-                            creator="Flankwatch")
+    side = max(0.04 * width, EDGE_PT)
+    doc = SimpleDocTemplate(buffer, pagesize=(width, height), leftMargin=side,
+                            rightMargin=side, topMargin=TOP_PT, bottomMargin=BOTTOM_PT,
+                            title="Briefing pack", creator="Flankwatch")
     body = ParagraphStyle("body", fontName=FONT, fontSize=7.5, leading=10, leftIndent=14,
                           firstLineIndent=-14, spaceAfter=3)
-    usable = width * 0.92
-    frame_height = height - doc.topMargin - doc.bottomMargin - 12  # the frame's padding
-    per_page = max(int(frame_height / ROW_PT) - 1, 1)  # less the header row
+    usable = width - 2 * side
+    per_page = rows_per_page(page_size_in)
     header = [h for h, _ in columns]
     style = TableStyle([
         ("FONT", (0, 0), (-1, -1), FONT, 6.5),
@@ -170,7 +186,8 @@ def text_pages(*, page_size_in: tuple[float, float], marking: str, subtitle: str
     if not sources:
         story.append(Paragraph("No source is cited by the incidents of the selection.", body))
     doc.build(story, canvasmaker=_numbering_canvas(number_of, marking.upper(), heading_of,
-                                                   _fit(subtitle, width * 0.9)))
+                                                   _fit(subtitle, width - 2 * side),
+                                                   progress))
     first_source = found["page"]
     from pypdf import PdfReader
 

@@ -25,7 +25,7 @@ import shapely
 from matplotlib import patheffects
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 from pyproj import Transformer
@@ -72,6 +72,12 @@ HALO = [patheffects.withStroke(linewidth=1.6, foreground="white")]
 ATTRIBUTION = ("Boundaries © OpenStreetMap contributors (ODbL); places: GeoNames "
                "(CC BY 4.0)")
 _NICE_KM = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000)
+#: Every text of a page (marking, title, footer, page number, legend, map labels) keeps
+#: this far inside the page's edges (inches: 8 mm), where printers may cut or not print.
+EDGE_IN = 8 / 25.4
+#: Height of a marking banner (inches), text and its green box.
+BANNER_IN = 0.35
+MARKING_GREEN = "#1a7f37"
 
 #: EPSG:3035 as PROJ defines it (Lambert azimuthal equal-area on GRS80, centre 52° N
 #: 10° E). Between WGS84 and ETRS89 PROJ applies no shift at this scale, so a pipeline
@@ -140,6 +146,8 @@ def _project(geom):
         _TO_MAP.transform(xy[:, 0], xy[:, 1])))
 
 
+#: The locator shows Europe: this lon/lat box at least, and the map's extent.
+LOCATOR_REGION = shapely.box(-12, 34, 50, 72)
 #: Where the map goes when nothing in the selection has a position (lon/lat box).
 DEFAULT_BBOX = (19.0, 52.5, 29.0, 60.0)
 #: The smallest map: one incident alone is shown with this much around it (degrees of
@@ -227,6 +235,13 @@ def _extent(bbox, ax_ratio: float) -> tuple[float, float, float, float]:
     """Projected extent covering the bbox, widened to the axes' shape."""
     outline = _project(shapely.segmentize(shapely.box(*bbox), 0.25))
     x0, y0, x1, y1 = outline.bounds
+    return _extent_of_shape((x0, x1, y0, y1), ax_ratio)
+
+
+def _extent_of_shape(extent, ax_ratio: float) -> tuple[float, float, float, float]:
+    """A projected extent (x0, x1, y0, y1) widened about its centre to the axes' shape
+    (width / height)."""
+    x0, x1, y0, y1 = extent
     cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
     if w / h < ax_ratio:
         w = h * ax_ratio
@@ -244,7 +259,11 @@ def _view_box_lonlat(extent) -> shapely.Geometry:
 
 def _projected(geoms, clip) -> np.ndarray:
     """Geometries cut to the view's bounding rectangle (lon/lat) and projected; the axes
-    clip the rest, so a rectangle cut (several times faster than an overlay) suffices."""
+    clip the rest, so a rectangle cut (several times faster than an overlay) suffices.
+    ``clip`` None: the geometries are projected already."""
+    if clip is None:
+        geoms = np.asarray(list(geoms), dtype=object)
+        return geoms[~shapely.is_empty(geoms)]
     clipped = shapely.clip_by_rect(np.asarray(list(geoms), dtype=object), *clip.bounds)
     return _project(clipped[~shapely.is_empty(clipped)])
 
@@ -266,8 +285,8 @@ def _add_polygons(ax, geoms, clip, **style) -> None:
 
 def _add_lines(ax, geoms, clip, **style) -> None:
     parts = shapely.get_parts(_projected(geoms, clip))
-    xy, line_of = shapely.get_coordinates(parts[shapely.get_type_id(parts) == 1],
-                                          return_index=True)
+    lines = np.isin(shapely.get_type_id(parts), (1, 2))  # a ring inside the view stays one
+    xy, line_of = shapely.get_coordinates(parts[lines], return_index=True)
     if len(xy):
         starts = np.flatnonzero(np.r_[True, line_of[1:] != line_of[:-1]])
         ax.add_collection(LineCollection(np.split(xy, starts[1:]), **style), autolim=False)
@@ -295,13 +314,23 @@ def _draw_scale_bar(ax, extent, placer) -> None:
     km, length = scale_bar_km(extent, (lon, lat))
     bx, by = x1 - (x1 - x0) * 0.04 - length, y0 + (y1 - y0) * 0.04
     ax.plot([bx, bx + length], [by, by], color="black", lw=3, solid_capstyle="butt",
-            gid="scalebar", zorder=20)
+            gid="scalebar", zorder=21)
     label = ax.text(bx + length / 2, by + (y1 - y0) * 0.012,
                     f"{km:g} km (true at {lat:.1f}° N)", ha="center", va="bottom",
-                    fontsize=7, zorder=20, gid="scalebar-label")
-    placer.block_artist(label)
-    placer.block(np.r_[ax.transData.transform((bx, by)) - 4,
-                       ax.transData.transform((bx + length, by)) + 4])
+                    fontsize=7, zorder=21, gid="scalebar-label")
+    # an opaque white box under the bar and its text, over every line of the map
+    renderer = ax.figure.canvas.get_renderer()
+    text_box = label.get_window_extent(renderer).extents
+    bar_box = np.r_[ax.transData.transform((bx, by)) - 4,
+                    ax.transData.transform((bx + length, by)) + 4]
+    pad = 3 * ax.figure.dpi / 72
+    px0, py0 = np.minimum(text_box[:2], bar_box[:2]) - pad
+    px1, py1 = np.maximum(text_box[2:], bar_box[2:]) + pad
+    (dx0, dy0), (dx1, dy1) = ax.transData.inverted().transform([(px0, py0), (px1, py1)])
+    ax.add_patch(Rectangle((dx0, dy0), dx1 - dx0, dy1 - dy0, facecolor="white",
+                           edgecolor="#999", lw=0.4, alpha=1.0, zorder=20,
+                           gid="scalebar-box"))
+    placer.block([px0, py0, px1, py1])
 
 
 def _draw_north_arrow(ax, extent, placer) -> None:
@@ -338,15 +367,21 @@ class _Layout:
 
 def _layout(width_in: float, height_in: float, banner: float) -> _Layout:
     """Landscape pages put the legend, key and locator in a column right of the map;
-    portrait pages put them in a band under it. Nothing of them lies on the map."""
-    top = 1 - 0.95 / height_in - banner  # title and subtitle: about an inch
-    bottom = 0.62 / height_in + banner  # attribution (wrapped), notes, generation line
+    portrait pages put them in a band under it. Nothing of them lies on the map, and
+    everything keeps :data:`EDGE_IN` inside the page (``banner``: the marking's share of
+    the height, top and bottom, its own edge included)."""
+    edge_x, edge_y = EDGE_IN / width_in, EDGE_IN / height_in
+    if banner:
+        edge_y = banner
+    top = 1 - 0.95 / height_in - edge_y  # title and subtitle: about an inch
+    bottom = 0.62 / height_in + edge_y  # attribution (wrapped), notes, generation line
+    right = 1 - edge_x
     if width_in >= height_in:
         side = 0.25
-        x = 1 - side
+        x = right - side + 0.015
         locator_h = min(0.24, (side - 0.015) * width_in / height_in * 0.75)
         above = bottom + locator_h + 0.015
-        return _Layout(map=(0.015, bottom, 1 - side - 0.03, top - bottom),
+        return _Layout(map=(edge_x, bottom, x - 0.015 - edge_x, top - bottom),
                        panel=(x, above, side - 0.015, top - above),
                        key=None,
                        locator=(x, bottom, side - 0.015, locator_h),
@@ -354,11 +389,12 @@ def _layout(width_in: float, height_in: float, banner: float) -> _Layout:
                        footer_top=bottom, header_bottom=top)
     band = 0.27
     locator_w = 0.22
-    return _Layout(map=(0.03, bottom + band + 0.01, 0.94, top - bottom - band - 0.01),
-                   panel=(0.03, bottom, 0.36, band - 0.03),
-                   key=(0.41, bottom, 0.97 - locator_w - 0.43, band - 0.03),
-                   locator=(0.97 - locator_w, bottom, locator_w, band - 0.03),
-                   colorbar=(0.41, bottom + band - 0.04, 0.30, 0.01),
+    inner = right - edge_x
+    return _Layout(map=(edge_x, bottom + band + 0.01, inner, top - bottom - band - 0.01),
+                   panel=(edge_x, bottom, 0.36, band - 0.03),
+                   key=(edge_x + 0.38, bottom, inner - locator_w - 0.40, band - 0.03),
+                   locator=(right - locator_w, bottom, locator_w, band - 0.03),
+                   colorbar=(edge_x + 0.38, bottom + band - 0.04, 0.30, 0.01),
                    footer_top=bottom, header_bottom=top)
 
 
@@ -366,20 +402,31 @@ def _draw_locator(fig, extent, rect) -> None:
     """Europe with the map's extent as a red box, both wholly inside the inset."""
     inset = fig.add_axes(rect)
     inset.set_facecolor("#dbe9f4")
-    region = shapely.box(-12, 34, 50, 72)
-    _add_polygons(inset, [*display.land(), display.context_land()], region,
-                  facecolor="#e8e4da", lw=0)
     x0, x1, y0, y1 = extent
     inset.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="#c00",
-                                  lw=1.2, gid="locator-box"))
-    ex0, ey0, ex1, ey1 = _project(shapely.segmentize(region, 1.0)).bounds
+                                  lw=1.2, gid="locator-box", zorder=3))
+    ex0, ey0, ex1, ey1 = _project(shapely.segmentize(LOCATOR_REGION, 1.0)).bounds
     lx0, lx1, ly0, ly1 = min(ex0, x0), max(ex1, x1), min(ey0, y0), max(ey1, y1)
     pad_x, pad_y = (lx1 - lx0) * 0.03, (ly1 - ly0) * 0.03
-    inset.set_xlim(lx0 - pad_x, lx1 + pad_x)
-    inset.set_ylim(ly0 - pad_y, ly1 + pad_y)
+    shape = rect[2] * fig.get_figwidth() / (rect[3] * fig.get_figheight())
+    fx0, fx1, fy0, fy1 = _extent_of_shape((lx0 - pad_x, lx1 + pad_x, ly0 - pad_y,
+                                           ly1 + pad_y), shape)  # the inset filled
+    inset.set_xlim(fx0, fx1)
+    inset.set_ylim(fy0, fy1)
     inset.set_xticks([])
     inset.set_yticks([])
     inset.set_aspect("equal", adjustable="box")
+    # the land is cut in the inset's own projection, to its frame (cut in degrees, a
+    # meridian would show as a straight diagonal edge across Russia)
+    frame = shapely.box(fx0, fy0, fx1, fy1)
+    around = _view_box_lonlat((fx0, fx1, fy0, fy1)).buffer(2.0)
+    west, south, east, north = CONTEXT_BBOX
+    around = shapely.clip_by_rect(around, west, south, east, north)
+    land = shapely.clip_by_rect(np.asarray([*display.land(), display.context_land()],
+                                           dtype=object), *around.bounds)
+    land = shapely.clip_by_rect(_project(land[~shapely.is_empty(land)]), *frame.bounds)
+    _add_polygons(inset, land.tolist(), None, facecolor="#e8e4da", lw=0, zorder=1,
+                  gid="locator-land")
     inset.set_gid("locator")
 
 
@@ -410,9 +457,12 @@ def _draw_incidents(ax, shown: pd.DataFrame, handles: list):
     return None, x, y
 
 
-#: Incidents known only by their country: the outline and the hatch of its airspace.
+#: Incidents known only by their country: the outline and the hatch of its airspace;
+#: the hatch is light and lies under everything but the land (bands, borders and
+#: records are drawn over it).
 REGION_COLOUR = "#6b4c9a"
-REGION_HATCH = (0.42, 0.3, 0.6, 0.3)
+REGION_HATCH = (0.42, 0.3, 0.6, 0.16)
+REGION_HATCH_ZORDER = 1.5
 
 
 def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) -> list[str]:
@@ -430,8 +480,9 @@ def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) ->
         if seen is None or seen.is_empty:
             notes.append(f"{count} {noun} known only as in {name} (outside this map)")
             continue
-        _add_polygons(ax, [geom], clip, facecolor="none", edgecolor=REGION_HATCH, hatch="//",
-                      lw=0, zorder=3.5, gid="region-only")
+        _add_polygons(ax, [geom], clip, facecolor="none", edgecolor=REGION_HATCH, hatch="/",
+                      hatch_linewidth=0.6, lw=0, zorder=REGION_HATCH_ZORDER,
+                      gid="region-only")
         _add_lines(ax, shapely.get_exterior_ring(shapely.get_parts(geom)).tolist(), clip,
                    color=REGION_COLOUR, lw=1.0, zorder=3.5)
         drawn = True
@@ -442,7 +493,7 @@ def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) ->
                         fontweight="bold", gid="label-region", path_effects=HALO) is None:
             notes.append(f"{count} {noun} known only as in {name} (hatched)")
     if drawn:
-        handles.append(Patch(facecolor="none", edgecolor=REGION_COLOUR, hatch="//",
+        handles.append(Patch(facecolor="none", edgecolor=REGION_COLOUR, hatch="/",
                              label="airspace of incidents with no position (count)"))
     return notes
 
@@ -452,9 +503,12 @@ BAND_COLOURS = {"belarus": "#b03030", "kaliningrad": "#2e6fae"}
 
 
 def _band_rings(ax, opts, clip, view, handles) -> list:
-    """Distance bands: light fills and a dashed line at each distance; returns, per line,
-    its label and candidate places for it (points on the line inside the view)."""
+    """Distance bands: light fills and a dashed line at each distance (the legend shows
+    both); returns, per line, its label and candidate places for it: points on the line
+    inside the view, those well inside the land first, then the coast, then the sea (a
+    distance means little out at sea)."""
     layers, labels = set(opts.layers), []
+    land = [g for g in display.land() if g.intersects(view)]
     for which in ("belarus", "kaliningrad"):
         if f"bands_{which}" not in layers or not opts.bands_km:
             continue
@@ -469,12 +523,30 @@ def _band_rings(ax, opts, clip, view, handles) -> list:
             points = shapely.get_coordinates(shapely.segmentize(line, 0.05))
             if len(points):
                 every = points[:: max(len(points) // 24, 1)]
+                inland = _land_around(land, every)
+                every = every[np.argsort(-inland, kind="stable")]
                 x, y = _TO_MAP.transform(every[:, 0], every[:, 1])
                 labels.append((f"{km:g} km", x, y, colour))
-        handles.append(Line2D([], [], color=colour, lw=0.9, linestyle=(0, (4, 2)),
-                              label=(f"{', '.join(f'{k:g}' for k in sorted(opts.bands_km))}"
-                                     f" km from {which.title()} (labelled)")))
+        handles.append((Patch(facecolor=colour, alpha=0.12, lw=0),
+                        Line2D([], [], color=colour, lw=0.9, linestyle=(0, (4, 2)),
+                               label=(f"{', '.join(f'{k:g}' for k in sorted(opts.bands_km))}"
+                                      f" km from {which.title()} (labelled)"))))
     return labels
+
+
+#: Around a band label's place, points this far off (degrees of longitude, latitude)
+#: are looked at to tell a place well inside the land from one on the coast.
+_AROUND_DEG = np.array([(0.0, 0.0), (0.3, 0.0), (-0.3, 0.0), (0.0, 0.18), (0.0, -0.18)])
+
+
+def _land_around(land: list, points: np.ndarray) -> np.ndarray:
+    """For each lon/lat point, how many of it and four points around it lie on land (5:
+    well inside the land, 0: at sea)."""
+    around = (points[:, None, :] + _AROUND_DEG[None, :, :]).reshape(-1, 2)
+    on_land = np.zeros(len(around), dtype=bool)
+    for part in land:
+        on_land |= shapely.contains_xy(part, around[:, 0], around[:, 1])
+    return on_land.reshape(len(points), -1).sum(axis=1)
 
 
 def _draw_reference(ax, opts: SnapshotOptions, clip, handles: list) -> None:
@@ -516,19 +588,43 @@ def _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tra
     if "deployments" in layers and deployments is not None and len(deployments):
         dx, dy = _TO_MAP.transform(deployments["lon"].to_numpy(),
                                    deployments["lat"].to_numpy())
-        placer.block_points(dx, dy, 4.5)
+        placer.block_points(dx, dy, DEPLOYMENT_RADIUS_PT)
         for status in DEPLOYMENT_STATUSES:
             sel = (deployments["status"] == status).to_numpy()
             if not sel.any():
                 continue
             ax.scatter(dx[sel], dy[sel], s=60, marker="s", c=STATUS_COLOURS[status],
                        edgecolors="#222", linewidths=0.6, zorder=9)
-            for xx, yy, kind in zip(dx[sel], dy[sel], deployments["kind"][sel], strict=True):
-                ax.text(xx, yy, KIND_LETTERS.get(kind, "?"), fontsize=5, color="white",
-                        ha="center", va="center", fontweight="bold", zorder=9.5,
-                        gid="deployment-letter", clip_on=True)
             handles.append(Line2D([], [], marker="s", ls="", color=STATUS_COLOURS[status],
                                   markeredgecolor="#222", label=f"deployment: {status}"))
+        _deployment_letters(ax, placer, deployments, dx, dy)
+
+
+#: Deployment markers: half their side (points).
+DEPLOYMENT_RADIUS_PT = 4.5
+
+
+def _deployment_letters(ax, placer, deployments: pd.DataFrame, dx, dy) -> None:
+    """Each deployment's kind letter: on its marker where no other marker covers it,
+    else beside it through the label placer (with a leader line), never on another."""
+    px = ax.transData.transform(np.column_stack([dx, dy]))
+    side = 2 * DEPLOYMENT_RADIUS_PT * ax.figure.dpi / 72
+    free = np.ones(len(px), dtype=bool)
+    for i in range(len(px)):  # later markers are drawn over earlier ones
+        near = np.abs(px - px[i]).max(axis=1) < side
+        near[i] = False
+        free[i] = not near.any()
+    kinds = deployments["kind"].to_numpy()
+    colours = deployments["status"].map(STATUS_COLOURS).fillna("#222").to_numpy()
+    for i in np.flatnonzero(free):
+        ax.text(dx[i], dy[i], KIND_LETTERS.get(kinds[i], "?"), fontsize=5, color="white",
+                ha="center", va="center", fontweight="bold", zorder=9.5,
+                gid="deployment-letter", clip_on=True)
+    for i in np.flatnonzero(~free):
+        placer.place(KIND_LETTERS.get(kinds[i], "?"), dx[i], dy[i],
+                     radius_pt=DEPLOYMENT_RADIUS_PT, leader=True, fontsize=6,
+                     color=colours[i], fontweight="bold", gid="deployment-letter",
+                     path_effects=HALO)
 
 
 def _place_names(ax, placer, view, *, towns: int) -> None:
@@ -634,7 +730,7 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
             opts: SnapshotOptions) -> plt.Figure:
     width, height = PAGE_SIZES[opts.size]
     fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
-    banner = 0.35 / height if opts.marking else 0.0
+    banner = marking_banners(fig, opts.marking)
     layout = _layout(width, height, banner)
     ax = fig.add_axes(layout.map, gid="map")
     _, _, ax_w, ax_h = layout.map
@@ -704,8 +800,9 @@ def _draw_side(fig, layout: _Layout, handles, hexes, key, left_out, extent) -> N
     """The legend, the density colour bar, the numbered key and the locator, off the map."""
     panel = _blank_axes(fig, layout.panel, "panel")
     top = 1.0
-    if handles:
-        legend = panel.legend(handles=handles, loc="upper left", fontsize=6.5,
+    if handles:  # a tuple is drawn overlaid (a band: its fill and its line)
+        labels = [(h[-1] if isinstance(h, tuple) else h).get_label() for h in handles]
+        legend = panel.legend(handles=handles, labels=labels, loc="upper left", fontsize=6.5,
                               title="Legend", title_fontsize=8, frameon=False,
                               borderaxespad=0.0, alignment="left")
         renderer = fig.canvas.get_renderer()
@@ -764,28 +861,40 @@ def _draw_key(fig, ax, top: float, key, left_out: int) -> None:
 
 def _page_text(fig, opts: SnapshotOptions, count: int, layout: _Layout, banner: float,
                notes: list[str]) -> None:
-    width_pt = fig.get_figwidth() * 72
-    top = 1 - banner
-    title = textwrap.fill(printable(opts.title), int(width_pt * 0.9 / 8.5))
+    width_pt = (fig.get_figwidth() - 2 * EDGE_IN) * 72  # the writing width
+    top = 1 - (banner or EDGE_IN / fig.get_figheight())
+    title = textwrap.fill(printable(opts.title), int(width_pt / 9.5))
     fig.text(0.5, top - 0.012, title, ha="center", va="top", fontsize=15,
              fontweight="bold", gid="title")
     sub = printable(opts.subtitle) or "All dates"
     noun = "incident" if count == 1 else "incidents"
     fig.text(0.5, layout.header_bottom + 0.012, textwrap.fill(
-        f"{sub} · {count:,} {noun} on the map", int(width_pt * 0.9 / 4.6)),
+        f"{sub} · {count:,} {noun} on the map", int(width_pt / 5.0)),
         ha="center", va="bottom", fontsize=9, color="#333", gid="subtitle")
     sources = "; ".join(dict.fromkeys(printable(s) for s in opts.sources if s))
     line = ATTRIBUTION + (f"; records: {_short(sources, 300)}" if sources else "")
     footer = [*(f"Note: {n}." for n in notes), line,
               f"Generated {opts.generated:%Y-%m-%d %H:%M} UTC by Flankwatch"]
-    text = "\n".join(textwrap.fill(t, int(width_pt * 0.96 / 3.1)) for t in footer)
-    fig.text(0.015, layout.footer_top - 0.008, text, fontsize=5.5, color="#444", va="top",
-             linespacing=1.25, gid="footer")
-    if opts.marking:
-        for y, va in ((0.998, "top"), (0.002, "bottom")):
-            fig.text(0.5, y, printable(opts.marking).upper(), ha="center", va=va, fontsize=10,
-                     fontweight="bold", color="white", gid="marking",
-                     bbox={"facecolor": "#1a7f37", "edgecolor": "none", "pad": 3})
+    text = "\n".join(textwrap.fill(t, int(width_pt / 3.4))
+                     for t in footer)
+    fig.text(layout.map[0], layout.footer_top - 0.008, text, fontsize=5.5, color="#444",
+             va="top", linespacing=1.25, gid="footer")
+
+
+def marking_banners(fig: plt.Figure, marking: str) -> float:
+    """The marking in a green banner at the top and at the bottom of the page, each
+    :data:`EDGE_IN` inside the edge; returns the share of the page's height they take
+    (their edge included; 0 without a marking)."""
+    if not marking:
+        return 0.0
+    height = fig.get_figheight()
+    pad_pt = 3
+    for y, va in ((1 - (EDGE_IN + pad_pt / 72) / height, "top"),
+                  ((EDGE_IN + pad_pt / 72) / height, "bottom")):
+        fig.text(0.5, y, printable(marking).upper(), ha="center", va=va, fontsize=10,
+                 fontweight="bold", color="white", gid="marking",
+                 bbox={"facecolor": MARKING_GREEN, "edgecolor": "none", "pad": pad_pt})
+    return (EDGE_IN + BANNER_IN) / height
 
 
 def save_figure(fig: plt.Figure, path, *, dpi: int) -> None:

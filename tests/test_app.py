@@ -161,9 +161,28 @@ def test_export_tab_offers_a_download_of_the_current_view(app):
     assert app.get("download_button")
     assert "Incidents, CSV" in app.get("download_button")[0].proto.label
     app.selectbox(key="export_document").set_value("pack").run()
+    make = app.button(key="export_make")
+    assert make.label.startswith("Make the PDF (")  # its pages counted beforehand
+    assert not make.disabled
+    make.click().run()  # drawn with a progress bar, then offered
+    assert not app.exception
     pack = app.get("download_button")[1].proto
     assert pack.label == "Download the PDF"
-    assert not pack.disabled
+
+
+def test_a_document_of_many_pages_is_made_only_when_confirmed(app, monkeypatch):
+    """Over 200 pages, the Export tab names the count and asks before drawing."""
+    import dashboard.export
+
+    monkeypatch.setattr(dashboard.export, "CONFIRM_PAGES", 1)
+    app.session_state["tab"] = "Export"
+    app.run()
+    app.selectbox(key="export_document").set_value("pack").run()
+    ask = app.checkbox(key="export_confirm")
+    assert re.fullmatch(r"This pack has [\d,]+ pages\. Make it anyway\?", ask.label)
+    assert app.button(key="export_make").disabled
+    ask.check().run()
+    assert not app.button(key="export_make").disabled
 
 
 def test_a_text_over_its_limit_is_refused_with_the_limit_named(app):

@@ -98,3 +98,35 @@ def test_the_curated_english_names_are_of_labelled_towns_and_sourced():
     labelled = {label["name"] for label in map_labels() if label["kind"] == "town"}
     assert {"Warsaw / Warszawa", "Grodno / Hrodna", "Moscow / Moskva"} <= labelled
     assert "Hrodna" not in labelled
+
+
+def test_places_carry_their_geonames_feature_codes():
+    """Districts are sections of a populated place (PPLX), not towns: the labels need
+    to tell them apart."""
+    import pandas as pd
+
+    places = pd.read_csv(PLACES_PATH, keep_default_na=False)
+    places = (places[places["country_iso3"] == "LTU"].sort_values("population")
+              .drop_duplicates("name", keep="last").set_index("name"))
+    assert places.loc["Vilnius", "feature_code"] == "PPLC"
+    for district in ("Naujoji Vilnia", "Pašilaičiai", "Fabijoniškės", "Šeškinė",
+                     "Justiniškės"):
+        assert places.loc[district, "feature_code"] == "PPLX", district
+    assert places.loc["Kaunas", "feature_code"].startswith("PPLA")
+    assert places.loc["Kaunas", "town"] == 1
+    assert places.loc["Šeškinė", "town"] == 0
+
+
+def test_districts_without_a_feature_code_are_not_towns():
+    """Tallinn's districts are newer in GeoNames than the feature codes' snapshot:
+    within Tallinn's reach, they are not towns; Maardu, a town of its own beyond it,
+    is."""
+    import pandas as pd
+
+    places = pd.read_csv(PLACES_PATH, keep_default_na=False)
+    est = places[places["country_iso3"] == "EST"].set_index("name")
+    for district in ("Lasnamäe", "Mustamäe", "Haabersti", "Põhja-Tallinn"):
+        assert est.loc[district, "feature_code"] == "", district
+        assert est.loc[district, "town"] == 0, district
+    assert est.loc["Tallinn", "town"] == 1
+    assert est.loc["Maardu", "town"] == 1

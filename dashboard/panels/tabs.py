@@ -133,7 +133,7 @@ EXPORT_FORMATS = {
 @panel
 def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None:
     """Download the current selection as a briefing map, a data file or a bundle."""
-    from dashboard.export import ExportRequest, export_bytes
+    from dashboard.export import CONFIRM_PAGES, ExportRequest, export_bytes, page_count
 
     st.subheader("Export the current view")
     cols = st.columns(2)
@@ -168,11 +168,24 @@ def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None
                     atlas=None if document == "pack" else document)
     empty = incidents.empty or (document == "country"
                                 and not incidents["country_iso3"].astype(bool).any())
-    st.download_button("Download the PDF", data=lambda: export_bytes(store, multi, ".pdf"),
-                       file_name=f"flankwatch-{document}-{stamp}.pdf",
-                       mime="application/pdf", key=keys.EXPORT_PACK, on_click="ignore",
-                       disabled=empty, help="Nothing to show in the current view"
-                       if empty else None)
+    pages = page_count(incidents, multi)
+    confirmed = pages <= CONFIRM_PAGES or st.checkbox(
+        f"This {multi.document} has {pages:,} pages. Make it anyway?", key=keys.EXPORT_CONFIRM)
+    asked = (document, view, size, title, marking)
+    if st.button(f"Make the PDF ({pages:,} pages)", key=keys.EXPORT_MAKE,
+                 disabled=empty or not confirmed,
+                 help="Nothing to show in the current view" if empty else None):
+        bar = st.progress(0.0, text="Drawing the pages…")
+        data = export_bytes(store, replace(multi, max_pages=None), ".pdf",
+                            progress=lambda done, total: bar.progress(
+                                min(done / total, 1.0), text=f"Page {done:,} of {total:,}"))
+        bar.empty()
+        st.session_state[keys.EXPORT_MADE] = (asked, data)
+    made = st.session_state.get(keys.EXPORT_MADE)
+    if made and made[0] == asked:
+        st.download_button("Download the PDF", data=made[1],
+                           file_name=f"flankwatch-{document}-{stamp}.pdf",
+                           mime="application/pdf", key=keys.EXPORT_PACK, on_click="ignore")
 
 
 @panel
