@@ -627,21 +627,30 @@ def _deployment_letters(ax, placer, deployments: pd.DataFrame, dx, dy) -> None:
                      path_effects=HALO)
 
 
-def _place_names(ax, placer, view, *, towns: int) -> None:
+#: Towns at least this populous are named before the map's other labels (regions'
+#: counts, the key's numbers, the bands'), which then find room around them.
+CITY_FIRST_POPULATION = 500_000
+
+
+def _place_names(ax, placer, view, *, towns: int, named: set[str],
+                 cities_only: bool = False) -> None:
     """Country names (centred on their land, shifted a little if needed) and the most
-    populous towns in view, each only where it meets nothing else."""
+    populous towns in view, each only where it meets nothing else; ``cities_only``:
+    only the towns of :data:`CITY_FIRST_POPULATION` people or more (``named`` collects
+    the towns named, so a second pass goes on from there)."""
     names = display.map_labels()
-    for r in sorted((n for n in names if n["kind"] == "country"), key=lambda n: -n["rank"]):
+    countries = [] if cities_only else [n for n in names if n["kind"] == "country"]
+    for r in sorted(countries, key=lambda n: -n["rank"]):
         if not shapely.contains_xy(view, r["lon"], r["lat"]):
             continue
         x, y = _TO_MAP.transform(r["lon"], r["lat"])
         placer.place(r["name"].upper(), x, y, centred=True, fontsize=8, color="#6d6a63",
                      fontweight="bold", gid="label-country", path_effects=HALO)
-    done = 0
+    done = len(named)
     for r in sorted((n for n in names if n["kind"] == "town"), key=lambda n: -n["rank"]):
-        if done == towns:
+        if done == towns or (cities_only and r["rank"] < CITY_FIRST_POPULATION):
             break
-        if not shapely.contains_xy(view, r["lon"], r["lat"]):
+        if r["name"] in named or not shapely.contains_xy(view, r["lon"], r["lat"]):
             continue
         x, y = _TO_MAP.transform(r["lon"], r["lat"])
         if placer.is_free(_point_box(ax, x, y, 1.5)):
@@ -651,6 +660,7 @@ def _place_names(ax, placer, view, *, towns: int) -> None:
             if label is not None:
                 ax.plot(x, y, "s", color="#333", markersize=2.5, zorder=12, gid="town")
                 placer.block_points([x], [y], 1.5)
+                named.add(r["name"])
                 done += 1
 
 
@@ -756,6 +766,7 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
     _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tracks,
                   crossings, placer)
     key, notes, hexes, left_out = [], [], None, 0
+    named: set[str] = set()
     shown = incidents.iloc[0:0]
     if "incidents" in opts.layers and len(incidents):
         placed = positioned(incidents)
@@ -765,6 +776,7 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
         region_only = incidents[~incidents.index.isin(placed.index)]
         if hexes is None:
             placer.block_points(x, y, SYMBOL_RADIUS_PT)
+            _place_names(ax, placer, view, towns=PLACE_LABELS, named=named, cities_only=True)
             notes += _draw_regions(ax, region_only, clip, view, placer, handles)
             key, left_out = _label_incidents(placer, shown, x, y,
                                              capacity=_key_capacity(fig, layout,
@@ -780,7 +792,7 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
                             fontweight="bold", gid="label-band",
                             path_effects=HALO) is not None:
                 break
-    _place_names(ax, placer, view, towns=PLACE_LABELS)
+    _place_names(ax, placer, view, towns=PLACE_LABELS, named=named)
     _draw_side(fig, layout, handles, hexes, key, left_out, extent)
     _page_text(fig, opts, len(shown), layout, banner, notes)
     return fig

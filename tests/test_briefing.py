@@ -611,3 +611,19 @@ def test_town_labels_come_from_towns_not_districts(city, bbox, districts):
     towns = _town_labels(fig)
     assert city in towns
     assert not set(towns) & set(districts)
+
+
+def test_a_country_brief_names_its_capital_before_its_other_labels(seeds):
+    """Poland, September 2025 (its records known only by the country): the map names
+    Warsaw, though the count of Poland's region-only records and the distance bands
+    compete for the room around it."""
+    from dashboard.export import _map_layers, snapshot_options
+
+    view = ViewState.from_query({"start": "2025-09-01", "end": "2025-09-30",
+                                 "countries": "POL"})
+    sel = select(seeds, view)
+    request = ExportRequest(view=view, dpi=80)
+    fig = render_snapshot(sel.incidents, options=snapshot_options(sel, request),
+                          **_map_layers(sel))
+    assert any(name.startswith("Warsaw") for name in _town_labels(fig))
+
