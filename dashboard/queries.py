@@ -15,7 +15,7 @@ from geo.settings import GEOD
 from geo.store.base import Store
 
 #: Columns of the incident table, in order.
-TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title",
+TABLE_COLUMNS = ["id", "date", "date_end", "date_precision", "type", "title", "event", "count",
                  "country_iso3", "location_label", "location_precision", "dist_belarus_km",
                  "dist_kaliningrad_km", "nearest_border", "dist_border_km", "confidence",
                  "origin", "sources", "description", "notes"]
@@ -27,7 +27,7 @@ _M_PER_PX_ZOOM0 = 156_543.034
 #: Columns the map and the summary need for every incident; the rest (popups, table)
 #: is read only for small selections or for the newest rows.
 MAP_COLUMNS = ["id", "lat", "lon", "type", "confidence", "location_precision", "date",
-               "date_end", "date_precision", "country_iso3"]
+               "date_end", "date_precision", "country_iso3", "event"]
 
 #: Rows of the incident table (the newest ones); the map shows all.
 TABLE_ROWS = 2000
@@ -179,6 +179,7 @@ def source_titles(sources: pd.DataFrame) -> dict[str, tuple[str, str]]:
 #: The incident table's headings (the stored column names are for files, not readers).
 TABLE_LABELS = {"id": "Id", "date": "Date", "date_end": "Until",
                 "date_precision": "Known to the", "type": "Type", "title": "Title",
+                "event": "Event", "count": "How many",
                 "country_iso3": "Airspace", "location_label": "Where",
                 "location_precision": "Position", "dist_belarus_km": "From Belarus, km",
                 "dist_kaliningrad_km": "From Kaliningrad, km",
@@ -207,7 +208,20 @@ COLUMN_MEANINGS = {
     "sources": "source ids or addresses, separated by ';'",
     "confidence": "how sure the record is",
     "notes": "what the sources leave open or disagree on",
+    "event": "the id of the event the record belongs to (an events file lists them)",
+    "count": "how many objects the record is about, where known",
 }
+
+
+def event_counts(incidents: pd.DataFrame, events: pd.DataFrame) -> list[tuple[str, int]]:
+    """(event title, records of the selection in it), most records first; records of no
+    event are not counted. An event missing from ``events`` goes by its id."""
+    if "event" not in incidents:
+        return []
+    named = incidents["event"].fillna("")
+    counts = named[named != ""].value_counts()
+    titles = dict(zip(events["id"], events["title"], strict=True)) if len(events) else {}
+    return [(titles.get(ident) or ident, int(n)) for ident, n in counts.items()]
 
 
 def column_guide() -> pd.DataFrame:

@@ -42,8 +42,12 @@ SITES_PATH = DATA_DIR / "sites.csv"
 #: Curated English names (and local names) of labelled towns, each with its source.
 EXONYMS_PATH = DATA_DIR / "exonyms.csv"
 
-#: Human-editable seed records.
-SEEDS_DIR = ROOT_DIR / "seeds"
+#: Human-editable seed records: the documented record the default store is made from.
+DEFAULT_SEEDS_DIR = ROOT_DIR / "seeds"
+#: Environment variable naming another folder of seed records (the tests' small one).
+SEEDS_ENV_VAR = "FLANKWATCH_SEEDS"
+#: The seed records a new store is made from.
+SEEDS_DIR = Path(os.environ.get(SEEDS_ENV_VAR) or DEFAULT_SEEDS_DIR)
 
 #: The area the reference data covers, (min lon, min lat, max lon, max lat) in degrees.
 #: Outside it nothing is attributed: no country, no distances.

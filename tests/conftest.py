@@ -4,11 +4,17 @@ headless chromium whose pages may only talk to this machine."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
+
+# Stores made by the tests (and the dashboards they start) hold the small, fixed seed
+# set of tests/data/seeds, whose counts the tests know; tests/test_seeds.py checks the
+# project's own seeds/ (the embedded default), which grows.
+os.environ["FLANKWATCH_SEEDS"] = str(Path(__file__).parent / "data" / "seeds")
 
 import numpy as np
 import pytest

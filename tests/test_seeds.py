@@ -13,7 +13,8 @@ import shapely
 
 from geo.__main__ import main
 from geo.records import load_directory
-from geo.settings import LAND_PATH, SEEDS_DIR
+from geo.settings import DEFAULT_SEEDS_DIR as SEEDS_DIR
+from geo.settings import LAND_PATH
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from dashboard import keys, queries
 from dashboard.access import Access
 from dashboard.import_worker import UploadResult, run_import
 from dashboard.panels.common import notice, without_locations
-from dashboard.panels.data import load_newest
+from dashboard.panels.data import load_newest, load_table
 from dashboard.panels.session import panel
 from dashboard.panels.sidebar import text_box
 from dashboard.state import ViewState
@@ -35,7 +35,7 @@ def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.Data
         names, key=keys.TAB, on_change="rerun")
     with tab_summary:  # light first paint: the table's grid costs the browser seconds
         if tab_summary.open:
-            summary_panel(incidents)
+            summary_panel(incidents, load_table(store.location, version, "events"))
     with tab_table:
         if tab_table.open:
             table_panel(store.location, version, view, incidents)
@@ -84,8 +84,8 @@ def timeline_panel(incidents: pd.DataFrame, view: ViewState) -> None:
     st.bar_chart(weekly, stack=True, color=[TYPE_COLOURS[t] for t in weekly.columns])
 
 
-def summary_panel(incidents: pd.DataFrame) -> None:
-    """Counts of the selection by type, airspace and confidence, as plain text."""
+def summary_panel(incidents: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Counts of the selection by type, airspace, confidence and event, as plain text."""
     if incidents.empty:
         st.caption("No incidents in the selection.")
         return
@@ -93,6 +93,9 @@ def summary_panel(incidents: pd.DataFrame) -> None:
                           ("confidence", "By confidence")):
         counts = incidents[column].replace("", "none").value_counts()
         st.text(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
+    by_event = queries.event_counts(incidents, events)
+    if by_event:
+        st.text("By event (records):\n" + "\n".join(f"  {title}: {n:,}" for title, n in by_event))
 
 
 def _row_of_cell() -> None:
