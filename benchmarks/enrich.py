@@ -161,7 +161,7 @@ def compare_with_naive(frame: pd.DataFrame) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("--sizes", default="10000,100000,1000000")
     sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)

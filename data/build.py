@@ -504,7 +504,7 @@ def write_provenance(entries: dict[str, dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the requested build steps."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0].replace("``", ""))
     parser.add_argument("steps", nargs="*", help=f"{', '.join(STEPS)} (default: all)")
     args = parser.parse_args(argv)
     args.steps = args.steps or list(STEPS)
