@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--with-seeds", action="store_true",
                        help="init: load the seed records (seeds/) into the new store")
     admin.set_defaults(func=cmd_store)
+    from geo.alerts_cli import add_alert_commands
+
+    add_alert_commands(sub, STORE_HELP)
     return parser
 
 

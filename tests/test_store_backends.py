@@ -26,7 +26,7 @@ from geo.filters import IncidentFilter
 from geo.records import load_directory
 from geo.settings import ROOT_DIR, SEEDS_DIR
 from geo.store import open_store
-from geo.store.base import DATED_TABLES_V5, LAYERS, SCHEMA_VERSION, WRITES
+from geo.store.base import ALERT_TABLES, DATED_TABLES_V5, LAYERS, SCHEMA_VERSION, WRITES
 from geo.store.history import changes, revert, versions
 from geo.store.postgis import schema_version
 from tests.postgres import private_cluster
@@ -344,13 +344,16 @@ def test_a_store_of_the_previous_schema_is_migrated(request, tmp_path):
             con.execute(f"DROP INDEX {table}_date_until_idx")
             con.execute(f"ALTER TABLE {table} DROP COLUMN date_until")
         con.execute("DROP TABLE events")
+        for table in ALERT_TABLES:
+            con.execute(f"DROP TABLE {table}")
         con.execute("DELETE FROM gpkg_contents WHERE table_name = 'events'")
         con.execute("DROP INDEX incidents_event_idx")
         con.execute('ALTER TABLE incidents DROP COLUMN "event"')
         con.execute('ALTER TABLE incidents DROP COLUMN "count"')
     url = _postgis_store(request.getfixturevalue("cluster")).url
     with psycopg.connect(url) as con:  # the same for the team store
-        con.execute("DROP TABLE history, views, view_log, events")
+        con.execute("DROP TABLE history, views, view_log, events, "
+                    + ", ".join(ALERT_TABLES))
         con.execute("ALTER TABLE imports DROP COLUMN imported_by")
         con.execute('ALTER TABLE incidents DROP COLUMN "event", DROP COLUMN "count"')
         for table in DATED_TABLES_V5:

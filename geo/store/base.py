@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -92,6 +92,34 @@ LAYERS = {layer.table: layer for layer in (INCIDENTS, DEPLOYMENTS, DEFENSE_LINES
 #: as version 1 was, then every version's migration adds its own (as on an old store).
 LATER_TABLES = {"events": 6}
 LATER_COLUMNS = {("incidents", "event"): 6, ("incidents", "count"): 6}
+#: Schema version 6's alert tables (geo.alerts), written once for both backends: times
+#: are ISO 8601 text in UTC on both, as the shared views' are.
+ALERT_TABLES_SQL = """
+CREATE TABLE alert_rules (
+    rule_id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,
+    condition TEXT NOT NULL, webhook TEXT NOT NULL, secret TEXT NOT NULL,
+    email TEXT NOT NULL, cooldown_s REAL NOT NULL, quiet TEXT NOT NULL,
+    enabled INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE alert_log (
+    log_id {serial}, rule_id TEXT NOT NULL, action TEXT NOT NULL, name TEXT NOT NULL,
+    rule TEXT NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE alert_matches (
+    rule_id TEXT NOT NULL, record_id TEXT NOT NULL, PRIMARY KEY (rule_id, record_id));
+CREATE TABLE alerts (
+    alert_id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, record_id TEXT NOT NULL,
+    state TEXT NOT NULL, created_at TEXT NOT NULL, import_id BIGINT, facts TEXT NOT NULL,
+    acknowledged_by TEXT, acknowledged_at TEXT, UNIQUE (rule_id, record_id, state));
+CREATE INDEX alerts_created_idx ON alerts (created_at);
+CREATE TABLE alert_deliveries (
+    delivery_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, rule_id TEXT NOT NULL,
+    channel TEXT NOT NULL, target TEXT NOT NULL, created_at TEXT NOT NULL,
+    due_at TEXT NOT NULL, attempts INTEGER NOT NULL, status TEXT NOT NULL,
+    last_error TEXT NOT NULL, sent_at TEXT);
+CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (status, due_at);
+"""
+#: The alert tables, and the writes that need them.
+ALERT_TABLES = ("alert_rules", "alert_log", "alert_matches", "alerts", "alert_deliveries")
+
 #: The dated tables version 5 gave ``date_until`` (a table made later has it at once).
 DATED_TABLES_V5 = ("incidents", "deployments", "defense_lines")
 
@@ -114,6 +142,8 @@ class ImportReport:
     inserted: int
     updated: int
     unchanged: int
+    #: The ids inserted or changed (what alert rules look at), not part of the report.
+    changed: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         return (f"{self.table}: {self.inserted} inserted, {self.updated} updated, "
@@ -281,6 +311,10 @@ class BatchWriter:
         self._con = con
         self._param = param
         self._totals: dict[str, list[int]] = {}
+        #: Ids inserted or changed so far, by table.
+        self.changed: dict[str, set[str]] = {}
+        #: The store written to (its filter SQL serves the alert rules).
+        self.store: StoreBase | None = None
         self.cancelled = False
         #: Who imports (the signed-in user, else the operating-system user).
         self.who = who or current_user()
@@ -307,6 +341,7 @@ class BatchWriter:
         for name, frame in batches.items():
             if len(frame):
                 got = self._upsert(LAYERS[name], frame)
+                self.changed.setdefault(name, set()).update(got.changed)
                 totals = self._totals.setdefault(name, [0, 0, 0])
                 for k, n in enumerate((got.inserted, got.updated, got.unchanged)):
                     totals[k] += n
@@ -336,6 +371,10 @@ class BatchWriter:
             (file, sha256, utc_text(), self.report(), self.who)).fetchone()[0]
         self._con.execute(f"UPDATE history SET import_id = {self._param} "
                           "WHERE import_id IS NULL", (import_id,))
+        if self.store is not None and self.changed.get("incidents"):
+            from geo.alerts import queue_alerts  # (the rules' module reads the store's)
+
+            queue_alerts(self.store, self._con, sorted(self.changed["incidents"]), import_id)
 
     def restore_log(self, imports: pd.DataFrame, history: pd.DataFrame) -> None:
         """Write another store's import log and history as they are (a copy); the copy
@@ -399,6 +438,19 @@ class StoreBase:
         """``WHERE`` clause and parameters of a filter's SQL part: all but the outline of
         a drawn area or a ring, whose box it holds (through :meth:`_box_sql`, on the
         backend's spatial index)."""
+        clauses, params = self._filter_sql(filters)
+        return self._fragment("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def matching_sql(self, filters: IncidentFilter, ids_table: str) -> tuple:
+        """A query of (id, lon, lat) of the incidents ``filters`` selects (less its
+        outline, see :meth:`_where`) among those whose ids ``ids_table`` holds."""
+        clauses, params = self._filter_sql(filters)
+        clauses.append(f"id IN (SELECT id FROM {ids_table})")
+        return (self._fragment("SELECT id, lon, lat FROM incidents WHERE "
+                               + " AND ".join(clauses)), params)
+
+    def _filter_sql(self, filters: IncidentFilter) -> tuple[list[str], list]:
+        """The SQL conditions of a filter (see :meth:`_where`) and their parameters."""
         p = self.PARAM
         clauses: list[str] = []
         params: list = []
@@ -424,7 +476,7 @@ class StoreBase:
             clause, box_params = self._box_sql(box)
             clauses.append(clause)
             params.extend(box_params)
-        return self._fragment("WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return clauses, params
 
     def _box_sql(self, box: tuple[float, float, float, float]) -> tuple[str, list]:
         """SQL keeping the positions in a (west, south, east, north) box, through the

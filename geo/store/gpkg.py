@@ -33,6 +33,7 @@ from geo.errors import InputError, StoreError
 from geo.filters import IncidentFilter
 from geo.schema import REAL_COLUMNS, column_kind
 from geo.store.base import (
+    ALERT_TABLES_SQL,
     BATCH_ROWS,
     DATED_TABLES_V5,
     EVENTS,
@@ -245,7 +246,8 @@ _GPKG_MIGRATIONS = {
         ALTER TABLE incidents ADD COLUMN "event" TEXT;
         ALTER TABLE incidents ADD COLUMN "count" REAL;
         CREATE INDEX incidents_event_idx ON incidents ("event");
-    """ + "".join(f"{statement};\n" for statement in _create_layer_sql(EVENTS, 6)),
+    """ + "".join(f"{statement};\n" for statement in _create_layer_sql(EVENTS, 6))
+    + ALERT_TABLES_SQL.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT"),
 }
 #: What a version computes for the rows already stored, after its statements.
 _GPKG_FILLS = {5: lambda con: fill_date_until(con, "?")}
@@ -378,7 +380,8 @@ def _upsert(con: sqlite3.Connection, layer: Layer, records: pd.DataFrame) -> Imp
         log.info("%s: wrote %d/%d rows (not committed)", layer.table,
                  min(start + BATCH_ROWS, len(rows)), len(rows))
     changed = sum(1 for r in rows if r[id_at] in old and old[r[id_at]] != r[hash_at])
-    return ImportReport(layer.table, len(rows) - len(old), changed, len(old) - changed)
+    ids = tuple(r[id_at] for r in rows if old.get(r[id_at]) != r[hash_at])
+    return ImportReport(layer.table, len(rows) - len(old), changed, len(old) - changed, ids)
 
 
 def _history_json_sql(layer: Layer, alias: str) -> str:
@@ -504,6 +507,7 @@ class GeoPackageStore(StoreBase):
                          LOCK_WAIT_S if lock_wait_s is None else lock_wait_s)
             identity = _file_identity(self.path)
             writer = GeoPackageWriter(con, self.PARAM, who)
+            writer.store = self
             try:
                 yield writer
                 if not writer.cancelled:

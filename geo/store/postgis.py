@@ -36,6 +36,7 @@ from geo.errors import StoreError
 from geo.filters import IncidentFilter
 from geo.schema import column_kind
 from geo.store.base import (
+    ALERT_TABLES_SQL,
     DATED_TABLES_V5,
     EVENTS,
     LOCK_WAIT_S,
@@ -227,6 +228,9 @@ MIGRATIONS: dict[int, Callable[[], list[sql.Composable]]] = {
         sql.SQL('ALTER TABLE incidents ADD COLUMN "count" double precision'),
         sql.SQL('CREATE INDEX incidents_event_idx ON incidents ("event")'),
         *_table_sql(EVENTS, 6),
+        *[sql.SQL(statement) for statement in
+          ALERT_TABLES_SQL.format(serial="bigserial PRIMARY KEY").split(";")
+          if statement.strip()],
     ],
 }
 #: What a version computes for the rows already stored, after its statements.
@@ -345,7 +349,8 @@ def _upsert(con: psycopg.Connection, layer: Layer, records: pd.DataFrame) -> Imp
     latest = {r[id_at]: r[hash_at] for r in rows}
     changed = sum(1 for i, h in latest.items() if i in old and old[i] != h)
     return ImportReport(layer.table, len(latest) - len(old), changed,
-                        len(old) - changed)
+                        len(old) - changed, tuple(i for i, h in latest.items()
+                                                  if old.get(i) != h))
 
 
 def _history_json(layer: Layer) -> sql.Composable:
@@ -433,6 +438,7 @@ class PostgisStore(StoreBase):
                         sql.Literal(f"{timeout_ms}ms")))
                     con.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
                 writer = PostgisWriter(con, self.PARAM, who)
+                writer.store = self
                 yield writer
                 if writer.cancelled:
                     raise _CancelledError
