@@ -14,7 +14,7 @@ from dateutil.relativedelta import relativedelta
 from dashboard.queries import track_crossings
 from geo.records import import_file
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab, runs_over
+from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame, open_tab, runs_over
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -260,3 +260,23 @@ def test_heatmap_weighs_every_incident_in_view_without_errors(served, page):
     assert frame.locator("canvas.leaflet-heatmap-layer").count() == 1
     assert "Heatmap" in _legend(frame)
     assert errors == []
+
+
+def test_with_the_heatmap_on_a_click_on_an_incident_opens_its_popup(served, page):
+    """The heat's canvas lies under the incidents and takes no clicks (it lay over them
+    and took every click)."""
+    url, _ = served
+    frame = _open(page, url, "layers=incidents,heat&view=53.90,23.20,11")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.heat", timeout=20_000)
+    assert frame.evaluate("() => window.fwDensity.heat.max") >= 1  # heat under the dot
+    # drawn again after the incidents (as when it is switched off and on): the heat's
+    # canvas is added last, and once lay on top of theirs
+    frame.evaluate("""() => { const heat = Object.values(window.map._layers)
+        .find(l => l instanceof L.HeatLayer); const group = Object.values(window.map._layers)
+        .find(l => l.hasLayer && l.hasLayer(heat)); group.removeLayer(heat);
+        group.addLayer(heat); }""")
+    click_incident(page, frame, 53.90, 23.20)
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert "pb-later" in popup.inner_text()
+
