@@ -280,3 +280,39 @@ def test_with_the_heatmap_on_a_click_on_an_incident_opens_its_popup(served, page
     popup.wait_for(timeout=10_000)
     assert "pb-later" in popup.inner_text()
 
+
+def test_the_default_step_and_speed_play_the_period_in_about_half_a_minute(served, page):
+    url, _ = served
+    frame = _open(page, url, "")
+    state = frame.evaluate("() => window.fwPlayback.state()")
+    period = frame.evaluate("() => window.fwPlayback.period")
+    frame.evaluate("() => window.fwPlayback.setOn(true)")
+    seconds = frame.evaluate(f"""() => window.Flankwatch.playDefaults(
+        window.fwPlayback.period, {json.dumps(state["step"])}).seconds""")
+    assert 20 <= seconds <= 40
+    steps = frame.evaluate(f"""() => {{
+        let t = {period["start"]}, n = 0;
+        while (t < {period["end"]}) {{ t = window.Flankwatch.shiftTime(t, {json.dumps(state["step"])}, 1); n++; }}
+        return n; }}""")
+    assert 20 <= steps / state["speed"] <= 41
+    assert frame.locator(".fw-time select[data-opt=speed]").input_value() == str(state["speed"])
+
+
+def test_on_a_narrow_window_the_time_control_and_the_legend_stay_apart(served, page):
+    page.set_viewport_size({"width": 800, "height": 900})
+    url, _ = served
+    frame = _open(page, url, "layers=incidents,hex")
+    frame.locator(".fw-time .fw-time-toggle").click()
+    frame.wait_for_function("() => window.fwPlayback.state().on", timeout=10_000)
+    _legend(frame)  # opened
+    assert frame.evaluate("() => document.querySelector('.fw-legend details').open")
+    boxes = frame.evaluate("""() => ['.fw-time', '.fw-legend', '#map_div'].map(s => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return [r.left, r.top, r.right, r.bottom]; })""")
+    control, legend, whole = boxes
+    assert control[2] <= legend[0] or legend[2] <= control[0] or control[3] <= legend[1] \
+        or legend[3] <= control[1]
+    middle = ((whole[0] + whole[2]) / 2, (whole[1] + whole[3]) / 2)
+    for box in (control, legend):
+        assert not (box[0] <= middle[0] <= box[2] and box[1] <= middle[1] <= box[3])
+    page.screenshot(path=str(ARTIFACTS / "playback-narrow.png"))
