@@ -227,7 +227,8 @@ class IncidentLayer(_RenderedOnce):
     """Incidents clustered in the browser (Supercluster): a cluster is a ring in the
     colours of its types with its count; single incidents are circle markers (colour by
     type, outline by confidence, large and pale where only the region is known).
-    Clicking a cluster zooms in until it splits."""
+    Clicking a cluster zooms in until it splits. Over a density layer (``dots``) they
+    are small dots instead, never rings, so that the density stays in sight."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -236,10 +237,10 @@ Flankwatch.incidentLayer({{ this._parent._parent.get_name() }},
 {% endmacro %}
 """)
 
-    def __init__(self):
+    def __init__(self, *, dots: bool = False):
         super().__init__()
         self._name = "IncidentLayer"
-        self.options = _js({"unclusterZoom": UNCLUSTER_ZOOM})
+        self.options = _js({"unclusterZoom": UNCLUSTER_ZOOM, "dots": dots})
 
 
 class DensityLayer(_RenderedOnce):
@@ -757,7 +758,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
             group.add_to(m)
     if "incidents" in opts.layers:
         group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
-        IncidentLayer().add_to(group)
+        IncidentLayer(dots=bool(set(DENSITY_LAYERS) & set(opts.layers))).add_to(group)
         group.add_to(m)
     if data.starter_url:  # first of the page's scripts
         m.default_js = [("incident_arrays", data.starter_url), *m.default_js]

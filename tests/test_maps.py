@@ -351,3 +351,12 @@ def test_the_time_control_plays_the_seeds_period_in_about_half_a_minute(tmp_path
         assert 20 <= got[period]["seconds"] <= 40, (period, got[period])
     assert got["ten_days"]["step"] == "hour"
     assert got["a_day"] == {"step": "hour", "speed": 1, "seconds": 24}
+
+
+@pytest.mark.parametrize(("layers", "dots"), [(("incidents",), False),
+                                              (("incidents", "hex"), True),
+                                              (("heat", "incidents"), True)])
+def test_over_a_density_layer_the_incidents_are_drawn_as_dots(layers, dots):
+    html = build_map(incidents(3), options=MapOptions(layers=layers)).map.get_root().render()
+    options = json.loads(re.search(r"Flankwatch\.incidentLayer\([^{]*(\{[^}]*\})", html)[1])
+    assert options["dots"] is dots

@@ -281,6 +281,26 @@ def test_with_the_heatmap_on_a_click_on_an_incident_opens_its_popup(served, page
     assert "pb-later" in popup.inner_text()
 
 
+def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
+    """With a density layer on, no ring hides the density: the incidents are small dots
+    (those a few pixels apart one dot), drawn above the hexagons."""
+    url, store = served
+    frame = _open(page, url, "layers=incidents,hex&view=47.01,27.6,9")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.hex", timeout=20_000)
+    frame.wait_for_function("() => window.fwIncidents.dots().dots > 0", timeout=20_000)
+    assert frame.evaluate("() => window.fwIncidents.clusters()") == []
+    assert frame.locator(".fw-cluster:not(.fw-region-badge)").count() == 0
+    dots = frame.evaluate("() => window.fwIncidents.dots()")
+    assert dots == {"dots": 3, "incidents": 3}  # the two drones and the balloon, 3 km apart
+    sizes = frame.evaluate("""() => window.fwIncidents.markers()
+        .filter(m => !m.fwMembers).map(m => m.getRadius())""")
+    assert sizes and max(sizes) <= 5
+    # the dots are in the overlay pane, above the density pane
+    panes = frame.evaluate("""() => [getComputedStyle(window.map.getPane('fwDensity')).zIndex,
+        getComputedStyle(window.map.getPane('overlayPane')).zIndex].map(Number)""")
+    assert panes[0] < panes[1]
+
+
 def test_the_default_step_and_speed_play_the_period_in_about_half_a_minute(served, page):
     url, _ = served
     frame = _open(page, url, "")
