@@ -38,7 +38,7 @@ def main() -> None:
     from dashboard.panels.common import header
     from dashboard.panels.data import count_region_only, get_store, load_incidents, load_table
     from dashboard.panels.details import detail_panel, history_panel
-    from dashboard.panels.map import figures_panel, map_page, map_panel
+    from dashboard.panels.map import explicit_view, figures_panel, map_page, map_panel
     from dashboard.panels.session import forget_clicks, signed_in
     from dashboard.panels.sidebar import search_panel, sidebar, start_session
     from dashboard.panels.tabs import tabs_panel
@@ -55,6 +55,8 @@ def main() -> None:
     store = get_store(str(store_location()))
     path, version = store.location, store.version()
     if not st.session_state.get(keys.INITIALISED):
+        # the first map fits the selection unless the address says where to look
+        st.session_state[keys.FIT] = not explicit_view(st.query_params)
         start_session(store)
     low, high = store.date_range()
     years = list(range(high.year, low.year - 1, -1)) if low is not None else []

@@ -35,6 +35,7 @@ BBOX = "bbox"  #: the area filter's box from the address
 AREA = "area"  #: the area filter's drawn polygon
 BOUNDS = "bounds"  #: the map's visible box (the Export tab's default extent)
 INITIALISED = "initialised"  #: the widgets have been seeded from the address
+FIT = "fit"  #: the box the first map fits (True: to work out; False: the address gave a view)
 
 # --- the map and the table: what the user did on them ---------------------------------
 MAP = "map"  #: the map component

@@ -80,6 +80,9 @@ class MapOptions:
     outlines: tuple[tuple[tuple[float, float], ...], ...] = ()
     #: Offer the drawing tools (rectangle, polygon) for the area filter.
     drawing: bool = False
+    #: A box (west, south, east, north) the map is fitted to when it opens, instead of
+    #: ``center`` and ``zoom`` (None: those).
+    fit: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.layers) - set(LAYER_LABELS))
@@ -561,8 +564,9 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
 
 class Behaviour(_RenderedOnce):
     """How the map behaves in the page: the wheel zooms only after a click on the map (it
-    scrolls the page before), the offline basemap's data are credited, and an online
-    basemap whose tiles fail to load says so on the map."""
+    scrolls the page before), the offline basemap's data are credited, an online
+    basemap whose tiles fail to load says so on the map, and the map opens fitted to
+    ``fit`` (west, south, east, north) when given."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -570,10 +574,13 @@ Flankwatch.behaviour({{ this._parent.get_name() }}, {{ this.options }});
 {% endmacro %}
 """)
 
-    def __init__(self, *, offline: bool):
+    def __init__(self, *, offline: bool,
+                 fit: tuple[float, float, float, float] | None = None):
         super().__init__()
         self._name = "Behaviour"
-        self.options = _js({"attribution": OFFLINE_ATTRIBUTION if offline else None})
+        box = None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]]
+        self.options = _js({"attribution": OFFLINE_ATTRIBUTION if offline else None,
+                            "fit": box})
 
 
 #: Credit of the offline basemap's data (see data/README.md).
@@ -774,7 +781,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         _Draw(position="topleft", draw_options=_DRAW_OPTIONS,
               edit_options={"edit": False, "remove": False}).add_to(m)
     # one layer control: the sidebar's (the address and the legend follow it)
-    Behaviour(offline=opts.basemap not in ONLINE_BASEMAPS).add_to(m)
+    Behaviour(offline=opts.basemap not in ONLINE_BASEMAPS, fit=opts.fit).add_to(m)
     payloads = [p for element in _walk(m) for p in getattr(element, "payloads", ())]
     return MapPage(m, tuple(payloads))
 

@@ -360,3 +360,13 @@ def test_over_a_density_layer_the_incidents_are_drawn_as_dots(layers, dots):
     html = build_map(incidents(3), options=MapOptions(layers=layers)).map.get_root().render()
     options = json.loads(re.search(r"Flankwatch\.incidentLayer\([^{]*(\{[^}]*\})", html)[1])
     assert options["dots"] is dots
+
+
+def test_the_map_opens_fitted_to_the_box_it_is_given():
+    html = build_map(incidents(2), options=MapOptions(fit=(21.0, 53.9, 26.8, 56.45))
+                     ).map.get_root().render()
+    options = json.loads(re.search(r"Flankwatch\.behaviour\([^{]*(\{.*?\})\);", html)[1])
+    assert options["fit"] == [[53.9, 21.0], [56.45, 26.8]]  # Leaflet's [[S, W], [N, E]]
+    html = build_map(incidents(2)).map.get_root().render()
+    assert json.loads(re.search(r"Flankwatch\.behaviour\([^{]*(\{.*?\})\);", html)[1]
+                      )["fit"] is None

@@ -26,13 +26,41 @@ def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
                       time=st.session_state[keys.TIME_ORIGIN], outlines=_outlines(view),
-                      drawing=True, period=(view.start, view.end))
+                      drawing=True, period=(view.start, view.end),
+                      fit=_first_fit(incidents, view))
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
                                     view.end)
     return build_map(incidents, deployments=deployments,
                      defense_lines=load_table(path, version, "defense_lines"),
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
+
+
+def first_view_box(incidents: pd.DataFrame, view: ViewState
+                   ) -> tuple[float, float, float, float]:
+    """The box (west, south, east, north) a session's first map is fitted to: the
+    selection's positioned incidents and the airspaces of those known only by their
+    region (and of a country filter's countries), as the briefing map frames them."""
+    from dashboard.snapshot import data_bbox  # (matplotlib: only when a map opens)
+
+    return data_bbox(incidents, countries=view.countries or ())
+
+
+def _first_fit(incidents: pd.DataFrame, view: ViewState
+               ) -> tuple[float, float, float, float] | None:
+    """The box the session's map opens fitted to, worked out at the first run and kept
+    (the same options do not rebuild the map); None when the address gave a view (a
+    shared link keeps its own)."""
+    s = st.session_state
+    if s.get(keys.FIT) is True:
+        s[keys.FIT] = first_view_box(incidents, view)
+    return s.get(keys.FIT) or None
+
+
+def explicit_view(query) -> bool:
+    """Whether a session's first address says where the map looks (``view=``, or a
+    shared view, which keeps its own)."""
+    return "view" in query or "shared" in query
 
 
 def figures_panel(incidents: pd.DataFrame, view: ViewState, left_out: int = 0) -> None:
@@ -59,8 +87,12 @@ def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewSt
     from streamlit_folium import st_folium
 
     lat, lon, zoom = view.view
+    # fitted to the selection until the map reports where that put it: until then the
+    # component is not told a place (it would move the map there, off the fit)
+    fitting = st.session_state.get(keys.FIT) and st.session_state.get(keys.MAP_REPORTED) is None
     out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
-                    use_container_width=True, center=(lat, lon), zoom=int(zoom),
+                    use_container_width=True, center=None if fitting else (lat, lon),
+                    zoom=None if fitting else int(zoom),
                     feature_group_to_add=_highlight(incidents, view.selected),
                     returned_objects=["last_object_clicked", "zoom", "center", "bounds",
                                       "last_active_drawing"])

@@ -55,7 +55,8 @@
   };
 
   /* The wheel scrolls the page until the map is clicked, then zooms the map until the
-   * pointer leaves it; the offline basemap's credit; measurements kept (see
+   * pointer leaves it; the offline basemap's credit; the first view fitted to the
+   * selection (o.fit: [[south, west], [north, east]]); measurements kept (see
    * measurements.js); a word on the map when an online basemap's tiles fail (no
    * internet access). */
   FW.behaviour = function (map, o) {
@@ -67,9 +68,23 @@
     if (o.attribution && map.attributionControl) {
       map.attributionControl.addAttribution(o.attribution);
     }
+    if (o.fit) { fitFirstView(map, o.fit); }
     _.keepMeasurements(map);
     warnOfTileErrors(map);
   };
+
+  /* The first view fitted to the selection's box (padded: a ring at the edge is not
+   * cut by it), and fitted again when the map's frame changes size (the page folding its
+   * sidebar, the reader drawing the map taller) until the reader moves the map. */
+  function fitFirstView(map, box) {
+    var touched = false, container = map.getContainer();
+    function fit() { map.fitBounds(box, {padding: [28, 28], maxZoom: 11}); }
+    ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (kind) {
+      container.addEventListener(kind, function () { touched = true; }, {passive: true});
+    });
+    map.on("resize", function () { if (!touched) { fit(); } });
+    fit();
+  }
 
   function warnOfTileErrors(map) {
     var warned = false;
