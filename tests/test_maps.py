@@ -323,7 +323,8 @@ const chosen = window.Flankwatch.playDefaults(period);
 let t = period.start, steps = 0;
 while (t < period.end) { t = window.Flankwatch.shiftTime(t, chosen.step, 1); steps++; }
 const days = function (d) { return window.Flankwatch.playDefaults({start: 0, end: d * 864e5}); };
-console.log(JSON.stringify({chosen: chosen, steps: steps, years: (period.end - period.start) / 3.15576e10,
+const years = (period.end - period.start) / 3.15576e10;
+console.log(JSON.stringify({chosen: chosen, steps: steps, years: years,
                             ten_days: days(10), a_day: days(1), a_decade: days(3652)}));
 """
 

@@ -284,7 +284,7 @@ def test_with_the_heatmap_on_a_click_on_an_incident_opens_its_popup(served, page
 def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
     """With a density layer on, no ring hides the density: the incidents are small dots
     (those a few pixels apart one dot), drawn above the hexagons."""
-    url, store = served
+    url, _ = served
     frame = _open(page, url, "layers=incidents,hex&view=47.01,27.6,9")
     frame.wait_for_function("() => window.fwDensity && window.fwDensity.hex", timeout=20_000)
     frame.wait_for_function("() => window.fwIncidents.dots().dots > 0", timeout=20_000)
@@ -294,7 +294,8 @@ def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
     assert dots == {"dots": 3, "incidents": 3}  # the two drones and the balloon, 3 km apart
     sizes = frame.evaluate("""() => window.fwIncidents.markers()
         .filter(m => !m.fwMembers).map(m => m.getRadius())""")
-    assert sizes and max(sizes) <= 5
+    assert sizes
+    assert max(sizes) <= 5
     # the dots are in the overlay pane, above the density pane
     panes = frame.evaluate("""() => [getComputedStyle(window.map.getPane('fwDensity')).zIndex,
         getComputedStyle(window.map.getPane('overlayPane')).zIndex].map(Number)""")
@@ -310,9 +311,10 @@ def test_the_default_step_and_speed_play_the_period_in_about_half_a_minute(serve
     seconds = frame.evaluate(f"""() => window.Flankwatch.playDefaults(
         window.fwPlayback.period, {json.dumps(state["step"])}).seconds""")
     assert 20 <= seconds <= 40
+    step = json.dumps(state["step"])
     steps = frame.evaluate(f"""() => {{
         let t = {period["start"]}, n = 0;
-        while (t < {period["end"]}) {{ t = window.Flankwatch.shiftTime(t, {json.dumps(state["step"])}, 1); n++; }}
+        while (t < {period["end"]}) {{ t = window.Flankwatch.shiftTime(t, {step}, 1); n++; }}
         return n; }}""")
     assert 20 <= steps / state["speed"] <= 41
     assert frame.locator(".fw-time select[data-opt=speed]").input_value() == str(state["speed"])
