@@ -424,3 +424,17 @@ def test_the_first_view_fits_the_selection_unless_the_address_gives_one(app):
     linked.query_params["view"] = "54.9000,24.0000,7"
     linked.run()
     assert linked.session_state["fit"] is False
+
+
+def test_a_clicked_incident_is_no_drawn_area():
+    """streamlit-folium reports a clicked marker as the last drawing (a point): no area
+    and no message; a drawn rectangle is an area."""
+    from dashboard.panels.map import _drawn_ring
+
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.13, 54.955]}}
+    assert _drawn_ring(point) is None
+    square = [[24.0, 54.0], [25.0, 54.0], [25.0, 55.0], [24.0, 55.0], [24.0, 54.0]]
+    ring = _drawn_ring({"type": "Feature",
+                        "geometry": {"type": "Polygon", "coordinates": [square]}})
+    assert ring is not None
+    assert len(ring) >= 4

@@ -162,7 +162,12 @@ def _highlight(incidents: pd.DataFrame, selected: str | None):
 
 def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:
     """The outline of a rectangle or polygon drawn on the map, checked as the address's
-    ``area=`` is (None, with a message, when it cannot be used)."""
+    ``area=`` is (None, with a message, when it cannot be used). streamlit-folium also
+    reports a clicked incident as a "drawing" (a point): that is no area, and no
+    message."""
+    geometry = drawing.get("geometry") if isinstance(drawing, dict) else None
+    if isinstance(geometry, dict) and geometry.get("type") not in ("Polygon", None):
+        return None
     try:
         coords = drawing["geometry"]["coordinates"][0]
         return PARAMETER_READERS["area"](encode_area([(float(x), float(y)) for x, y in coords]))
