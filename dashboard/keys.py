@@ -43,6 +43,7 @@ MAP_REPORTED = "map_reported"  #: the map's position as it last reported it
 LAST_CLICK = "last_click"  #: the map's last click (a new one selects)
 LAST_DRAWING = "last_drawing"  #: the last area drawn on the map
 MAIN = "fw-main"  #: the container of the map and the details beside it
+MAP_BOX = "fw-map"  #: the map's own box (the window's height below the header, resizable)
 TAB = "tab"  #: the open tab
 TABLE = "table"  #: the incident table
 TABLE_PICK = "table_pick"  #: the incident of the row last picked

@@ -371,3 +371,13 @@ def test_the_map_opens_fitted_to_the_box_it_is_given():
     html = build_map(incidents(2)).map.get_root().render()
     assert json.loads(re.search(r"Flankwatch\.behaviour\([^{]*(\{.*?\})\);", html)[1]
                       )["fit"] is None
+
+
+def test_the_page_script_is_valid_javascript():
+    """The dashboard page's own script (not the map's: it is not in the bundle)."""
+    from dashboard.app import PAGE_SCRIPT
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    done = subprocess.run([node, "--check", str(PAGE_SCRIPT)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

@@ -90,12 +90,13 @@ def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewSt
     # fitted to the selection until the map reports where that put it: until then the
     # component is not told a place (it would move the map there, off the fit)
     fitting = st.session_state.get(keys.FIT) and st.session_state.get(keys.MAP_REPORTED) is None
-    out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
-                    use_container_width=True, center=None if fitting else (lat, lon),
-                    zoom=None if fitting else int(zoom),
-                    feature_group_to_add=_highlight(incidents, view.selected),
-                    returned_objects=["last_object_clicked", "zoom", "center", "bounds",
-                                      "last_active_drawing"])
+    with st.container(key=keys.MAP_BOX):  # (its height: the page's style, app.py)
+        out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
+                        use_container_width=True, center=None if fitting else (lat, lon),
+                        zoom=None if fitting else int(zoom),
+                        feature_group_to_add=_highlight(incidents, view.selected),
+                        returned_objects=["last_object_clicked", "zoom", "center",
+                                          "bounds", "last_active_drawing"])
     return _follow_map(out or {}, incidents, view)
 
 
