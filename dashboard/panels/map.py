@@ -48,13 +48,33 @@ def first_view_box(incidents: pd.DataFrame, view: ViewState
 
 def _first_fit(incidents: pd.DataFrame, view: ViewState
                ) -> tuple[float, float, float, float] | None:
-    """The box the session's map opens fitted to, worked out at the first run and kept
-    (the same options do not rebuild the map); None when the address gave a view (a
-    shared link keeps its own)."""
+    """The box the session's map opens fitted to (in the browser, whose size the server
+    does not know), worked out at the first run and kept: the same options do not
+    rebuild the map. None when the address gave a view (a shared link keeps its own)."""
     s = st.session_state
     if s.get(keys.FIT) is True:
         s[keys.FIT] = first_view_box(incidents, view)
     return s.get(keys.FIT) or None
+
+
+def _place(view: ViewState) -> tuple[tuple[float, float] | None, int | None]:
+    """Where the component is told the map is (centre, zoom). In a session that opened
+    fitted: nowhere until the map has reported the fitted view (the component would move
+    it back), then, while the view is the map's own, exactly where the map said it was
+    (a rounded place would move it a little, and that move would run the page again).
+    Else the view's."""
+    s = st.session_state
+    lat, lon, zoom = view.view
+    if not s.get(keys.FIT):
+        return (lat, lon), int(zoom)
+    reported = s.get(keys.MAP) or {}
+    if s.get(keys.MAP_REPORTED) is None:
+        return None, None
+    centre = reported.get("center")
+    if centre and reported.get("zoom") is not None and s.get(keys.VIEW) == s.get(
+            keys.MAP_REPORTED):
+        return (centre["lat"], centre["lng"]), int(reported["zoom"])
+    return (lat, lon), int(zoom)
 
 
 def explicit_view(query) -> bool:
@@ -86,14 +106,10 @@ def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewSt
     # before Streamlit's runtime exists, the map component would not be registered
     from streamlit_folium import st_folium
 
-    lat, lon, zoom = view.view
-    # fitted to the selection until the map reports where that put it: until then the
-    # component is not told a place (it would move the map there, off the fit)
-    fitting = st.session_state.get(keys.FIT) and st.session_state.get(keys.MAP_REPORTED) is None
+    centre, zoom = _place(view)
     with st.container(key=keys.MAP_BOX):  # (its height: the page's style, app.py)
         out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
-                        use_container_width=True, center=None if fitting else (lat, lon),
-                        zoom=None if fitting else int(zoom),
+                        use_container_width=True, center=centre, zoom=zoom,
                         feature_group_to_add=_highlight(incidents, view.selected),
                         returned_objects=["last_object_clicked", "zoom", "center",
                                           "bounds", "last_active_drawing"])

@@ -74,16 +74,10 @@
   };
 
   /* The first view fitted to the selection's box (padded: a ring at the edge is not
-   * cut by it), and fitted again when the map's frame changes size (the page folding its
-   * sidebar, the reader drawing the map taller) until the reader moves the map. */
+   * cut by it), at once (an animated zoom would end after the map's first report to the
+   * page, which would then be of the view before). */
   function fitFirstView(map, box) {
-    var touched = false, container = map.getContainer();
-    function fit() { map.fitBounds(box, {padding: [28, 28], maxZoom: 11}); }
-    ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (kind) {
-      container.addEventListener(kind, function () { touched = true; }, {passive: true});
-    });
-    map.on("resize", function () { if (!touched) { fit(); } });
-    fit();
+    map.fitBounds(box, {padding: [28, 28], maxZoom: 11, animate: false});
   }
 
   function warnOfTileErrors(map) {
