@@ -285,7 +285,7 @@ def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
     """With a density layer on, no ring hides the density: the incidents are small dots
     (those a few pixels apart one dot), drawn above the hexagons."""
     url, _ = served
-    frame = _open(page, url, "layers=incidents,hex&view=47.01,27.6,9")
+    frame = _open(page, url, "layers=incidents,hex&view=47.01,27.6,10")
     frame.wait_for_function("() => window.fwDensity && window.fwDensity.hex", timeout=20_000)
     frame.wait_for_function("() => window.fwIncidents.dots().dots > 0", timeout=20_000)
     assert frame.evaluate("() => window.fwIncidents.clusters()") == []
@@ -296,6 +296,10 @@ def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
         .filter(m => !m.fwMembers).map(m => m.getRadius())""")
     assert sizes
     assert max(sizes) <= 5
+    frame.evaluate("() => { window.map.setZoom(7); }")  # there, pixels apart: one dot
+    frame.wait_for_function("() => window.fwIncidents.dots().dots === 1", timeout=10_000)
+    assert frame.evaluate("() => window.fwIncidents.dots()") == {"dots": 1, "incidents": 3}
+    assert frame.evaluate("() => window.fwIncidents.clusters()") == []
     # the dots are in the overlay pane, above the density pane
     panes = frame.evaluate("""() => [getComputedStyle(window.map.getPane('fwDensity')).zIndex,
         getComputedStyle(window.map.getPane('overlayPane')).zIndex].map(Number)""")

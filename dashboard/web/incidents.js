@@ -118,8 +118,9 @@
     ix.api.indexed = points.length + ix.regionOnly.length;
   }
 
-  /* Over a density layer: dots of this radius, merged when closer than DOT_MERGE_PX. */
-  var DOT_RADIUS_PX = 3.5, DOT_MERGE_PX = 4;
+  /* Over a density layer: dots of this radius, merged when closer than DOT_MERGE_PX
+   * (so that the density shows between them however many there are). */
+  var DOT_RADIUS_PX = 2.5, DOT_MERGE_PX = 12;
 
   function pointMarker(ix, i) {
     var a = ix.a, meta = ix.meta, data = ix.data;
