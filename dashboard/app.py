@@ -7,6 +7,7 @@ the data comes from the incident store (``geo.store``), the map is built by
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -24,12 +25,32 @@ PAGE_STYLE = ("<style>.block-container { padding-top: 3.8rem; } .fw-header { fon
               " [data-testid='stMetricValue'] .stMarkdownEllipsis,"
               " [data-testid='stMetricValue'] p { white-space: normal;"
               " overflow: visible; }"
+              # the map fills the window below the header (whatever height streamlit-folium
+              # gave its frame); its lower right corner draws it taller or shorter (the
+              # padding keeps that corner clear of the map's frame, which would take the
+              # drag)
+              " .st-key-fw-map { height: calc(100dvh - 7.5rem);"
+              " flex: none !important; min-height: 320px; resize: vertical;"
+              " overflow: hidden; padding-bottom: 12px; gap: 0; }"
+              " .st-key-fw-map > div, .st-key-fw-map > div > div,"
+              " .st-key-fw-map iframe { height: 100% !important; }"
+              # beside the map, the figures and details are a box of the map's height that
+              # scrolls: a long detail panel never pushes the tabs and the table down
+              " @media (min-width: 1101px) {"
+              " .st-key-fw-main [data-testid='stHorizontalBlock'] { align-items: stretch; }"
+              " .st-key-fw-main [data-testid='stColumn']:last-child { position: relative; }"
+              " .st-key-fw-main [data-testid='stColumn']:last-child >"
+              " [data-testid='stVerticalBlock'] { position: absolute; inset: 0;"
+              " overflow-y: auto; padding-right: 6px; flex-wrap: nowrap; } }"
               # below 1100 px the details go under the map, at its full width (beside it
               # they were a column too narrow for their own labels)
               " @media (max-width: 1100px) { .st-key-fw-main [data-testid='stHorizontalBlock']"
               " { flex-wrap: wrap; } .st-key-fw-main [data-testid='stColumn'] {"
               " flex: 1 1 100% !important; width: 100% !important;"
               " min-width: 100% !important; } }</style>")
+
+#: The page's own script (the sidebar folds on a narrow window).
+PAGE_SCRIPT = Path(__file__).resolve().parent / "web" / "page" / "narrow.js"
 
 
 def main() -> None:
@@ -38,7 +59,7 @@ def main() -> None:
     from dashboard.panels.common import header
     from dashboard.panels.data import count_region_only, get_store, load_incidents, load_table
     from dashboard.panels.details import detail_panel, history_panel
-    from dashboard.panels.map import figures_panel, map_page, map_panel
+    from dashboard.panels.map import explicit_view, figures_panel, map_page, map_panel
     from dashboard.panels.session import forget_clicks, signed_in
     from dashboard.panels.sidebar import address_warnings, search_panel, sidebar, start_session
     from dashboard.panels.tabs import tabs_panel
@@ -55,6 +76,8 @@ def main() -> None:
     store = get_store(str(store_location()))
     path, version = store.location, store.version()
     if not st.session_state.get(keys.INITIALISED):
+        # the first map fits the selection unless the address says where to look
+        st.session_state[keys.FIT] = not explicit_view(st.query_params)
         start_session(store)
     low, high = store.date_range()
     span = (low.date(), high.date()) if low is not None else None
@@ -89,6 +112,9 @@ def run() -> None:
 
     st.set_page_config(page_title="Flankwatch", layout="wide")
     st.html(PAGE_STYLE)
+    with st.sidebar:  # (in the page, where it takes no room above the map)
+        st.html(f"<script>{PAGE_SCRIPT.read_text(encoding='utf-8')}</script>",
+                unsafe_allow_javascript=True)
     warn_if_open()
     try:
         main()

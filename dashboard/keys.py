@@ -41,6 +41,7 @@ BOUNDS = "bounds"  #: the map's visible box (the Export tab's default extent)
 INITIALISED = "initialised"  #: the widgets have been seeded from the address
 ADDRESS_WARNINGS = "address_warnings"  #: what the address held that was not used
 DISMISS_WARNINGS = "dismiss_warnings"  #: the button closing them
+FIT = "fit"  #: the box the first map fits (True: to work out; False: the address gave a view)
 
 # --- the map and the table: what the user did on them ---------------------------------
 MAP = "map"  #: the map component
@@ -48,6 +49,7 @@ MAP_REPORTED = "map_reported"  #: the map's position as it last reported it
 LAST_CLICK = "last_click"  #: the map's last click (a new one selects)
 LAST_DRAWING = "last_drawing"  #: the last area drawn on the map
 MAIN = "fw-main"  #: the container of the map and the details beside it
+MAP_BOX = "fw-map"  #: the map's own box (the window's height below the header, resizable)
 TAB = "tab"  #: the open tab
 TABLE = "table"  #: the incident table
 TABLE_PICK = "table_pick"  #: the incident of the row last picked

@@ -80,6 +80,9 @@ class MapOptions:
     outlines: tuple[tuple[tuple[float, float], ...], ...] = ()
     #: Offer the drawing tools (rectangle, polygon) for the area filter.
     drawing: bool = False
+    #: A box (west, south, east, north) the map is fitted to when it opens, instead of
+    #: ``center`` and ``zoom`` (None: those).
+    fit: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.layers) - set(LAYER_LABELS))
@@ -227,7 +230,8 @@ class IncidentLayer(_RenderedOnce):
     """Incidents clustered in the browser (Supercluster): a cluster is a ring in the
     colours of its types with its count; single incidents are circle markers (colour by
     type, outline by confidence, large and pale where only the region is known).
-    Clicking a cluster zooms in until it splits."""
+    Clicking a cluster zooms in until it splits. Over a density layer (``dots``) they
+    are small dots instead, never rings, so that the density stays in sight."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -236,10 +240,10 @@ Flankwatch.incidentLayer({{ this._parent._parent.get_name() }},
 {% endmacro %}
 """)
 
-    def __init__(self):
+    def __init__(self, *, dots: bool = False):
         super().__init__()
         self._name = "IncidentLayer"
-        self.options = _js({"unclusterZoom": UNCLUSTER_ZOOM})
+        self.options = _js({"unclusterZoom": UNCLUSTER_ZOOM, "dots": dots})
 
 
 class DensityLayer(_RenderedOnce):
@@ -560,8 +564,9 @@ def _add_reference(m: folium.Map, opts: MapOptions) -> None:
 
 class Behaviour(_RenderedOnce):
     """How the map behaves in the page: the wheel zooms only after a click on the map (it
-    scrolls the page before), the offline basemap's data are credited, and an online
-    basemap whose tiles fail to load says so on the map."""
+    scrolls the page before), the offline basemap's data are credited, an online
+    basemap whose tiles fail to load says so on the map, and the map opens fitted to
+    ``fit`` (west, south, east, north) when given."""
 
     _template = Template("""
 {% macro script(this, kwargs) %}
@@ -569,10 +574,13 @@ Flankwatch.behaviour({{ this._parent.get_name() }}, {{ this.options }});
 {% endmacro %}
 """)
 
-    def __init__(self, *, offline: bool):
+    def __init__(self, *, offline: bool,
+                 fit: tuple[float, float, float, float] | None = None):
         super().__init__()
         self._name = "Behaviour"
-        self.options = _js({"attribution": OFFLINE_ATTRIBUTION if offline else None})
+        box = None if fit is None else [[fit[1], fit[0]], [fit[3], fit[2]]]
+        self.options = _js({"attribution": OFFLINE_ATTRIBUTION if offline else None,
+                            "fit": box})
 
 
 #: Credit of the offline basemap's data (see data/README.md).
@@ -757,7 +765,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
             group.add_to(m)
     if "incidents" in opts.layers:
         group = folium.FeatureGroup(name=LAYER_LABELS["incidents"])
-        IncidentLayer().add_to(group)
+        IncidentLayer(dots=bool(set(DENSITY_LAYERS) & set(opts.layers))).add_to(group)
         group.add_to(m)
     if data.starter_url:  # first of the page's scripts
         m.default_js = [("incident_arrays", data.starter_url), *m.default_js]
@@ -773,7 +781,7 @@ def build_map(incidents: pd.DataFrame, *, deployments: pd.DataFrame | None = Non
         _Draw(position="topleft", draw_options=_DRAW_OPTIONS,
               edit_options={"edit": False, "remove": False}).add_to(m)
     # one layer control: the sidebar's (the address and the legend follow it)
-    Behaviour(offline=opts.basemap not in ONLINE_BASEMAPS).add_to(m)
+    Behaviour(offline=opts.basemap not in ONLINE_BASEMAPS, fit=opts.fit).add_to(m)
     payloads = [p for element in _walk(m) for p in getattr(element, "payloads", ())]
     return MapPage(m, tuple(payloads))
 

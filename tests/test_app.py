@@ -529,3 +529,49 @@ def test_the_period_ends_with_the_record_that_ends_last():
         "date_end": pd.to_datetime([None, None], utc=True),
         "date_precision": ["year", "day"]})
     assert period_text(records) == ("2025", "2025")
+
+
+def test_the_first_view_fits_the_selection_unless_the_address_gives_one(app):
+    """A session opened without ``view=`` fits its first map to the selection (the box
+    the briefing map frames: positioned incidents, the airspaces of region-only ones);
+    a link with a view keeps it."""
+    from dashboard.snapshot import data_bbox
+    from geo.store import open_store, store_location
+
+    app.query_params["types"] = "drone"
+    app.query_params["countries"] = "LTU"
+    app.run()
+    assert not app.exception
+    fit = app.session_state["fit"]
+    store = open_store(store_location())
+    selection = store.incidents()
+    selection = selection[(selection["type"] == "drone")
+                          & (selection["country_iso3"] == "LTU")]
+    assert len(selection) == shown(app) == 2
+    assert fit == pytest.approx(data_bbox(selection, countries=["LTU"]))
+    west, south, east, north = fit
+    lithuania = (21.0, 53.9, 26.8, 56.45)  # every part of it is in the box
+    assert west <= lithuania[0]
+    assert south <= lithuania[1]
+    assert east >= lithuania[2]
+    assert north >= lithuania[3]
+    assert east - west < 12  # not the whole flank
+    assert north - south < 8
+    linked = AppTest.from_file(APP, default_timeout=120)
+    linked.query_params["view"] = "54.9000,24.0000,7"
+    linked.run()
+    assert linked.session_state["fit"] is False
+
+
+def test_a_clicked_incident_is_no_drawn_area():
+    """streamlit-folium reports a clicked marker as the last drawing (a point): no area
+    and no message; a drawn rectangle is an area."""
+    from dashboard.panels.map import _drawn_ring
+
+    point = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [24.13, 54.955]}}
+    assert _drawn_ring(point) is None
+    square = [[24.0, 54.0], [25.0, 54.0], [25.0, 55.0], [24.0, 55.0], [24.0, 54.0]]
+    ring = _drawn_ring({"type": "Feature",
+                        "geometry": {"type": "Polygon", "coordinates": [square]}})
+    assert ring is not None
+    assert len(ring) >= 4

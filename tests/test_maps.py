@@ -301,3 +301,83 @@ def test_band_layers_are_served_behind_the_gate_and_pruned(tmp_path, monkeypatch
         assert len(list((tmp_path / "cache").glob("bands_kaliningrad-*"))) == 2
     finally:
         display.reference_payload.cache_clear()
+
+
+_NODE_PLAY_DEFAULTS = """
+global.window = global;
+global.L = {Layer: {extend: function () { return function () {}; }}};
+const fs = require("fs");
+const bytes = fs.readFileSync(process.argv[2]);
+const n = Number(process.argv[3]), t0 = Number(process.argv[4]) * 3600 * 1000;
+process.argv.slice(5).forEach(function (script) { require(script); });
+const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+const a = window.Flankwatch.decodeArrays(buffer, n);
+let first = Infinity, last = -Infinity;  // the records' period, as the control reads it
+for (let i = 0; i < n; i++) {
+  if (a.start[i] === 0x3fffff) { continue; }
+  first = Math.min(first, a.start[i]);
+  last = Math.max(last, a.start[i] + a.dur[i]);
+}
+const period = {start: t0 + first * 3600e3, end: t0 + last * 3600e3};
+const chosen = window.Flankwatch.playDefaults(period);
+let t = period.start, steps = 0;
+while (t < period.end) { t = window.Flankwatch.shiftTime(t, chosen.step, 1); steps++; }
+const days = function (d) { return window.Flankwatch.playDefaults({start: 0, end: d * 864e5}); };
+const years = (period.end - period.start) / 3.15576e10;
+console.log(JSON.stringify({chosen: chosen, steps: steps, years: years,
+                            ten_days: days(10), a_day: days(1), a_decade: days(3652)}));
+"""
+
+
+def test_the_time_control_plays_the_seeds_period_in_about_half_a_minute(tmp_path):
+    """The default step and speed (run in Node.js) for the seed records' whole period:
+    it plays in 20-40 s (it took 7.5 minutes at a day a step, 4 steps a second); a short
+    or a long period too."""
+    from geo.store import open_store
+
+    seeds = open_store(tmp_path / "store.gpkg").incidents()
+    t0 = incident_payload(seeds, {})["t0_hours"]
+    path = tmp_path / "arrays.bin"
+    path.write_bytes(incident_arrays(seeds, t0_hours=t0))
+    script = tmp_path / "harness.js"
+    script.write_text(_NODE_PLAY_DEFAULTS, encoding="utf-8")
+    node = shutil.which("node") or shutil.which("nodejs")
+    done = subprocess.run([node, str(script), str(path), str(len(seeds)), str(t0),
+                           *map(str, OWN_SCRIPTS)], capture_output=True, text=True, check=True)
+    got = json.loads(done.stdout)
+    assert got["years"] > 3  # the seeds run over years
+    assert got["chosen"]["step"] in ("week", "month")
+    assert 20 <= got["steps"] / got["chosen"]["speed"] <= 40
+    for period in ("ten_days", "a_decade"):
+        assert 20 <= got[period]["seconds"] <= 40, (period, got[period])
+    assert got["ten_days"]["step"] == "hour"
+    assert got["a_day"] == {"step": "hour", "speed": 1, "seconds": 24}
+
+
+@pytest.mark.parametrize(("layers", "dots"), [(("incidents",), False),
+                                              (("incidents", "hex"), True),
+                                              (("heat", "incidents"), True)])
+def test_over_a_density_layer_the_incidents_are_drawn_as_dots(layers, dots):
+    html = build_map(incidents(3), options=MapOptions(layers=layers)).map.get_root().render()
+    options = json.loads(re.search(r"Flankwatch\.incidentLayer\([^{]*(\{[^}]*\})", html)[1])
+    assert options["dots"] is dots
+
+
+def test_the_map_opens_fitted_to_the_box_it_is_given():
+    html = build_map(incidents(2), options=MapOptions(fit=(21.0, 53.9, 26.8, 56.45))
+                     ).map.get_root().render()
+    options = json.loads(re.search(r"Flankwatch\.behaviour\([^{]*(\{.*?\})\);", html)[1])
+    assert options["fit"] == [[53.9, 21.0], [56.45, 26.8]]  # Leaflet's [[S, W], [N, E]]
+    html = build_map(incidents(2)).map.get_root().render()
+    assert json.loads(re.search(r"Flankwatch\.behaviour\([^{]*(\{.*?\})\);", html)[1]
+                      )["fit"] is None
+
+
+def test_the_page_script_is_valid_javascript():
+    """The dashboard page's own script (not the map's: it is not in the bundle)."""
+    from dashboard.app import PAGE_SCRIPT
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    done = subprocess.run([node, "--check", str(PAGE_SCRIPT)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ from dateutil.relativedelta import relativedelta
 from dashboard.queries import track_crossings
 from geo.records import import_file
 from geo.store import open_store
-from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab, runs_over
+from tests.browser import ARTIFACTS, click_incident, dashboard, map_frame, open_tab, runs_over
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -260,3 +260,85 @@ def test_heatmap_weighs_every_incident_in_view_without_errors(served, page):
     assert frame.locator("canvas.leaflet-heatmap-layer").count() == 1
     assert "Heatmap" in _legend(frame)
     assert errors == []
+
+
+def test_with_the_heatmap_on_a_click_on_an_incident_opens_its_popup(served, page):
+    """The heat's canvas lies under the incidents and takes no clicks (it lay over them
+    and took every click)."""
+    url, _ = served
+    frame = _open(page, url, "layers=incidents,heat&view=53.90,23.20,11")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.heat", timeout=20_000)
+    assert frame.evaluate("() => window.fwDensity.heat.max") >= 1  # heat under the dot
+    # drawn again after the incidents (as when it is switched off and on): the heat's
+    # canvas is added last, and once lay on top of theirs
+    frame.evaluate("""() => { const heat = Object.values(window.map._layers)
+        .find(l => l instanceof L.HeatLayer); const group = Object.values(window.map._layers)
+        .find(l => l.hasLayer && l.hasLayer(heat)); group.removeLayer(heat);
+        group.addLayer(heat); }""")
+    click_incident(page, frame, 53.90, 23.20)
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert "pb-later" in popup.inner_text()
+
+
+def test_over_hexagons_the_incidents_are_dots_not_clusters(served, page):
+    """With a density layer on, no ring hides the density: the incidents are small dots
+    (those a few pixels apart one dot), drawn above the hexagons."""
+    url, _ = served
+    frame = _open(page, url, "layers=incidents,hex&view=47.01,27.6,10")
+    frame.wait_for_function("() => window.fwDensity && window.fwDensity.hex", timeout=20_000)
+    frame.wait_for_function("() => window.fwIncidents.dots().dots > 0", timeout=20_000)
+    assert frame.evaluate("() => window.fwIncidents.clusters()") == []
+    assert frame.locator(".fw-cluster:not(.fw-region-badge)").count() == 0
+    dots = frame.evaluate("() => window.fwIncidents.dots()")
+    assert dots == {"dots": 3, "incidents": 3}  # the two drones and the balloon, 3 km apart
+    sizes = frame.evaluate("""() => window.fwIncidents.markers()
+        .filter(m => !m.fwMembers).map(m => m.getRadius())""")
+    assert sizes
+    assert max(sizes) <= 5
+    frame.evaluate("() => { window.map.setZoom(7); }")  # there, pixels apart: one dot
+    frame.wait_for_function("() => window.fwIncidents.dots().dots === 1", timeout=10_000)
+    assert frame.evaluate("() => window.fwIncidents.dots()") == {"dots": 1, "incidents": 3}
+    assert frame.evaluate("() => window.fwIncidents.clusters()") == []
+    # the dots are in the overlay pane, above the density pane
+    panes = frame.evaluate("""() => [getComputedStyle(window.map.getPane('fwDensity')).zIndex,
+        getComputedStyle(window.map.getPane('overlayPane')).zIndex].map(Number)""")
+    assert panes[0] < panes[1]
+
+
+def test_the_default_step_and_speed_play_the_period_in_about_half_a_minute(served, page):
+    url, _ = served
+    frame = _open(page, url, "")
+    state = frame.evaluate("() => window.fwPlayback.state()")
+    period = frame.evaluate("() => window.fwPlayback.period")
+    frame.evaluate("() => window.fwPlayback.setOn(true)")
+    seconds = frame.evaluate(f"""() => window.Flankwatch.playDefaults(
+        window.fwPlayback.period, {json.dumps(state["step"])}).seconds""")
+    assert 20 <= seconds <= 40
+    step = json.dumps(state["step"])
+    steps = frame.evaluate(f"""() => {{
+        let t = {period["start"]}, n = 0;
+        while (t < {period["end"]}) {{ t = window.Flankwatch.shiftTime(t, {step}, 1); n++; }}
+        return n; }}""")
+    assert 20 <= steps / state["speed"] <= 41
+    assert frame.locator(".fw-time select[data-opt=speed]").input_value() == str(state["speed"])
+
+
+def test_on_a_narrow_window_the_time_control_and_the_legend_stay_apart(served, page):
+    page.set_viewport_size({"width": 800, "height": 900})
+    url, _ = served
+    frame = _open(page, url, "layers=incidents,hex")
+    frame.locator(".fw-time .fw-time-toggle").click()
+    frame.wait_for_function("() => window.fwPlayback.state().on", timeout=10_000)
+    _legend(frame)  # opened
+    assert frame.evaluate("() => document.querySelector('.fw-legend details').open")
+    boxes = frame.evaluate("""() => ['.fw-time', '.fw-legend', '#map_div'].map(s => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return [r.left, r.top, r.right, r.bottom]; })""")
+    control, legend, whole = boxes
+    assert control[2] <= legend[0] or legend[2] <= control[0] or control[3] <= legend[1] \
+        or legend[3] <= control[1]
+    middle = ((whole[0] + whole[2]) / 2, (whole[1] + whole[3]) / 2)
+    for box in (control, legend):
+        assert not (box[0] <= middle[0] <= box[2] and box[1] <= middle[1] <= box[3])
+    page.screenshot(path=str(ARTIFACTS / "playback-narrow.png"))

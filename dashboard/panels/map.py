@@ -26,13 +26,61 @@ def map_page(path: str, version: tuple, view: ViewState, incidents: pd.DataFrame
     opts = MapOptions(layers=view.layers, bands_km=view.bands_km, basemap=view.basemap,
                       center=(lat0, lon0), zoom=int(zoom0), sources=sources,
                       time=st.session_state[keys.TIME_ORIGIN], outlines=_outlines(view),
-                      drawing=True, period=(view.start, view.end))
+                      drawing=True, period=(view.start, view.end),
+                      fit=_first_fit(incidents, view))
     deployments = queries.in_period(load_table(path, version, "deployments"), view.start,
                                     view.end)
     return build_map(incidents, deployments=deployments,
                      defense_lines=load_table(path, version, "defense_lines"),
                      tracks=load_table(path, version, "tracks"),
                      crossings=load_crossings(path, version), options=opts)
+
+
+def first_view_box(incidents: pd.DataFrame, view: ViewState
+                   ) -> tuple[float, float, float, float]:
+    """The box (west, south, east, north) a session's first map is fitted to: the
+    selection's positioned incidents and the airspaces of those known only by their
+    region (and of a country filter's countries), as the briefing map frames them."""
+    from dashboard.snapshot import data_bbox  # (matplotlib: only when a map opens)
+
+    return data_bbox(incidents, countries=view.countries or ())
+
+
+def _first_fit(incidents: pd.DataFrame, view: ViewState
+               ) -> tuple[float, float, float, float] | None:
+    """The box the session's map opens fitted to (in the browser, whose size the server
+    does not know), worked out at the first run and kept: the same options do not
+    rebuild the map. None when the address gave a view (a shared link keeps its own)."""
+    s = st.session_state
+    if s.get(keys.FIT) is True:
+        s[keys.FIT] = first_view_box(incidents, view)
+    return s.get(keys.FIT) or None
+
+
+def _place(view: ViewState) -> tuple[tuple[float, float] | None, int | None]:
+    """Where the component is told the map is (centre, zoom). In a session that opened
+    fitted: nowhere until the map has reported the fitted view (the component would move
+    it back), then, while the view is the map's own, exactly where the map said it was
+    (a rounded place would move it a little, and that move would run the page again).
+    Else the view's."""
+    s = st.session_state
+    lat, lon, zoom = view.view
+    if not s.get(keys.FIT):
+        return (lat, lon), int(zoom)
+    reported = s.get(keys.MAP) or {}
+    if s.get(keys.MAP_REPORTED) is None:
+        return None, None
+    centre = reported.get("center")
+    if centre and reported.get("zoom") is not None and s.get(keys.VIEW) == s.get(
+            keys.MAP_REPORTED):
+        return (centre["lat"], centre["lng"]), int(reported["zoom"])
+    return (lat, lon), int(zoom)
+
+
+def explicit_view(query) -> bool:
+    """Whether a session's first address says where the map looks (``view=``, or a
+    shared view, which keeps its own)."""
+    return "view" in query or "shared" in query
 
 
 def figures_panel(incidents: pd.DataFrame, view: ViewState, left_out: int = 0) -> None:
@@ -58,13 +106,14 @@ def map_panel(page: MapPage, view: ViewState, incidents: pd.DataFrame) -> ViewSt
     # before Streamlit's runtime exists, the map component would not be registered
     from streamlit_folium import st_folium
 
-    lat, lon, zoom = view.view
-    out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
-                    use_container_width=True, center=(lat, lon), zoom=int(zoom),
-                    feature_group_to_add=_highlight(incidents, view.selected,
-                                                    st.session_state.get(keys.FOUND)),
-                    returned_objects=["last_object_clicked", "zoom", "center", "bounds",
-                                      "last_active_drawing"])
+    centre, zoom = _place(view)
+    with st.container(key=keys.MAP_BOX):  # (its height: the page's style, app.py)
+        out = st_folium(publish(page), key=keys.MAP, height=MapOptions.height,
+                        use_container_width=True, center=centre, zoom=zoom,
+                        feature_group_to_add=_highlight(incidents, view.selected,
+                                                        st.session_state.get(keys.FOUND)),
+                        returned_objects=["last_object_clicked", "zoom", "center",
+                                          "bounds", "last_active_drawing"])
     return _follow_map(out or {}, incidents, view)
 
 
@@ -138,7 +187,12 @@ def _highlight(incidents: pd.DataFrame, selected: str | None,
 
 def _drawn_ring(drawing: dict) -> tuple[tuple[float, float], ...] | None:
     """The outline of a rectangle or polygon drawn on the map, checked as the address's
-    ``area=`` is (None, with a message, when it cannot be used)."""
+    ``area=`` is (None, with a message, when it cannot be used). streamlit-folium also
+    reports a clicked incident as a "drawing" (a point): that is no area, and no
+    message."""
+    geometry = drawing.get("geometry") if isinstance(drawing, dict) else None
+    if isinstance(geometry, dict) and geometry.get("type") not in ("Polygon", None):
+        return None
     try:
         coords = drawing["geometry"]["coordinates"][0]
         return PARAMETER_READERS["area"](encode_area([(float(x), float(y)) for x, y in coords]))

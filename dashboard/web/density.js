@@ -47,6 +47,19 @@
     return slot;
   }
 
+  /* The pane of the density layers: over the reference layers, under the data (the
+   * incidents, tracks and deployments are drawn above it), and never taking a click, so
+   * that a click on an incident over the heat opens its popup. */
+  function densityPane(map) {
+    var pane = map.getPane("fwDensity");
+    if (!pane) {
+      pane = map.createPane("fwDensity");
+      pane.style.zIndex = 380;
+      pane.style.pointerEvents = "none";
+    }
+    return pane;
+  }
+
   // --- hexagons -------------------------------------------------------------------------
 
   FW.hexLayer = function (map, group) {
@@ -68,12 +81,7 @@
     var hx = {data: data, a: data.arrays, byRes: {}, outlines: new Map(), queue: [],
               working: false, layer: null};
     hx.layer = new _.CanvasLayer(function (ctx, m2) { drawHex(hx, ctx, m2); }, "fwDensity");
-    function ensurePane() {
-      if (!map.getPane("fwDensity")) {
-        map.createPane("fwDensity");
-        map.getPane("fwDensity").style.zIndex = 380;  // over reference layers, under data
-      }
-    }
+    function ensurePane() { densityPane(map); }
     group.on("add", function () { ensurePane(); hx.layer.addTo(map); });
     group.on("remove", function () {
       map.removeLayer(hx.layer);
@@ -249,6 +257,20 @@
    * that grid, weighted by the cell's incidents and placed at their centroid, so its work
    * follows the screen, not the number of incidents, and its scale tops out at the count
    * of the densest cell in view. */
+  /* leaflet.heat's layer, its canvas moved from the overlay pane (where it lay over
+   * the incidents and took their clicks) into the density pane. */
+  var HeatLayer = L.HeatLayer ? L.HeatLayer.extend({
+    onAdd: function (map) {
+      L.HeatLayer.prototype.onAdd.call(this, map);
+      this._canvas.style.pointerEvents = "none";
+      densityPane(map).appendChild(this._canvas);
+    },
+    onRemove: function (map) {
+      map.getPanes().overlayPane.appendChild(this._canvas);  // where leaflet.heat looks
+      L.HeatLayer.prototype.onRemove.call(this, map);
+    }
+  }) : null;
+
   function buildHeat(map, group, data) {
     var heat = null;
     function draw() {
@@ -261,7 +283,7 @@
       var options = {radius: HEAT_RADIUS, blur: HEAT_BLUR, max: peak, maxZoom: map.getZoom(),
                      minOpacity: 0.2, gradient: heatGradient()};
       if (!heat) {
-        heat = L.heatLayer(got.points, options);
+        heat = new HeatLayer(got.points, options);
         group.addLayer(heat);
       } else {
         heat.options.maxZoom = map.getZoom();

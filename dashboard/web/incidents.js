@@ -7,6 +7,16 @@
   var FW = window.Flankwatch, _ = FW._;
   var POPUP = _.POPUP;
 
+  /* A ring's diameter in pixels: growing with the count's digits, between 30 and
+   * CLUSTER_MAX_PX (so that the count fits in the white middle and a ring never covers
+   * its neighbour: Supercluster merges points within CLUSTER_RADIUS_PX, which is larger
+   * than the largest ring). */
+  var CLUSTER_MAX_PX = 48, CLUSTER_RADIUS_PX = 60;
+  function clusterSize(total) {
+    return Math.max(30, Math.min(CLUSTER_MAX_PX, 22 + 6 * Math.log10(Math.max(total, 1))));
+  }
+  _.clusterSize = clusterSize;  // (for the tests)
+
   function clusterElement(props, types, colours) {
     var counts = types.map(function (t, k) { return props["t" + k] || 0; });
     var total = props.point_count;
@@ -18,7 +28,7 @@
       parts.push(c + " " + types[k]);
       at = next;
     });
-    var size = total < 100 ? 34 : total < 1000 ? 42 : 50;
+    var size = clusterSize(total);
     var el = document.createElement("div");
     el.className = "fw-cluster";
     el.style.width = el.style.height = size + "px";
@@ -61,7 +71,7 @@
     var ix = {
       map: map, group: group, o: o, data: data, a: data.arrays, meta: data.meta,
       reduce: countTypes(data.meta.types.length),
-      index: null, shown: L.featureGroup().addTo(group), markers: [], current: {},
+      index: null, shown: L.featureGroup().addTo(group), markers: [], current: {}, regionOnly: [],
       frozen: false,  // true while playback draws frames instead of clusters
       api: null
     };
@@ -89,25 +99,36 @@
   /* Indexes the incidents the time control lets through. */
   function load(ix) {
     var a = ix.a, mask = ix.data.mask, points = [];
+    ix.regionOnly = [];  // over a density layer: kept out of the index (never a dot)
     for (var i = 0; i < a.n; i++) {
       if (mask && !mask[i]) { continue; }
+      if (ix.o.dots && (a.code[i] >> 5) & 1) { ix.regionOnly.push(i); continue; }
       points.push({type: "Feature", properties: {i: i, k: a.code[i] & 7},
                    geometry: {type: "Point", coordinates: [a.lon[i], a.lat[i]]}});
     }
+    // with a density layer on, the incidents are dots above it: only those a few
+    // pixels apart are merged (into a dot too), so that no ring hides the density
     ix.index = new Supercluster({
-      radius: 45, maxZoom: ix.o.unclusterZoom - 1, minPoints: 3,
+      radius: ix.o.dots ? DOT_MERGE_PX : CLUSTER_RADIUS_PX,
+      extent: 256,  // Leaflet's tiles: the radius is in screen pixels
+      maxZoom: ix.o.unclusterZoom - 1, minPoints: ix.o.dots ? 2 : 3,
       reduce: ix.reduce
     });
     ix.index.load(points);
-    ix.api.indexed = points.length;
+    ix.api.indexed = points.length + ix.regionOnly.length;
   }
+
+  /* Over a density layer: dots of this radius, merged when closer than DOT_MERGE_PX
+   * (so that the density shows between them however many there are). */
+  var DOT_RADIUS_PX = 2.5, DOT_MERGE_PX = 12;
 
   function pointMarker(ix, i) {
     var a = ix.a, meta = ix.meta, data = ix.data;
     var s = meta.strokes[(a.code[i] >> 3) & 3], region = (a.code[i] >> 5) & 1;
-    var m = L.circleMarker([a.lat[i], a.lon[i]], {radius: region ? 13 : 7, color: "#222",
-        weight: s[0], dashArray: s[1], fillColor: meta.colours[a.code[i] & 7],
-        fillOpacity: region ? 0.18 : 0.85});
+    var dot = ix.o.dots && !region;
+    var m = L.circleMarker([a.lat[i], a.lon[i]], {radius: region ? 13 : dot ? DOT_RADIUS_PX : 7,
+        color: "#222", weight: dot ? 1 : s[0], dashArray: dot ? null : s[1],
+        fillColor: meta.colours[a.code[i] & 7], fillOpacity: region ? 0.18 : 0.9});
     m.fwIndex = i;
     if (data.popups) { m.bindPopup(data.popups[i], POPUP); m.bindTooltip(data.tips[i]); }
     return m;
@@ -141,6 +162,26 @@
     return m;
   }
 
+  /* Incidents a few pixels apart over a density layer: one dot in the colour of the
+   * type most of them have, a little larger; a click zooms in until they split. */
+  function mergedDot(ix, item) {
+    var c = item.geometry.coordinates, p = item.properties, best = 0;
+    var counts = ix.meta.types.map(function (t, k) { return p["t" + k] || 0; });
+    counts.forEach(function (n, k) { if (n > counts[best]) { best = k; } });
+    var m = L.circleMarker([c[1], c[0]], {radius: DOT_RADIUS_PX + 1, color: "#222",
+        weight: 1.5, fillColor: ix.meta.colours[best], fillOpacity: 0.9});
+    m.fwDot = p.point_count;
+    m.bindTooltip(p.point_count + " incidents here (zoom in to tell them apart)");
+    m.on("click", function () { expand(ix, item); });
+    return m;
+  }
+
+  function expand(ix, item) {
+    var c = item.geometry.coordinates;
+    ix.map.setView([c[1], c[0]],
+                   Math.min(ix.index.getClusterExpansionZoom(item.properties.cluster_id), 18));
+  }
+
   /* A cluster's marker; a click zooms in until it splits. */
   function clusterMarker(ix, item) {
     var c = item.geometry.coordinates;
@@ -148,10 +189,7 @@
     var m = L.marker([c[1], c[0]], {icon: L.divIcon({html: built.el, className: "",
         iconSize: [built.size, built.size]}), keyboard: false});
     m.fwCounts = built.counts;
-    m.on("click", function () {
-      ix.map.setView([c[1], c[0]],
-                     Math.min(ix.index.getClusterExpansionZoom(item.properties.cluster_id), 18));
-    });
+    m.on("click", function () { expand(ix, item); });
     return m;
   }
 
@@ -176,6 +214,12 @@
     var items = ix.index.getClusters([Math.max(b.getWest(), -180), Math.max(b.getSouth(), -85),
         Math.min(b.getEast(), 180), Math.min(b.getNorth(), 85)], z);
     var regions = {};  // region-only incidents by the point that stands for them
+    ix.regionOnly.forEach(function (i) {
+      if (b.contains([a.lat[i], a.lon[i]])) {
+        var at = a.lat[i].toFixed(4) + "," + a.lon[i].toFixed(4);
+        (regions[at] = regions[at] || []).push(i);
+      }
+    });
     for (var k = 0; k < items.length; k++) {
       var p = items[k].properties;
       if (!p.cluster && (a.code[p.i] >> 5) & 1) {
@@ -184,7 +228,8 @@
         continue;
       }
       var key = p.cluster ? "c" + z + ":" + p.cluster_id : "p" + p.i;
-      next[key] = current[key] || (p.cluster ? clusterMarker(ix, items[k]) : pointMarker(ix, p.i));
+      next[key] = current[key] || (!p.cluster ? pointMarker(ix, p.i)
+        : ix.o.dots ? mergedDot(ix, items[k]) : clusterMarker(ix, items[k]));
     }
     for (var spot in regions) {
       var members = regions[spot], rkey = "r" + members.join(",");
@@ -200,6 +245,18 @@
       total: ix.a.n, indexed: 0,
       markers: function () { return ix.markers; },
       clusters: function () { return clustersShown(ix); },
+      // over a density layer: how many dots are drawn, and how many incidents they hold
+      dots: function () {
+        var out = {dots: 0, incidents: 0};
+        for (var key in ix.current) {
+          var m = ix.current[key];
+          if (m.fwDot || (m.fwIndex !== undefined && !m.fwMembers)) {
+            out.dots++;
+            out.incidents += m.fwDot || 1;
+          }
+        }
+        return out;
+      },
       popup: function (i) { return data.popups ? data.popups[i] : null; },
       tip: function (i) { return data.tips ? data.tips[i] : null; }
     };

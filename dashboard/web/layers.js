@@ -55,7 +55,8 @@
   };
 
   /* The wheel scrolls the page until the map is clicked, then zooms the map until the
-   * pointer leaves it; the offline basemap's credit; measurements kept (see
+   * pointer leaves it; the offline basemap's credit; the first view fitted to the
+   * selection (o.fit: [[south, west], [north, east]]); measurements kept (see
    * measurements.js); a word on the map when an online basemap's tiles fail (no
    * internet access). */
   FW.behaviour = function (map, o) {
@@ -67,9 +68,27 @@
     if (o.attribution && map.attributionControl) {
       map.attributionControl.addAttribution(o.attribution);
     }
+    if (o.fit) { fitFirstView(map, o.fit); }
     _.keepMeasurements(map);
     warnOfTileErrors(map);
   };
+
+  /* The first view fitted to the selection's box (padded: a ring at the edge is not
+   * cut by it), at once (an animated zoom would end after the map's first report to the
+   * page, which would then be of the view before); fitted again when the frame changes
+   * size in the first moments (a narrow page folding its sidebar as the map opens),
+   * unless the reader has touched the map. */
+  var REFIT_MS = 2500;
+
+  function fitFirstView(map, box) {
+    var until = Date.now() + REFIT_MS, touched = false, container = map.getContainer();
+    function fit() { map.fitBounds(box, {padding: [28, 28], maxZoom: 11, animate: false}); }
+    ["mousedown", "touchstart", "wheel", "keydown"].forEach(function (kind) {
+      container.addEventListener(kind, function () { touched = true; }, {passive: true});
+    });
+    map.on("resize", function () { if (!touched && Date.now() < until) { fit(); } });
+    fit();
+  }
 
   function warnOfTileErrors(map) {
     var warned = false;

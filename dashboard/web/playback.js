@@ -95,15 +95,46 @@
     return end > start ? {start: start, end: end} : null;
   }
 
+  /* Playing the whole period takes about PLAY_S seconds by default (within PLAY_SLACK_S),
+   * in at most MAX_STEPS steps. */
+  var PLAY_S = 30, PLAY_SLACK_S = 10, MAX_STEPS = 240, STEP_NAMES = ["hour", "day", "week", "month"];
+
+  /* How many steps of `step` the period {start, end} (ms) holds. */
+  function stepsIn(period, step) {
+    var span = period.end - period.start;
+    return Math.max(1, Math.ceil(span / (step === "month" ? 30.44 * 24 * HOUR_MS : STEPS[step])));
+  }
+
+  /* The step and speed (whole steps a second) that play the period in about PLAY_S
+   * seconds: the finest step of at most MAX_STEPS steps that comes within PLAY_SLACK_S of
+   * it (else the step that comes nearest), or, when the step is given, the speed for
+   * it. Returns {step, speed, seconds}. */
+  function playDefaults(period, step) {
+    var options = (step ? [step] : STEP_NAMES).map(function (name) {
+      var n = stepsIn(period, name), speed = Math.max(1, Math.round(n / PLAY_S));
+      return {step: name, speed: speed, seconds: n / speed, n: n};
+    });
+    var fits = options.filter(function (o) {
+      return o.n <= MAX_STEPS && Math.abs(o.seconds - PLAY_S) <= PLAY_SLACK_S;
+    });
+    var best = fits[0] || options.reduce(function (x, y) {
+      return Math.abs(y.seconds - PLAY_S) < Math.abs(x.seconds - PLAY_S) ? y : x;
+    });
+    return {step: best.step, speed: best.speed, seconds: best.seconds};
+  }
+  FW.playDefaults = playDefaults;  // (for the tests)
+
   /* The control's state: as the previous map left it, or as the address gave it to the
-   * server, or off (the defaults: a window of 7 days, 4 steps a second). */
+   * server, or off; a step and speed not given are those that play the period in about
+   * 30 s (see playDefaults); the window is 7 steps. */
   function initialState(initial, period) {
+    var chosen = playDefaults(period, initial && initial.step);
     return {
       on: !!initial, playing: false,
-      step: (initial && initial.step) || "day",
+      step: chosen.step,
       window: (initial && initial.window) || 7,
       cumulative: !!(initial && initial.cumulative),
-      speed: (initial && initial.speed) || 4,
+      speed: (initial && initial.speed) || chosen.speed,
       cursor: initial && initial.cursor !== undefined ? initial.cursor : period.start
     };
   }
@@ -255,7 +286,9 @@
     '<output class="fw-time-count"></output></span>';
 
   function timeControl(pb) {
-    var control = L.control({position: "topleft"});
+    // bottom left: clear of the legend (top right) and of the map's middle on a narrow
+    // map, where the opened control runs over two or three lines
+    var control = L.control({position: "bottomleft"});
     control.onAdd = function () {
       var div = L.DomUtil.create("div", "fw-time"), ui = pb.ui;
       div.innerHTML = CONTROL_HTML;
@@ -323,7 +356,23 @@
     ui.range.value = Math.round(1000 * (state.cursor - period.start) / span);
     ui.selects[0].value = state.step;
     ui.selects[1].value = state.cumulative ? "all" : String(state.window);
-    ui.selects[2].value = String(state.speed);
+    showSpeed(ui.selects[2], state.speed);
+  }
+
+  /* The speed's select, with an option of its own for a speed not listed (a default
+   * worked out from the period). */
+  function showSpeed(select, speed) {
+    var value = String(speed);
+    if (!select.querySelector("option[value='" + value + "']")) {
+      var option = document.createElement("option");
+      option.value = value;
+      option.textContent = value + " steps/s";
+      var later = Array.prototype.filter.call(select.options, function (o) {
+        return Number(o.value) > speed;
+      })[0];
+      select.insertBefore(option, later || null);
+    }
+    select.value = value;
   }
 
   // --- paused and playing ---------------------------------------------------------------
