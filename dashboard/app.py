@@ -60,7 +60,7 @@ def main() -> None:
     from dashboard.panels.data import count_region_only, get_store, load_incidents, load_table
     from dashboard.panels.details import detail_panel, history_panel
     from dashboard.panels.map import explicit_view, figures_panel, map_page, map_panel
-    from dashboard.panels.session import forget_clicks, signed_in
+    from dashboard.panels.session import deliver_alerts_in_background, forget_clicks, signed_in
     from dashboard.panels.sidebar import address_warnings, search_panel, sidebar, start_session
     from dashboard.panels.tabs import tabs_panel
     from dashboard.panels.views import views_panel
@@ -74,6 +74,7 @@ def main() -> None:
                  "`python -m dashboard.vendor`) once to fetch them.")
         st.stop()
     store = get_store(str(store_location()))
+    deliver_alerts_in_background(store.location)
     path, version = store.location, store.version()
     if not st.session_state.get(keys.INITIALISED):
         # the first map fits the selection unless the address says where to look

@@ -340,3 +340,32 @@ def test_matching_a_large_import_stays_in_its_transaction(store, tmp_path):
                           else store.path).incidents(IncidentFilter(
                               bbox=(24.0, 54.0, 26.0, 55.5)))
     assert set(box["record_id"]) == set(expected["id"]) & {f"b{k}" for k in range(2000)}
+
+
+@pytest.mark.e2e
+def test_the_dashboards_server_sends_due_alerts_on_its_own(tmp_path, receiver, page,
+                                                           monkeypatch):
+    """With the dashboard open, a record imported from the command line reaches the
+    webhook without anyone running `alerts deliver` (the server's own loop; every 1 s
+    here, 30 s by default)."""
+    from tests.browser import dashboard, map_frame
+
+    handler, url = receiver
+    store_path = tmp_path / "store.gpkg"
+    alerts.add_rule(open_store(store_path), "Server", IncidentFilter(types=("balloon",)),
+                    who="ana", webhook=url, secret="k")
+    monkeypatch.setenv("FLANKWATCH_ALERT_EVERY_S", "1")
+    monkeypatch.setenv("FLANKWATCH_PUBLIC_URL", "http://127.0.0.1:8501")
+    with dashboard(store_path) as site:
+        page.goto(site)
+        map_frame(page)
+        (tmp_path / "in.csv").write_text(
+            "id,date,date_precision,type,lat,lon,confidence,title\n"
+            "s1,2025-10-05,day,balloon,54.6,25.3,reported,Balloon\n", encoding="utf-8")
+        assert main(["import", str(tmp_path / "in.csv"), "--store", str(store_path)]) == 0
+        deadline = time.monotonic() + 60
+        while not handler.got and time.monotonic() < deadline:
+            time.sleep(0.5)
+    assert len(handler.got) == 1
+    sent = json.loads(handler.got[0][1])
+    assert sent["alerts"][0]["link"] == "http://127.0.0.1:8501/?selected=s1"

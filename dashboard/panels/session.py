@@ -39,6 +39,40 @@ def warn_if_open() -> None:
                     "and import into it", address or "every network interface")
 
 
+#: How often the dashboard's server sends the alerts that are due, seconds
+#: (``FLANKWATCH_ALERT_EVERY_S``).
+ALERT_EVERY_S = 30.0
+
+
+@st.cache_resource
+def deliver_alerts_in_background(location: str) -> None:
+    """Once per server and store: a thread sending the store's due alerts every
+    :data:`ALERT_EVERY_S` seconds (``python -m geo alerts deliver`` does the same from
+    the command line); its failures are logged and it goes on."""
+    import os
+    import threading
+    import time
+
+    from geo.alerts import deliver
+    from geo.store import open_store
+
+    every = float(os.environ.get("FLANKWATCH_ALERT_EVERY_S") or ALERT_EVERY_S)
+    link = os.environ.get("FLANKWATCH_PUBLIC_URL", "")
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                report = deliver(open_store(location), link=link)
+            except Exception:  # the store away for a moment: said, and tried again
+                log.exception("sending the due alerts failed")
+                continue
+            if report.sent or report.failed:
+                log.info("alerts: %s", report)
+
+    threading.Thread(target=loop, name="flankwatch-alerts", daemon=True).start()
+
+
 def is_loopback(address: str) -> bool:
     """Whether a listening address is this machine only (127.0.0.0/8, ::1, localhost)."""
     import ipaddress
