@@ -56,6 +56,8 @@ NEEDS = {
     "save view": "analyst",
     "revert": "admin",
     "manage views": "admin",
+    "add alert": "analyst",
+    "acknowledge": "viewer",
 }
 
 #: What ``unknown_user`` may say.

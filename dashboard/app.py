@@ -56,6 +56,7 @@ PAGE_SCRIPT = Path(__file__).resolve().parent / "web" / "page" / "narrow.js"
 def main() -> None:
     """Lay out the page."""
     from dashboard import keys, queries
+    from dashboard.panels.alerts import unacknowledged
     from dashboard.panels.common import header
     from dashboard.panels.data import count_region_only, get_store, load_incidents, load_table
     from dashboard.panels.details import detail_panel, history_panel
@@ -87,7 +88,7 @@ def main() -> None:
     incidents = load_incidents(path, version, view.filter)
     sources = queries.source_titles(load_table(path, version, "sources"))
 
-    header()
+    header(unacknowledged(store))
     address_warnings()
     left, right = st.container(key=keys.MAIN).columns([3, 1])
     page = map_page(path, version, view, incidents, sources)

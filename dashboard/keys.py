@@ -97,3 +97,15 @@ WHOLE_PAGE = "whole_page"  #: a click in a panel asked for a run of the whole pa
 
 #: What a click asked for that a failed or stopped run has not done (dropped then).
 ASKED = (PENDING_SAVE, VIEWS_FAILED, HISTORY_FAILED)
+
+# --- the Alerts tab -----------------------------------------------------------------------
+ALERT_OPEN = "alert_open"  #: (prefix) an alert's button opening its record on the map
+ALERT_ACK = "alert_ack"  #: (prefix) an alert's button marking it seen
+ALERT_NAME = "alert_name"
+ALERT_WEBHOOK = "alert_webhook"
+ALERT_SECRET = "alert_secret"
+ALERT_EMAIL = "alert_email"
+ALERT_COOLDOWN = "alert_cooldown"
+ALERT_SAVE = "alert_save"
+ALERT_SAVED = "alert_saved"  #: what the last save did
+ALERTS_FAILED = "alerts_failed"  #: why the last change of the alerts was not done

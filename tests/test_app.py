@@ -352,6 +352,42 @@ def test_the_summary_counts_records_by_event(app, tmp_path):
     assert open_store(tmp_path / "store.gpkg").records("events")["violations"].iloc[0] == 19
 
 
+def test_alert_me_on_this_view_then_open_and_acknowledge_the_alert(app, tmp_path):
+    """An analyst saves a rule from the current filters (balloons); an import of a
+    balloon makes an alert: counted in the header, listed in the Alerts tab, opened on
+    the map (selected) and marked seen by the user."""
+    from geo import alerts
+    from geo.records import import_file
+    from geo.store import open_store
+
+    app.run()
+    app.multiselect(key="types").set_value(["balloon"]).run()
+    app.session_state["tab"] = "Alerts"
+    app.run()
+    app.text_input(key="alert_name").input("Balloons").run()
+    app.button(key="alert_save").click().run()
+    assert any("Rule 'Balloons' saved" in n for n in notices(app, "success"))
+    store = open_store(tmp_path / "store.gpkg")
+    (rule,) = alerts.list_rules(store)
+    assert rule.condition.types == ("balloon",)
+    (tmp_path / "b.csv").write_text(
+        "id,date,date_precision,type,lat,lon,confidence,title\n"
+        "b1,2025-10-05,day,balloon,54.6,25.3,reported,Balloon over Vilnius\n",
+        encoding="utf-8")
+    assert import_file(store, tmp_path / "b.csv").written
+    app.run()
+    header = next(el.proto.body for el in app.get("html") if "fw-header" in el.proto.body)
+    assert "1 new alert" in header
+    assert any("new: Balloon over Vilnius" in t.value for t in app.text)
+    alert_id = alerts.alerts(store)["alert_id"].iloc[0]
+    app.button(key=f"alert_open-{alert_id}").click().run()
+    assert app.session_state["selected"] == "b1"
+    app.button(key=f"alert_ack-{alert_id}").click().run()
+    assert alerts.alerts(store)["acknowledged_by"].iloc[0]  # the user's name
+    header = next(el.proto.body for el in app.get("html") if "fw-header" in el.proto.body)
+    assert "new alert" not in header
+
+
 def test_deployments_follow_the_period_by_their_own_dates():
     import datetime as dt
 

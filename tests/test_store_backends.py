@@ -478,7 +478,8 @@ def _dashboard_on_a_read_only_role(viewer: str, monkeypatch) -> None:
     app.run()
     assert not app.exception
     assert int(app.metric[0].value) == len(open_store(viewer).incidents())  # it reads
-    assert [t.label for t in app.tabs] == ["Summary", "Incidents", "Timeline", "Export"]
+    assert [t.label for t in app.tabs] == ["Summary", "Incidents", "Timeline", "Export",
+                                          "Alerts"]
     assert not [b for b in app.button if b.label == "Save for the team"]
     assert any("only reads the store" in c.value for c in app.sidebar.caption)
 

@@ -10,9 +10,12 @@ from dashboard.text import notice_html
 from geo.store import store_location
 
 
-def header() -> None:
+def header(unseen_alerts: int = 0) -> None:
+    """The page's title line, with the count of alerts no one has marked seen."""
+    badge = (f' · <span class="fw-alert-count">{unseen_alerts:,} new alert'
+             f'{"" if unseen_alerts == 1 else "s"} (Alerts tab)</span>' if unseen_alerts else "")
     st.html('<div class="fw-header"><b>Flankwatch</b> · airspace incidents on NATO\'s '
-            'eastern flank</div>')
+            f'eastern flank{badge}</div>')
 
 
 def notice(kind: str, message: object) -> None:

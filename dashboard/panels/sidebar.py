@@ -28,7 +28,9 @@ PRESETS = ["all", "last 7 days", "last 30 days", "last 90 days"]
 TEXT_LIMITS = {keys.SEARCH: 100, keys.DATE_FROM: 20, keys.DATE_TO: 20,
                keys.AROUND_PLACE: PLACE_MAX, keys.BANDS: 60,
                keys.SHARED_NAME: NAME_MAX, keys.SHARED_RENAME: NAME_MAX,
-               keys.EXPORT_TITLE: TITLE_MAX, keys.EXPORT_MARKING: MARKING_MAX}
+               keys.EXPORT_TITLE: TITLE_MAX, keys.EXPORT_MARKING: MARKING_MAX,
+               keys.ALERT_NAME: 80, keys.ALERT_WEBHOOK: 500, keys.ALERT_SECRET: 200,
+               keys.ALERT_EMAIL: 200}
 
 
 def text_box(where, label: str, key: str, *value: str, **options) -> str | None:

@@ -29,9 +29,9 @@ def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.Data
                access: Access) -> None:
     """The tabs; only the open one is computed and sent (the chart and the table are
     not free)."""
-    names = ["Summary", "Incidents", "Timeline", "Export"]
+    names = ["Summary", "Incidents", "Timeline", "Export", "Alerts"]
     names += ["Import"] if access.can("import") else []  # checked again on importing
-    tab_summary, tab_table, tab_time, tab_export, *tab_import = st.tabs(
+    tab_summary, tab_table, tab_time, tab_export, tab_alerts, *tab_import = st.tabs(
         names, key=keys.TAB, on_change="rerun")
     with tab_summary:  # light first paint: the table's grid costs the browser seconds
         if tab_summary.open:
@@ -45,6 +45,11 @@ def tabs_panel(store: Store, version: tuple, view: ViewState, incidents: pd.Data
     with tab_export:
         if tab_export.open:
             export_panel(store, view, incidents)
+    with tab_alerts:
+        if tab_alerts.open:
+            from dashboard.panels.alerts import alerts_panel
+
+            alerts_panel(store, view, access)
     for tab in tab_import:
         with tab:
             if tab.open:

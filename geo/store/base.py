@@ -165,7 +165,8 @@ POSITIONED = "coalesce(location_precision, '') <> 'region'"
 #: The tables each kind of write changes: what a store's database rights are checked
 #: against (:meth:`StoreBase.denied_writes`).
 WRITES = {"import": (*LAYERS, "imports", "history"), "revert": (*LAYERS, "imports", "history"),
-          "save view": ("views", "view_log"), "manage views": ("views", "view_log")}
+          "save view": ("views", "view_log"), "manage views": ("views", "view_log"),
+          "add alert": ("alert_rules", "alert_log"), "acknowledge": ("alerts",)}
 
 
 #: Tables of dated records (with ``date_last`` and ``date_until``).
