@@ -59,7 +59,7 @@ def store(request, tmp_path):
 def _row(*values) -> str:
     """One CSV line, quoted as a spreadsheet would write it."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
+    csv.writer(out, lineterminator="\r\n").writerow(values)  # (a field with CR is quoted)
     return out.getvalue()
 
 
@@ -348,7 +348,7 @@ def test_the_dashboards_server_sends_due_alerts_on_its_own(tmp_path, receiver, p
     """With the dashboard open, a record imported from the command line reaches the
     webhook without anyone running `alerts deliver` (the server's own loop; every 1 s
     here, 30 s by default)."""
-    from tests.browser import dashboard, map_frame
+    from tests.browser import ARTIFACTS, dashboard, map_frame, open_tab
 
     handler, url = receiver
     store_path = tmp_path / "store.gpkg"
@@ -366,6 +366,64 @@ def test_the_dashboards_server_sends_due_alerts_on_its_own(tmp_path, receiver, p
         deadline = time.monotonic() + 60
         while not handler.got and time.monotonic() < deadline:
             time.sleep(0.5)
+        # the Alerts tab lists it; "Open" selects its record beside the map
+        page.reload()
+        map_frame(page)
+        listed = page.get_by_text("new: Balloon", exact=False)
+        open_tab(page, "Alerts", listed)
+        page.locator("[class*='st-key-alert_open-'] button").first.click()
+        page.locator(".fw-facts").filter(has_text="s1").wait_for(timeout=30_000)
+        assert "1 new alert" in page.locator(".fw-header").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "alerts-tab.png"))
     assert len(handler.got) == 1
     sent = json.loads(handler.got[0][1])
     assert sent["alerts"][0]["link"] == "http://127.0.0.1:8501/?selected=s1"
+
+
+def test_the_hostile_corpus_is_only_text_in_every_channel(tmp_path, receiver):
+    """Every string of tests/hostile.py as a record's title: the webhook's JSON gives it
+    back exactly, the e-mail has one recipient and a one-line subject, the feed parses;
+    nothing in any channel is evaluated."""
+    from aiosmtpd.controller import Controller
+
+    from tests.hostile import CORPUS, EVALUATED_MARKERS
+
+    handler, url = receiver
+    store = open_store(tmp_path / "store.gpkg")
+    rule = alerts.add_rule(store, "Hostile", IncidentFilter(types=("drone",)), who="ana",
+                           webhook=url, secret="k", email="duty@example.org")
+    rows = "".join(_row(f"x-{name}", "2025-10-06", "day", "drone", 54.6, 25.3, "reported",
+                        text) for name, text in CORPUS.items())
+    (tmp_path / "in.csv").write_text("id,date,date_precision,type,lat,lon,confidence,title\n"
+                                     + rows, encoding="utf-8")
+    assert import_file(store, tmp_path / "in.csv", keep_valid=True).written
+    stored = store.incidents(columns=["id", "title"]).set_index("id")["title"]
+    imported = [name for name in CORPUS if f"x-{name}" in stored]
+    assert imported == list(CORPUS)
+
+    class Keep:
+        messages: ClassVar[list] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd)
+            self.messages.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        report = alerts.deliver(store, smtp=alerts.SmtpSettings(host="127.0.0.1", port=port))
+    finally:
+        controller.stop()
+    assert report.sent == 2 * len(imported)
+    sent = json.loads(handler.got[0][1])
+    titles = {a["record"]["id"]: a["record"]["title"] for a in sent["alerts"]}
+    assert titles == {f"x-{name}": stored[f"x-{name}"] for name in imported}
+    (envelope,) = Keep.messages
+    assert envelope.rcpt_tos == ["duty@example.org"]
+    message = email.message_from_bytes(envelope.content, policy=policy.default)
+    assert "\n" not in message["Subject"]
+    feed = alerts.feed_xml(store, rule).decode()
+    ElementTree.fromstring(feed)
+    for text in (handler.got[0][1].decode(), message.get_content(), feed):
+        assert not any(marker in text for marker in EVALUATED_MARKERS)
