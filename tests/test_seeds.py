@@ -49,7 +49,8 @@ def test_the_incidents_the_documents_describe_are_there(seeds):
     assert "2 kg" in gerbera["description"]
     poland = _one(inc, day="2025-09-01", type="drone", country_iso3="POL")
     assert (poland["origin"], poland["date_precision"]) == ("RUS", "month")
-    migs = _one(inc, type="aircraft", country_iso3="EST")
+    migs = _one(inc, id="est-2025-09-mig31")
+    assert (migs["type"], migs["country_iso3"]) == ("aircraft", "EST")
     assert "MiG-31" in migs["title"]
     similar = inc[inc["title"].str.contains("unspecific")]
     assert sorted(similar["country_iso3"]) == ["LVA", "POL", "ROU"]
@@ -105,7 +106,8 @@ def test_positions_come_from_their_stated_basis(seeds, gazetteer, boundaries):
         for row in seeds[name].itertuples():
             kind, _, what = row.location_basis.partition(": ")
             if kind == "gazetteer":
-                place = gazetteer.geocode(what).place
+                name, _, iso3 = what.partition(", ")  # "NAME, ISO3" where NAME is ambiguous
+                place = gazetteer.geocode(name, country=iso3 or None).place
                 expected = (place.lat, place.lon)
             elif what == "centroid of the Kaliningrad exclave":
                 expected = (kaliningrad.centroid.y, kaliningrad.centroid.x)
