@@ -174,4 +174,5 @@ def test_web_sources_have_an_address_and_no_document():
     assert len(web) > 0
     assert web["url"].str.match(r"https?://").all()
     assert (web["document"] == "").all()
-    assert (web["publication"] != "").all() and (web["title"] != "").all()
+    assert (web["publication"] != "").all()
+    assert (web["title"] != "").all()
