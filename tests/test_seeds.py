@@ -176,3 +176,4 @@ def test_web_sources_have_an_address_and_no_document():
     assert (web["document"] == "").all()
     assert (web["publication"] != "").all()
     assert (web["title"] != "").all()
+    assert web["published"].str.fullmatch(r"(\d{4}-\d{2}-\d{2})?").all()  # the store keeps days
