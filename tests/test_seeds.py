@@ -50,7 +50,8 @@ def test_the_incidents_the_documents_describe_are_there(seeds):
     assert "2 kg" in gerbera["description"]
     poland = _one(inc, day="2025-09-01", type="drone", country_iso3="POL")
     assert (poland["origin"], poland["date_precision"]) == ("RUS", "month")
-    migs = _one(inc, type="aircraft", country_iso3="EST")
+    migs = _one(inc, id="est-2025-09-mig31")
+    assert (migs["type"], migs["country_iso3"]) == ("aircraft", "EST")
     assert "MiG-31" in migs["title"]
     similar = inc[inc["title"].str.contains("unspecific")]
     assert sorted(similar["country_iso3"]) == ["LVA", "POL", "ROU"]
@@ -106,7 +107,8 @@ def test_positions_come_from_their_stated_basis(seeds, gazetteer, boundaries):
         for row in seeds[name].itertuples():
             kind, _, what = row.location_basis.partition(": ")
             if kind == "gazetteer":
-                place = gazetteer.geocode(what).place
+                name, _, iso3 = what.partition(", ")  # "NAME, ISO3" where NAME is ambiguous
+                place = gazetteer.geocode(name, country=iso3 or None).place
                 expected = (place.lat, place.lon)
             elif what == "centroid of the Kaliningrad exclave":
                 expected = (kaliningrad.centroid.y, kaliningrad.centroid.x)
@@ -143,3 +145,36 @@ def test_a_broken_seed_directory_fails_with_row_level_messages(tmp_path, capsys)
     assert "row 3: date_end: date_end is before date" in err
     assert "row 4: date: date is in the future" in err
     assert "row 1: status: must be one of planned, under_construction, active" in err
+
+
+def test_events_group_their_records_and_cite_known_sources():
+    inc = pd.read_csv(SEEDS_DIR / "incidents.csv", dtype=str, keep_default_na=False)
+    events = pd.read_csv(SEEDS_DIR / "events.csv", dtype=str, keep_default_na=False)
+    sources = set(pd.read_csv(SEEDS_DIR / "sources.csv", dtype=str, keep_default_na=False)["id"])
+    assert events["id"].is_unique
+    assert set(inc["event"]) - {""} <= set(events["id"])
+    assert set(events["id"]) <= set(inc["event"])  # no event without its records
+    for row in events.itertuples():
+        assert set(row.sources.split(";")) <= sources, row.id
+        assert all(v == "" or v.isdigit() for v in (row.violations, row.shot_down)), row.id
+    assert inc["count"].str.fullmatch(r"\d*").all()
+    night = events.set_index("id").loc["pol-2025-09-10-incursion"]
+    assert (night["violations"], night["date"], night["date_end"]) == ("19", "2025-09-09",
+                                                                     "2025-09-10")
+    sites = inc[inc["event"] == "pol-2025-09-10-incursion"]["id"]
+    for village in ("czosnowka", "czesniki", "wyryki", "krzywowierzba-kolonia", "wohyn",
+                    "wielki-lan", "zablocie-kolonia", "wyhalew", "bychawka-trzecia", "mniszkow",
+                    "olesno", "nowe-miasto-nad-pilica", "rabiany-sewerynow", "czyzow", "sobotka",
+                    "smykow", "przymiarki"):
+        assert f"pol-2025-09-10-{village}" in set(sites), village
+
+
+def test_web_sources_have_an_address_and_no_document():
+    src = pd.read_csv(SEEDS_DIR / "sources.csv", dtype=str, keep_default_na=False)
+    web = src[src["id"].str.startswith("W")]
+    assert len(web) > 0
+    assert web["url"].str.match(r"https?://").all()
+    assert (web["document"] == "").all()
+    assert (web["publication"] != "").all()
+    assert (web["title"] != "").all()
+    assert web["published"].str.fullmatch(r"(\d{4}-\d{2}-\d{2})?").all()  # the store keeps days
