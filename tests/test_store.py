@@ -113,3 +113,19 @@ def test_a_history_change_shows_numbers_as_people_read_them():
     after = Version(2, {"id": "a", "lat": 37.6, "title": "y"})
     assert changes("incidents", before, after) == [("lat", "37.563159", "37.6"),
                                                    ("title", "x", "y")]
+
+
+def test_sources_dated_to_the_day_and_to_the_month_go_into_one_store(tmp_path):
+    """A record directory whose sources give "2025-09-10" and "2026-01" (a month) makes
+    a store (it stopped at the month: the dates were read in the first one's format)."""
+    import shutil
+
+    from geo.settings import SEEDS_DIR
+
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    with open(seeds / "sources.csv", "a", encoding="utf-8") as fh:
+        fh.write("M1,Paper,A month-dated story,2026-01,,\n")
+    store = open_store(tmp_path / "store.gpkg", seeds_dir=seeds)
+    published = store.records("sources").set_index("id")["published"]
+    assert str(published["M1"].date()) == "2026-01-01"

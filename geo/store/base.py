@@ -221,8 +221,8 @@ def gpkg_blobs(geoms: Sequence) -> list[bytes | None]:
 def as_stored(values: pd.Series, name: str) -> list:
     """A column's values as the store keeps them: dates as ISO 8601 text in UTC, reals,
     booleans, else text ("" for missing)."""
-    if name in DATE_COLUMNS:
-        stamps = pd.to_datetime(values, utc=True)
+    if name in DATE_COLUMNS:  # (text in any ISO 8601 form: "2026-01" beside "2025-09-10")
+        stamps = pd.to_datetime(values, utc=True, format="ISO8601")
         text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
         return [None if pd.isna(t) else t for t in text]
     if name in REAL_COLUMNS:
