@@ -447,6 +447,25 @@ def deliveries(store) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+#: Every alert table and its columns, in the order a copy writes them.
+TABLE_COLUMNS = {
+    "alert_rules": RULE_COLUMNS,
+    "alert_log": ("log_id", "rule_id", "action", "name", "rule", "who", "at"),
+    "alert_matches": ("rule_id", "record_id"),
+    "alerts": ALERT_COLUMNS,
+    "alert_deliveries": ("delivery_id", "alert_id", "rule_id", "channel", "target",
+                         "created_at", "due_at", "attempts", "status", "last_error",
+                         "sent_at"),
+}
+
+
+def dump(store) -> dict[str, pd.DataFrame]:
+    """Every row of the alert tables, as stored (for a copy of the store)."""
+    return {table: pd.DataFrame(store.query(f"SELECT {', '.join(columns)} FROM {table} "
+                                            f"ORDER BY {columns[0]}"), columns=list(columns))
+            for table, columns in TABLE_COLUMNS.items()}
+
+
 def feed_xml(store, rule: Rule, *, link: str = "") -> bytes:
     """The rule's alerts as an Atom feed (every text escaped by the XML writer)."""
     atom = "http://www.w3.org/2005/Atom"

@@ -397,6 +397,13 @@ def test_copy_to_postgis_and_back_loses_nothing(cluster, tmp_path):
     kept = views.save_view(start, "Kept", {"types": "drone"}, "ana@example.org")
     gone = views.save_view(start, "Gone", {}, "ana@example.org")
     views.delete_view(start, gone.view_id, "ana@example.org")
+    from geo import alerts
+
+    alerts.add_rule(start, "Drones", IncidentFilter(types=("drone",)), who="ana",
+                    email="duty@example.org")
+    with start.importing(file="a drone") as writer:  # an alert, a delivery due
+        writer.write({"incidents": start.incidents().iloc[[1]].assign(type="drone",
+                                                                       title="now a drone")})
     url = _new_database(cluster)
     assert main(["store", "init", "--store", url]) == 0
     assert main(["store", "copy", str(start.path), url]) == 0
@@ -412,6 +419,9 @@ def test_copy_to_postgis_and_back_loses_nothing(cluster, tmp_path):
                                 (*start.dump_log(), *views.dump(start)), strict=True):
             pd.testing.assert_frame_equal(mine, theirs, check_dtype=False)
         assert views.get_view(middle_or_end, kept.view_id) == kept  # its link still works
+        for table, frame in alerts.dump(middle_or_end).items():  # rules, alerts, deliveries
+            pd.testing.assert_frame_equal(frame, alerts.dump(start)[table], check_dtype=False)
+        assert len(alerts.dump(middle_or_end)["alerts"]) == 1
     views.save_view(open_store(url), "After the copy", {}, "ana@example.org")  # ids go on
     # record hashes came through: re-importing the same file changes nothing
     end = open_store(back)

@@ -397,6 +397,16 @@ class BatchWriter:
                            plain_rows(frame[list(columns)]))
         self._after_restore([("view_log", "log_id")])
 
+    def restore_tables(self, tables: dict[str, pd.DataFrame],
+                       counters: Sequence[tuple[str, str]] = ()) -> None:
+        """Write another store's rows of plain tables (the alerts') as they are (a copy);
+        ``counters``: (table, id column) whose id counter then moves past them."""
+        for table, frame in tables.items():
+            if len(frame):
+                self._run_many(_insert_sql(table, tuple(frame.columns), self._param),
+                               plain_rows(frame))
+        self._after_restore(list(counters))
+
 
 # --- Reading --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Moving a whole store from one backend to the other: ``python -m geo store copy``.
 
-Every record of every table, the record history, the import log and the shared views
-(with their log) are copied in one
+Every record of every table, the record history, the import log, the shared views
+(with their log) and the alert rules, alerts and deliveries are copied in one
 transaction into an empty store (a new GeoPackage file, or an initialised PostGIS
 database without records); record hashes, import ids and history versions come out the
 same, so GeoPackage → PostGIS → GeoPackage gives back the tables it started from.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from geo import alerts
 from geo.errors import InputError
 from geo.store import open_store, store_location, views
 from geo.store.base import LAYERS, ImportReport
@@ -64,4 +65,5 @@ def _copy_into(src, dst) -> list[ImportReport]:
             writer.write({table: frame})
         writer.restore_log(*src.dump_log())
         writer.restore_views(*views.dump(src))
+        writer.restore_tables(alerts.dump(src), [("alert_log", "log_id")])
     return writer.reports
