@@ -109,7 +109,9 @@ def condition_of(text: str) -> IncidentFilter:
         bbox=None if raw.get("bbox") is None else tuple(float(v) for v in raw["bbox"]),
         area=None if area is None else tuple((float(x), float(y)) for x, y in area),
         around=None if raw.get("around") is None else (raw["around"][0],
-                                                        float(raw["around"][1])))
+                                                        float(raw["around"][1])),
+        around_at=None if raw.get("around_at") is None else (float(raw["around_at"][0]),
+                                                              float(raw["around_at"][1])))
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -224,7 +226,14 @@ def _log_rule(con, p: str, rule: Rule, action: str, who: str) -> None:
 def add_rule(store, name: str, condition: IncidentFilter, *, who: str, webhook: str = "",
              secret: str = "", email: str = "", cooldown_s: float = 0.0,
              quiet: str = "") -> Rule:
-    """Save a new rule (logged under ``who``); it watches writes from now on."""
+    """Save a new rule (logged under ``who``); it watches writes from now on. A ring's
+    place is resolved now and kept with the rule (an import never loads the gazetteer
+    for it, and a later gazetteer does not move it)."""
+    if condition.around is not None and condition.around_at is None:
+        from dataclasses import replace
+
+        lat, lon, _ = condition.around_point()
+        condition = replace(condition, around_at=(lat, lon))
     now = utc_text()
     rule = Rule(secrets.token_hex(8), _check_name(name), who, condition,
                 _check_target("webhook", webhook), str(secret),

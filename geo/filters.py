@@ -81,6 +81,9 @@ class IncidentFilter:
     area: tuple[tuple[float, float], ...] | None = None
     #: ("Vilnius", 30.0): within 30 km (geodesic) of a place the gazetteer knows.
     around: tuple[str, float] | None = None
+    #: The ring's place as (lat, lon), where it was resolved already (a stored alert
+    #: rule): the gazetteer is then not loaded to find it again.
+    around_at: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.near is not None and self.near[0] not in NEAR_COLUMNS:
@@ -101,7 +104,7 @@ class IncidentFilter:
         """(lat, lon, km) of the ring around a place (the place resolved)."""
         if self.around is None:
             return None
-        lat, lon = place_point(self.around[0])
+        lat, lon = self.around_at or place_point(self.around[0])
         return lat, lon, float(self.around[1])
 
     def search_box(self) -> tuple[float, float, float, float] | None:
@@ -173,7 +176,7 @@ class IncidentFilter:
                 "types": listed(self.types), "countries": listed(self.countries),
                 "confidence": listed(self.confidence), "near": listed(self.near),
                 "bbox": listed(self.bbox), "area": listed(self.area),
-                "around": listed(self.around)}
+                "around": listed(self.around), "around_at": listed(self.around_at)}
 
 
 def apply_outline(filters: IncidentFilter, frame: pd.DataFrame) -> pd.DataFrame:
