@@ -178,3 +178,34 @@ def test_web_sources_have_an_address_and_no_document():
     assert (web["publication"] != "").all()
     assert (web["title"] != "").all()
     assert web["published"].str.fullmatch(r"(\d{4}-\d{2}-\d{2})?").all()  # the store keeps days
+
+
+def test_each_record_lies_within_its_events_period(seeds):
+    """A record of an event falls within the event's period: a day-precision record
+    begins in it, a month-precision one ("Sep 2025") meets it."""
+    from geo.dates import record_periods
+
+    inc, events = seeds["incidents"], seeds["events"].set_index("id")
+    grouped = inc[inc["event"].fillna("") != ""]
+    assert len(grouped) > 50
+    starts, ends = record_periods(events)
+    begins, finishes = record_periods(grouped)
+    for k, row in enumerate(grouped.itertuples()):
+        start, end = starts[row.event], ends[row.event]
+        if row.date_precision == "day":
+            assert start <= row.date < end, (row.id, row.event)
+        else:
+            assert begins.iloc[k] < end, (row.id, row.event)
+            assert finishes.iloc[k] > start, (row.id, row.event)
+
+
+def test_positioned_records_lie_in_the_airspace_their_id_names(seeds):
+    """A record placed at a village or a named place (not a region's stand-in) lies in
+    the airspace of the state its id begins with (pol-…: Poland), land or territorial
+    sea, as the enrichment finds it."""
+    inc = seeds["incidents"]
+    placed = inc[inc["location_precision"] != "region"]
+    assert len(placed) > 100
+    stated = placed["id"].str.split("-").str[0].str.upper()
+    wrong = placed[placed["country_iso3"] != stated][["id", "country_iso3"]]
+    assert wrong.empty, wrong.to_string()
