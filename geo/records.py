@@ -21,7 +21,7 @@ from geo.csvfile import CHUNK_RECORDS
 from geo.dates import parse_date_column
 from geo.enrich import prepare_incidents, rejection_report
 from geo.errors import FlankwatchError, InputError, RowsRejectedError
-from geo.readers import CSV_SUFFIXES, Table, iter_tables
+from geo.readers import STREAMED_SUFFIXES, Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -516,7 +516,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         _distinct(path, Path(rejects_path))
     result = ImportResult(path, name or str(path))
     sink = _RejectsFile(None if dry_run else rejects_path,  # checked here, before reading
-                        streamed=path.suffix.lower() in CSV_SUFFIXES)
+                        streamed=path.suffix.lower() in STREAMED_SUFFIXES)
     say = progress or (lambda fraction, text: None)
     digest = None if dry_run else file_sha256(path)
     importing = nullcontext() if dry_run else store.importing(
@@ -623,7 +623,7 @@ def enrich_file(path: str | Path, output: str | Path, *,
 
     _distinct(*[Path(p) for p in (path, output, rejects_path) if p is not None])
     out = TableWriter(output, what="-o")
-    sink = _RejectsFile(rejects_path, streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
+    sink = _RejectsFile(rejects_path, streamed=Path(path).suffix.lower() in STREAMED_SUFFIXES)
     gazetteer, boundaries = load_gazetteer(), load_boundaries()
     result, seen = EnrichResult(), set()
     say = progress or (lambda fraction, text: None)
