@@ -591,6 +591,31 @@ def log_refusal(store, name: str, path: Path, reason: str, *, who: str = "",
         log.error("the refused import of %s is not in the store's log: %s", name, exc)
 
 
+def enrich_chunk(table: Table, seen: set, *, gazetteer=None, boundaries=None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enrich one chunk of a table (see :func:`geo.enrich.enrich_table`), rejecting a
+    valid row whose ``id`` an earlier chunk had: ``seen`` holds those ids and takes this
+    chunk's. The step every engine runs, one process or a cluster's workers."""
+    from geo.enrich import enrich_table
+
+    enriched, rejects = enrich_table(table, gazetteer=gazetteer, boundaries=boundaries)
+    if "id" in enriched.columns:
+        again = _seen_again(enriched["id"], rejects, seen)
+        if again.any():
+            enriched, rejects = reject_duplicates(enriched, rejects, again, table.frame)
+    return enriched, rejects
+
+
+def reject_duplicates(enriched: pd.DataFrame, rejects: pd.DataFrame, again: pd.Series,
+                      source: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move the rows flagged in ``again`` from ``enriched`` to ``rejects`` as duplicate
+    ids, with their values from ``source`` (the input's columns)."""
+    ids = enriched["id"][again].astype("string").str.strip()
+    rejects = _add_rejects(rejects, enriched.index[again], "id",
+                           "duplicate id " + ids.map(repr), source)
+    return enriched[~again], rejects
+
+
 @dataclass
 class EnrichResult:
     """What :func:`enrich_file` did."""
@@ -617,7 +642,6 @@ def enrich_file(path: str | Path, output: str | Path, *,
     every rejected row to ``rejects_path``. Outputs appear whole or not at all.
     """
     from geo.boundaries import load_boundaries
-    from geo.enrich import enrich_table
     from geo.gazetteer import load_gazetteer
     from geo.readers import TableWriter
 
@@ -633,15 +657,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
                 msg = (f"{path}: has several layers; `enrich` reads one table (save the "
                        "layer alone, or use `python -m geo import`, which reads them all)")
                 raise InputError(msg)
-            enriched, rejects = enrich_table(table, gazetteer=gazetteer,
+            enriched, rejects = enrich_chunk(table, seen, gazetteer=gazetteer,
                                              boundaries=boundaries)
-            if "id" in enriched.columns:
-                again = _seen_again(enriched["id"], rejects, seen)
-                if again.any():
-                    ids = enriched["id"][again].astype("string").str.strip()
-                    rejects = _add_rejects(rejects, enriched.index[again], "id",
-                                           "duplicate id " + ids.map(repr), table.frame)
-                    enriched = enriched[~again]
             result.total += len(enriched) + len(rejects)
             result.enriched += len(enriched)
             result.rejected += len(rejects)
