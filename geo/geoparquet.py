@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import shapely
 from pyproj import CRS
 
+from geo.csvfile import MAX_COLUMNS
 from geo.errors import InputError
 
 #: The GeoParquet specification version written.
@@ -135,6 +136,7 @@ def iter_parquet(path: Path, *, chunk_records: int, row_groups: list[int] | None
     position ``first_row``) a batch of at most ``chunk_records`` rows at a time; memory
     is bounded by that and by one row group's compressed size."""
     pf = open_parquet(path)
+    _check_columns(path, pf.schema_arrow.names)
     geo = geo_columns(path, pf)
     total = max(pf.metadata.num_rows if row_groups is None else
                 sum(pf.metadata.row_group(k).num_rows for k in row_groups), 1)
@@ -156,8 +158,28 @@ def iter_parquet(path: Path, *, chunk_records: int, row_groups: list[int] | None
         yield _chunk(path, batch, geo, index, min(done / total, 1.0))
 
 
+def _check_columns(path: Path, names: list[str]) -> None:
+    """At most :data:`geo.csvfile.MAX_COLUMNS` columns, each named once."""
+    if len(names) > MAX_COLUMNS:
+        msg = f"has {len(names):,} columns; at most {MAX_COLUMNS:,} are read"
+        raise _refuse(path, msg)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        msg = f"names column(s) {twice[:5]} more than once; each column needs its own name"
+        raise _refuse(path, msg)
+
+
 def _chunk(path: Path, batch: pa.RecordBatch, geo: GeoColumns, index: pd.RangeIndex,
            fraction: float) -> ParquetChunk:
+    try:
+        return _read_chunk(batch, geo, index, fraction)
+    except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+        msg = f"rows {index[0] + 1:,}–{index[-1] + 1:,} cannot be read ({exc})"
+        raise _refuse(path, msg) from None
+
+
+def _read_chunk(batch: pa.RecordBatch, geo: GeoColumns, index: pd.RangeIndex,
+                fraction: float) -> ParquetChunk:
     geoms, problems = None, []
     if geo.primary is not None:
         geoms, problems = _wkb_geometries(batch.column(geo.primary), geo.primary, index)
@@ -166,14 +188,12 @@ def _chunk(path: Path, batch: pa.RecordBatch, geo: GeoColumns, index: pd.RangeIn
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         if name in drop:
             continue
+        column, bad = _valid_text(column)
+        problems += [(int(index[k]), name, "text that is not valid UTF-8") for k in bad]
         arrays.append(_as_kept(column, name in geo.geometry))
         names.append(name)
-    try:
-        frame = pa.RecordBatch.from_arrays(arrays, names=names).to_pandas(
-            types_mapper=_nullable_type)
-    except (pa.ArrowException, UnicodeDecodeError) as exc:
-        msg = f"rows {index[0] + 1:,}–{index[-1] + 1:,} cannot be read ({exc})"
-        raise _refuse(path, msg) from None
+    frame = pa.RecordBatch.from_arrays(arrays, names=names).to_pandas(
+        types_mapper=_nullable_type)
     frame.index = index
     return ParquetChunk(frame, geoms, problems, fraction)
 
@@ -183,6 +203,29 @@ _NULLABLE = {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(),
              pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
              pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(),
              pa.bool_(): pd.BooleanDtype()}
+
+
+def _valid_text(column: pa.Array) -> tuple[pa.Array, list[int]]:
+    """A text column with each cell that is not valid UTF-8 made empty, and where those
+    cells were (Parquet's writers need not check)."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column, []
+    try:
+        column.validate(full=True)
+        return column, []
+    except pa.ArrowInvalid:
+        pass
+    raw = column.view(pa.large_binary() if pa.types.is_large_string(column.type)
+                      else pa.binary()).to_pylist()
+    bad = []
+    for k, value in enumerate(raw):
+        try:
+            if value is not None:
+                value.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.append(k)
+            raw[k] = None
+    return pa.array(raw, pa.large_binary()).cast(column.type), bad
 
 
 def _nullable_type(kind: pa.DataType):

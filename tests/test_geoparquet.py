@@ -179,3 +179,24 @@ def test_import_reads_geoparquet_into_the_store(tmp_path, places_csv, capsys):
     stored = open_store(store).incidents().set_index("id")
     assert stored.loc["kaliningrad", "country_iso3"] == "RUS"
     assert stored.loc["cairo", "in_coverage"] in (False, 0)
+
+
+def test_text_that_is_not_utf8_rejects_its_row_and_a_column_named_twice_the_file(tmp_path,
+                                                                                 capsys):
+    raw = pa.array([b"\xff\xfeX", b"vilnius"], pa.binary())
+    ids = pa.Array.from_buffers(pa.string(), 2, raw.buffers())  # no check on the way in
+    src = tmp_path / "bytes.parquet"
+    pq.write_table(pa.table({"id": ids, "lat": [54.69, 54.69], "lon": [25.28, 25.28]}), src)
+    out, rejects = tmp_path / "out.parquet", tmp_path / "rejects.csv"
+    assert main(["enrich", str(src), "-o", str(out), "--rejects", str(rejects)]) == 0
+    report = pd.read_csv(rejects)
+    assert report[["row", "field", "reason"]].values.tolist() == [
+        [1, "id", "text that is not valid UTF-8"]]
+    assert pq.read_table(out).column("id").to_pylist() == ["vilnius"]
+
+    twice = tmp_path / "twice.parquet"
+    pq.write_table(pa.table([pa.array([54.0]), pa.array([25.0]), pa.array([1.0])],
+                            names=["lat", "lon", "lat"]), twice)
+    capsys.readouterr()
+    assert main(["enrich", str(twice), "-o", str(tmp_path / "t.csv")]) == 2
+    assert "names column(s) ['lat'] more than once" in capsys.readouterr().err
