@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -614,6 +614,45 @@ def reject_duplicates(enriched: pd.DataFrame, rejects: pd.DataFrame, again: pd.S
     rejects = _add_rejects(rejects, enriched.index[again], "id",
                            "duplicate id " + ids.map(repr), source)
     return enriched[~again], rejects
+
+
+#: Columns :func:`enrich_frames` adds: the row's number, and for a rejected row the
+#: field and reason (empty for an enriched row).
+FRAME_REPORT_COLUMNS = ("row", "reject_field", "reject_reason")
+
+
+def enrich_frames(frames: Iterable[pd.DataFrame], *, first_row: int = 0
+                  ) -> Iterator[pd.DataFrame]:
+    """Enrich a stream of pandas frames, one frame out for each frame in (for Spark's
+    ``mapInPandas``, DuckDB's Arrow batches and other engines that hand out batches).
+
+    Each output frame holds every row of its input frame, in order: the input's columns
+    (``lat``/``lon`` added where the input had none), :data:`ENRICHED_COLUMNS` (empty for
+    a rejected row) and :data:`FRAME_REPORT_COLUMNS`. Rows are numbered from
+    ``first_row`` + 1 through the stream; an id repeated within the stream is rejected
+    as :func:`enrich_file` rejects it (ids in other streams are not seen).
+    """
+    from geo.boundaries import load_boundaries
+    from geo.gazetteer import load_gazetteer
+    from geo.schema import ENRICHED_COLUMNS
+
+    gazetteer, boundaries = load_gazetteer(), load_boundaries()
+    seen: set = set()
+    start = first_row
+    for frame in frames:
+        frame = frame.set_axis(pd.RangeIndex(start, start + len(frame)))
+        start += len(frame)
+        enriched, rejects = enrich_chunk(Table(frame), seen, gazetteer=gazetteer,
+                                         boundaries=boundaries)
+        refused = frame.loc[frame.index.isin(rejects["row"] - 1)]
+        reasons = rejects.set_index(rejects["row"] - 1)
+        refused = refused.assign(reject_field=reasons["field"], reject_reason=reasons["reason"])
+        coordinates = [c for c in ("lat", "lon") if c not in frame.columns]
+        columns = [*frame.columns, *coordinates, *ENRICHED_COLUMNS, *FRAME_REPORT_COLUMNS]
+        both = pd.concat([enriched, refused]).sort_index()
+        flags = {c: both[c].astype("boolean") for c in ("over_water", "in_coverage",
+                                                         "in_kaliningrad") if c in both}
+        yield both.assign(row=both.index + 1, **flags).reindex(columns=columns)
 
 
 @dataclass
