@@ -306,7 +306,7 @@ def enrich_on_dask(path: str | Path, output: str | Path, *,
     """Enrich a Parquet or CSV file, or a folder or glob of Parquet files, on a Dask
     cluster (see the module docstring); returns a :class:`geo.records.EnrichResult`
     with the same rows, enrichment and rejections as :func:`geo.records.enrich_file`."""
-    from geo.records import _RejectsFile
+    from geo.records import _distinct, _RejectsFile
 
     options = options or DaskOptions()
     output = Path(output)
@@ -315,6 +315,7 @@ def enrich_on_dask(path: str | Path, output: str | Path, *,
         if not file.is_file():
             msg = f"{file}: no such file" if not file.exists() else f"{file}: not a file"
             raise InputError(msg)
+    _distinct(*files, output, *([Path(rejects_path)] if rejects_path else []))
     check_output(output, options.single_file)
     sink = _RejectsFile(rejects_path, streamed=False)
     say = say or (lambda text: print(text, file=sys.stderr))

@@ -147,6 +147,9 @@ def iter_parquet(path: Path, *, chunk_records: int, row_groups: list[int] | None
         try:
             batch = next(batches)
         except StopIteration:
+            if done == 0:  # no rows: one empty chunk keeps the columns
+                empty = pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+                yield _chunk(path, empty, geo, pd.RangeIndex(start, start), 1.0)
             return
         except _ARROW_ERRORS as exc:
             msg = (f"cannot be read past row {start:,} ({exc}); the file is damaged or "
