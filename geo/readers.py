@@ -57,7 +57,8 @@ class Table:
     """
 
     frame: pd.DataFrame
-    #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage); None for CSV.
+    #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage, GeoParquet); None
+    #: for CSV and for Parquet without geometry.
     points: pd.DataFrame | None = None
     #: Rows whose geometry is not a point: row label -> geometry type.
     non_points: dict | None = None
@@ -66,7 +67,7 @@ class Table:
     malformed: list = field(default_factory=list)
     #: "canonical" or "acled" (an ACLED export, mapped to canonical columns).
     source_format: str = "canonical"
-    #: Each row's shapely geometry (GeoJSON, GeoPackage); None for CSV.
+    #: Each row's shapely geometry (GeoJSON, GeoPackage, GeoParquet); None for CSV.
     geometries: pd.Series | None = None
     #: The share of the file read when this table (or chunk of one) was made.
     fraction: float = 1.0
@@ -326,7 +327,7 @@ def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
-    """Read an incident table from CSV, GeoJSON or GeoPackage, whole.
+    """Read an incident table from CSV, GeoJSON, GeoPackage or Parquet, whole.
 
     Parameters
     ----------
@@ -350,10 +351,10 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
 
 def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
                 chunk_records: int = CHUNK_RECORDS) -> Iterator[Table]:
-    """Read a table a chunk of records at a time (CSV; GeoJSON and GeoPackage come as
-    one chunk). Each chunk keeps its records' positions in the file; ``fraction`` says
-    how much of the file has been read. Raises :class:`InputError` for a file that
-    cannot be read at all."""
+    """Read a table a chunk of records at a time (CSV and Parquet; GeoJSON and
+    GeoPackage come as one chunk). Each chunk keeps its records' positions in the file;
+    ``fraction`` says how much of the file has been read. Raises :class:`InputError` for
+    a file that cannot be read at all."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():

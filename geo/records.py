@@ -485,7 +485,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     store : geo.store.base.Store
         The store written to.
     path : path
-        CSV (canonical or ACLED), GeoJSON or GeoPackage.
+        CSV (canonical or ACLED), GeoJSON, GeoPackage or (Geo)Parquet.
     column_map : dict, optional
         ``{source_column: canonical_column}`` renames.
     keep_valid : bool
