@@ -19,6 +19,7 @@ cluster of several machines those paths must be on a file system they all share.
 from __future__ import annotations
 
 import glob
+import json
 import math
 import os
 import shutil
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from geo.csvfile import CHUNK_RECORDS
@@ -473,6 +475,9 @@ def _gather(parts: list[Path], output: Path) -> None:
     from geo.geoparquet import iter_parquet
     from geo.readers import TableWriter
 
+    if parts and output.suffix.lower() in PARQUET_SUFFIXES:
+        _concatenate(parts, output)
+        return
     writer = TableWriter(output, what="-o")
     try:
         for part in parts:
@@ -481,3 +486,42 @@ def _gather(parts: list[Path], output: Path) -> None:
         writer.commit()
     finally:
         writer.discard()
+
+
+def _concatenate(parts: list[Path], output: Path) -> None:
+    """GeoParquet parts, in order, as one GeoParquet file: their row groups copied as
+    Arrow batches (no conversion), the ``geo`` metadata the first part's with the
+    bounding box of them all."""
+    first = pq.ParquetFile(parts[0])
+    geo = json.loads(first.metadata.metadata[b"geo"])
+    column = geo["columns"][geo["primary_column"]]
+    boxes = [json.loads(pq.read_metadata(p).metadata[b"geo"])["columns"][
+        geo["primary_column"]].get("bbox") for p in parts]
+    boxes = [b for b in boxes if b]
+    if boxes:
+        column["bbox"] = [min(b[0] for b in boxes), min(b[1] for b in boxes),
+                          max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    schema = first.schema_arrow.remove_metadata()
+    fd, aside = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".parquet",
+                                 dir=output.parent)
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(aside, schema, compression="zstd", store_schema=False) as out:
+            for part in parts:
+                for batch in pq.ParquetFile(part).iter_batches(batch_size=CHUNK_RECORDS):
+                    out.write_table(_same_types(pa.Table.from_batches([batch]), schema))
+            out.add_key_value_metadata({"geo": json.dumps(geo)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(aside, 0o666 & ~umask)
+        os.replace(aside, output)
+    finally:
+        Path(aside).unlink(missing_ok=True)
+
+
+def _same_types(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+        msg = f"the parts' column types differ ({exc}); write a folder of parts instead"
+        raise InputError(msg) from None
