@@ -1,8 +1,9 @@
 """GeoParquet in and out of `python -m geo enrich`: one process against a local Dask
 cluster, and both against the floor of reading and writing the same table.
 
-Each figure is the median of whole processes (start-up, imports, reference data, reading,
-enriching, writing): ``python -m geo enrich IN.parquet -o OUT.parquet`` (one process),
+Each figure is the median of whole processes (start-up, imports, reference data,
+reading, enriching, writing), run in turn (one of each, then again):
+``python -m geo enrich IN.parquet -o OUT.parquet`` (one process),
 the same with ``--engine dask`` (a local cluster of two workers started by the run: a
 folder of parts, and ``--single-file``), and as floors a process that reads the input
 and writes it back with pyarrow (``read_table`` / ``write_table``) or with geopandas
@@ -109,22 +110,25 @@ def main() -> None:
             writer.append(frame.iloc[start:start + CHUNK_RECORDS])
         writer.commit()
         size_mb = source.stat().st_size / 2**20
-        print(f"N = {args.n:,}; input {size_mb:.1f} MB GeoParquet; median of {args.runs} runs")
-        print("| what | s | peak MB | × floor |\n|---|---:|---:|---:|")
-        floor = None
-        for name, (command, output) in commands(source, folder).items():
-            runs = []
-            for _ in range(args.runs):
-                runs.append(measured(command))
+        print(f"N = {args.n:,}; input {size_mb:.1f} MB GeoParquet; median of {args.runs} "
+              f"interleaved runs; load average {os.getloadavg()[0]:.1f} at the start")
+        todo = commands(source, folder)
+        runs: dict[str, list] = {name: [] for name in todo}
+        for _ in range(args.runs):  # one run of each in turn: a busy spell hits them all
+            for name, (command, output) in todo.items():
+                runs[name].append(measured(command))
                 if output.is_dir():
                     shutil.rmtree(output)
                 else:
                     output.unlink()
-            seconds = statistics.median(r[0] for r in runs)
-            peak = statistics.median(r[1] for r in runs)
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
+        print("| what | s | peak MB | × floor |\n|---|---:|---:|---:|")
+        floor = None
+        for name, got in runs.items():
+            seconds = statistics.median(r[0] for r in got)
+            peak = statistics.median(r[1] for r in got)
             floor = floor or seconds
-            print(f"| {name} | {seconds:.2f} | {peak:,.0f} | {seconds / floor:.1f} |",
-                  flush=True)
+            print(f"| {name} | {seconds:.2f} | {peak:,.0f} | {seconds / floor:.1f} |")
 
 
 if __name__ == "__main__":
