@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import math
 import os
 import shutil
@@ -92,11 +93,13 @@ def input_files(source: str | Path) -> list[Path]:
 def parquet_parts(files: list[Path], partitions: int | None) -> list[Part]:
     """Partitions of whole row groups: one per row group, or about ``partitions`` in
     all (row groups are gathered until a partition has its share of the rows)."""
-    from geo.geoparquet import open_parquet
+    from geo.geoparquet import check_schema, open_parquet
 
     groups = []  # (file, row group, first row, rows)
     for path in files:
-        meta = open_parquet(path).metadata
+        pf = open_parquet(path)
+        check_schema(path, pf)  # a file refused whole is refused before any work
+        meta = pf.metadata
         first = 0
         for k in range(meta.num_row_groups):
             rows = meta.row_group(k).num_rows
@@ -274,10 +277,12 @@ def connect(options: DaskOptions, say: Callable[[str], None]):
             client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
         else:
             # every socket on the loopback interface, the dashboard's too (any free port)
+            # the workers' own logs say only what is critical: a task's error comes
+            # back here and is said once, in one line
             cluster = LocalCluster(n_workers=LOCAL_WORKERS, threads_per_worker=1,
                                    host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                    worker_dashboard_address="127.0.0.1:0",
-                                   processes=True)
+                                   processes=True, silence_logs=logging.CRITICAL)
             client = Client(cluster)
     except (OSError, TimeoutError, ValueError) as exc:
         where = address or "a local cluster on 127.0.0.1"
@@ -324,8 +329,9 @@ def enrich_on_dask(path: str | Path, output: str | Path, *,
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".parts",
                                     dir=output.parent))
     try:
+        submissions, total = _submissions(files, column_map, options)
         with connect(options, say) as client:
-            results = _run(client, files, staging, column_map, options,
+            results = _run(client, submissions, total, staging, column_map,
                            progress or (lambda done, total: None))
             duplicates = _cross_partition_duplicates(client, results)
         return _finish(results, duplicates, files, output, staging, sink, options,
@@ -353,15 +359,15 @@ def _submissions(files: list[Path], column_map, options: DaskOptions
             for number, table in enumerate(tables)), None
 
 
-def _run(client, files, staging: Path, column_map, options: DaskOptions,
-         progress: Callable[[int, int | None], None]) -> list[PartResult]:
+def _run(client, submissions: Iterator[tuple[Part, Table | None]], total: int | None,
+         staging: Path, column_map, progress: Callable[[int, int | None], None]
+         ) -> list[PartResult]:
     """Every partition enriched by the workers, a bounded number in flight."""
     from distributed import wait
 
     client.register_plugin(_worker_plugin())
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     ahead = workers * AHEAD_PER_WORKER
-    submissions, total = _submissions(files, column_map, options)
     pending, results = set(), []
     for part, table in submissions:
         pending.add(client.submit(enrich_part, part, str(staging), column_map, table,

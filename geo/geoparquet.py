@@ -136,8 +136,7 @@ def iter_parquet(path: Path, *, chunk_records: int, row_groups: list[int] | None
     position ``first_row``) a batch of at most ``chunk_records`` rows at a time; memory
     is bounded by that and by one row group's compressed size."""
     pf = open_parquet(path)
-    _check_columns(path, pf.schema_arrow.names)
-    geo = geo_columns(path, pf)
+    geo = check_schema(path, pf)
     total = max(pf.metadata.num_rows if row_groups is None else
                 sum(pf.metadata.row_group(k).num_rows for k in row_groups), 1)
     start, done = first_row, 0
@@ -159,6 +158,13 @@ def iter_parquet(path: Path, *, chunk_records: int, row_groups: list[int] | None
         done += batch.num_rows
         start += batch.num_rows
         yield _chunk(path, batch, geo, index, min(done / total, 1.0))
+
+
+def check_schema(path: Path, pf: pq.ParquetFile) -> GeoColumns:
+    """The file's geometry columns, once its columns are checked (see
+    :func:`geo_columns`): a file that cannot be read as a table is refused here."""
+    _check_columns(path, pf.schema_arrow.names)
+    return geo_columns(path, pf)
 
 
 def _check_columns(path: Path, names: list[str]) -> None:

@@ -187,3 +187,21 @@ def test_row_groups_are_gathered_into_partitions(tmp_path):
     assert len(parts) == 6
     assert sum(p.rows for p in parts) == 20
     assert {p.file for p in parts} == {str(f) for f in files}
+
+
+def test_a_damaged_row_group_stops_the_run_in_one_line(scheduler, inputs, tmp_path, capsys):
+    _, parquet, _, _ = inputs
+    data = bytearray(parquet.read_bytes())
+    column = pq.read_metadata(parquet).row_group(3).column(0)
+    start = column.data_page_offset + 8
+    data[start:start + 200] = bytes(200)
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "enriched"
+    capsys.readouterr()
+    assert main(["enrich", str(damaged), "-o", str(out), "--engine", "dask",
+                 "--scheduler", scheduler, "--rejects", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(f"error: {damaged}: ")
+    assert "Traceback" not in "\n".join(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.parquet"]
