@@ -4,7 +4,8 @@ The format comes from the output's extension:
 
 - ``.png`` ``.pdf`` ``.svg`` — the static briefing map (``dashboard.snapshot``);
 - ``.html`` — the interactive map as one file that opens offline;
-- ``.csv`` ``.geojson`` ``.gpkg`` — the filtered incidents with their enriched columns;
+- ``.csv`` ``.geojson`` ``.gpkg`` ``.parquet`` (GeoParquet 1.1) — the filtered incidents
+  with their enriched columns;
 - ``.zip`` — a bundle of the map (PNG), the data (CSV and GeoJSON) and ``manifest.json``
   (filters, record count, the map's extent, data version, generation time, SHA-256 of
   every file).
@@ -57,7 +58,7 @@ from geo.store import open_store
 from geo.store.base import Store
 
 SNAPSHOT_SUFFIXES = (".png", ".pdf", ".svg")
-DATA_SUFFIXES = (".csv", ".geojson", ".gpkg")
+DATA_SUFFIXES = (".csv", ".geojson", ".gpkg", ".parquet")
 SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip")
 
 

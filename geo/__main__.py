@@ -30,13 +30,36 @@ def _print_rejects(rejects, stream, total: int | None = None) -> None:
         print(f"  ... and {total - SHOWN_REJECTS} more", file=stream)
 
 
+def _enrich_on_dask(args: argparse.Namespace):
+    import distributed  # noqa: F401  (its loggers exist once it is imported)
+
+    from geo.cluster import DaskOptions, enrich_on_dask
+
+    # Dask's own notes (workers starting and stopping) only with -v
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            logging.getLogger(name).setLevel(logging.DEBUG if args.verbose
+                                             else logging.WARNING)
+    options = DaskOptions(scheduler=args.scheduler, partitions=args.partitions,
+                          single_file=args.single_file)
+    return enrich_on_dask(args.input, args.output, rejects_path=args.rejects,
+                          column_map=parse_column_map(args.map), options=options,
+                          progress=_partitions_line(sys.stderr))
+
+
 def cmd_enrich(args: argparse.Namespace) -> int:
     """Enrich a table; bad rows stop the run unless --rejects is given."""
     from geo.records import enrich_file
 
-    result = enrich_file(args.input, args.output, rejects_path=args.rejects,
-                         column_map=parse_column_map(args.map),
-                         progress=_progress_line(sys.stderr))
+    if args.engine == "dask":
+        result = _enrich_on_dask(args)
+    elif args.scheduler or args.partitions or args.single_file:
+        msg = "--scheduler, --partitions and --single-file go with --engine dask"
+        raise InputError(msg)
+    else:
+        result = enrich_file(args.input, args.output, rejects_path=args.rejects,
+                             column_map=parse_column_map(args.map),
+                             progress=_progress_line(sys.stderr))
     if sys.stderr.isatty():
         print(file=sys.stderr)  # end the progress line
     shown = result.shown_rejects
@@ -173,6 +196,29 @@ def _progress_line(stream):
     return report
 
 
+def _partitions_line(stream):
+    """A progress reporter of partitions done: one line rewritten on a terminal, else a
+    line each tenth of the way."""
+    tty = stream.isatty()
+
+    def report(done: int, total: int | None) -> None:
+        text = f"partitions done: {done:,}/{total:,}" if total else \
+            f"partitions done: {done:,}"
+        if tty:
+            print(f"\r{text}", end="", file=stream, flush=True)
+        elif total is None or done == total or done % max(1, total // 10) == 0:
+            print(text, file=stream, flush=True)
+    return report
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"{text} is not a positive number"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     # the module's docstring without reStructuredText's literal quotes
@@ -182,12 +228,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     enrich = sub.add_parser("enrich", help="add airspace, distance and place columns")
-    enrich.add_argument("input", type=Path, help="CSV, GeoJSON or GeoPackage")
+    enrich.add_argument("input", type=Path,
+                        help="CSV, GeoJSON, GeoPackage or (Geo)Parquet; with --engine dask "
+                             "also a folder or glob of Parquet files")
     enrich.add_argument("-o", "--output", required=True, type=Path,
-                        help="output file: .csv, .geojson or .gpkg")
+                        help="output file: .csv, .geojson, .gpkg or .parquet; with --engine "
+                             "dask a folder of Parquet parts (see --single-file)")
     enrich.add_argument("--rejects", type=Path,
                         help="write invalid rows here (row, field, reason) and keep the rest")
     enrich.add_argument("--map", help="column renames, e.g. date=event_time,lat=y,lon=x")
+    enrich.add_argument("--engine", choices=["single", "dask"], default="single",
+                        help="single: this process (default); dask: the partitions on a "
+                             "Dask cluster, with the same results")
+    enrich.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="dask: a running scheduler (default: $DASK_SCHEDULER_ADDRESS, "
+                             "else a local cluster of two workers on 127.0.0.1)")
+    enrich.add_argument("--partitions", type=_count, metavar="N",
+                        help="dask: about N partitions (default: one per Parquet row group, "
+                             "or per 50,000 CSV records)")
+    enrich.add_argument("--single-file", action="store_true",
+                        help="dask: write one file of the output's format (.parquet, .csv, "
+                             ".geojson, .gpkg) instead of a folder of parts")
     enrich.set_defaults(func=cmd_enrich)
 
     where = sub.add_parser("where", help="the enriched facts of one point")
@@ -206,7 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     imp = sub.add_parser("import", help="validate, enrich and upsert into the store")
-    imp.add_argument("input", type=Path, help="CSV (canonical or ACLED), GeoJSON, GeoPackage")
+    imp.add_argument("input", type=Path,
+                     help="CSV (canonical or ACLED), GeoJSON, GeoPackage, GeoParquet")
     imp.add_argument("--store", help=STORE_HELP)
     imp.add_argument("--rejects", type=Path,
                      help="write invalid rows here (row, field, reason); import the rest")

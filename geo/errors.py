@@ -34,3 +34,7 @@ class RowsRejectedError(FlankwatchError, ValueError):
     def __init__(self, message: str, rejects) -> None:
         super().__init__(message)
         self.rejects = rejects
+
+
+class ClusterError(FlankwatchError, RuntimeError):
+    """The Dask cluster cannot be reached or started."""

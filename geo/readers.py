@@ -1,4 +1,4 @@
-"""Reading and writing incident tables: CSV, GeoJSON, GeoPackage.
+"""Reading and writing incident tables: CSV, GeoJSON, GeoPackage, GeoParquet.
 
 A table is read with every column kept as given (CSV cells as text), plus the row number
 a person would use to find a record: 1 for the first record (the line after a CSV
@@ -27,10 +27,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pycountry
 import pyogrio
 import shapely
 
+from geo import geoparquet
 from geo.csvfile import CHUNK_RECORDS, iter_csv_records
 from geo.dates import parse_date_column
 from geo.errors import InputError
@@ -38,7 +40,10 @@ from geo.schema import LIST_SEPARATOR, NUL_REASON, RejectList, coordinate_column
 
 CSV_SUFFIXES = {".csv", ".txt"}
 GEO_SUFFIXES = {".geojson", ".json", ".gpkg"}
-OUTPUT_SUFFIXES = {".csv", ".geojson", ".gpkg"}
+PARQUET_SUFFIXES = {".parquet"}
+OUTPUT_SUFFIXES = {".csv", ".geojson", ".gpkg", ".parquet"}
+#: Inputs read a chunk at a time, every chunk with the same columns.
+STREAMED_SUFFIXES = CSV_SUFFIXES | PARQUET_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,8 @@ class Table:
     """
 
     frame: pd.DataFrame
-    #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage); None for CSV.
+    #: Longitude/latitude of Point geometries (GeoJSON, GeoPackage, GeoParquet); None
+    #: for CSV and for Parquet without geometry.
     points: pd.DataFrame | None = None
     #: Rows whose geometry is not a point: row label -> geometry type.
     non_points: dict | None = None
@@ -61,7 +67,7 @@ class Table:
     malformed: list = field(default_factory=list)
     #: "canonical" or "acled" (an ACLED export, mapped to canonical columns).
     source_format: str = "canonical"
-    #: Each row's shapely geometry (GeoJSON, GeoPackage); None for CSV.
+    #: Each row's shapely geometry (GeoJSON, GeoPackage, GeoParquet); None for CSV.
     geometries: pd.Series | None = None
     #: The share of the file read when this table (or chunk of one) was made.
     fraction: float = 1.0
@@ -150,23 +156,30 @@ def _read_geo(path: Path, layer: str | None = None, *, table_name: str = "") -> 
                                                           ignore_axis_order=True):
         msg = f"{path}: coordinates are in {gdf.crs.name}; expected WGS84 (EPSG:4326)"
         raise InputError(msg)
-    geoms = gdf.geometry.values
-    broken = _geometry_problems(geoms)
-    problems += [(k, "geometry", why) for k, why in broken.items()]
-    usable = ~gdf.index.isin(list(broken))
+    return _point_table(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)),
+                        np.asarray(gdf.geometry.values), problems)
+
+
+def _point_table(frame: pd.DataFrame, geoms: np.ndarray, problems: list) -> Table:
+    """A table of geodata: its columns, and each row's point from ``geoms`` (shapely
+    geometries in the frame's row order); rows whose geometry is unusable join
+    ``problems``, and other geometry types are noted for the loaders."""
+    labels = frame.index
+    broken = {labels[k]: why for k, why in _geometry_problems(geoms).items()}
+    problems = problems + [(k, "geometry", why) for k, why in broken.items()]
+    usable = ~labels.isin(list(broken))
     is_point = (shapely.get_type_id(geoms) == 0) & usable
     points = pd.DataFrame({"lon": shapely.get_x(np.where(is_point, geoms, None)),
                            "lat": shapely.get_y(np.where(is_point, geoms, None))},
-                          index=gdf.index)
-    non_points = {i: g.geom_type for i, g, p, ok in zip(gdf.index, geoms, is_point, usable,
+                          index=labels)
+    non_points = {i: g.geom_type for i, g, p, ok in zip(labels, geoms, is_point, usable,
                                                         strict=True)
                   if g is not None and not p and ok}
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     heights = shapely.get_z(np.where(is_point & shapely.has_z(geoms), geoms, None))
     if not np.isnan(heights).all():  # a 3-D point's height is kept, not dropped
         frame["geometry_z" if "z" in frame.columns else "z"] = heights
     return Table(frame, points=points, non_points=non_points, problems=problems,
-                 geometries=pd.Series(geoms, index=gdf.index, dtype=object))
+                 geometries=pd.Series(geoms, index=labels, dtype=object))
 
 
 def _geometry_problems(geoms) -> dict[int, str]:
@@ -314,7 +327,7 @@ def _geo_tables(path: Path, column_map: dict[str, str] | None) -> Iterator[Table
 
 
 def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) -> Table:
-    """Read an incident table from CSV, GeoJSON or GeoPackage, whole.
+    """Read an incident table from CSV, GeoJSON, GeoPackage or Parquet, whole.
 
     Parameters
     ----------
@@ -338,10 +351,10 @@ def read_table(path: str | Path, *, column_map: dict[str, str] | None = None) ->
 
 def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
                 chunk_records: int = CHUNK_RECORDS) -> Iterator[Table]:
-    """Read a table a chunk of records at a time (CSV; GeoJSON and GeoPackage come as
-    one chunk). Each chunk keeps its records' positions in the file; ``fraction`` says
-    how much of the file has been read. Raises :class:`InputError` for a file that
-    cannot be read at all."""
+    """Read a table a chunk of records at a time (CSV and Parquet; GeoJSON and
+    GeoPackage come as one chunk). Each chunk keeps its records' positions in the file;
+    ``fraction`` says how much of the file has been read. Raises :class:`InputError` for
+    a file that cannot be read at all."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
@@ -355,10 +368,57 @@ def iter_tables(path: str | Path, *, column_map: dict[str, str] | None = None,
             frame.columns = [_unguarded(c) for c in frame.columns]
             yield _canonical(Table(frame, malformed=chunk.malformed,
                                    fraction=chunk.fraction), column_map)
+    elif suffix in PARQUET_SUFFIXES:
+        yield from iter_parquet_tables(path, column_map=column_map,
+                                       chunk_records=chunk_records)
     else:
         msg = f"{path}: unknown input format {suffix!r}; expected one of " \
-              f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES)}"
+              f"{sorted(CSV_SUFFIXES | GEO_SUFFIXES | PARQUET_SUFFIXES)}"
         raise InputError(msg)
+
+
+def iter_parquet_tables(path: Path, *, column_map: dict[str, str] | None = None,
+                        chunk_records: int = CHUNK_RECORDS,
+                        row_groups: list[int] | None = None, first_row: int = 0
+                        ) -> Iterator[Table]:
+    """A (Geo)Parquet file (or some of its row groups, beginning at row position
+    ``first_row``) as tables of at most ``chunk_records`` rows: with a geometry column,
+    as GeoJSON is read (each row's point); without, as CSV is (its lat/lon columns)."""
+    for chunk in geoparquet.iter_parquet(path, chunk_records=chunk_records,
+                                         row_groups=row_groups, first_row=first_row):
+        problems = _parquet_text_problems(chunk.frame) + chunk.problems
+        if chunk.geometries is None:
+            _check_coordinate_types(path, chunk.frame)
+            table = Table(chunk.frame, problems=problems)
+        else:
+            table = _point_table(chunk.frame, chunk.geometries, problems)
+        table.fraction = chunk.fraction
+        yield _canonical(table, column_map)
+
+
+def _check_coordinate_types(path: Path, frame: pd.DataFrame) -> None:
+    """Coordinate columns hold numbers or text (a text that is no number is that row's
+    rejection); any other type refuses the file, naming the column."""
+    for name in filter(None, coordinate_columns(list(frame.columns))):
+        kind = frame[name].dtype
+        if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_string_dtype(kind)) \
+                or pd.api.types.is_bool_dtype(kind):
+            msg = (f"{path}: column {shown_name(str(name))!r} is of type {kind}; "
+                   "coordinates must be numbers or text")
+            raise InputError(msg)
+
+
+def _parquet_text_problems(frame: pd.DataFrame) -> list[tuple[object, str, str]]:
+    """Rows holding a NUL character in a text cell (GDAL and SQL cut the text there):
+    (row label, column, reason)."""
+    found = []
+    for name in frame.columns:
+        column = frame[name]
+        if not pd.api.types.is_string_dtype(column.dtype):
+            continue
+        bad = column.astype("string").str.contains("\x00", regex=False, na=False)
+        found += [(label, shown_name(str(name)), NUL_REASON) for label in frame.index[bad]]
+    return found
 
 
 def _canonical(table: Table, column_map: dict[str, str] | None) -> Table:
@@ -431,10 +491,10 @@ def _guard_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(risky, guarded, column)
 
 
-def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
-    """The frame as an Arrow table whose text cells no spreadsheet will run: each cell
-    that begins like a formula gets a leading apostrophe (see :data:`FORMULA_START`).
-    Numeric columns, and text cells that are plain numbers, are left as they are."""
+def arrow_table(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table, one chunk per column: columns Arrow cannot type
+    (mixed values; objects and lists from GeoJSON properties) as text, JSON for the
+    objects and lists."""
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -448,9 +508,16 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
                for k, c in enumerate(table.columns)]
     # one chunk per column: Arrow's CSV writer misreads columns whose chunks include an
     # empty one (as pandas' concatenations leave them), writing bytes from elsewhere
-    names = [f"{FORMULA_GUARD}{n}" if _needs_guard(str(n)) else str(n)
-             for n in table.column_names]
-    return pa.table([_guard_text(c) for c in columns], names=names).combine_chunks()
+    return pa.table(columns, names=[str(n) for n in table.column_names]).combine_chunks()
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table whose text cells no spreadsheet will run: each cell
+    that begins like a formula gets a leading apostrophe (see :data:`FORMULA_START`).
+    Numeric columns, and text cells that are plain numbers, are left as they are."""
+    table = arrow_table(frame)
+    names = [f"{FORMULA_GUARD}{n}" if _needs_guard(n) else n for n in table.column_names]
+    return pa.table([_guard_text(c) for c in table.columns], names=names).combine_chunks()
 
 
 def _formula_like(text: str) -> bool:
@@ -507,7 +574,8 @@ class TableWriter:
     """A table written a chunk at a time (see :meth:`append`) to a file beside ``path``
     that takes its place when :meth:`commit` is called, so the output appears whole or
     not at all. The format comes from the extension: spreadsheet-safe CSV, GeoJSON or
-    GeoPackage (points from the ``lat``/``lon`` columns)."""
+    GeoPackage or GeoParquet (points from the ``lat``/``lon`` columns; a Parquet file
+    gets one row group per chunk, and every chunk the first one's column types)."""
 
     def __init__(self, path: str | Path, *, suffixes: Iterable[str] = OUTPUT_SUFFIXES,
                  what: str = "output") -> None:
@@ -520,17 +588,25 @@ class TableWriter:
         self._tmp.unlink()
         self._started = False
         self._empty = pd.DataFrame(columns=["lat", "lon"])
+        self._parquet: _ParquetSink | None = None
 
     def append(self, frame: pd.DataFrame) -> None:
         """Write some more rows (the first call also writes the header or schema)."""
         if self._suffix == ".csv":
             append_csv(frame, self._tmp, header=not self._started)
-        elif not len(frame):  # GDAL types the fields from the first rows written
+        elif not len(frame):  # GDAL (and Parquet) type the fields from the first rows
             self._empty = frame
             return
+        elif self._suffix == ".parquet":
+            self._write_parquet(frame)
         else:
             self._write_geo(frame, mode="a" if self._started else "w")
         self._started = True
+
+    def _write_parquet(self, frame: pd.DataFrame) -> None:
+        if self._parquet is None:
+            self._parquet = _ParquetSink(self._tmp, self.path)
+        self._parquet.write(frame)
 
     def _write_geo(self, frame: pd.DataFrame, *, mode: str = "w") -> None:
         driver = "GeoJSON" if self._suffix == ".geojson" else "GPKG"
@@ -548,8 +624,12 @@ class TableWriter:
         """Put the file in place (with an ordinary new file's permissions)."""
         if not self._started and self._suffix == ".csv":  # no rows at all: the header
             self.append(self._empty)
+        elif not self._started and self._suffix == ".parquet":
+            self._write_parquet(self._empty)
         elif not self._started:  # ... or the columns alone
             self._write_geo(self._empty)
+        if self._parquet is not None:
+            self._parquet.close()
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self._tmp, 0o666 & ~umask)
@@ -557,16 +637,68 @@ class TableWriter:
 
     def discard(self) -> None:
         """Forget what was written."""
+        if self._parquet is not None:
+            self._parquet.close(finished=False)
         self._tmp.unlink(missing_ok=True)
 
 
-def _as_points(frame: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
+class _ParquetSink:
+    """A GeoParquet file written a row group at a time (see :mod:`geo.geoparquet`); the
+    ``geo`` metadata, with the bounding box of every point, is added when it closes."""
+
+    def __init__(self, tmp: Path, path: Path) -> None:
+        self._tmp, self.path = tmp, path
+        self._writer: pq.ParquetWriter | None = None
+        self._bounds = geoparquet.BoundsTracker()
+        self._geometry = self._covering = ""
+
+    def write(self, frame: pd.DataFrame) -> None:
+        lon, lat = _coordinates(frame, self.path)
+        table = arrow_table(frame)
+        if self._writer is None:
+            self._geometry = "geom" if "geometry" in table.column_names else "geometry"
+            self._covering = geoparquet.bbox_name(table.column_names)
+        table = geoparquet.points_table(table, lon, lat, geometry=self._geometry)
+        if self._writer is None:
+            # a column without a value yet is text; Arrow's pandas notes are left out
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                for f in table.schema])
+            # no Arrow schema of its own: the ``geo`` metadata, complete only at the end,
+            # is then the one every reader sees
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd",
+                                            store_schema=False)
+        try:
+            table = table.cast(self._writer.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+            msg = (f"{self.path}: a column's values change type between chunks of the "
+                   f"input ({exc}); write .csv, or give the input one type per column")
+            raise InputError(msg) from None
+        self._writer.write_table(table)
+        self._bounds.add(lon, lat)
+
+    def close(self, *, finished: bool = True) -> None:
+        if self._writer is None:
+            return
+        if finished:
+            self._writer.add_key_value_metadata({"geo": geoparquet.geo_metadata(
+                self._geometry, self._covering, self._bounds.box)})
+        self._writer.close()
+        self._writer = None
+
+
+def _coordinates(frame: pd.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of a table's points (NaN where not numbers)."""
     lat_col, lon_col = coordinate_columns(list(frame.columns))
     if lat_col is None or lon_col is None:
         msg = f"{path}: the table has no latitude/longitude columns to map"
         raise InputError(msg)
     lon = pd.to_numeric(frame[lon_col].astype(str).str.replace(",", "."), errors="coerce")
     lat = pd.to_numeric(frame[lat_col].astype(str).str.replace(",", "."), errors="coerce")
+    return lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
+
+
+def _as_points(frame: pd.DataFrame, path: Path) -> gpd.GeoDataFrame:
+    lon, lat = _coordinates(frame, path)
     name = "geom" if "geometry" in frame.columns else "geometry"  # keep an input column
     points = gpd.GeoSeries(gpd.points_from_xy(lon, lat), index=frame.index, crs=4326)
     return gpd.GeoDataFrame(frame.assign(**{name: points}), geometry=name, crs=4326)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from geo.csvfile import CHUNK_RECORDS
 from geo.dates import parse_date_column
 from geo.enrich import prepare_incidents, rejection_report
 from geo.errors import FlankwatchError, InputError, RowsRejectedError
-from geo.readers import CSV_SUFFIXES, Table, iter_tables
+from geo.readers import STREAMED_SUFFIXES, Table, iter_tables
 from geo.schema import (
     DEFENSE_LINE,
     DEPLOYMENT,
@@ -496,7 +496,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
     store : geo.store.base.Store
         The store written to.
     path : path
-        CSV (canonical or ACLED), GeoJSON or GeoPackage.
+        CSV (canonical or ACLED), GeoJSON, GeoPackage or (Geo)Parquet.
     column_map : dict, optional
         ``{source_column: canonical_column}`` renames.
     keep_valid : bool
@@ -527,7 +527,7 @@ def import_file(store, path: str | Path, *, column_map: dict[str, str] | None = 
         _distinct(path, Path(rejects_path))
     result = ImportResult(path, name or str(path))
     sink = _RejectsFile(None if dry_run else rejects_path,  # checked here, before reading
-                        streamed=path.suffix.lower() in CSV_SUFFIXES)
+                        streamed=path.suffix.lower() in STREAMED_SUFFIXES)
     say = progress or (lambda fraction, text: None)
     digest = None if dry_run else file_sha256(path)
     importing = nullcontext() if dry_run else store.importing(
@@ -602,6 +602,70 @@ def log_refusal(store, name: str, path: Path, reason: str, *, who: str = "",
         log.error("the refused import of %s is not in the store's log: %s", name, exc)
 
 
+def enrich_chunk(table: Table, seen: set, *, gazetteer=None, boundaries=None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Enrich one chunk of a table (see :func:`geo.enrich.enrich_table`), rejecting a
+    valid row whose ``id`` an earlier chunk had: ``seen`` holds those ids and takes this
+    chunk's. The step every engine runs, one process or a cluster's workers."""
+    from geo.enrich import enrich_table
+
+    enriched, rejects = enrich_table(table, gazetteer=gazetteer, boundaries=boundaries)
+    if "id" in enriched.columns:
+        again = _seen_again(enriched["id"], rejects, seen)
+        if again.any():
+            enriched, rejects = reject_duplicates(enriched, rejects, again, table.frame)
+    return enriched, rejects
+
+
+def reject_duplicates(enriched: pd.DataFrame, rejects: pd.DataFrame, again: pd.Series,
+                      source: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move the rows flagged in ``again`` from ``enriched`` to ``rejects`` as duplicate
+    ids, with their values from ``source`` (the input's columns)."""
+    ids = enriched["id"][again].astype("string").str.strip()
+    rejects = _add_rejects(rejects, enriched.index[again], "id",
+                           "duplicate id " + ids.map(repr), source)
+    return enriched[~again], rejects
+
+
+#: Columns :func:`enrich_frames` adds: the row's number, and for a rejected row the
+#: field and reason (empty for an enriched row).
+FRAME_REPORT_COLUMNS = ("row", "reject_field", "reject_reason")
+
+
+def enrich_frames(frames: Iterable[pd.DataFrame], *, first_row: int = 0
+                  ) -> Iterator[pd.DataFrame]:
+    """Enrich a stream of pandas frames, one frame out for each frame in (for Spark's
+    ``mapInPandas``, DuckDB's Arrow batches and other engines that hand out batches).
+
+    Each output frame holds every row of its input frame, in order: the input's columns
+    (``lat``/``lon`` added where the input had none), :data:`ENRICHED_COLUMNS` (empty for
+    a rejected row) and :data:`FRAME_REPORT_COLUMNS`. Rows are numbered from
+    ``first_row`` + 1 through the stream; an id repeated within the stream is rejected
+    as :func:`enrich_file` rejects it (ids in other streams are not seen).
+    """
+    from geo.boundaries import load_boundaries
+    from geo.gazetteer import load_gazetteer
+    from geo.schema import ENRICHED_COLUMNS
+
+    gazetteer, boundaries = load_gazetteer(), load_boundaries()
+    seen: set = set()
+    start = first_row
+    for frame in frames:
+        frame = frame.set_axis(pd.RangeIndex(start, start + len(frame)))
+        start += len(frame)
+        enriched, rejects = enrich_chunk(Table(frame), seen, gazetteer=gazetteer,
+                                         boundaries=boundaries)
+        refused = frame.loc[frame.index.isin(rejects["row"] - 1)]
+        reasons = rejects.set_index(rejects["row"] - 1)
+        refused = refused.assign(reject_field=reasons["field"], reject_reason=reasons["reason"])
+        coordinates = [c for c in ("lat", "lon") if c not in frame.columns]
+        columns = [*frame.columns, *coordinates, *ENRICHED_COLUMNS, *FRAME_REPORT_COLUMNS]
+        both = pd.concat([enriched, refused]).sort_index()
+        flags = {c: both[c].astype("boolean") for c in ("over_water", "in_coverage",
+                                                         "in_kaliningrad") if c in both}
+        yield both.assign(row=both.index + 1, **flags).reindex(columns=columns)
+
+
 @dataclass
 class EnrichResult:
     """What :func:`enrich_file` did."""
@@ -628,13 +692,12 @@ def enrich_file(path: str | Path, output: str | Path, *,
     every rejected row to ``rejects_path``. Outputs appear whole or not at all.
     """
     from geo.boundaries import load_boundaries
-    from geo.enrich import enrich_table
     from geo.gazetteer import load_gazetteer
     from geo.readers import TableWriter
 
     _distinct(*[Path(p) for p in (path, output, rejects_path) if p is not None])
     out = TableWriter(output, what="-o")
-    sink = _RejectsFile(rejects_path, streamed=Path(path).suffix.lower() in CSV_SUFFIXES)
+    sink = _RejectsFile(rejects_path, streamed=Path(path).suffix.lower() in STREAMED_SUFFIXES)
     gazetteer, boundaries = load_gazetteer(), load_boundaries()
     result, seen = EnrichResult(), set()
     say = progress or (lambda fraction, text: None)
@@ -644,15 +707,8 @@ def enrich_file(path: str | Path, output: str | Path, *,
                 msg = (f"{path}: has several layers; `enrich` reads one table (save the "
                        "layer alone, or use `python -m geo import`, which reads them all)")
                 raise InputError(msg)
-            enriched, rejects = enrich_table(table, gazetteer=gazetteer,
+            enriched, rejects = enrich_chunk(table, seen, gazetteer=gazetteer,
                                              boundaries=boundaries)
-            if "id" in enriched.columns:
-                again = _seen_again(enriched["id"], rejects, seen)
-                if again.any():
-                    ids = enriched["id"][again].astype("string").str.strip()
-                    rejects = _add_rejects(rejects, enriched.index[again], "id",
-                                           "duplicate id " + ids.map(repr), table.frame)
-                    enriched = enriched[~again]
             result.total += len(enriched) + len(rejects)
             result.enriched += len(enriched)
             result.rejected += len(rejects)

@@ -6,6 +6,7 @@ import pytest
 import shapely
 
 from geo.enrich import ENRICHED_COLUMNS, enrich_points
+from geo.records import FRAME_REPORT_COLUMNS, enrich_frames
 
 VILNIUS = (25.2798, 54.6892)
 MINSK = (27.5667, 53.9000)
@@ -95,3 +96,24 @@ def test_many_points_at_once_agree_with_one_at_a_time():
         alone = facts(p)
         assert together.iloc[i].country_iso3 == alone.country_iso3
         assert together.iloc[i].dist_belarus_km == pytest.approx(alone.dist_belarus_km)
+
+
+def test_a_stream_of_frames_gives_one_frame_each_with_every_row_enriched_or_refused():
+    """What Spark's mapInPandas or DuckDB's Arrow batches go through (see the README)."""
+    first = pd.DataFrame({"id": ["vilnius", "far", "minsk"], "date": "2025-09-10",
+                          "lat": [VILNIUS[1], 95.0, MINSK[1]],
+                          "lon": [VILNIUS[0], 25.0, MINSK[0]]})
+    second = pd.DataFrame({"id": ["vilnius", "kaliningrad"], "date": "2025-09-10",
+                           "lat": [54.7, KALININGRAD[1]], "lon": [25.3, KALININGRAD[0]]})
+    one, two = enrich_frames([first, second], first_row=10)
+    columns = [*first.columns, *ENRICHED_COLUMNS, *FRAME_REPORT_COLUMNS]
+    assert list(one.columns) == columns
+    assert list(two.columns) == columns
+    assert one["row"].tolist() == [11, 12, 13]
+    assert one["country_iso3"].tolist()[::2] == ["LTU", "BLR"]
+    assert one["reject_reason"].iloc[1] == "latitude must be within ±90 (got 95.0)"
+    assert one["reject_field"].iloc[1] == "lat"
+    assert pd.isna(one["country_iso3"].iloc[1])
+    assert two["reject_reason"].tolist()[0] == "duplicate id 'vilnius'"
+    assert bool(two["in_kaliningrad"].iloc[1])
+    assert two["dist_kaliningrad_km"].iloc[1] == 0.0

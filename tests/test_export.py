@@ -12,6 +12,7 @@ import zlib
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import shapely
 from matplotlib.image import imread
@@ -125,6 +126,16 @@ def test_data_exports_hold_the_filtered_incidents(store, tmp_path):
     assert len(geo) == len(csv)
     gpkg = gpd.read_file(export(store, request, tmp_path / "i.gpkg"))
     assert sorted(gpkg["id"]) == sorted(csv["id"])
+
+
+def test_a_geoparquet_export_holds_the_filtered_incidents(store, tmp_path):
+    out = tmp_path / "i.parquet"
+    assert main(["--types", "drone", "-o", str(out), "--store", str(store.path)]) == 0
+    frame = gpd.read_parquet(out)
+    assert frame.crs.to_epsg() == 4326
+    assert set(frame["type"]) == {"drone"}
+    assert (frame.geometry.x == frame["lon"]).all()
+    assert json.loads(pq.read_metadata(out).metadata[b"geo"])["version"] == "1.1.0"
 
 
 def test_an_area_file_keeps_the_incidents_inside_it(store, tmp_path, capsys):

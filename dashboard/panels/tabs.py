@@ -134,6 +134,7 @@ EXPORT_FORMATS = {
     ".csv": ("Incidents, CSV", "text/csv"),
     ".geojson": ("Incidents, GeoJSON", "application/geo+json"),
     ".gpkg": ("Incidents, GeoPackage", "application/geopackage+sqlite3"),
+    ".parquet": ("Incidents, GeoParquet", "application/vnd.apache.parquet"),
     ".zip": ("Bundle: map, data and manifest (zip)", "application/zip"),
 }
 
@@ -202,8 +203,9 @@ def upload_panel(store: Store, access: Access) -> None:
     process of its own (see ``dashboard.import_worker``), in the name of the user."""
     access.require("import")
     st.subheader("Import incidents")
-    file = st.file_uploader("CSV (canonical or ACLED), GeoJSON or GeoPackage",
-                            type=["csv", "geojson", "json", "gpkg"], key=keys.UPLOAD)
+    file = st.file_uploader("CSV (canonical or ACLED), GeoJSON, GeoPackage or GeoParquet",
+                            type=["csv", "geojson", "json", "gpkg", "parquet"],
+                            key=keys.UPLOAD)
     with st.expander("Which columns a file may have"):
         st.caption("A CSV's header line, or a GeoJSON feature's properties, names them; "
                    "other columns are kept as they are. An ACLED export is recognised by "
