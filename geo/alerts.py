@@ -300,21 +300,14 @@ def matching_now(store, rule: Rule) -> pd.DataFrame:
 
 # --- matching, inside the writing transaction -------------------------------------------
 
-def _facts(con, store, ids: Sequence[str]) -> dict[str, dict]:
-    """The facts alerts carry of the records ``ids``, as the transaction sees them."""
-    if not ids:
-        return {}
-    p = store.PARAM
-    found = {}
-    for start in range(0, len(ids), 500):
-        chunk = list(ids[start:start + 500])
-        rows = con.execute(
-            f"SELECT {', '.join(FACT_COLUMNS)} FROM incidents WHERE id IN "
-            f"({', '.join([p] * len(chunk))})", chunk).fetchall()
-        for row in rows:
-            values = dict(zip(FACT_COLUMNS, row, strict=True))
-            found[values["id"]] = {k: _plain(v) for k, v in values.items()}
-    return found
+def _facts(con, store, table: str) -> dict[str, str]:
+    """The facts (as JSON text) alerts carry of the changed records (ids in ``table``),
+    as the transaction sees them: read once for every rule."""
+    rows = con.execute(f"SELECT {', '.join(FACT_COLUMNS)} FROM incidents WHERE id IN "
+                       f"(SELECT id FROM {table})").fetchall()
+    return {row[0]: json.dumps({k: _plain(v) for k, v in zip(FACT_COLUMNS, row,
+                                                              strict=True)}, sort_keys=True)
+            for row in rows}
 
 
 def _plain(value):
@@ -347,42 +340,55 @@ def queue_alerts(store, con, ids: Sequence[str], import_id) -> int:
     rules = list_rules(store, enabled_only=True, con=con)
     if not rules or not ids:
         return 0
-    p = store.PARAM
     table = _ids_table(con, store, ids)
     now = utc_text()
-    written = 0
-    for rule in rules:
-        if rule.condition.is_empty():
-            continue
-        query, params = store.matching_sql(rule.condition, table)
-        rows = con.execute(query, params).fetchall()
-        matched = {r[0] for r in rows}
-        if rule.condition.has_outline and rows:
-            frame = pd.DataFrame(rows, columns=["id", "lon", "lat"])
-            matched = set(frame["id"][rule.condition.keep(frame["lon"], frame["lat"])])
-        before = {r[0] for r in con.execute(
-            f"SELECT record_id FROM alert_matches WHERE rule_id = {p} AND record_id IN "
-            f"(SELECT id FROM {table})", (rule.rule_id,)).fetchall()}
-        states = ({i: "new" for i in matched - before} | {i: "updated" for i in matched & before}
-                  | {i: "cleared" for i in before - matched})
-        if not states:
-            continue
-        con.cursor().executemany(
-            f"INSERT INTO alert_matches (rule_id, record_id) VALUES ({p}, {p})",
-            [(rule.rule_id, i) for i in sorted(matched - before)])
-        con.cursor().executemany(
-            f"DELETE FROM alert_matches WHERE rule_id = {p} AND record_id = {p}",
-            [(rule.rule_id, i) for i in sorted(before - matched)])
-        written += _write_alerts(con, store, rule, states, import_id, now)
-    return written
+    planned = [(rule, states) for rule in rules
+               if (states := _new_states(con, store, rule, table))]
+    if not planned:
+        return 0
+    facts = _facts(con, store, table)
+    return sum(_write_alerts(con, store, rule, states, facts, import_id, now)
+               for rule, states in planned)
 
 
-def _write_alerts(con, store, rule: Rule, states: dict[str, str], import_id,
-                  now: str) -> int:
+def _new_states(con, store, rule: Rule, table: str) -> dict[str, str]:
+    """{record id: state} of the changed records (ids in ``table``) for one rule; the
+    rule's record of what matches it brought up to date."""
+    if rule.condition.is_empty():
+        return {}
+    p = store.PARAM
+    query, params = store.matching_sql(rule.condition, table)
+    rows = con.execute(query, params).fetchall()
+    matched = {r[0] for r in rows}
+    if rule.condition.has_outline and rows:
+        frame = pd.DataFrame(rows, columns=["id", "lon", "lat"])
+        matched = set(frame["id"][rule.condition.keep(frame["lon"], frame["lat"])])
+    before = {r[0] for r in con.execute(
+        f"SELECT record_id FROM alert_matches WHERE rule_id = {p} AND record_id IN "
+        f"(SELECT id FROM {table})", (rule.rule_id,)).fetchall()}
+    con.cursor().executemany(
+        f"INSERT INTO alert_matches (rule_id, record_id) VALUES ({p}, {p})",
+        [(rule.rule_id, i) for i in sorted(matched - before)])
+    con.cursor().executemany(
+        f"DELETE FROM alert_matches WHERE rule_id = {p} AND record_id = {p}",
+        [(rule.rule_id, i) for i in sorted(before - matched)])
+    return ({i: "new" for i in matched - before} | {i: "updated" for i in matched & before}
+            | {i: "cleared" for i in before - matched})
+
+
+def _write_alerts(con, store, rule: Rule, states: dict[str, str], facts: dict[str, str],
+                  import_id, now: str) -> int:
     """The alerts of one rule (one per record and state, never twice) and their
     deliveries, due at once or when the rule's cooldown since its last one is over."""
     p = store.PARAM
-    facts = _facts(con, store, sorted(states))
+    had = set(map(tuple, con.execute(
+        f"SELECT record_id, state FROM alerts WHERE rule_id = {p} AND record_id IN "
+        f"({', '.join([p] * len(states))})" if len(states) <= 500 else
+        f"SELECT record_id, state FROM alerts WHERE rule_id = {p}",
+        (rule.rule_id, *states) if len(states) <= 500 else (rule.rule_id,)).fetchall()))
+    fresh = [(i, state) for i, state in sorted(states.items()) if (i, state) not in had]
+    if not fresh:
+        return 0
     # the cooldown runs from the rule's last message sent (or being sent); what comes in
     # meanwhile is due at its end, all together
     last = con.execute(f"SELECT max(coalesce(sent_at, due_at)) FROM alert_deliveries "
@@ -392,27 +398,20 @@ def _write_alerts(con, store, rule: Rule, states: dict[str, str], import_id,
     if last and rule.cooldown_s:
         after = (pd.Timestamp(last) + pd.Timedelta(seconds=rule.cooldown_s))
         due = max(now, after.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    written = 0
-    for record_id, state in sorted(states.items()):
-        alert_id = secrets.token_hex(12)
-        inserted = con.execute(
-            "INSERT INTO alerts (alert_id, rule_id, record_id, state, created_at, import_id, "
-            f"facts) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
-            (alert_id, rule.rule_id, record_id, state, now, import_id,
-             json.dumps(facts.get(record_id, {"id": record_id}), sort_keys=True))).rowcount
-        if inserted != 1:
-            continue  # this record has had an alert of this state from this rule
-        written += 1
-        for channel, target in rule.channels():
-            con.execute(
-                "INSERT INTO alert_deliveries (delivery_id, alert_id, rule_id, channel, "
-                "target, created_at, due_at, attempts, status, last_error) VALUES "
-                f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, 0, 'pending', '')",
-                (f"{alert_id}-{channel}", alert_id, rule.rule_id, channel, target, now,
-                 due))
-    if written:
-        log.info("alert rule %r: %d alert(s) queued", rule.name, written)
-    return written
+    made = [(secrets.token_hex(12), i, state) for i, state in fresh]
+    con.cursor().executemany(
+        "INSERT INTO alerts (alert_id, rule_id, record_id, state, created_at, import_id, "
+        f"facts) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+        [(a, rule.rule_id, i, state, now, import_id,
+          facts.get(i) or json.dumps({"id": i})) for a, i, state in made])
+    con.cursor().executemany(
+        "INSERT INTO alert_deliveries (delivery_id, alert_id, rule_id, channel, target, "
+        f"created_at, due_at, attempts, status, last_error) VALUES ({p}, {p}, {p}, {p}, "
+        f"{p}, {p}, {p}, 0, 'pending', '')",
+        [(f"{a}-{channel}", a, rule.rule_id, channel, target, now, due)
+         for a, _, _ in made for channel, target in rule.channels()])
+    log.info("alert rule %r: %d alert(s) queued", rule.name, len(made))
+    return len(made)
 
 
 # --- reading alerts ---------------------------------------------------------------------
