@@ -34,3 +34,7 @@ class RowsRejectedError(FlankwatchError, ValueError):
     def __init__(self, message: str, rejects) -> None:
         super().__init__(message)
         self.rejects = rejects
+
+
+class ToolError(FlankwatchError, RuntimeError):
+    """An outside program the project runs (ffmpeg) failed; the message has its words."""
