@@ -557,7 +557,9 @@ class _Timeline:
                                     edgecolor="#999", lw=0.4))
         self.filled = self.ax.add_patch(Rectangle((left, bar_y), 0, bar_h,
                                                   facecolor="#9db7cf", lw=0))
-        marks = self._x(starts[(starts >= self.low) & (starts < self.high)])
+        # a tick where incidents start (one per 1/500 of the bar: a clip may have 10^5)
+        marks = np.unique(np.round(self._x(
+            starts[(starts >= self.low) & (starts < self.high)]) * 500) / 500)
         self.ax.vlines(marks, bar_y, bar_y + bar_h, colors="#333", lw=0.6)
         self.cursor = Line2D([left, left], [bar_y - 0.08, bar_y + bar_h + 0.08],
                              color=_CURSOR, lw=2.2, solid_capstyle="butt")
@@ -568,8 +570,8 @@ class _Timeline:
         window = ("cumulative" if animation.window is None else
                   f"window {animation.window} {animation.step}"
                   f"{'s' if animation.window > 1 else ''}, fading")
-        self.ax.text(right, 0.72, window, fontsize=6.5, color="#444", va="center",
-                     ha="right", **text)
+        self.ax.text((left + right) / 2, 0.12, window, fontsize=6, color="#444",
+                     va="center", ha="center", **text)
         first, last = period[0], period[1] - pd.Timedelta(1)
         fmt = "%Y-%m-%d %H:%M" if animation.step == "hour" else "%Y-%m-%d"
         for x, stamp, ha in ((left, first, "left"), (right, last, "right")):
