@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from matplotlib import patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.path import Path as MplPath
@@ -772,7 +774,10 @@ def _frame(incidents, opts: SnapshotOptions) -> tuple[float, float, float, float
 def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossings,
             opts: SnapshotOptions) -> plt.Figure:
     width, height = PAGE_SIZES[opts.size]
-    fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
+    # a figure of its own on the Agg canvas, outside pyplot: drawn the same from any
+    # thread (the dashboard makes clips in a background thread)
+    fig = Figure(figsize=(width, height), dpi=opts.dpi)
+    FigureCanvasAgg(fig)
     banner = marking_banners(fig, opts.marking)
     layout = _layout(width, height, banner)
     ax = fig.add_axes(layout.map, gid="map")
