@@ -167,3 +167,35 @@ def test_the_export_panel_runs_alone_and_the_filters_run_the_page(server, page):
 
     assert run_of(page, pick_2024)
     _wait_shown(page, 3)
+
+
+def test_the_export_tab_makes_a_clip_in_the_background_with_its_progress(server, page):
+    """The clip is made while the page stays usable: a progress bar counts its frames,
+    then the clip (an MP4) is a download."""
+    page.goto(server)
+    map_frame(page)
+
+    def pick_2024():
+        page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+        page.get_by_role("option", name="2024", exact=True).click()
+
+    run_of(page, pick_2024)
+    _wait_shown(page, 3)
+    open_tab(page, "Export", page.get_by_text("Export the current view"))
+    page.get_by_test_id("stSelectbox").filter(has_text="Step").click()
+    page.get_by_role("option", name="month", exact=True).click()
+    page.get_by_role("button", name="Make the clip").click()
+    progress = page.get_by_test_id("stProgress")
+    progress.wait_for(timeout=60_000)
+    assert "Frame" in progress.inner_text() or "Drawing" in progress.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-clip-progress.png"), full_page=True)
+    # the page stays usable meanwhile: another export option can be picked
+    page.get_by_test_id("stSelectbox").filter(has_text="Format").first.click()
+    page.get_by_role("option", name="Incidents, CSV").click()
+    download = page.get_by_role("button", name="Download the clip")
+    download.wait_for(timeout=180_000)
+    with page.expect_download() as done:
+        download.click()
+    data = Path(done.value.path()).read_bytes()
+    assert data[4:8] == b"ftyp"  # an MP4
+    assert done.value.suggested_filename.endswith(".mp4")
