@@ -251,7 +251,8 @@ class ClipRenderer:
         self.animation, self.period = animation, period
         self.frames = frames_of(*period, animation)
         self.timed = _timed(incidents, *period)
-        self.tracks, self.crossings = _timed_tracks(layers)
+        self.tracks, self.crossings = (_timed_tracks(layers) if "tracks" in options.layers
+                                       else ([], []))
         if self.timed.frame.empty and not self.tracks and not self.crossings:
             low, high = period
             msg = (f"the period is empty: no incident from {low:%Y-%m-%d} to "
@@ -296,7 +297,9 @@ class ClipRenderer:
                                  linewidths=1.5, gid="planes")
         self.crossing_dots = ax.scatter([], [], s=30, c="white", edgecolors=_CURSOR,
                                         linewidths=1.6, zorder=11, gid="crossings")
-        self.dynamic = [self.dots, self.planes, self.crossing_dots, *self.regions,
+        # (the layers this clip can show: an empty one would cost a band of its own)
+        self.dynamic = [self.dots, *([self.planes] if self.tracks else []),
+                        *([self.crossing_dots] if self.crossings else []), *self.regions,
                         *self.labels]
         lowest = min([10.0, *(a.get_zorder() for a in self.regions),
                       *([8.0] if density is not None else [])])
@@ -518,7 +521,7 @@ def _timed_tracks(layers: dict) -> tuple[list[dict], list[dict]]:
     from dashboard.maps import timed_crossings, timed_tracks
     from dashboard.snapshot import _TO_MAP
 
-    if "tracks" not in layers:
+    if layers.get("tracks") is None or layers["tracks"].empty:
         return [], []
     tracks = []
     for track in timed_tracks(layers.get("tracks")):

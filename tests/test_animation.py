@@ -221,3 +221,35 @@ def test_a_missing_ffmpeg_is_named(store, tmp_path, capsys, monkeypatch):
     assert "ffmpeg is not installed" in err
     assert err.strip().count("\n") == 0
     assert not list(tmp_path.iterdir())
+
+
+def test_an_aircraft_moves_along_its_timed_track(store):
+    """A drone's track from Belarus into Lithuania, 10:00 to 14:00: at noon it is half
+    way (the frame of 11:00-12:00 ends at noon), in its type's colour, and it is gone
+    after 14:00."""
+    import shapely
+
+    from dashboard.animation import ClipRenderer
+    from dashboard.queries import track_crossings
+    from dashboard.snapshot import SnapshotOptions
+
+    line = shapely.LineString([(26.4, 54.2), (24.6, 54.9)])
+    tracks = pd.DataFrame({"id": ["t1"], "type": ["drone"], "geometry": [line],
+                           "times": ["2025-07-28T10:00:00Z;2025-07-28T14:00:00Z"]})
+    layers = {"tracks": tracks, "crossings": track_crossings(tracks)}
+    period = (pd.Timestamp("2025-07-28", tz="UTC"), pd.Timestamp("2025-07-29", tz="UTC"))
+    renderer = ClipRenderer(store.incidents().head(0), layers,
+                            SnapshotOptions(size="A4-landscape", dpi=100),
+                            AnimationOptions("hour", window=1), period)
+    try:
+        ax = map_axes(renderer.fig)
+        (x0, y0), (x1, y1) = (_TO_MAP.transform(*p) for p in line.coords)
+        px, py = ax.transData.transform(((x0 + x1) / 2, (y0 + y1) / 2))
+        row, col = round(renderer.size_px[1] - py), round(px)
+        noon = renderer.render(renderer.frames[11])[row, col].astype(float)
+        later = renderer.render(renderer.frames[16])[row, col].astype(float)
+    finally:
+        renderer.close()
+    drone = np.array(to_rgb(TYPE_COLOURS["drone"])) * 255
+    assert np.abs(noon - drone).max() < 30
+    assert np.abs(later - drone).max() > 60
