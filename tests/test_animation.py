@@ -28,9 +28,6 @@ from dashboard.state import ViewState
 from dashboard.style import TYPE_COLOURS
 from geo.store import open_store
 
-pytestmark = pytest.mark.skipif(shutil.which("ffprobe") is None,
-                                reason="ffmpeg is installed by `make system`")
-
 #: The seed incident with a point of its own: a drone, 54.955 N 24.13 E, 2025-07-28.
 GERBERA = ("ltu-2025-07-28-gerbera", 24.13, 54.955)
 #: Five days around it, drawn small (A4 at 50 dpi: 584 × 414 pixels).
@@ -44,6 +41,7 @@ def store(tmp_path_factory):
 
 
 def probe(path) -> dict:
+    assert shutil.which("ffprobe"), "Debian's ffmpeg is needed (make test installs it)"
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames",
                           "-show_entries", "stream=codec_name,width,height,pix_fmt,"
                           "nb_read_frames", "-of", "json", str(path)],
