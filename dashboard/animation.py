@@ -687,10 +687,8 @@ def write_frames(renderer: ClipRenderer, folder: Path, *, progress: Progress | N
     return entries
 
 
-def write_frame_folder(renderer: ClipRenderer, folder: Path, *,
-                       progress: Progress | None = None) -> Path:
-    """``--frames DIR``: the PNG frames and ``frames.json`` (each frame's file and time)
-    in a new or empty folder, which appears whole or not at all."""
+def check_frame_folder(folder: Path) -> Path:
+    """``--frames DIR``: a new folder, or an empty one, in a folder that exists."""
     folder = Path(folder)
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         msg = f"--frames {folder}: exists and is not an empty folder; give a new one"
@@ -698,6 +696,14 @@ def write_frame_folder(renderer: ClipRenderer, folder: Path, *,
     if not folder.parent.is_dir():
         msg = f"--frames {folder}: the folder {folder.parent} does not exist; create it first"
         raise InputError(msg)
+    return folder
+
+
+def write_frame_folder(renderer: ClipRenderer, folder: Path, *,
+                       progress: Progress | None = None) -> Path:
+    """``--frames DIR``: the PNG frames and ``frames.json`` (each frame's file and time)
+    in a new or empty folder, which appears whole or not at all."""
+    folder = check_frame_folder(folder)
     partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", suffix=".part",
                                     dir=folder.parent))
     try:

@@ -131,9 +131,10 @@ def export_frames(store: Store, request: ExportRequest, folder: str | Path, *,
                   progress: Progress | None = None) -> Path:
     """``--frames DIR``: a clip's frames as numbered PNGs and ``frames.json`` in a new
     folder, which appears whole or not at all."""
-    from dashboard.animation import write_frame_folder
+    from dashboard.animation import check_frame_folder, write_frame_folder
 
     check_texts(request.title, request.marking)
+    check_frame_folder(Path(folder))
     renderer = clip_renderer(select(store, request.view), request)
     try:
         return write_frame_folder(renderer, Path(folder), progress=progress)

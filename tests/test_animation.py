@@ -174,6 +174,9 @@ def test_frames_dir_and_zip_list_each_frames_time(store, tmp_path, capsys):
     assert listing["frames"][2]["start"] == "2025-07-28T00:00:00Z"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["frames.json", *(f["file"] for f in listing["frames"])])
+    code, err = run(store, [*SMALL, "--frames", str(folder)], capsys)  # not over it
+    assert code == 2
+    assert "not an empty folder" in err
     out = tmp_path / "clip.zip"
     code, err = run(store, [*SMALL, "--window", "all", "-o", str(out)], capsys)
     assert code == 0, err
