@@ -24,7 +24,6 @@ import dataclasses
 import datetime as dt
 import itertools
 import json
-import logging
 import math
 import os
 import re
@@ -57,8 +56,6 @@ from dashboard.snapshot import (
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
 from geo.dates import record_periods
 from geo.errors import InputError, ToolError
-
-log = logging.getLogger(__name__)
 
 #: The steps a clip moves by, as the time control's.
 STEPS = ("hour", "day", "week", "month")
