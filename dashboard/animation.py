@@ -19,7 +19,6 @@ MP4, VP9 for WebM, a GIF with one palette made for the whole clip.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -28,10 +27,8 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -634,8 +631,6 @@ def _run_ffmpeg(args: list[str], frames: Iterator[np.ndarray] | None = None) -> 
         finally:
             if process.poll() is None and frames is not None and not process.stdin.closed:
                 process.kill()
-            if frames is not None:
-                frames.close()
             code = process.wait()
         if code != 0:
             errors.seek(0)
@@ -645,53 +640,11 @@ def _run_ffmpeg(args: list[str], frames: Iterator[np.ndarray] | None = None) -> 
 
 
 def _frames(renderer: ClipRenderer, progress: Progress | None) -> Iterator[np.ndarray]:
-    """The clip's frames in order. Where this process runs no other thread (the command
-    line), a forked copy of it draws every second frame while this one draws the others
-    (the map drawn once is shared, not drawn again), so that both cores draw."""
     total = len(renderer.frames)
-    drawn = (_forked_frames(renderer) if total >= 4 and hasattr(os, "fork")
-             and threading.active_count() == 1 else map(renderer.render, renderer.frames))
-    try:
-        for n, pixels in enumerate(drawn, start=1):
-            yield pixels
-            if progress:
-                progress(n, total)
-    finally:
-        if hasattr(drawn, "close"):
-            drawn.close()
-
-
-def _forked_frames(renderer: ClipRenderer) -> Iterator[np.ndarray]:
-    width, height = renderer.size_px
-    size = width * height * 3
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the copy: frames 2, 4, 6… into the pipe, then gone
-        os.close(read_fd)
-        code = 1
-        try:
-            with os.fdopen(write_fd, "wb") as out:
-                for frame in renderer.frames[1::2]:
-                    out.write(renderer.render(frame).tobytes())
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            for n, frame in enumerate(renderer.frames):
-                if n % 2 == 0:
-                    yield renderer.render(frame)
-                    continue
-                data = pipe.read(size)
-                if len(data) != size:
-                    msg = "the second process drawing the frames stopped"
-                    raise ToolError(msg)
-                yield np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+    for n, frame in enumerate(renderer.frames, start=1):
+        yield renderer.render(frame)
+        if progress:
+            progress(n, total)
 
 
 def write_clip(renderer: ClipRenderer, path: Path, *, progress: Progress | None = None

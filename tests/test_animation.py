@@ -254,18 +254,3 @@ def test_an_aircraft_moves_along_its_timed_track(store):
     drone = np.array(to_rgb(TYPE_COLOURS["drone"])) * 255
     assert np.abs(noon - drone).max() < 30
     assert np.abs(later - drone).max() > 60
-
-
-def test_frames_drawn_by_two_processes_are_those_of_one(store):
-    """The command line draws every second frame in a forked copy of itself: the same
-    pixels, in the same order, as drawn one after another."""
-    from dashboard.animation import _forked_frames
-
-    renderer = _renderer(store, window=7, dpi=50)
-    try:
-        alone = [renderer.render(f) for f in renderer.frames]
-        shared = list(_forked_frames(renderer))
-    finally:
-        renderer.close()
-    assert len(shared) == len(alone) == 5
-    assert all(np.array_equal(a, b) for a, b in zip(alone, shared, strict=True))
