@@ -50,16 +50,15 @@ from dashboard.snapshot import (
     positioned,
     render_snapshot,
 )
+from dashboard.state import TIME_STEPS
 from dashboard.style import PAGE_SIZES, TYPE_COLOURS
 from geo.dates import record_periods
 from geo.errors import InputError, ToolError
 
 #: The steps a clip moves by, as the time control's.
-STEPS = ("hour", "day", "week", "month")
+STEPS = TIME_STEPS
 #: The most frames a clip has; a step that gives more is refused with a larger one.
 MAX_FRAMES = 2000
-#: Formats of a clip (by the output's extension).
-CLIP_SUFFIXES = (".mp4", ".webm", ".gif")
 #: Frames a second, by default and allowed.
 DEFAULT_FPS = 4
 FPS_RANGE = (1, 60)

@@ -44,7 +44,7 @@ from pathlib import Path
 import pandas as pd
 import shapely
 
-from dashboard.state import PARAMETER_READERS, ViewState
+from dashboard.state import PARAMETER_READERS, TIME_STEPS, ViewState
 from dashboard.style import (
     DEFAULT_DPI,
     DEFAULT_LAYERS,
@@ -600,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int,
                    help="PNG resolution ({}-{}; default {}, 144 for a clip: 1920x1080)"
                         .format(*DPI_RANGE, DEFAULT_DPI))
-    p.add_argument("--animate", choices=["hour", "day", "week", "month"],
+    p.add_argument("--animate", choices=list(TIME_STEPS),
                    help="a clip (.mp4, .webm, .gif, or a .zip / --frames DIR of PNGs): "
                         "one briefing map per step of the period")
     p.add_argument("--window", type=_window, metavar="N|all",

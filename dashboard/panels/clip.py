@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard import keys
-from dashboard.state import ViewState
+from dashboard.state import TIME_STEPS, TIME_WINDOWS, ViewState
 from geo.errors import FlankwatchError
 from geo.store.base import Store
 
@@ -25,8 +25,9 @@ CLIP_FORMATS = {
     ".webm": ("WebM (VP9: web pages)", "video/webm"),
     ".gif": ("GIF (960 pixels wide)", "image/gif"),
 }
-WINDOWS = {"1": "1 step", "3": "3 steps", "7": "7 steps", "30": "30 steps",
-           "all": "cumulative"}
+#: The time control's windows, in words.
+WINDOWS = {w: "cumulative" if w is None else f"{w} step{'s' if w > 1 else ''}"
+           for w in TIME_WINDOWS}
 
 
 @dataclass
@@ -79,13 +80,12 @@ def clip_controls(store: Store, view: ViewState, request) -> None:
     cols = st.columns(4)
     suffix = cols[0].selectbox("Clip format", list(CLIP_FORMATS), key=keys.CLIP_FORMAT,
                                format_func=lambda k: CLIP_FORMATS[k][0])
-    step = cols[1].selectbox("Step", ["hour", "day", "week", "month"], index=1,
+    step = cols[1].selectbox("Step", TIME_STEPS, index=TIME_STEPS.index("day"),
                              key=keys.CLIP_STEP)
-    window = cols[2].selectbox("Window", list(WINDOWS), index=2, key=keys.CLIP_WINDOW,
-                               format_func=WINDOWS.get)
+    window = cols[2].selectbox("Window", list(WINDOWS), index=list(WINDOWS).index(7),
+                               key=keys.CLIP_WINDOW, format_func=WINDOWS.get)
     fps = cols[3].number_input("Speed (steps a second)", 1, 30, 4, key=keys.CLIP_FPS)
-    animation = AnimationOptions(step=step, window=None if window == "all" else int(window),
-                                 fps=int(fps))
+    animation = AnimationOptions(step=step, window=window, fps=int(fps))
     clip = dataclasses.replace(request, size="slide-16x9", dpi=144, animation=animation)
     asked = (view, suffix, step, window, int(fps), request.title, request.marking)
     job: ClipJob | None = st.session_state.get(keys.CLIP_JOB)
