@@ -24,10 +24,12 @@ $(VENDOR): $(STAMP) dashboard/vendor.py
 
 ## Debian packages the tests need, installed when missing (one apt-get update): chromium
 ## for the end-to-end tests, Node.js to check the map's script, PostgreSQL with PostGIS
-## for the team store's tests (each test run starts a throwaway cluster of its own).
-SYSTEM_PACKAGES := chromium nodejs postgresql postgresql-15-postgis-3
+## for the team store's tests (each test run starts a throwaway cluster of its own),
+## ffmpeg for the briefing clips (`--animate`) and their tests.
+SYSTEM_PACKAGES := chromium nodejs postgresql postgresql-15-postgis-3 ffmpeg
 system:
-	@{ command -v chromium && command -v node && ls /usr/lib/postgresql/*/bin/initdb && \
+	@{ command -v chromium && command -v node && command -v ffmpeg && command -v ffprobe && \
+	  ls /usr/lib/postgresql/*/bin/initdb && \
 	  ls /usr/share/postgresql/*/extension/postgis.control; } >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
 	  --no-install-recommends $(SYSTEM_PACKAGES); }

@@ -8,7 +8,12 @@ The format comes from the output's extension:
   with their enriched columns;
 - ``.zip`` — a bundle of the map (PNG), the data (CSV and GeoJSON) and ``manifest.json``
   (filters, record count, the map's extent, data version, generation time, SHA-256 of
-  every file).
+  every file);
+- ``.mp4`` ``.webm`` ``.gif`` — a clip, with ``--animate hour|day|week|month``: one
+  briefing map per step of the period, as the map's time control shows it (``--window
+  N|all``, ``--fps F``, ``--skip-empty``; ``dashboard.animation``). ``--frames DIR``
+  writes the frames as PNGs instead, and a ``.zip`` with ``--animate`` holds the PNG
+  frames, the data and a manifest listing each frame's time.
 
 ``--pack`` makes a PDF (or the PDF inside a zip) a briefing pack: the map, the incident
 table, a timeline and the sources cited. ``--atlas country|week`` makes one map page per
@@ -40,7 +45,7 @@ from pathlib import Path
 import pandas as pd
 import shapely
 
-from dashboard.state import PARAMETER_READERS, ViewState
+from dashboard.state import PARAMETER_READERS, TIME_STEPS, ViewState
 from dashboard.style import (
     DEFAULT_DPI,
     DEFAULT_LAYERS,
@@ -59,7 +64,8 @@ from geo.store.base import Store
 
 SNAPSHOT_SUFFIXES = (".png", ".pdf", ".svg")
 DATA_SUFFIXES = (".csv", ".geojson", ".gpkg", ".parquet")
-SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip")
+CLIP_SUFFIXES = (".mp4", ".webm", ".gif")
+SUFFIXES = (*SNAPSHOT_SUFFIXES, ".html", *DATA_SUFFIXES, ".zip", *CLIP_SUFFIXES)
 
 
 #: The longest title and marking a page prints, characters (a longer one is refused, in
@@ -101,12 +107,40 @@ class ExportRequest:
     atlas: str | None = None
     #: A pack or an atlas with more pages than this is refused (None: no limit).
     max_pages: int | None = MAX_PAGES
+    #: A clip (``dashboard.animation.AnimationOptions``): its step, window and speed.
+    animation: object | None = None
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def document(self) -> str:
         """What the pages are, in words ("pack", "atlas by week"); "" for one map."""
         return "pack" if self.pack else f"atlas by {self.atlas}" if self.atlas else ""
+
+
+def clip_renderer(sel: Selection, request: ExportRequest, suffix: str = ""):
+    """The frames of the request's clip over one drawn map (period, frame count and
+    content checked first: an empty period or too many frames is refused)."""
+    from dashboard.animation import GIF_MAX_WIDTH_PX, ClipRenderer, period_of
+
+    period = period_of(sel.incidents, *sel.period)
+    return ClipRenderer(sel.incidents, _map_layers(sel), snapshot_options(sel, request),
+                        request.animation, period,
+                        max_width_px=GIF_MAX_WIDTH_PX if suffix == ".gif" else None)
+
+
+def export_frames(store: Store, request: ExportRequest, folder: str | Path, *,
+                  progress: Progress | None = None) -> Path:
+    """``--frames DIR``: a clip's frames as numbered PNGs and ``frames.json`` in a new
+    folder, which appears whole or not at all."""
+    from dashboard.animation import check_frame_folder, write_frame_folder
+
+    check_texts(request.title, request.marking)
+    check_frame_folder(Path(folder))
+    renderer = clip_renderer(select(store, request.view), request)
+    try:
+        return write_frame_folder(renderer, Path(folder), progress=progress)
+    finally:
+        renderer.close()
 
 
 @dataclass
@@ -283,13 +317,18 @@ def data_version(store: Store) -> dict:
 
 
 def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Path, *,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, clip=None) -> None:
     """A zip of the map (or the pack's PDF, or the atlas's PNGs), the data and a manifest
     with the map's extent, the pages and each file's SHA-256."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        extent, pages = None, None
-        if request.atlas:
+        extent, pages, frames = None, None, None
+        if clip is not None:
+            from dashboard.animation import write_frames
+
+            frames = write_frames(clip, folder, progress=progress)
+            extent = list(map_extent_of(clip.fig))
+        elif request.atlas:
             pages = write_pages_png(sel, request, folder, progress=progress)
         elif request.pack:
             pages = write_pages_pdf(sel, request, folder / "pack.pdf", progress=progress)
@@ -308,6 +347,9 @@ def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Pat
             "focus": list(request.focus) or None,
             "extent_wgs84": extent,
             "pages": pages,
+            **({"frames": frames, "animation": {
+                "step": request.animation.step, "window": request.animation.window or "all",
+                "fps": request.animation.fps}} if frames is not None else {}),
             "records": len(sel.incidents),
             "data_version": data_version(store),
             "files": {p.name: {"sha256": file_sha256(p), "bytes": p.stat().st_size}
@@ -319,6 +361,32 @@ def write_bundle(store: Store, sel: Selection, request: ExportRequest, path: Pat
             bundle.writestr("manifest.json", json.dumps(manifest, indent=2))
 
 
+def map_extent_of(fig) -> tuple[float, ...]:
+    """A drawn map's extent as a WGS84 box."""
+    from dashboard.snapshot import map_extent_lonlat
+
+    return map_extent_lonlat(fig)
+
+
+def _check_clip(request: ExportRequest, path: Path, suffix: str) -> None:
+    if request.animation is None:
+        if suffix in CLIP_SUFFIXES:
+            msg = f"{path}: a clip needs --animate hour|day|week|month"
+            raise InputError(msg)
+        return
+    if suffix not in (*CLIP_SUFFIXES, ".zip"):
+        msg = (f"{path}: unknown clip format {suffix!r}; --animate writes "
+               f"{', '.join(CLIP_SUFFIXES)}, a .zip of PNG frames, or --frames DIR")
+        raise InputError(msg)
+    if request.pack or request.atlas:
+        msg = "--animate makes a clip, not a pack or an atlas; choose one"
+        raise InputError(msg)
+    if suffix in CLIP_SUFFIXES:
+        from dashboard.animation import ffmpeg_path
+
+        ffmpeg_path()
+
+
 def export(store: Store, request: ExportRequest, path: str | Path, *,
            progress: Progress | None = None) -> Path:
     """Write one export; the format comes from the extension (see module docstring).
@@ -327,6 +395,7 @@ def export(store: Store, request: ExportRequest, path: str | Path, *,
     ``progress(done, total)`` is told of each of its pages."""
     path = Path(path)
     suffix = path.suffix.lower()
+    _check_clip(request, path, suffix)
     if suffix not in SUFFIXES:
         msg = f"{path}: unknown format {suffix!r}; expected one of {', '.join(SUFFIXES)}"
         raise InputError(msg)
@@ -341,14 +410,24 @@ def export(store: Store, request: ExportRequest, path: str | Path, *,
     sel = select(store, request.view)
     if (request.pack or request.atlas) and suffix in (".pdf", ".zip"):
         check_pages(sel.incidents, request)
+    clip = clip_renderer(sel, request, suffix) if request.animation else None
     # a fresh name beside the output (same file system, so the rename is atomic),
     # created by the writer with the usual permissions
     partial = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:12]}.part{suffix}")
     try:
-        _write(store, sel, request, partial, suffix, progress)
+        if clip is not None and suffix in CLIP_SUFFIXES:
+            from dashboard.animation import write_clip
+
+            write_clip(clip, partial, progress=progress)
+        elif clip is not None:
+            write_bundle(store, sel, request, partial, progress=progress, clip=clip)
+        else:
+            _write(store, sel, request, partial, suffix, progress)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+        if clip is not None:
+            clip.close()
     return path
 
 
@@ -376,10 +455,11 @@ def export_bytes(store: Store, request: ExportRequest, suffix: str, *,
 
 class PageProgress:
     """Writes "page 12/40" to a stream: on a terminal every page, over itself; else a
-    line for the first and the last page and at most one every ``every_s`` seconds."""
+    line for the first and the last page and at most one every ``every_s`` seconds
+    (``noun``: "frame" for a clip)."""
 
-    def __init__(self, stream, *, every_s: float = 2.0) -> None:
-        self.stream, self.every_s = stream, every_s
+    def __init__(self, stream, *, every_s: float = 2.0, noun: str = "page") -> None:
+        self.stream, self.every_s, self.noun = stream, every_s, noun
         self.terminal = stream.isatty()
         self._last = -float("inf")
 
@@ -387,9 +467,9 @@ class PageProgress:
         now = time.monotonic()
         if self.terminal:
             end = "\n" if done == total else ""
-            print(f"\rpage {done}/{total}", end=end, file=self.stream, flush=True)
+            print(f"\r{self.noun} {done}/{total}", end=end, file=self.stream, flush=True)
         elif done in (1, total) or now - self._last >= self.every_s:
-            print(f"page {done}/{total}", file=self.stream, flush=True)
+            print(f"{self.noun} {done}/{total}", file=self.stream, flush=True)
         else:
             return
         self._last = now
@@ -474,6 +554,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _window(text: str) -> int | str:
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError as exc:
+        msg = f"{text!r}: give a number of steps (at least 1) or 'all'"
+        raise argparse.ArgumentTypeError(msg) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="python -m dashboard.export",
@@ -506,14 +596,73 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, of {', '.join(LAYER_LABELS)}")
     p.add_argument("--title", default=ExportRequest.title)
     p.add_argument("--marking", default="", help='e.g. "UNCLASSIFIED // FOR TRAINING"')
-    p.add_argument("--size", default=DEFAULT_SIZE, choices=list(PAGE_SIZES))
-    p.add_argument("--dpi", type=int, default=DEFAULT_DPI,
-                   help="PNG resolution ({}-{})".format(*DPI_RANGE))
+    p.add_argument("--size", choices=list(PAGE_SIZES),
+                   help=f"page (default {DEFAULT_SIZE}; slide-16x9 for a clip)")
+    p.add_argument("--dpi", type=int,
+                   help="PNG resolution ({}-{}; default {}, 144 for a clip: 1920x1080)"
+                        .format(*DPI_RANGE, DEFAULT_DPI))
+    p.add_argument("--animate", choices=list(TIME_STEPS),
+                   help="a clip (.mp4, .webm, .gif, or a .zip / --frames DIR of PNGs): "
+                        "one briefing map per step of the period")
+    p.add_argument("--window", type=_window, metavar="N|all",
+                   help="with --animate: steps an incident stays, fading (default 7); "
+                        "all: cumulative")
+    p.add_argument("--fps", type=_positive, metavar="F",
+                   help="with --animate: frames a second (default 4)")
+    p.add_argument("--skip-empty", action="store_true",
+                   help="with --animate: leave out frames with nothing on the map")
+    p.add_argument("--frames", type=Path, metavar="DIR",
+                   help="with --animate: write the frames as PNGs in this new folder "
+                        "(for video editors) instead of -o")
     p.add_argument("--store", help="store file or postgresql:// URL (default: "
                                    "$FLANKWATCH_STORE, else var/store.gpkg)")
-    p.add_argument("-o", "--output", required=True, type=Path,
+    p.add_argument("-o", "--output", type=Path,
                    help=f"output file: {', '.join(SUFFIXES)}")
     return p
+
+
+def _animation(args):
+    """The clip's options from the command line (None without --animate); a clip option
+    without --animate, or a clip that cannot be written, is refused in one line."""
+    from dashboard.animation import DEFAULT_FPS, DEFAULT_WINDOW, FPS_RANGE, AnimationOptions
+
+    extra = [name for name, given in (("--window", args.window is not None),
+                                      ("--fps", args.fps is not None),
+                                      ("--skip-empty", args.skip_empty),
+                                      ("--frames", args.frames is not None)) if given]
+    if not args.animate:
+        if extra:
+            msg = f"{', '.join(extra)} only go with --animate hour|day|week|month"
+            raise InputError(msg)
+        return None
+    if args.frames is not None and args.output is not None:
+        msg = "give -o FILE or --frames DIR, not both"
+        raise InputError(msg)
+    fps = DEFAULT_FPS if args.fps is None else args.fps
+    if not FPS_RANGE[0] <= fps <= FPS_RANGE[1]:
+        msg = "--fps must be within {}-{} ({} given)".format(*FPS_RANGE, fps)
+        raise InputError(msg)
+    window = DEFAULT_WINDOW if args.window is None else args.window
+    return AnimationOptions(step=args.animate, window=None if window == "all" else window,
+                            fps=fps, skip_empty=args.skip_empty)
+
+
+def _check_clip_output(args, animation) -> None:
+    if animation is None or args.output is None:
+        return
+    path = args.output
+    request = ExportRequest(animation=animation, pack=args.pack, atlas=args.atlas)
+    _check_clip(request, path, path.suffix.lower())
+
+
+def _page_defaults(args, animation) -> None:
+    """A clip is a 16:9 slide, 1080 pixels high, unless the page is chosen."""
+    if args.size is None:
+        args.size = DEFAULT_SIZE if animation is None else "slide-16x9"
+    if args.dpi is None:
+        from dashboard.animation import default_dpi
+
+        args.dpi = DEFAULT_DPI if animation is None else default_dpi(args.size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,6 +671,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.start and args.end and args.end < args.start:
         parser.error("--end is before --start")
+    try:
+        animation = _animation(args)
+        _check_clip_output(args, animation)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.output is None and args.frames is None:
+        parser.error("give the output file: -o FILE")
+    _page_defaults(args, animation)
     if not DPI_RANGE[0] <= args.dpi <= DPI_RANGE[1]:
         parser.error("--dpi must be within {}-{}".format(*DPI_RANGE))
     try:
@@ -529,11 +687,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         parser.error(str(exc))
     try:
-        check_output_path(args.output, suffixes=SUFFIXES, what="-o")
+        if args.output is not None:
+            check_output_path(args.output, suffixes=SUFFIXES, what="-o")
     except InputError as exc:
         parser.error(str(exc))
-    maps = (*SNAPSHOT_SUFFIXES, ".zip")
-    if args.bbox and args.output.suffix.lower() in maps:
+    maps = (*SNAPSHOT_SUFFIXES, ".zip", *CLIP_SUFFIXES)
+    if args.bbox and (args.frames or args.output.suffix.lower() in maps):
         from dashboard.snapshot import outside_land
 
         if (why := outside_land(args.bbox)) is not None:
@@ -546,10 +705,16 @@ def main(argv: list[str] | None = None) -> int:
         bbox = tuple(float(v) for v in shapely.Polygon(args.area).bounds)
     request = ExportRequest(view=view, title=args.title, marking=args.marking,
                             size=args.size, dpi=args.dpi, bbox=bbox, focus=args.focus or (),
-                            pack=args.pack, atlas=args.atlas, max_pages=args.max_pages)
+                            pack=args.pack, atlas=args.atlas, max_pages=args.max_pages,
+                            animation=animation)
+    noun = "page" if animation is None else "frame"
     try:
-        out = export(open_store(args.store), request, args.output,
-                     progress=PageProgress(sys.stderr))
+        if args.frames is not None:
+            out = export_frames(open_store(args.store), request, args.frames,
+                                progress=PageProgress(sys.stderr, noun=noun))
+        else:
+            out = export(open_store(args.store), request, args.output,
+                         progress=PageProgress(sys.stderr, noun=noun))
     except (FlankwatchError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from matplotlib import patheffects
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.path import Path as MplPath
@@ -123,6 +125,9 @@ class SnapshotOptions:
     #: Publications of the records shown, for the attribution line.
     sources: Sequence[str] = ()
     generated: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    #: Keep a box at the map's lower left free of labels for a clip's timeline (see
+    #: ``dashboard.animation``).
+    timeline: bool = False
 
     def __post_init__(self) -> None:
         if self.size not in PAGE_SIZES:
@@ -350,6 +355,24 @@ def _draw_north_arrow(ax, extent, placer) -> None:
     placer.block(np.r_[tip - 8, ax.transData.transform((x, y)) + 8])
 
 
+#: A clip's timeline box at the map's lower left: width and height as shares of the
+#: map's.
+TIMELINE_BOX = (0.36, 0.11)
+
+
+def _reserve_timeline(ax, extent, placer) -> None:
+    """An opaque box at the map's lower left, kept free of labels, where a clip's frames
+    print their time and the timeline bar (``dashboard.animation``)."""
+    x0, x1, y0, y1 = extent
+    w, h = (x1 - x0) * TIMELINE_BOX[0], (y1 - y0) * TIMELINE_BOX[1]
+    bx, by = x0 + (x1 - x0) * 0.015, y0 + (y1 - y0) * 0.02
+    box = Rectangle((bx, by), w, h, facecolor="white", edgecolor="#999", lw=0.4,
+                    zorder=20, gid="timeline-box")
+    ax.add_patch(box)
+    placer.block(np.r_[ax.transData.transform((bx, by)) - 4,
+                       ax.transData.transform((bx + w, by + h)) + 4])
+
+
 @dataclass(frozen=True)
 class _Layout:
     """Figure-fraction rectangles (left, bottom, width, height) of the page's parts."""
@@ -480,17 +503,21 @@ def _draw_regions(ax, region_only: pd.DataFrame, clip, view, placer, handles) ->
         if seen is None or seen.is_empty:
             notes.append(f"{count} {noun} known only as in {name} (outside this map)")
             continue
+        # (each part's label is its airspace's code: a clip shows it while it has some)
         _add_polygons(ax, [geom], clip, facecolor="none", edgecolor=REGION_HATCH, hatch="/",
                       hatch_linewidth=0.6, lw=0, zorder=REGION_HATCH_ZORDER,
-                      gid="region-only")
+                      gid="region-only", label=iso3)
         _add_lines(ax, shapely.get_exterior_ring(shapely.get_parts(geom)).tolist(), clip,
-                   color=REGION_COLOUR, lw=1.0, zorder=3.5)
+                   color=REGION_COLOUR, lw=1.0, zorder=3.5, gid="region-only", label=iso3)
         drawn = True
         point = polylabel(max(shapely.get_parts(seen), key=lambda p: p.area), 0.02)
         px, py = _TO_MAP.transform(point.x, point.y)
         text = f"{name}: {count} {noun}, no position"
-        if placer.place(text, px, py, centred=True, fontsize=6.5, color="#4b2c7a",
-                        fontweight="bold", gid="label-region", path_effects=HALO) is None:
+        label = placer.place(text, px, py, centred=True, fontsize=6.5, color="#4b2c7a",
+                             fontweight="bold", gid="label-region", path_effects=HALO)
+        if label is not None:
+            label.set_label(iso3)
+        else:
             notes.append(f"{count} {noun} known only as in {name} (hatched)")
     if drawn:
         handles.append(Patch(facecolor="none", edgecolor=REGION_COLOUR, hatch="/",
@@ -578,7 +605,8 @@ def _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tra
         if crossings is not None and len(crossings):
             cx, cy = _TO_MAP.transform(crossings["lon"].to_numpy(),
                                        crossings["lat"].to_numpy())
-            ax.scatter(cx, cy, s=18, c="white", edgecolors="black", zorder=11)
+            ax.scatter(cx, cy, s=18, c="white", edgecolors="black", zorder=11,
+                       gid="crossings")
             placer.block_points(cx, cy, 2.5)
             handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="white",
                                   markeredgecolor="black", label="border crossing"))
@@ -681,14 +709,21 @@ def _label_incidents(placer, shown: pd.DataFrame, x, y, *, capacity: int):
     if len(shown) > capacity:
         return key, len(shown)
     style = {"fontsize": 6.5, "color": "#111", "path_effects": HALO}
+    ids = shown["id"].astype(str).to_numpy()
     for i in order:
-        if not numbered and placer.place(titles[i], x[i], y[i], radius_pt=SYMBOL_RADIUS_PT,
-                                         leader=True, gid="label-incident", **style):
+        label = None if numbered else placer.place(
+            titles[i], x[i], y[i], radius_pt=SYMBOL_RADIUS_PT, leader=True,
+            gid="label-incident", **style)
+        if label is not None:
+            label.set_label(ids[i])  # (never drawn: a clip shows it with its incident)
             continue
         number = str(len(key) + 1)
-        if placer.place(number, x[i], y[i], radius_pt=SYMBOL_RADIUS_PT, leader=True,
-                        gid="label-incident", **{**style, "fontweight": "bold"}) is None:
+        label = placer.place(number, x[i], y[i], radius_pt=SYMBOL_RADIUS_PT, leader=True,
+                             gid="label-incident", **{**style, "fontweight": "bold"})
+        if label is None:
             unplaced += 1
+        else:
+            label.set_label(ids[i])
         key.append((number, format_date(shown["date"].iloc[i], "day"), titles[i]))
     return key, unplaced
 
@@ -739,7 +774,10 @@ def _frame(incidents, opts: SnapshotOptions) -> tuple[float, float, float, float
 def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossings,
             opts: SnapshotOptions) -> plt.Figure:
     width, height = PAGE_SIZES[opts.size]
-    fig = plt.figure(figsize=(width, height), dpi=opts.dpi)
+    # a figure of its own on the Agg canvas, outside pyplot: drawn the same from any
+    # thread (the dashboard makes clips in a background thread)
+    fig = Figure(figsize=(width, height), dpi=opts.dpi)
+    FigureCanvasAgg(fig)
     banner = marking_banners(fig, opts.marking)
     layout = _layout(width, height, banner)
     ax = fig.add_axes(layout.map, gid="map")
@@ -761,6 +799,8 @@ def _render(incidents: pd.DataFrame, deployments, defense_lines, tracks, crossin
     placer = LabelPlacer.for_axes(ax)
     _draw_scale_bar(ax, extent, placer)
     _draw_north_arrow(ax, extent, placer)
+    if opts.timeline:
+        _reserve_timeline(ax, extent, placer)
     band_labels = _band_rings(ax, opts, clip, view, handles)
     _draw_reference(ax, opts, clip, handles)
     _draw_records(ax, clip, view, opts, handles, deployments, defense_lines, tracks,

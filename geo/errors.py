@@ -38,3 +38,7 @@ class RowsRejectedError(FlankwatchError, ValueError):
 
 class ClusterError(FlankwatchError, RuntimeError):
     """The Dask cluster cannot be reached or started."""
+
+
+class ToolError(FlankwatchError, RuntimeError):
+    """An outside program the project runs (ffmpeg) failed; the message has its words."""

@@ -5,6 +5,7 @@ Needs Debian's ``chromium`` (``make test`` installs it) and Playwright from PyPI
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -226,3 +227,42 @@ def test_on_a_narrow_window_the_sidebar_is_folded_and_the_map_takes_the_width(se
     assert page.evaluate("() => Object.keys(localStorage).filter(k => "
                          "k.startsWith('stSidebarCollapsed-'))") == []
     page.screenshot(path=str(ARTIFACTS / "layout-800.png"))
+
+
+def test_the_export_tab_makes_a_clip_in_the_background_with_its_progress(server, page):
+    """The clip is made while the page stays usable: a progress bar counts its frames,
+    then the clip (an MP4) is a download."""
+    page.goto(server)
+    map_frame(page)
+
+    def pick_2024():
+        page.get_by_test_id("stSelectbox").filter(has_text="Period").click()
+        page.get_by_role("option", name="2024", exact=True).click()
+
+    run_of(page, pick_2024)
+    _wait_shown(page, 3)
+    open_tab(page, "Export", page.get_by_text("Export the current view"))
+    step = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Step", exact=True))
+    step.scroll_into_view_if_needed()
+    step.click()
+    page.keyboard.type("month")  # (the box filters its options as one types)
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Make the clip").click()
+    progress = page.get_by_test_id("stProgress")
+    progress.wait_for(timeout=60_000)
+    assert "Frame" in progress.inner_text() or "Drawing" in progress.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-clip-progress.png"), full_page=True)
+    # the page stays usable meanwhile: another export option can be picked
+    page.get_by_test_id("stSelectbox").filter(has_text="Format").first.click()
+    page.get_by_role("option", name="Incidents, CSV").click()
+    download = page.get_by_role("button", name="Download the clip")
+    download.wait_for(timeout=180_000)
+    with page.expect_download() as done:
+        download.click()
+    data = Path(done.value.path()).read_bytes()
+    assert data[4:8] == b"ftyp"  # an MP4
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                             "stream=nb_read_frames", "-of", "csv=p=0", done.value.path()],
+                            check=True, capture_output=True, text=True).stdout
+    assert int(frames) == 12  # 2024 by month
+    assert done.value.suggested_filename.endswith(".mp4")

@@ -195,6 +195,9 @@ def export_panel(store: Store, view: ViewState, incidents: pd.DataFrame) -> None
         st.download_button("Download the PDF", data=made[1],
                            file_name=f"flankwatch-{document}-{stamp}.pdf",
                            mime="application/pdf", key=keys.EXPORT_PACK, on_click="ignore")
+    from dashboard.panels.clip import clip_controls
+
+    clip_controls(store, view, request)
 
 
 @panel
