@@ -38,9 +38,10 @@ from xml.etree import ElementTree
 
 import pandas as pd
 
-from geo.errors import InputError, StoreError
+from geo.audit import utc_text
+from geo.errors import InputError
 from geo.filters import IncidentFilter
-from geo.store.base import utc_text
+from geo.store.changes import named_change
 
 log = logging.getLogger(__name__)
 
@@ -199,18 +200,8 @@ def get_rule(store, name: str) -> Rule:
 def _changed(store, what: str, change: Callable) -> None:
     """One transaction of the store's for a change of the rules; a name taken already is
     said in words."""
-    try:
-        with store.transaction() as con:
-            change(con)
-    except InputError:
-        raise
-    except Exception as exc:
-        if "unique" in str(exc).lower():
-            msg = "an alert rule of that name exists already; choose another name"
-            raise InputError(msg) from exc
-        reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
-        msg = f"the alert rules could not be changed ({what}): {reason}"
-        raise StoreError(msg) from exc
+    with named_change(store, "an alert rule", f"the alert rules ({what})") as con:
+        change(con)
 
 
 def _log_rule(con, p: str, rule: Rule, action: str, who: str) -> None:
@@ -649,10 +640,6 @@ def send_email(rule: Rule, rows: list[dict], smtp: SmtpSettings, *, link: str = 
         raise DeliveryError(f"not reached: {exc}", retry=True) from exc
 
 
-def _text_time(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def deliver(store, *, now: dt.datetime | None = None, smtp: SmtpSettings | None = None,
             link: str = "") -> DeliveryReport:
     """Send every delivery that is due: one message per rule and channel, after claiming
@@ -661,7 +648,7 @@ def deliver(store, *, now: dt.datetime | None = None, smtp: SmtpSettings | None 
     now = now or dt.datetime.now(dt.UTC)
     smtp = smtp or SmtpSettings.from_environment()
     report = DeliveryReport()
-    stale = _text_time(now - dt.timedelta(seconds=CLAIM_EXPIRY_S))
+    stale = utc_text(now - dt.timedelta(seconds=CLAIM_EXPIRY_S))
     p = store.PARAM
     with store.transaction() as con:  # a sender killed while sending: due again
         con.execute(f"UPDATE alert_deliveries SET status = 'pending' WHERE status = "
@@ -671,7 +658,7 @@ def deliver(store, *, now: dt.datetime | None = None, smtp: SmtpSettings | None 
         "SELECT d.delivery_id, d.alert_id, d.rule_id, d.channel, d.attempts, d.created_at, "
         "a.record_id, a.state, a.facts FROM alert_deliveries d JOIN alerts a "
         f"ON a.alert_id = d.alert_id WHERE d.status = 'pending' AND d.due_at <= {p} "
-        "ORDER BY d.created_at, d.delivery_id", (_text_time(now),))
+        "ORDER BY d.created_at, d.delivery_id", (utc_text(now),))
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in due:
         keys = ("delivery_id", "alert_id", "rule_id", "channel", "attempts", "created_at",
@@ -713,7 +700,7 @@ def _claim(store, rows: list[dict], now: dt.datetime) -> list[dict]:
             taken = con.execute(
                 f"UPDATE alert_deliveries SET status = 'sending', due_at = {p} "
                 f"WHERE delivery_id = {p} AND status = 'pending'",
-                (_text_time(now), row["delivery_id"])).rowcount
+                (utc_text(now), row["delivery_id"])).rowcount
             if taken == 1:
                 mine.append(row)
     return mine
@@ -725,7 +712,7 @@ def _sent(store, rows: list[dict], now: dt.datetime) -> None:
         con.cursor().executemany(
             f"UPDATE alert_deliveries SET status = 'sent', sent_at = {p}, "
             f"attempts = attempts + 1 WHERE delivery_id = {p}",
-            [(_text_time(now), r["delivery_id"]) for r in rows])
+            [(utc_text(now), r["delivery_id"]) for r in rows])
 
 
 def _failed(store, rows: list[dict], now: dt.datetime, exc: DeliveryError,
@@ -740,7 +727,7 @@ def _failed(store, rows: list[dict], now: dt.datetime, exc: DeliveryError,
         status = "failed" if give_up else "pending"
         report.failed += give_up
         report.retried += not give_up
-        updates.append((status, attempts, _text_time(now + dt.timedelta(seconds=wait)),
+        updates.append((status, attempts, utc_text(now + dt.timedelta(seconds=wait)),
                         str(exc)[:300], r["delivery_id"]))
     report.errors.append(str(exc))
     with store.transaction() as con:

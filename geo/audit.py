@@ -1,7 +1,9 @@
-"""Who did what, for the logs: the user running this process and a file's digest."""
+"""Who did what and when, for the logs: the user running this process, the time as the
+stores write it, and a file's digest."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import hashlib
 import os
@@ -15,6 +17,13 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # a uid without a name (some containers)
         return f"uid {os.getuid()}"
+
+
+def utc_text(stamp: dt.datetime | None = None) -> str:
+    """A moment (now by default; a given one is timezone-aware) as the stores' ISO 8601
+    text in UTC."""
+    return (stamp or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
 
 
 def file_sha256(path: str | Path) -> str:

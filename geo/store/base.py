@@ -11,7 +11,6 @@ dashboard and the command line type against :class:`Store`.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.audit import current_user
+from geo.audit import current_user, utc_text
 from geo.dates import record_periods
 from geo.errors import InputError
 from geo.filters import IncidentFilter, apply_outline
@@ -178,11 +177,6 @@ def plain_rows(frame: pd.DataFrame) -> list[tuple]:
     return [tuple(None if (v is None or (not isinstance(v, str) and pd.isna(v)))
                   else (int(v) if isinstance(v, np.integer) else v) for v in row)
             for row in frame.itertuples(index=False)]
-
-
-def utc_text(stamp: dt.datetime | None = None) -> str:
-    """A time (now by default) as the stores' ISO 8601 text in UTC."""
-    return (stamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def timestamp_text(value: str | pd.Timestamp, *, end_of_day: bool) -> str:

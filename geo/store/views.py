@@ -18,8 +18,9 @@ from functools import lru_cache
 
 import pandas as pd
 
-from geo.errors import InputError, StoreError
-from geo.store.base import utc_text
+from geo.audit import utc_text
+from geo.errors import InputError
+from geo.store.changes import named_change
 
 #: Longest name a view may have, characters.
 NAME_MAX = 80
@@ -140,19 +141,9 @@ def _change(store, view_id: str | None, change) -> None:
     ``change(run, current)`` gets a function running a statement (written with
     ``store.PARAM``) and the view's current row, read inside the transaction (None when
     there is none, or for a new view)."""
-    try:
-        with store.transaction() as con:
-            current = get_view_in(con, store, view_id) if view_id is not None else None
-            change(lambda text, params: con.execute(text, params), current)
-    except InputError:
-        raise
-    except Exception as exc:
-        if "unique" in str(exc).lower():
-            msg = "a shared view of that name exists already; choose another name"
-            raise InputError(msg) from exc
-        reason = (str(exc).strip().splitlines() or ["unknown error"])[0]
-        msg = f"the shared views could not be changed: {reason}"
-        raise StoreError(msg) from exc
+    with named_change(store, "a shared view", "the shared views") as con:
+        current = get_view_in(con, store, view_id) if view_id is not None else None
+        change(lambda text, params: con.execute(text, params), current)
 
 
 def get_view_in(con, store, view_id: str) -> SharedView | None:
