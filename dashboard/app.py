@@ -75,7 +75,7 @@ def main() -> None:
                  "`python -m dashboard.vendor`) once to fetch them.")
         st.stop()
     store = get_store(str(store_location()))
-    deliver_alerts_in_background(store.location)
+    deliver_alerts_in_background(store.location, store)
     path, version = store.location, store.version()
     if not st.session_state.get(keys.INITIALISED):
         # the first map fits the selection unless the address says where to look

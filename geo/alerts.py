@@ -338,7 +338,7 @@ def queue_alerts(store, con, ids: Sequence[str], import_id) -> int:
     if not planned:
         return 0
     facts = _facts(con, store, table)
-    return sum(_write_alerts(con, store, rule, states, facts, import_id, now)
+    return sum(_write_alerts(con, store, rule, states, facts, table, import_id, now)
                for rule, states in planned)
 
 
@@ -368,15 +368,14 @@ def _new_states(con, store, rule: Rule, table: str) -> dict[str, str]:
 
 
 def _write_alerts(con, store, rule: Rule, states: dict[str, str], facts: dict[str, str],
-                  import_id, now: str) -> int:
-    """The alerts of one rule (one per record and state, never twice) and their
-    deliveries, due at once or when the rule's cooldown since its last one is over."""
+                  table: str, import_id, now: str) -> int:
+    """The alerts of one rule (one per record and state, never twice: those the changed
+    records, ids in ``table``, had already are left out) and their deliveries, due at
+    once or when the rule's cooldown since its last one is over."""
     p = store.PARAM
     had = set(map(tuple, con.execute(
         f"SELECT record_id, state FROM alerts WHERE rule_id = {p} AND record_id IN "
-        f"({', '.join([p] * len(states))})" if len(states) <= 500 else
-        f"SELECT record_id, state FROM alerts WHERE rule_id = {p}",
-        (rule.rule_id, *states) if len(states) <= 500 else (rule.rule_id,)).fetchall()))
+        f"(SELECT id FROM {table})", (rule.rule_id,)).fetchall()))
     fresh = [(i, state) for i, state in sorted(states.items()) if (i, state) not in had]
     if not fresh:
         return 0

@@ -45,16 +45,18 @@ ALERT_EVERY_S = 30.0
 
 
 @st.cache_resource
-def deliver_alerts_in_background(location: str) -> None:
-    """Once per server and store: a thread sending the store's due alerts every
-    :data:`ALERT_EVERY_S` seconds (``python -m geo alerts deliver`` does the same from
-    the command line); its failures are logged and it goes on."""
+def deliver_alerts_in_background(location: str, _store: Store) -> None:
+    """Once per server and store (``location``): a thread sending the store's due alerts
+    every :data:`ALERT_EVERY_S` seconds (``python -m geo alerts deliver`` does the same
+    from the command line); its failures are logged and it goes on. A store file that
+    is gone is left alone (never made again from the seeds by this thread)."""
     import os
     import threading
     import time
+    from pathlib import Path
 
     from geo.alerts import deliver
-    from geo.store import open_store
+    from geo.store import is_store_url
 
     every = float(os.environ.get("FLANKWATCH_ALERT_EVERY_S") or ALERT_EVERY_S)
     link = os.environ.get("FLANKWATCH_PUBLIC_URL", "")
@@ -62,8 +64,10 @@ def deliver_alerts_in_background(location: str) -> None:
     def loop() -> None:
         while True:
             time.sleep(every)
+            if not is_store_url(location) and not Path(location).exists():
+                continue
             try:
-                report = deliver(open_store(location), link=link)
+                report = deliver(_store, link=link)
             except Exception:  # the store away for a moment: said, and tried again
                 log.exception("sending the due alerts failed")
                 continue
