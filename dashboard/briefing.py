@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.ticker import MaxNLocator
 
-from dashboard.queries import axis_starts, began_before, time_axis
+from dashboard.queries import axis_starts, began_before, event_counts, time_axis
 from dashboard.snapshot import (
     EDGE_IN,
     SnapshotOptions,
@@ -111,10 +111,12 @@ def table_rows(incidents: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _timeline_page(opts, incidents: pd.DataFrame, period=(None, None)) -> plt.Figure:
+def _timeline_page(opts, incidents: pd.DataFrame, period=(None, None),
+                   events: pd.DataFrame | None = None) -> plt.Figure:
     """Incidents per day, week or month and type, over the filter's ``period`` (first
     and last day; an open side is the data's): a record that began before it is counted
-    at its start, never widening it."""
+    at its start, never widening it. Under it, the records of each event (``events``:
+    their titles and the totals the sources give)."""
     fig, top, bottom = _sheet(opts, "Timeline")
     ax = fig.add_axes((0.08, bottom + 0.08, 0.86, top - bottom - 0.14), gid="timeline")
     frame = incidents.dropna(subset=["date"])
@@ -159,7 +161,31 @@ def _timeline_page(opts, incidents: pd.DataFrame, period=(None, None)) -> plt.Fi
     if notes:
         ax.text(0, -0.12, " ".join(notes), fontsize=7, color="#444",
                 transform=ax.transAxes, gid="timeline-note")
+    _event_lines(ax, frame, events)
     return fig
+
+
+def _event_lines(ax, incidents: pd.DataFrame, events: pd.DataFrame | None) -> None:
+    """The selection's records counted by event, with the event's own totals (as its
+    sources give them), under the timeline: at most eight, the rest counted."""
+    known = events if events is not None else pd.DataFrame(columns=["id", "title"])
+    by_event = event_counts(incidents, known)
+    if not by_event:
+        return
+    totals = known.set_index("id")
+    lines = []
+    for ident, title, n in by_event[:8]:
+        said = []
+        if ident in totals.index:
+            said = [f"{int(totals.at[ident, c]):,} {word}" for c, word in
+                    (("violations", "violations"), ("shot_down", "shot down"))
+                    if c in totals and pd.notna(totals.at[ident, c])]
+        lines.append(f"{printable(title, 90)}: {n:,} record{'s' if n != 1 else ''} here"
+                     + (f" (the event: {', '.join(said)})" if said else ""))
+    if len(by_event) > 8:
+        lines.append(f"and {len(by_event) - 8:,} more events")
+    ax.text(0, -0.2, "By event: " + "; ".join(lines), fontsize=7, color="#444",
+            transform=ax.transAxes, gid="timeline-events", wrap=True)
 
 
 def source_lines(incidents: pd.DataFrame, sources: pd.DataFrame
@@ -224,7 +250,8 @@ def pack_pages(sel, opts: SnapshotOptions, map_options: dict) -> list[Page]:
     return [Page("map", "Map", lambda: render_snapshot(incidents, options=opts,
                                                        **map_options), len(incidents)),
             Page("timeline", "Timeline",
-                 lambda: _timeline_page(opts, incidents, sel.period), len(incidents))]
+                 lambda: _timeline_page(opts, incidents, sel.period, sel.events),
+                 len(incidents))]
 
 
 def write_pack(sel, opts: SnapshotOptions, map_options: dict, path, *,

@@ -155,6 +155,8 @@ class Selection:
     sources: pd.DataFrame
     #: The filter's period (first and last day; None: open), every time axis's span.
     period: tuple[dt.date | None, dt.date | None] = (None, None)
+    #: The events the incidents may belong to (their titles and totals).
+    events: pd.DataFrame | None = None
 
 
 def select(store: Store, view: ViewState) -> Selection:
@@ -170,6 +172,7 @@ def select(store: Store, view: ViewState) -> Selection:
         crossings=queries.track_crossings(tracks),
         sources=store.records("sources"),
         period=(view.start, view.end),
+        events=store.records("events"),
     )
 
 

@@ -213,15 +213,16 @@ COLUMN_MEANINGS = {
 }
 
 
-def event_counts(incidents: pd.DataFrame, events: pd.DataFrame) -> list[tuple[str, int]]:
-    """(event title, records of the selection in it), most records first; records of no
-    event are not counted. An event missing from ``events`` goes by its id."""
+def event_counts(incidents: pd.DataFrame, events: pd.DataFrame
+                 ) -> list[tuple[str, str, int]]:
+    """(event id, title, records of the selection in it), most records first; records
+    of no event are not counted. An event missing from ``events`` goes by its id."""
     if "event" not in incidents:
         return []
     named = incidents["event"].fillna("")
     counts = named[named != ""].value_counts()
     titles = dict(zip(events["id"], events["title"], strict=True)) if len(events) else {}
-    return [(titles.get(ident) or ident, int(n)) for ident, n in counts.items()]
+    return [(ident, titles.get(ident) or ident, int(n)) for ident, n in counts.items()]
 
 
 def column_guide() -> pd.DataFrame:

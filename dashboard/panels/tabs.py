@@ -100,7 +100,8 @@ def summary_panel(incidents: pd.DataFrame, events: pd.DataFrame) -> None:
         st.text(f"{label}: " + " · ".join(f"{k} {v:,}" for k, v in counts.items()))
     by_event = queries.event_counts(incidents, events)
     if by_event:
-        st.text("By event (records):\n" + "\n".join(f"  {title}: {n:,}" for title, n in by_event))
+        st.text("By event (records):\n"
+                + "\n".join(f"  {title}: {n:,}" for _, title, n in by_event))
 
 
 def _row_of_cell() -> None:
