@@ -177,6 +177,9 @@ def incident_popup(row: Mapping, sources: Mapping[str, tuple[str, str]]) -> str:
         f"<span>{esc(row.get('description'))}</span>",
         f"Sources: {source_links(row.get('sources') or '', sources)}",
     ]
+    event = row.get("event")
+    if isinstance(event, str) and event:  # one record of an event (seeds/events.csv)
+        lines.insert(3, f"Event: {esc(event)}")
     return '<div class="fw-popup">' + "<br>".join(lines) + "</div>"
 
 

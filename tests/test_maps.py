@@ -116,6 +116,13 @@ def test_only_http_links_become_links():
     assert popup.count("<a ") == 1
 
 
+def test_a_records_popup_names_its_event_escaped():
+    row = incidents(1).iloc[0].to_dict() | {"event": "pol-<b>night</b>"}
+    popup = incident_popup(row, {})
+    assert "Event: pol-&lt;b&gt;night&lt;/b&gt;" in popup
+    assert "Event:" not in incident_popup(incidents(1).iloc[0].to_dict(), {})
+
+
 def test_many_incidents_are_sent_as_compact_arrays():
     big = incidents(POPUP_LIMIT + 1, type="balloon", confidence="disputed",
                     location_precision="region")
