@@ -152,7 +152,9 @@ def test_the_export_panel_runs_alone_and_the_filters_run_the_page(server, page):
     frame.evaluate("() => { window.fwKept = 1; }")
 
     def pick_csv():
-        page.get_by_test_id("stSelectbox").filter(has_text="Format").click()
+        # (the Export tab's "Format", not the clip's "Clip format")
+        page.get_by_test_id("stSelectbox").filter(
+            has=page.get_by_text("Format", exact=True)).click()
         page.get_by_role("option", name="Incidents, CSV").click()
 
     assert not run_of(page, pick_csv)
