@@ -28,17 +28,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.enrich import synthetic_incidents  # noqa: E402 (the same points)
 from geo.csvfile import CHUNK_RECORDS  # noqa: E402
 from geo.readers import TableWriter  # noqa: E402
-
-TYPES = np.array(["drone", "aircraft", "missile", "balloon", "helicopter", "debris", "unknown"])
 
 FLOORS = {
     "floor: pyarrow read + write": (
@@ -47,20 +44,6 @@ FLOORS = {
     "floor: geopandas read + write": (
         "import sys, geopandas as gpd; gpd.read_parquet(sys.argv[1]).to_parquet(sys.argv[2])"),
 }
-
-
-def synthetic_incidents(n: int, seed: int = 1) -> pd.DataFrame:
-    """n incidents over the eastern flank in canonical columns (as benchmarks/enrich.py)."""
-    rng = np.random.default_rng(seed)
-    days = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 2900, n), unit="D")
-    return pd.DataFrame({
-        "id": [f"syn-{i:07d}" for i in range(n)],
-        "date": days.strftime("%Y-%m-%d"),
-        "type": rng.choice(TYPES, n),
-        "lat": np.round(rng.uniform(44.0, 60.0, n), 5),
-        "lon": np.round(rng.uniform(14.0, 32.0, n), 5),
-        "title": [f"synthetic incident {i}" for i in range(n)],
-    })
 
 
 def measured(command: list[str]) -> tuple[float, float]:

@@ -399,7 +399,7 @@ def _write_alerts(con, store, rule: Rule, states: dict[str, str], facts: dict[st
         f"created_at, due_at, attempts, status, last_error) VALUES ({p}, {p}, {p}, {p}, "
         f"{p}, {p}, {p}, 0, 'pending', '')",
         [(f"{a}-{channel}", a, rule.rule_id, channel, target, now, due)
-         for a, _, _ in made for channel, target in rule.channels()])
+         for channel, target in rule.channels() for a, _, _ in made])
     log.info("alert rule %r: %d alert(s) queued", rule.name, len(made))
     return len(made)
 

@@ -122,3 +122,27 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.postgis)
         if item.module.__name__.endswith("test_fuzz"):
             item.add_marker(pytest.mark.fuzz)
+
+
+@pytest.fixture
+def store_with_an_event(tmp_path):
+    """``tmp_path/store.gpkg`` (the tests' seed records) with one event, "Poland, night
+    of 9–10 September 2025" (19 violations, 4 shot down), and two records of it (counts
+    1 and 2), imported as an events file and an incidents file."""
+    from geo.records import import_file
+    from geo.store import open_store
+
+    store = open_store(tmp_path / "store.gpkg")
+    (tmp_path / "events.csv").write_text(
+        "id,date,date_precision,title,violations,shot_down,sources,notes\n"
+        "pl-night,2025-09-10,day,\"Poland, night of 9–10 September 2025\",19,4,,\n",
+        encoding="utf-8")
+    (tmp_path / "sites.csv").write_text(
+        "id,date,date_precision,type,lat,lon,confidence,title,event,count\n"
+        "site-1,2025-09-10,day,drone,51.64,23.54,confirmed,Debris at a farm,pl-night,1\n"
+        "site-2,2025-09-10,day,drone,51.55,22.92,confirmed,Drone down in a field,pl-night,2\n",
+        encoding="utf-8")
+    for name in ("events.csv", "sites.csv"):
+        assert import_file(store, tmp_path / name).written
+    return store
+

@@ -328,28 +328,13 @@ def test_the_selected_incident_links_its_sources(app):
     assert "(no address recorded)" in facts  # S000: no address found for it
 
 
-def test_the_summary_counts_records_by_event(app, tmp_path):
+def test_the_summary_counts_records_by_event(app, store_with_an_event):
     """Records of one event (an events file names it, with its own totals) are counted
     under the event's title; the table shows each record's event and count."""
-    from geo.records import import_file
-    from geo.store import open_store
-
-    store = open_store(tmp_path / "store.gpkg")
-    (tmp_path / "events.csv").write_text(
-        "id,date,date_precision,title,violations,shot_down,sources,notes\n"
-        "pl-night,2025-09-10,day,\"Poland, night of 9–10 September 2025\",19,4,,\n",
-        encoding="utf-8")
-    (tmp_path / "sites.csv").write_text(
-        "id,date,date_precision,type,lat,lon,confidence,title,event,count\n"
-        "site-1,2025-09-10,day,drone,51.64,23.54,confirmed,Debris at a farm,pl-night,1\n"
-        "site-2,2025-09-10,day,drone,51.55,22.92,confirmed,Drone down in a field,pl-night,2\n",
-        encoding="utf-8")
-    for name in ("events.csv", "sites.csv"):
-        assert import_file(store, tmp_path / name).written
     app.run()
     summary = " ".join(t.value for t in app.text)
     assert "Poland, night of 9–10 September 2025: 2" in summary
-    assert open_store(tmp_path / "store.gpkg").records("events")["violations"].iloc[0] == 19
+    assert store_with_an_event.records("events")["violations"].iloc[0] == 19
 
 
 def test_alert_me_on_this_view_then_open_and_acknowledge_the_alert(app, tmp_path):

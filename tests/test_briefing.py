@@ -629,23 +629,12 @@ def test_a_country_brief_names_its_capital_before_its_other_labels(seeds):
 
 
 
-def test_the_packs_timeline_counts_the_records_by_event(tmp_path):
+def test_the_packs_timeline_counts_the_records_by_event(store_with_an_event):
     """A pack of a store with an event: under the timeline, the event's title, how many
     of the selection's records belong to it and the totals its sources give."""
     from dashboard.briefing import _timeline_page
-    from geo.records import import_file
 
-    store = open_store(tmp_path / "store.gpkg")
-    (tmp_path / "events.csv").write_text(
-        "id,date,date_precision,title,violations,shot_down\n"
-        "night,2025-09-10,day,\"Poland, night of 9–10 September 2025\",19,4\n",
-        encoding="utf-8")
-    (tmp_path / "sites.csv").write_text(
-        "id,date,date_precision,type,lat,lon,confidence,title,event\n"
-        "s1,2025-09-10,day,drone,51.64,23.54,confirmed,Debris,night\n"
-        "s2,2025-09-10,day,drone,51.55,22.92,confirmed,Drone,night\n", encoding="utf-8")
-    for name in ("events.csv", "sites.csv"):
-        assert import_file(store, tmp_path / name).written
+    store = store_with_an_event
     sel = select(store, ViewState.from_query({"start": "2025-09-01", "end": "2025-09-30"}))
     fig = _timeline_page(SnapshotOptions(), sel.incidents, sel.period, sel.events)
     axis = next(a for a in fig.axes if a.get_gid() == "timeline")

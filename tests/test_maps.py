@@ -164,6 +164,19 @@ def test_incident_times_cover_their_period():
     assert list(hours) == [24, 0, 384 + 30 - 16, 48]
 
 
+def _run_in_node(tmp_path, harness: str, frame: pd.DataFrame, t0: int, *args: str):
+    """What a Node.js ``harness`` prints (JSON) after the map's own scripts, given the
+    incidents' arrays file and ``args``."""
+    path = tmp_path / "arrays.bin"
+    path.write_bytes(incident_arrays(frame, t0_hours=t0))
+    script = tmp_path / "harness.js"
+    script.write_text(harness, encoding="utf-8")
+    node = shutil.which("node") or shutil.which("nodejs")
+    done = subprocess.run([node, str(script), str(path), *args, *map(str, OWN_SCRIPTS)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
 _NODE_HARNESS = """
 global.window = global;
 global.L = {Layer: {extend: function () { return function () {}; }}};
@@ -193,14 +206,7 @@ def test_the_map_script_reads_the_arrays_as_written(tmp_path):
                       date_end=pd.to_datetime(ends, utc=True, format="ISO8601"),
                       date_precision=precision, type="balloon", location_precision="region")
     t0 = incident_payload(frame, {})["t0_hours"]
-    path = tmp_path / "arrays.bin"
-    path.write_bytes(incident_arrays(frame, t0_hours=t0))
-    script = tmp_path / "harness.js"
-    script.write_text(_NODE_HARNESS, encoding="utf-8")
-    node = shutil.which("node") or shutil.which("nodejs")
-    done = subprocess.run([node, str(script), str(path), "7", *map(str, OWN_SCRIPTS)],
-                          capture_output=True, text=True, check=True)
-    got = json.loads(done.stdout)
+    got = _run_in_node(tmp_path, _NODE_HARNESS, frame, t0, "7")
     start = pd.to_datetime(starts, utc=True, format="ISO8601")
     assert got["start"] == [int((t.value // 3_600_000_000_000) - t0) for t in start]
     true_hours = [0, 24, 10 * 24, 30 * 24, 4 * 8766, 30 * 8766, 24]
@@ -344,14 +350,7 @@ def test_the_time_control_plays_the_seeds_period_in_about_half_a_minute(tmp_path
 
     seeds = open_store(tmp_path / "store.gpkg").incidents()
     t0 = incident_payload(seeds, {})["t0_hours"]
-    path = tmp_path / "arrays.bin"
-    path.write_bytes(incident_arrays(seeds, t0_hours=t0))
-    script = tmp_path / "harness.js"
-    script.write_text(_NODE_PLAY_DEFAULTS, encoding="utf-8")
-    node = shutil.which("node") or shutil.which("nodejs")
-    done = subprocess.run([node, str(script), str(path), str(len(seeds)), str(t0),
-                           *map(str, OWN_SCRIPTS)], capture_output=True, text=True, check=True)
-    got = json.loads(done.stdout)
+    got = _run_in_node(tmp_path, _NODE_PLAY_DEFAULTS, seeds, t0, str(len(seeds)), str(t0))
     assert got["years"] > 3  # the seeds run over years
     assert got["chosen"]["step"] in ("week", "month")
     assert 20 <= got["steps"] / got["chosen"]["speed"] <= 40
